@@ -1,0 +1,247 @@
+#include "api_client.h"
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include <cstring>
+
+namespace kling::api {
+
+namespace {
+
+std::string trim_base(const std::string& url) {
+  std::string base = url;
+  while (!base.empty() && base.back() == '/')
+    base.pop_back();
+  return base;
+}
+
+const char* get_string(JsonObject* obj, const char* name) {
+  JsonNode* node = obj ? json_object_get_member(obj, name) : nullptr;
+  if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
+    return nullptr;
+  return json_node_get_string(node);
+}
+
+// Numbers may come as integers, doubles or numeric strings; all mean the same.
+std::optional<int64_t> get_number(JsonObject* obj, const char* name) {
+  JsonNode* node = obj ? json_object_get_member(obj, name) : nullptr;
+  if (!node || !JSON_NODE_HOLDS_VALUE(node))
+    return std::nullopt;
+  GType type = json_node_get_value_type(node);
+  if (type == G_TYPE_INT64)
+    return json_node_get_int(node);
+  if (type == G_TYPE_DOUBLE)
+    return static_cast<int64_t>(json_node_get_double(node));
+  if (type == G_TYPE_STRING) {
+    const char* s = json_node_get_string(node);
+    char* end = nullptr;
+    gint64 v = g_ascii_strtoll(s, &end, 10);
+    if (end != s && *end == '\0')
+      return v;
+  }
+  return std::nullopt;
+}
+
+JsonObject* get_object(JsonObject* obj, const char* name) {
+  JsonNode* node = obj ? json_object_get_member(obj, name) : nullptr;
+  return node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : nullptr;
+}
+
+JsonArray* get_array(JsonObject* obj, const char* name) {
+  JsonNode* node = obj ? json_object_get_member(obj, name) : nullptr;
+  return node && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : nullptr;
+}
+
+// A short, printable excerpt of a body we could not parse (a gateway page).
+std::string excerpt(std::string_view body) {
+  std::string out;
+  bool in_tag = false;
+  for (char c : body.substr(0, 4096)) {
+    if (c == '<') { in_tag = true; continue; }
+    if (c == '>') { in_tag = false; out += ' '; continue; }
+    if (in_tag) continue;
+    unsigned char u = static_cast<unsigned char>(c);
+    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
+  }
+  g_autofree char* squeezed = g_strdup(out.c_str());
+  g_autoptr(GRegex) spaces = g_regex_new("\\s+", G_REGEX_DEFAULT, G_REGEX_MATCH_DEFAULT, nullptr);
+  g_autofree char* one = g_regex_replace_literal(spaces, g_strstrip(squeezed), -1, 0, " ",
+                                                 G_REGEX_MATCH_DEFAULT, nullptr);
+  std::string text = one ? one : "";
+  if (text.size() > 200) {
+    text.resize(200);
+    // Do not cut a UTF-8 sequence in half.
+    while (!text.empty() && !g_utf8_validate(text.data(), text.size(), nullptr))
+      text.pop_back();
+    text += "...";
+  }
+  return text;
+}
+
+Task parse_task(JsonObject* data) {
+  Task t;
+  if (const char* s = get_string(data, "id")) t.id = s;
+  if (const char* s = get_string(data, "model")) t.model = s;
+  if (const char* s = get_string(data, "status")) t.status = s;
+  if (const char* s = get_string(data, "error")) t.error = s;
+  if (const char* s = get_string(data, "created_at")) t.created_at = s;
+  if (const char* s = get_string(get_object(data, "urls"), "get")) t.get_url = s;
+  t.code = static_cast<int>(get_number(data, "code").value_or(0));
+  t.inference_ms = get_number(get_object(data, "timings"), "inference").value_or(-1);
+  if (JsonArray* outputs = get_array(data, "outputs")) {
+    for (guint i = 0; i < json_array_get_length(outputs); i++) {
+      JsonNode* n = json_array_get_element(outputs, i);
+      if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING)
+        t.outputs.emplace_back(json_node_get_string(n));
+    }
+  }
+  if (JsonArray* flags = get_array(data, "has_nsfw_contents")) {
+    for (guint i = 0; i < json_array_get_length(flags); i++) {
+      JsonNode* n = json_array_get_element(flags, i);
+      t.has_nsfw_contents.push_back(JSON_NODE_HOLDS_VALUE(n) &&
+                                    json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
+                                    json_node_get_boolean(n));
+    }
+  }
+  return t;
+}
+
+}  // namespace
+
+std::string submit_url(const std::string& api_url, const std::string& model) {
+  return trim_base(api_url) + "/api/v3/" + model;
+}
+
+std::string result_url(const std::string& api_url, const std::string& task_id) {
+  g_autofree char* id = g_uri_escape_string(task_id.c_str(), nullptr, FALSE);
+  return trim_base(api_url) + "/api/v3/predictions/" + id + "/result";
+}
+
+std::string build_submit_body(const Request& r) {
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "prompt");
+  json_builder_add_string_value(b, r.prompt.c_str());
+  if (!r.negative_prompt.empty()) {
+    json_builder_set_member_name(b, "negative_prompt");
+    json_builder_add_string_value(b, r.negative_prompt.c_str());
+  }
+  json_builder_set_member_name(b, "aspect_ratio");
+  json_builder_add_string_value(b, r.aspect_ratio.c_str());
+  json_builder_set_member_name(b, "duration");
+  json_builder_add_int_value(b, r.duration);
+  json_builder_end_object(b);
+
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_root(gen, root);
+  g_autofree char* text = json_generator_to_data(gen, nullptr);
+  return text;
+}
+
+Reply parse_reply(unsigned http_status, std::string_view body) {
+  Reply reply;
+  reply.http_status = http_status;
+  const bool ok_status = http_status >= 200 && http_status < 300;
+
+  g_autoptr(JsonParser) parser = json_parser_new_immutable();
+  JsonObject* root = nullptr;
+  // json-glib stops at an embedded NUL; such a body is not JSON.
+  if (!body.empty() && std::memchr(body.data(), '\0', body.size()) == nullptr &&
+      json_parser_load_from_data(parser, body.data(), static_cast<gssize>(body.size()), nullptr)) {
+    JsonNode* node = json_parser_get_root(parser);
+    if (node && JSON_NODE_HOLDS_OBJECT(node))
+      root = json_node_get_object(node);
+  }
+
+  if (!root) {
+    reply.kind = ok_status ? ReplyKind::Malformed : ReplyKind::Gateway;
+    reply.message = body.empty() ? "empty reply" : excerpt(body);
+    return reply;
+  }
+
+  reply.api_code = static_cast<int>(get_number(root, "code").value_or(0));
+  JsonObject* data = get_object(root, "data");
+  const char* message = get_string(root, "message");
+  const char* bare_error = get_string(root, "error");
+  const char* data_error = get_string(data, "error");
+  auto best_message = [&]() -> std::string {
+    for (const char* m : {message, bare_error, data_error})
+      if (m && *m) return m;
+    return "HTTP " + std::to_string(http_status);
+  };
+
+  // An error envelope can arrive inside an HTTP 200: a top-level code other than 200 is an error.
+  const bool code_says_error = reply.api_code != 0 && reply.api_code != 200;
+  if (!ok_status || code_says_error || (!data && bare_error)) {
+    reply.kind = ReplyKind::ApiError;
+    reply.message = best_message();
+    if (data) reply.task = parse_task(data);
+    return reply;
+  }
+  if (!data) {
+    reply.kind = ReplyKind::Malformed;
+    reply.message = "reply has no \"data\" object";
+    return reply;
+  }
+  reply.task = parse_task(data);
+  if (reply.task.id.empty() || reply.task.status.empty()) {
+    reply.kind = ReplyKind::Malformed;
+    reply.message = "reply has no task id or status";
+    return reply;
+  }
+  reply.kind = ReplyKind::Task;
+  reply.message = message ? message : "";
+  return reply;
+}
+
+bool is_final_status(const std::string& s) {
+  return s == "completed" || s == "failed" || s == "cancelled" || s == "canceled" ||
+         s == "timeout" || s == "deleted";
+}
+
+bool is_input_fault(int code) { return code >= 1000 && code < 2000; }
+
+std::optional<unsigned> parse_retry_after(const char* value, int64_t now_unix) {
+  if (!value)
+    return std::nullopt;
+  while (g_ascii_isspace(*value)) value++;
+  if (g_ascii_isdigit(*value)) {
+    char* end = nullptr;
+    guint64 secs = g_ascii_strtoull(value, &end, 10);
+    while (end && g_ascii_isspace(*end)) end++;
+    if (end && *end == '\0')
+      return static_cast<unsigned>(MIN(secs, G_MAXUINT));
+    return std::nullopt;
+  }
+  g_autoptr(GDateTime) when = soup_date_time_new_from_http_string(value);
+  if (!when)
+    return std::nullopt;
+  int64_t delta = g_date_time_to_unix(when) - now_unix;
+  return static_cast<unsigned>(delta > 0 ? MIN(delta, (int64_t)G_MAXUINT) : 0);
+}
+
+bool is_http_url(const std::string& url) {
+  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  if (!uri || !g_uri_get_host(uri) || !*g_uri_get_host(uri))
+    return false;
+  const char* scheme = g_uri_get_scheme(uri);
+  return g_ascii_strcasecmp(scheme, "http") == 0 || g_ascii_strcasecmp(scheme, "https") == 0;
+}
+
+bool same_origin(const std::string& a, const std::string& b) {
+  g_autoptr(GUri) ua = g_uri_parse(a.c_str(), G_URI_FLAGS_NONE, nullptr);
+  g_autoptr(GUri) ub = g_uri_parse(b.c_str(), G_URI_FLAGS_NONE, nullptr);
+  if (!ua || !ub || !g_uri_get_host(ua) || !g_uri_get_host(ub))
+    return false;
+  auto port = [](GUri* u) {
+    int p = g_uri_get_port(u);
+    if (p > 0) return p;
+    return g_ascii_strcasecmp(g_uri_get_scheme(u), "https") == 0 ? 443 : 80;
+  };
+  return g_ascii_strcasecmp(g_uri_get_scheme(ua), g_uri_get_scheme(ub)) == 0 &&
+         g_ascii_strcasecmp(g_uri_get_host(ua), g_uri_get_host(ub)) == 0 && port(ua) == port(ub);
+}
+
+}  // namespace kling::api

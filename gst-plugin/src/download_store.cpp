@@ -1,0 +1,132 @@
+#include "download_store.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace kling {
+
+std::unique_ptr<DownloadStore> DownloadStore::create(Error* error) {
+  g_autoptr(GError) gerr = nullptr;
+  g_autofree char* path = nullptr;
+  int fd = g_file_open_tmp("klingsrc-XXXXXX.mp4", &path, &gerr);
+  if (fd < 0) {
+    *error = Error{ErrorKind::Write, "Cannot create a temporary file for the video",
+                   gerr ? gerr->message : "", 0, {}};
+    return nullptr;
+  }
+  // Unlinked at once: the kernel frees it when the fd closes, even after a crash.
+  g_unlink(path);
+  return std::unique_ptr<DownloadStore>(new DownloadStore(fd));
+}
+
+DownloadStore::~DownloadStore() { close(fd_); }
+
+void DownloadStore::set_total(uint64_t total) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  total_ = total;
+  changed_.notify_all();
+}
+
+bool DownloadStore::append(const char* data, size_t size, Error* error) {
+  uint64_t offset = have();  // only the runner's thread appends
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = pwrite(fd_, data + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      *error = Error{ErrorKind::Write, "Cannot write the video to a temporary file",
+                     g_strerror(errno), 0, {}};
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  have_ += size;
+  changed_.notify_all();
+  return true;
+}
+
+void DownloadStore::finish() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  complete_ = true;
+  total_ = have_;
+  changed_.notify_all();
+}
+
+void DownloadStore::fail(Error error) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  error_ = std::move(error);
+  changed_.notify_all();
+}
+
+void DownloadStore::clear_error() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  error_.reset();
+}
+
+uint64_t DownloadStore::have() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return have_;
+}
+
+std::optional<uint64_t> DownloadStore::total() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return total_;
+}
+
+bool DownloadStore::complete() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return complete_;
+}
+
+DownloadStore::Wait DownloadStore::wait_for(uint64_t offset, size_t* size, Error* error) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    if (flushing_)
+      return Wait::Flushing;
+    if (total_) {
+      if (offset >= *total_)
+        return Wait::Eos;
+      *size = static_cast<size_t>(MIN(static_cast<uint64_t>(*size), *total_ - offset));
+    }
+    if (offset + *size <= have_)
+      return Wait::Ready;
+    if (complete_) {  // a server that sent fewer bytes than it announced
+      if (offset >= have_)
+        return Wait::Eos;
+      *size = static_cast<size_t>(have_ - offset);
+      return Wait::Ready;
+    }
+    if (error_) {
+      *error = *error_;
+      return Wait::Failed;
+    }
+    changed_.wait(lock);
+  }
+}
+
+bool DownloadStore::read(uint64_t offset, size_t size, uint8_t* dest) const {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = pread(fd_, dest + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void DownloadStore::set_flushing(bool flushing) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  flushing_ = flushing;
+  changed_.notify_all();
+}
+
+}  // namespace kling

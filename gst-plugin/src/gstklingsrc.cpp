@@ -1,0 +1,629 @@
+/**
+ * SECTION:element-klingsrc
+ * @title: klingsrc
+ *
+ * Generates a video from a text prompt with WaveSpeed's Kling text-to-video API
+ * and streams the MP4 it returns, seekable and in BYTES format.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 klingsrc prompt="a red fox in snow" duration=10 aspect-ratio=9:16 ! \
+ *     decodebin ! videoconvert ! autovideosink
+ * ]|
+ *
+ * Nothing is submitted before the first buffer is asked for, and never twice
+ * for the same request on one element. Progress is posted as GstProgress
+ * messages (codes `submit`, `poll`, `download`) and `kling/task` element messages.
+ */
+#include "gstklingsrc.h"
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "download_store.h"
+#include "kling_enums.h"
+#include "kling_uri.h"
+#include "request.h"
+#include "task_runner.h"
+
+GST_DEBUG_CATEGORY_STATIC(gst_kling_src_debug);
+#define GST_CAT_DEFAULT gst_kling_src_debug
+
+namespace {
+
+constexpr guint kDefaultPollIntervalMs = 5000;
+constexpr guint kDefaultTimeoutS = 1800;
+constexpr guint kDefaultRequestTimeoutS = 30;
+constexpr guint kDefaultRetries = 5;
+constexpr guint kDefaultBlocksize = 256 * 1024;
+
+enum {
+  PROP_0,
+  PROP_PROMPT,
+  PROP_NEGATIVE_PROMPT,
+  PROP_DURATION,
+  PROP_ASPECT_RATIO,
+  PROP_API_KEY,
+  PROP_API_URL,
+  PROP_MODEL,
+  PROP_POLL_INTERVAL,
+  PROP_TIMEOUT,
+  PROP_REQUEST_TIMEOUT,
+  PROP_RETRIES,
+  PROP_REQUEST_ID,
+  PROP_SSL_STRICT,
+  PROP_TLS_DATABASE,
+  PROP_TASK_ID,
+};
+
+// What the properties hold; read under `settings_lock`, copied once in start().
+struct Settings {
+  std::string prompt;
+  std::string negative_prompt;
+  GstKlingDuration duration = GST_KLING_DURATION_5;
+  GstKlingAspectRatio aspect_ratio = GST_KLING_ASPECT_RATIO_16_9;
+  std::string api_key;  // empty: WAVESPEED_API_KEY
+  std::string api_url;  // empty: WAVESPEED_BASE_URL or the default
+  std::string model = kling::kDefaultModel;
+  guint poll_interval_ms = kDefaultPollIntervalMs;
+  guint timeout_s = kDefaultTimeoutS;
+  guint request_timeout_s = kDefaultRequestTimeoutS;
+  guint retries = kDefaultRetries;
+  std::string request_id;
+  gboolean ssl_strict = TRUE;
+  kling::GRef<GTlsDatabase> tls_database;
+};
+
+// One generation, kept across stop()/start() so that the same request on the
+// same element never submits (bills) twice: a finished video replays from its
+// store, a task in flight is polled again by its id.
+struct Generation {
+  std::string fingerprint;
+  std::string task_id;
+  std::shared_ptr<kling::DownloadStore> store;
+  std::unique_ptr<kling::TaskRunner> runner;
+};
+
+}  // namespace
+
+struct GstKlingSrcPrivate {
+  std::mutex settings_lock;
+  Settings settings;
+
+  std::mutex state_lock;  // guards everything below
+  std::optional<kling::Request> request;
+  std::unique_ptr<Generation> generation;
+  bool duration_posted = false;
+};
+
+struct _GstKlingSrc {
+  GstBaseSrc parent;
+  GstKlingSrcPrivate* priv;
+};
+
+static void gst_kling_src_uri_handler_init(gpointer g_iface, gpointer iface_data);
+
+#define gst_kling_src_parent_class parent_class
+G_DEFINE_TYPE_WITH_CODE(GstKlingSrc, gst_kling_src, GST_TYPE_BASE_SRC,
+                        G_IMPLEMENT_INTERFACE(GST_TYPE_URI_HANDLER, gst_kling_src_uri_handler_init);
+                        GST_DEBUG_CATEGORY_INIT(gst_kling_src_debug, "klingsrc", 0,
+                                                "Kling text-to-video source"));
+GST_ELEMENT_REGISTER_DEFINE(klingsrc, "klingsrc", GST_RANK_NONE, GST_TYPE_KLING_SRC);
+
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+// ---------------------------------------------------------------- messages
+
+static void post_error(GstKlingSrc* self, const kling::Error& error) {
+  GstResourceError code;
+  switch (error.kind) {
+    case kling::ErrorKind::Settings:
+    case kling::ErrorKind::InvalidInput: code = GST_RESOURCE_ERROR_SETTINGS; break;
+    case kling::ErrorKind::NotAuthorized: code = GST_RESOURCE_ERROR_NOT_AUTHORIZED; break;
+    case kling::ErrorKind::NotFound: code = GST_RESOURCE_ERROR_NOT_FOUND; break;
+    case kling::ErrorKind::Write: code = GST_RESOURCE_ERROR_WRITE; break;
+    case kling::ErrorKind::TaskFailed: code = GST_RESOURCE_ERROR_FAILED; break;
+    case kling::ErrorKind::BadReply:
+    case kling::ErrorKind::Timeout:
+    case kling::ErrorKind::Network:
+    default: code = GST_RESOURCE_ERROR_READ; break;
+  }
+  std::string debug = error.debug;
+  if (!error.task_id.empty())
+    debug = "task id: " + error.task_id + (debug.empty() ? "" : "; " + debug);
+  GstStructure* details = gst_structure_new("details", "http-status-code", G_TYPE_UINT,
+                                            error.http_status, "task-id", G_TYPE_STRING,
+                                            error.task_id.c_str(), nullptr);
+  gst_element_message_full_with_details(GST_ELEMENT(self), GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,
+                                        code, g_strdup(error.message.c_str()),
+                                        debug.empty() ? nullptr : g_strdup(debug.c_str()), __FILE__,
+                                        GST_FUNCTION, __LINE__, details);
+}
+
+static GstProgressType to_gst(kling::ProgressType type) {
+  switch (type) {
+    case kling::ProgressType::Start: return GST_PROGRESS_TYPE_START;
+    case kling::ProgressType::Continue: return GST_PROGRESS_TYPE_CONTINUE;
+    case kling::ProgressType::Complete: return GST_PROGRESS_TYPE_COMPLETE;
+    case kling::ProgressType::Canceled: return GST_PROGRESS_TYPE_CANCELED;
+    default: return GST_PROGRESS_TYPE_ERROR;
+  }
+}
+
+static GstStructure* task_structure(const kling::api::Task& task) {
+  GValue outputs = G_VALUE_INIT, nsfw = G_VALUE_INIT, item = G_VALUE_INIT;
+  gst_value_array_init(&outputs, task.outputs.size());
+  for (const std::string& url : task.outputs) {
+    g_value_init(&item, G_TYPE_STRING);
+    g_value_set_string(&item, url.c_str());
+    gst_value_array_append_and_take_value(&outputs, &item);
+  }
+  gst_value_array_init(&nsfw, task.has_nsfw_contents.size());
+  for (bool flag : task.has_nsfw_contents) {
+    g_value_init(&item, G_TYPE_BOOLEAN);
+    g_value_set_boolean(&item, flag);
+    gst_value_array_append_and_take_value(&nsfw, &item);
+  }
+  GstStructure* s = gst_structure_new("kling/task", "id", G_TYPE_STRING, task.id.c_str(),
+                                      "status", G_TYPE_STRING, task.status.c_str(), "model",
+                                      G_TYPE_STRING, task.model.c_str(), "inference-time",
+                                      G_TYPE_INT64, task.inference_ms, "error", G_TYPE_STRING,
+                                      task.error.c_str(), "code", G_TYPE_INT, task.code, nullptr);
+  gst_structure_take_value(s, "outputs", &outputs);
+  gst_structure_take_value(s, "has-nsfw-contents", &nsfw);
+  return s;
+}
+
+static kling::TaskEvents make_events(GstKlingSrc* self) {
+  GstElement* element = GST_ELEMENT(self);
+  kling::TaskEvents events;
+  events.progress = [element](kling::ProgressType type, const char* code, const std::string& text) {
+    GST_INFO_OBJECT(element, "progress (%s): %s", code, text.c_str());
+    gst_element_post_message(
+        element, gst_message_new_progress(GST_OBJECT(element), to_gst(type), code, text.c_str()));
+  };
+  events.task = [element](const kling::api::Task& task) {
+    GST_INFO_OBJECT(element, "task %s: %s", task.id.c_str(), task.status.c_str());
+    gst_element_post_message(element,
+                             gst_message_new_element(GST_OBJECT(element), task_structure(task)));
+  };
+  events.download = [element](uint64_t have, std::optional<uint64_t> total) {
+    GstStructure* s = gst_structure_new("kling/download", "bytes", G_TYPE_UINT64, have, "total",
+                                        G_TYPE_INT64, total ? static_cast<gint64>(*total) : -1,
+                                        nullptr);
+    gst_element_post_message(element, gst_message_new_element(GST_OBJECT(element), s));
+  };
+  return events;
+}
+
+// ---------------------------------------------------------------- properties
+
+static std::string effective_api_url(const Settings& s) {
+  if (!s.api_url.empty())
+    return s.api_url;
+  const char* env = g_getenv("WAVESPEED_BASE_URL");
+  return env && *env ? env : kling::kDefaultApiUrl;
+}
+
+static kling::Request snapshot_request(GstKlingSrc* self) {
+  std::lock_guard<std::mutex> lock(self->priv->settings_lock);
+  const Settings& s = self->priv->settings;
+  kling::Request r;
+  r.model = s.model;
+  r.prompt = s.prompt;
+  r.negative_prompt = s.negative_prompt;
+  r.duration = static_cast<int>(s.duration);
+  r.aspect_ratio = gst_kling_aspect_ratio_to_string(s.aspect_ratio);
+  r.api_url = effective_api_url(s);
+  const char* env_key = g_getenv("WAVESPEED_API_KEY");
+  r.api_key = !s.api_key.empty() ? s.api_key : (env_key ? env_key : "");
+  r.request_id = s.request_id;
+  r.poll_interval_ms = s.poll_interval_ms;
+  r.timeout_s = s.timeout_s;
+  r.request_timeout_s = s.request_timeout_s;
+  r.retries = s.retries;
+  r.ssl_strict = s.ssl_strict;
+  r.tls_database = s.tls_database;
+  return r;
+}
+
+static void set_string(std::string* field, const GValue* value) {
+  const char* s = g_value_get_string(value);
+  *field = s ? s : "";
+}
+
+static void gst_kling_src_set_property(GObject* object, guint prop_id, const GValue* value,
+                                       GParamSpec* pspec) {
+  GstKlingSrc* self = GST_KLING_SRC(object);
+  std::lock_guard<std::mutex> lock(self->priv->settings_lock);
+  Settings& s = self->priv->settings;
+  switch (prop_id) {
+    case PROP_PROMPT: set_string(&s.prompt, value); break;
+    case PROP_NEGATIVE_PROMPT: set_string(&s.negative_prompt, value); break;
+    case PROP_DURATION: s.duration = static_cast<GstKlingDuration>(g_value_get_enum(value)); break;
+    case PROP_ASPECT_RATIO:
+      s.aspect_ratio = static_cast<GstKlingAspectRatio>(g_value_get_enum(value));
+      break;
+    case PROP_API_KEY: set_string(&s.api_key, value); break;
+    case PROP_API_URL: set_string(&s.api_url, value); break;
+    case PROP_MODEL:
+      set_string(&s.model, value);
+      if (s.model.empty()) s.model = kling::kDefaultModel;
+      break;
+    case PROP_POLL_INTERVAL: s.poll_interval_ms = g_value_get_uint(value); break;
+    case PROP_TIMEOUT: s.timeout_s = g_value_get_uint(value); break;
+    case PROP_REQUEST_TIMEOUT: s.request_timeout_s = g_value_get_uint(value); break;
+    case PROP_RETRIES: s.retries = g_value_get_uint(value); break;
+    case PROP_REQUEST_ID: set_string(&s.request_id, value); break;
+    case PROP_SSL_STRICT: s.ssl_strict = g_value_get_boolean(value); break;
+    case PROP_TLS_DATABASE:
+      s.tls_database = kling::GRef<GTlsDatabase>::share(
+          static_cast<GTlsDatabase*>(g_value_get_object(value)));
+      break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+  }
+}
+
+static std::string current_task_id(GstKlingSrc* self) {
+  std::lock_guard<std::mutex> lock(self->priv->state_lock);
+  const Generation* gen = self->priv->generation.get();
+  if (!gen) return {};
+  return gen->runner ? gen->runner->task_id() : gen->task_id;
+}
+
+static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* value,
+                                       GParamSpec* pspec) {
+  GstKlingSrc* self = GST_KLING_SRC(object);
+  if (prop_id == PROP_TASK_ID) {
+    g_value_set_string(value, current_task_id(self).c_str());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(self->priv->settings_lock);
+  const Settings& s = self->priv->settings;
+  switch (prop_id) {
+    case PROP_PROMPT: g_value_set_string(value, s.prompt.c_str()); break;
+    case PROP_NEGATIVE_PROMPT: g_value_set_string(value, s.negative_prompt.c_str()); break;
+    case PROP_DURATION: g_value_set_enum(value, s.duration); break;
+    case PROP_ASPECT_RATIO: g_value_set_enum(value, s.aspect_ratio); break;
+    case PROP_API_URL: g_value_set_string(value, effective_api_url(s).c_str()); break;
+    case PROP_MODEL: g_value_set_string(value, s.model.c_str()); break;
+    case PROP_POLL_INTERVAL: g_value_set_uint(value, s.poll_interval_ms); break;
+    case PROP_TIMEOUT: g_value_set_uint(value, s.timeout_s); break;
+    case PROP_REQUEST_TIMEOUT: g_value_set_uint(value, s.request_timeout_s); break;
+    case PROP_RETRIES: g_value_set_uint(value, s.retries); break;
+    case PROP_REQUEST_ID: g_value_set_string(value, s.request_id.c_str()); break;
+    case PROP_SSL_STRICT: g_value_set_boolean(value, s.ssl_strict); break;
+    case PROP_TLS_DATABASE: g_value_set_object(value, s.tls_database.get()); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+  }
+}
+
+// ---------------------------------------------------------------- GstBaseSrc
+
+static gboolean gst_kling_src_start(GstBaseSrc* base) {
+  GstKlingSrc* self = GST_KLING_SRC(base);
+  kling::Request request = snapshot_request(self);
+  if (auto error = kling::validate(request)) {
+    post_error(self, *error);
+    return FALSE;
+  }
+  // Cheap and remote-free: GstBaseSrc may start() just to probe random access.
+  std::lock_guard<std::mutex> lock(self->priv->state_lock);
+  std::string fingerprint = request.fingerprint();
+  auto& gen = self->priv->generation;
+  if (!gen || gen->fingerprint != fingerprint) {
+    kling::Error error;
+    auto store = kling::DownloadStore::create(&error);
+    if (!store) {
+      post_error(self, error);
+      return FALSE;
+    }
+    gen = std::make_unique<Generation>();
+    gen->fingerprint = fingerprint;
+    gen->task_id = request.request_id;
+    gen->store = std::move(store);
+  } else {
+    GST_INFO_OBJECT(self, "same request as before: %s",
+                    gen->store->complete() ? "replaying the downloaded video"
+                    : gen->task_id.empty() ? "not submitted yet"
+                                           : "resuming its task");
+  }
+  gen->store->set_flushing(false);
+  self->priv->request = std::move(request);
+  self->priv->duration_posted = false;
+  return TRUE;
+}
+
+static gboolean gst_kling_src_stop(GstBaseSrc* base) {
+  GstKlingSrc* self = GST_KLING_SRC(base);
+  std::unique_ptr<kling::TaskRunner> runner;
+  {
+    std::lock_guard<std::mutex> lock(self->priv->state_lock);
+    auto& gen = self->priv->generation;
+    if (gen && gen->runner) {
+      gen->task_id = gen->runner->task_id();
+      runner = std::move(gen->runner);
+      // A task that ended badly is done with: running the request again submits anew.
+      if (runner->task_failed())
+        gen.reset();
+    }
+    self->priv->request.reset();
+  }
+  if (runner)
+    runner->stop();  // prompt: every wait and request is cancellable
+  return TRUE;
+}
+
+// Starts the task on the first buffer asked for, never in start().
+static std::shared_ptr<kling::DownloadStore> ensure_running(GstKlingSrc* self) {
+  std::lock_guard<std::mutex> lock(self->priv->state_lock);
+  auto& gen = self->priv->generation;
+  if (!gen || !self->priv->request)
+    return nullptr;
+  if (!gen->runner && !gen->store->complete()) {
+    gen->store->clear_error();
+    gen->runner = std::make_unique<kling::TaskRunner>(*self->priv->request, gen->task_id,
+                                                      gen->store, make_events(self));
+    gen->runner->start();
+  }
+  return gen->store;
+}
+
+// Lets basesrc and downstream know the size once the download announced it.
+static void update_duration(GstKlingSrc* self, const kling::DownloadStore& store) {
+  if (self->priv->duration_posted)
+    return;
+  auto total = store.total();
+  if (!total)
+    return;
+  self->priv->duration_posted = true;
+  GstBaseSrc* base = GST_BASE_SRC(self);
+  GST_OBJECT_LOCK(self);
+  base->segment.duration = static_cast<gint64>(*total);
+  GST_OBJECT_UNLOCK(self);
+  gst_element_post_message(GST_ELEMENT(self), gst_message_new_duration_changed(GST_OBJECT(self)));
+}
+
+static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guint size,
+                                          GstBuffer** buf) {
+  GstKlingSrc* self = GST_KLING_SRC(base);
+  std::shared_ptr<kling::DownloadStore> store = ensure_running(self);
+  if (!store)
+    return GST_FLOW_FLUSHING;
+
+  size_t length = size;
+  kling::Error error;
+  switch (store->wait_for(offset, &length, &error)) {
+    case kling::DownloadStore::Wait::Flushing: return GST_FLOW_FLUSHING;
+    case kling::DownloadStore::Wait::Eos: return GST_FLOW_EOS;
+    case kling::DownloadStore::Wait::Failed: post_error(self, error); return GST_FLOW_ERROR;
+    case kling::DownloadStore::Wait::Ready: break;
+  }
+  update_duration(self, *store);
+
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, length, nullptr);
+  if (!buffer)
+    return GST_FLOW_ERROR;
+  GstMapInfo map;
+  gst_buffer_map(buffer, &map, GST_MAP_WRITE);
+  bool ok = store->read(offset, length, map.data);
+  gst_buffer_unmap(buffer, &map);
+  if (!ok) {
+    gst_buffer_unref(buffer);
+    post_error(self, {kling::ErrorKind::Write, "Cannot read back the downloaded video",
+                      g_strerror(errno), 0, current_task_id(self)});
+    return GST_FLOW_ERROR;
+  }
+  GST_BUFFER_OFFSET(buffer) = offset;
+  GST_BUFFER_OFFSET_END(buffer) = offset + length;
+  *buf = buffer;
+  return GST_FLOW_OK;
+}
+
+static gboolean gst_kling_src_get_size(GstBaseSrc* base, guint64* size) {
+  GstKlingSrc* self = GST_KLING_SRC(base);
+  std::lock_guard<std::mutex> lock(self->priv->state_lock);
+  auto& gen = self->priv->generation;
+  auto total = gen ? gen->store->total() : std::nullopt;
+  if (!total)
+    return FALSE;
+  *size = *total;
+  return TRUE;
+}
+
+static gboolean gst_kling_src_is_seekable(GstBaseSrc*) { return TRUE; }
+
+static void set_flushing(GstKlingSrc* self, bool flushing) {
+  std::lock_guard<std::mutex> lock(self->priv->state_lock);
+  if (self->priv->generation)
+    self->priv->generation->store->set_flushing(flushing);
+}
+
+// unlock() only wakes the streaming thread: a flushing seek must not stop the task.
+static gboolean gst_kling_src_unlock(GstBaseSrc* base) {
+  set_flushing(GST_KLING_SRC(base), true);
+  return TRUE;
+}
+
+static gboolean gst_kling_src_unlock_stop(GstBaseSrc* base) {
+  set_flushing(GST_KLING_SRC(base), false);
+  return TRUE;
+}
+
+// ---------------------------------------------------------------- URI handler
+
+static GstURIType gst_kling_src_uri_get_type(GType) { return GST_URI_SRC; }
+
+static const gchar* const* gst_kling_src_uri_get_protocols(GType) {
+  static const gchar* protocols[] = {"kling", nullptr};
+  return protocols;
+}
+
+static gchar* gst_kling_src_uri_get_uri(GstURIHandler* handler) {
+  GstKlingSrc* self = GST_KLING_SRC(handler);
+  std::lock_guard<std::mutex> lock(self->priv->settings_lock);
+  const Settings& s = self->priv->settings;
+  kling::KlingUri uri;
+  uri.model = s.model;
+  uri.params = {{"prompt", s.prompt},
+                {"duration", std::to_string(static_cast<int>(s.duration))},
+                {"aspect-ratio", gst_kling_aspect_ratio_to_string(s.aspect_ratio)}};
+  if (!s.negative_prompt.empty())
+    uri.params.emplace_back("negative-prompt", s.negative_prompt);
+  if (!s.request_id.empty())
+    uri.params.emplace_back("request-id", s.request_id);
+  return g_strdup(kling::format_kling_uri(uri).c_str());
+}
+
+static gboolean gst_kling_src_uri_set_uri(GstURIHandler* handler, const gchar* text,
+                                          GError** error) {
+  GstKlingSrc* self = GST_KLING_SRC(handler);
+  if (GST_STATE(self) > GST_STATE_READY) {
+    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
+                "Changing the URI of klingsrc while running is not supported");
+    return FALSE;
+  }
+  std::string message;
+  auto uri = kling::parse_kling_uri(text, &message);
+  if (!uri) {
+    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, "%s", message.c_str());
+    return FALSE;
+  }
+  // Validate every value before changing anything.
+  GObjectClass* klass = G_OBJECT_GET_CLASS(self);
+  for (const auto& [name, value] : uri->params) {
+    GParamSpec* pspec = g_object_class_find_property(klass, name.c_str());
+    GValue v = G_VALUE_INIT;
+    bool ok = pspec && gst_value_deserialize_with_pspec(
+                           (g_value_init(&v, pspec->value_type), &v), value.c_str(), pspec) &&
+              !g_param_value_validate(pspec, &v);
+    if (G_IS_VALUE(&v))
+      g_value_unset(&v);
+    if (!ok) {
+      g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
+                  "Invalid value for \"%s\" in the kling:// URI", name.c_str());
+      return FALSE;
+    }
+  }
+  g_object_set(self, "model", uri->model.c_str(), nullptr);
+  for (const auto& [name, value] : uri->params)
+    gst_util_set_object_arg(G_OBJECT(self), name.c_str(), value.c_str());
+  return TRUE;
+}
+
+static void gst_kling_src_uri_handler_init(gpointer g_iface, gpointer) {
+  auto* iface = static_cast<GstURIHandlerInterface*>(g_iface);
+  iface->get_type = gst_kling_src_uri_get_type;
+  iface->get_protocols = gst_kling_src_uri_get_protocols;
+  iface->get_uri = gst_kling_src_uri_get_uri;
+  iface->set_uri = gst_kling_src_uri_set_uri;
+}
+
+// ---------------------------------------------------------------- GObject
+
+static void gst_kling_src_init(GstKlingSrc* self) {
+  // GObject runs no C++ constructors: the private part is a C++ object of its own.
+  self->priv = new GstKlingSrcPrivate();
+  gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_BYTES);
+  gst_base_src_set_blocksize(GST_BASE_SRC(self), kDefaultBlocksize);
+}
+
+static void gst_kling_src_finalize(GObject* object) {
+  GstKlingSrc* self = GST_KLING_SRC(object);
+  delete self->priv;  // stops a runner still alive (a NULL state skipped stop())
+  G_OBJECT_CLASS(parent_class)->finalize(object);
+}
+
+static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
+  GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
+  GstBaseSrcClass* basesrc_class = GST_BASE_SRC_CLASS(klass);
+
+  gobject_class->set_property = gst_kling_src_set_property;
+  gobject_class->get_property = gst_kling_src_get_property;
+  gobject_class->finalize = gst_kling_src_finalize;
+
+  const auto rw = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
+                                           GST_PARAM_MUTABLE_READY);
+  const auto wo = static_cast<GParamFlags>(G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
+                                           GST_PARAM_MUTABLE_READY);
+
+  g_object_class_install_property(gobject_class, PROP_PROMPT,
+      g_param_spec_string("prompt", "Prompt",
+          "What the video shows (required unless request-id is set; 1 to 2500 characters, "
+          "sent exactly as given)", nullptr, rw));
+  g_object_class_install_property(gobject_class, PROP_NEGATIVE_PROMPT,
+      g_param_spec_string("negative-prompt", "Negative prompt",
+          "What the video should avoid (sent only when set)", nullptr, rw));
+  g_object_class_install_property(gobject_class, PROP_DURATION,
+      g_param_spec_enum("duration", "Duration", "Length of the video in seconds",
+          GST_TYPE_KLING_DURATION, GST_KLING_DURATION_5, rw));
+  g_object_class_install_property(gobject_class, PROP_ASPECT_RATIO,
+      g_param_spec_enum("aspect-ratio", "Aspect ratio", "Shape of the video",
+          GST_TYPE_KLING_ASPECT_RATIO, GST_KLING_ASPECT_RATIO_16_9, rw));
+  g_object_class_install_property(gobject_class, PROP_API_KEY,
+      g_param_spec_string("api-key", "API key",
+          "WaveSpeed API key (write-only; default: the WAVESPEED_API_KEY environment "
+          "variable). Sent only to api-url's host, never logged", nullptr, wo));
+  g_object_class_install_property(gobject_class, PROP_API_URL,
+      g_param_spec_string("api-url", "API URL",
+          "Base URL of the WaveSpeed API (default: the WAVESPEED_BASE_URL environment variable, "
+          "else https://api.wavespeed.ai). Plain http only to loopback",
+          kling::kDefaultApiUrl, rw));
+  g_object_class_install_property(gobject_class, PROP_MODEL,
+      g_param_spec_string("model", "Model", "Model path after /api/v3/",
+          kling::kDefaultModel, rw));
+  g_object_class_install_property(gobject_class, PROP_POLL_INTERVAL,
+      g_param_spec_uint("poll-interval", "Poll interval",
+          "Milliseconds between status polls once the task runs (the first poll comes sooner; "
+          "WaveSpeed asks for at least 5000 for video)",
+          1, 600000, kDefaultPollIntervalMs, rw));
+  g_object_class_install_property(gobject_class, PROP_TIMEOUT,
+      g_param_spec_uint("timeout", "Timeout",
+          "Overall deadline in seconds for submitting and generating (0 = none); the task goes "
+          "on at WaveSpeed after it and can be resumed with request-id",
+          0, G_MAXUINT, kDefaultTimeoutS, rw));
+  g_object_class_install_property(gobject_class, PROP_REQUEST_TIMEOUT,
+      g_param_spec_uint("request-timeout", "Request timeout",
+          "Seconds of inactivity after which one HTTP request is abandoned",
+          1, 3600, kDefaultRequestTimeoutS, rw));
+  g_object_class_install_property(gobject_class, PROP_RETRIES,
+      g_param_spec_uint("retries", "Retries",
+          "Consecutive failed polls or downloads tolerated before giving up (a submit is "
+          "retried only when no task can have been made)",
+          0, 100, kDefaultRetries, rw));
+  g_object_class_install_property(gobject_class, PROP_REQUEST_ID,
+      g_param_spec_string("request-id", "Request id",
+          "Id of an existing task: poll it and stream its video instead of submitting (resume "
+          "a task already paid for)", nullptr, rw));
+  g_object_class_install_property(gobject_class, PROP_SSL_STRICT,
+      g_param_spec_boolean("ssl-strict", "SSL strict",
+          "Refuse TLS certificates that do not verify", TRUE, rw));
+  g_object_class_install_property(gobject_class, PROP_TLS_DATABASE,
+      g_param_spec_object("tls-database", "TLS database",
+          "TLS database with the anchor certificates to verify against (default: the system's)",
+          G_TYPE_TLS_DATABASE, rw));
+  g_object_class_install_property(gobject_class, PROP_TASK_ID,
+      g_param_spec_string("task-id", "Task id",
+          "Id of the current task once submitted (give it to request-id to resume)", nullptr,
+          static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+
+  gst_element_class_set_static_metadata(element_class, "Kling text-to-video source",
+      "Source/Network", "Generates a video from a text prompt with WaveSpeed's Kling API and "
+      "streams the MP4", "gst-kling developers");
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+
+  basesrc_class->start = GST_DEBUG_FUNCPTR(gst_kling_src_start);
+  basesrc_class->stop = GST_DEBUG_FUNCPTR(gst_kling_src_stop);
+  basesrc_class->create = GST_DEBUG_FUNCPTR(gst_kling_src_create);
+  basesrc_class->get_size = GST_DEBUG_FUNCPTR(gst_kling_src_get_size);
+  basesrc_class->is_seekable = GST_DEBUG_FUNCPTR(gst_kling_src_is_seekable);
+  basesrc_class->unlock = GST_DEBUG_FUNCPTR(gst_kling_src_unlock);
+  basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR(gst_kling_src_unlock_stop);
+
+  gst_type_mark_as_plugin_api(GST_TYPE_KLING_DURATION, static_cast<GstPluginAPIFlags>(0));
+  gst_type_mark_as_plugin_api(GST_TYPE_KLING_ASPECT_RATIO, static_cast<GstPluginAPIFlags>(0));
+}

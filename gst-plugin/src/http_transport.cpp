@@ -1,0 +1,190 @@
+#include "http_transport.h"
+
+#include <vector>
+
+#include "api_client.h"
+
+namespace kling {
+
+namespace {
+
+constexpr size_t kReadChunk = 256 * 1024;
+
+// Errors after which the request cannot have reached the server.
+bool never_connected(const GError* error) {
+  if (error->domain == G_RESOLVER_ERROR)
+    return true;
+  return g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED) ||
+         g_error_matches(error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE) ||
+         g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NETWORK_UNREACHABLE);
+}
+
+gboolean accept_any_certificate(SoupMessage*, GTlsCertificate*, GTlsCertificateFlags, gpointer) {
+  return TRUE;
+}
+
+}  // namespace
+
+HttpTransport::HttpTransport(const Request& request)
+    : api_url_(request.api_url), api_key_(request.api_key), ssl_strict_(request.ssl_strict) {
+  session_ = GRef<SoupSession>::adopt(soup_session_new_with_options(
+      "user-agent", "gst-kling/0.1 ", "timeout", request.request_timeout_s, "idle-timeout", 60u,
+      nullptr));
+  if (request.tls_database)
+    g_object_set(session_.get(), "tls-database", request.tls_database.get(), nullptr);
+}
+
+GRef<SoupMessage> HttpTransport::new_message(const char* method, const std::string& url,
+                                             std::string* error) {
+  g_autoptr(GError) gerr = nullptr;
+  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), static_cast<GUriFlags>(SOUP_HTTP_URI_FLAGS), &gerr);
+  if (!uri) {
+    *error = std::string("invalid URL: ") + (gerr ? gerr->message : url.c_str());
+    return {};
+  }
+  auto msg = GRef<SoupMessage>::adopt(soup_message_new_from_uri(method, uri));
+  if (!ssl_strict_)
+    g_signal_connect(msg.get(), "accept-certificate", G_CALLBACK(accept_any_certificate), nullptr);
+  return msg;
+}
+
+HttpResult HttpTransport::api_call(const char* method, const std::string& url,
+                                   const std::string* json_body, GCancellable* cancellable) {
+  HttpResult result;
+  GRef<SoupMessage> msg = new_message(method, url, &result.transport_error);
+  if (!msg) {
+    result.never_connected = true;
+    return result;
+  }
+  // Redirects would carry the Authorization header elsewhere: the API does not redirect.
+  soup_message_add_flags(msg.get(), SOUP_MESSAGE_NO_REDIRECT);
+  SoupMessageHeaders* headers = soup_message_get_request_headers(msg.get());
+  if (api::same_origin(url, api_url_)) {
+    std::string auth = "Bearer " + api_key_;
+    soup_message_headers_replace(headers, "Authorization", auth.c_str());
+  }
+  soup_message_headers_replace(headers, "Accept", "application/json");
+  if (json_body) {
+    g_autoptr(GBytes) bytes = g_bytes_new(json_body->data(), json_body->size());
+    soup_message_set_request_body_from_bytes(msg.get(), "application/json", bytes);
+  }
+
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg.get(), cancellable, &error);
+  if (!stream) {
+    result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    result.never_connected = never_connected(error);
+    result.transport_error = error->message;
+    return result;
+  }
+  result.status = soup_message_get_status(msg.get());
+  SoupMessageHeaders* reply_headers = soup_message_get_response_headers(msg.get());
+  result.retry_after = api::parse_retry_after(
+      soup_message_headers_get_one(reply_headers, "Retry-After"), g_get_real_time() / G_USEC_PER_SEC);
+
+  // Read at most kMaxApiBody: a reply is untrusted input.
+  std::vector<char> buf(64 * 1024);
+  for (;;) {
+    gssize n = g_input_stream_read(stream, buf.data(), buf.size(), cancellable, &error);
+    if (n < 0) {
+      result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      result.transport_error = error->message;
+      result.status = 0;  // a half-read reply is no reply
+      break;
+    }
+    if (n == 0)
+      break;
+    if (result.body.size() + static_cast<size_t>(n) > kMaxApiBody) {
+      result.transport_error = "reply larger than 4 MiB";
+      result.status = 0;
+      break;
+    }
+    result.body.append(buf.data(), static_cast<size_t>(n));
+  }
+  g_input_stream_close(stream, nullptr, nullptr);
+  return result;
+}
+
+DownloadResult HttpTransport::download(const std::string& url, uint64_t offset,
+                                       const std::function<bool(const char*, size_t)>& sink,
+                                       GCancellable* cancellable) {
+  DownloadResult result;
+  GRef<SoupMessage> msg = new_message("GET", url, &result.error);
+  if (!msg)
+    return result;
+  // The bytes must arrive as the CDN stores them: no transparent decoding.
+  soup_message_disable_feature(msg.get(), SOUP_TYPE_CONTENT_DECODER);
+  SoupMessageHeaders* headers = soup_message_get_request_headers(msg.get());
+  if (offset > 0)
+    soup_message_headers_set_range(headers, static_cast<goffset>(offset), -1);
+
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg.get(), cancellable, &error);
+  if (!stream) {
+    result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    result.error = error->message;
+    return result;
+  }
+  result.status = soup_message_get_status(msg.get());
+  SoupMessageHeaders* reply = soup_message_get_response_headers(msg.get());
+  result.retry_after = api::parse_retry_after(soup_message_headers_get_one(reply, "Retry-After"),
+                                              g_get_real_time() / G_USEC_PER_SEC);
+
+  uint64_t skip = 0;  // bytes of a full reply we already have
+  std::optional<uint64_t> expected;
+  const bool has_length = soup_message_headers_get_encoding(reply) == SOUP_ENCODING_CONTENT_LENGTH;
+  if (result.status == SOUP_STATUS_PARTIAL_CONTENT) {
+    goffset start = 0, end = 0, total = 0;
+    if (!soup_message_headers_get_content_range(reply, &start, &end, &total) ||
+        static_cast<uint64_t>(start) != offset) {
+      result.error = "the server answered a different range than asked";
+      return result;
+    }
+    if (total >= 0)
+      result.total = static_cast<uint64_t>(total);
+    expected = static_cast<uint64_t>(end - start + 1);
+  } else if (result.status == SOUP_STATUS_OK) {
+    if (has_length) {
+      result.total = static_cast<uint64_t>(soup_message_headers_get_content_length(reply));
+      expected = *result.total >= offset ? *result.total - offset : 0;
+    }
+    skip = offset;  // the server ignored our Range
+  } else {
+    g_input_stream_close(stream, nullptr, nullptr);
+    return result;
+  }
+
+  std::vector<char> buf(kReadChunk);
+  for (;;) {
+    gssize n = g_input_stream_read(stream, buf.data(), buf.size(), cancellable, &error);
+    if (n < 0) {
+      result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      result.error = error->message;
+      break;
+    }
+    if (n == 0) {
+      result.complete = !expected || result.received >= *expected;
+      if (!result.complete)
+        result.error = "connection closed after " + std::to_string(offset + result.received) +
+                       " of " + std::to_string(offset + *expected) + " bytes";
+      break;
+    }
+    const char* data = buf.data();
+    size_t size = static_cast<size_t>(n);
+    if (skip > 0) {
+      size_t dropped = static_cast<size_t>(MIN(skip, static_cast<uint64_t>(size)));
+      skip -= dropped;
+      data += dropped;
+      size -= dropped;
+    }
+    if (size > 0 && !sink(data, size)) {
+      result.sink_failed = true;
+      break;
+    }
+    result.received += size;
+  }
+  g_input_stream_close(stream, nullptr, nullptr);
+  return result;
+}
+
+}  // namespace kling

@@ -1,0 +1,64 @@
+// HTTP for the task runner: one SoupSession (made on the worker thread) with
+// the key, TLS and size policies in one place. The bearer key goes only to the
+// API's own origin and never follows a redirect.
+#pragma once
+
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "glib_ptr.h"
+#include "request.h"
+
+namespace kling {
+
+struct HttpResult {
+  unsigned status = 0;               // 0: no HTTP reply arrived
+  std::string body;                  // at most kMaxApiBody bytes
+  std::optional<unsigned> retry_after;
+  std::string transport_error;       // when status == 0, or a body read failed
+  bool never_connected = false;      // the request surely never reached the server
+  bool cancelled = false;
+};
+
+struct DownloadResult {
+  unsigned status = 0;
+  std::optional<uint64_t> total;     // full size of the resource, when the server said
+  uint64_t received = 0;             // bytes handed to the sink
+  bool complete = false;             // every byte up to `total` (or the end) arrived
+  bool cancelled = false;
+  bool sink_failed = false;
+  std::optional<unsigned> retry_after;
+  std::string error;                 // transport or protocol error text
+};
+
+class HttpTransport {
+ public:
+  static constexpr size_t kMaxApiBody = 4 * 1024 * 1024;
+
+  // Call on the thread that will use it, with its GMainContext pushed.
+  explicit HttpTransport(const Request& request);
+
+  // A request to the API. The key is attached only when `url` is on api-url's origin.
+  HttpResult api_call(const char* method, const std::string& url, const std::string* json_body,
+                      GCancellable* cancellable);
+
+  // Streams `url` from byte `offset` into `sink` (false from the sink stops). Never sends the key.
+  DownloadResult download(const std::string& url, uint64_t offset,
+                          const std::function<bool(const char*, size_t)>& sink,
+                          GCancellable* cancellable);
+
+ private:
+  GRef<SoupMessage> new_message(const char* method, const std::string& url, std::string* error);
+
+  const std::string api_url_;
+  const std::string api_key_;
+  const bool ssl_strict_;
+  GRef<SoupSession> session_;
+};
+
+}  // namespace kling

@@ -1,0 +1,34 @@
+#include "kling_enums.h"
+
+GType gst_kling_duration_get_type(void) {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {GST_KLING_DURATION_5, "5 seconds", "5"},
+      {GST_KLING_DURATION_10, "10 seconds", "10"},
+      {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstKlingDuration", values));
+  return type;
+}
+
+GType gst_kling_aspect_ratio_get_type(void) {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {GST_KLING_ASPECT_RATIO_16_9, "16:9 landscape (1280x720)", "16:9"},
+      {GST_KLING_ASPECT_RATIO_9_16, "9:16 portrait (720x1280)", "9:16"},
+      {GST_KLING_ASPECT_RATIO_1_1, "1:1 square (960x960)", "1:1"},
+      {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstKlingAspectRatio", values));
+  return type;
+}
+
+const char* gst_kling_aspect_ratio_to_string(GstKlingAspectRatio ratio) {
+  switch (ratio) {
+    case GST_KLING_ASPECT_RATIO_9_16: return "9:16";
+    case GST_KLING_ASPECT_RATIO_1_1: return "1:1";
+    default: return "16:9";
+  }
+}

@@ -1,0 +1,21 @@
+// kling:// URIs: kling://<model path>?prompt=...&duration=10&aspect-ratio=1:1
+// The model is the host and path (empty: the default model); the query sets
+// properties. Secrets and endpoints (api-key, api-url) never come from a URI.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace kling {
+
+struct KlingUri {
+  std::string model;  // "" in a URI means the default model
+  std::vector<std::pair<std::string, std::string>> params;  // property name, value
+};
+
+std::optional<KlingUri> parse_kling_uri(const char* uri, std::string* error);
+std::string format_kling_uri(const KlingUri& uri);
+
+}  // namespace kling

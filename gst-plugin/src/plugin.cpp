@@ -1,0 +1,12 @@
+// Plugin entry point: registers the elements, nothing else.
+#include <gst/gst.h>
+
+#include "gstklingsrc.h"
+
+static gboolean plugin_init(GstPlugin* plugin) {
+  return GST_ELEMENT_REGISTER(klingsrc, plugin);
+}
+
+GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, kling,
+                  "Text-to-video generation with WaveSpeed's Kling models", plugin_init, VERSION,
+                  GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

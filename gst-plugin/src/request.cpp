@@ -1,0 +1,85 @@
+#include "request.h"
+
+#include <glib.h>
+
+#include <algorithm>
+
+namespace kling {
+
+namespace {
+
+Error settings_error(std::string message) {
+  return Error{ErrorKind::Settings, std::move(message), {}, 0, {}};
+}
+
+}  // namespace
+
+bool is_loopback_host(const char* host) {
+  if (!host)
+    return false;
+  if (g_ascii_strcasecmp(host, "localhost") == 0)
+    return true;
+  g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(host);
+  return addr && g_inet_address_get_is_loopback(addr);
+}
+
+std::string Request::fingerprint() const {
+  // Length-prefixed fields, so no two requests share a fingerprint by concatenation.
+  g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+  auto add = [&sum](const std::string& field) {
+    std::string len = std::to_string(field.size()) + ":";
+    g_checksum_update(sum, reinterpret_cast<const guchar*>(len.data()), len.size());
+    g_checksum_update(sum, reinterpret_cast<const guchar*>(field.data()), field.size());
+  };
+  add(model);
+  add(prompt);
+  add(negative_prompt);
+  add(aspect_ratio);
+  add(std::to_string(duration));
+  add(api_url);
+  add(request_id);
+  return g_checksum_get_string(sum);
+}
+
+std::optional<Error> validate(const Request& r) {
+  if (r.request_id.empty()) {
+    if (r.prompt.empty())
+      return settings_error("No prompt given: set the \"prompt\" property");
+    if (!g_utf8_validate(r.prompt.data(), r.prompt.size(), nullptr))
+      return settings_error("The prompt is not valid UTF-8");
+    if (g_utf8_strlen(r.prompt.data(), r.prompt.size()) > kMaxPromptChars)
+      return settings_error("The prompt is longer than 2500 characters");
+    if (!g_utf8_validate(r.negative_prompt.data(), r.negative_prompt.size(), nullptr))
+      return settings_error("The negative prompt is not valid UTF-8");
+    if (r.duration != 5 && r.duration != 10)
+      return settings_error("Duration must be 5 or 10 seconds, not " + std::to_string(r.duration));
+    static const char* const kRatios[] = {"16:9", "9:16", "1:1"};
+    if (std::none_of(std::begin(kRatios), std::end(kRatios),
+                     [&](const char* a) { return r.aspect_ratio == a; }))
+      return settings_error("Aspect ratio must be 16:9, 9:16 or 1:1");
+  } else if (!g_regex_match_simple("^[A-Za-z0-9_.-]+$", r.request_id.c_str(), G_REGEX_DEFAULT,
+                                   G_REGEX_MATCH_DEFAULT)) {
+    return settings_error("request-id may hold only letters, digits, '-', '_' and '.'");
+  }
+  if (r.model.empty() || r.model.find("..") != std::string::npos ||
+      !g_regex_match_simple("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", r.model.c_str(),
+                            G_REGEX_DEFAULT, G_REGEX_MATCH_DEFAULT))
+    return settings_error("Invalid model \"" + r.model + "\": expected a path such as " +
+                          kDefaultModel);
+  if (r.api_key.empty())
+    return settings_error(
+        "An API key is required: set the \"api-key\" property or WAVESPEED_API_KEY");
+
+  g_autoptr(GUri) uri = g_uri_parse(r.api_url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  const char* scheme = uri ? g_uri_get_scheme(uri) : nullptr;
+  if (!uri || !scheme || !g_uri_get_host(uri) ||
+      (g_ascii_strcasecmp(scheme, "https") != 0 && g_ascii_strcasecmp(scheme, "http") != 0))
+    return settings_error("Invalid api-url \"" + r.api_url + "\": expected an http(s) URL");
+  // A bearer key over plain http can be read by anyone on the path.
+  if (g_ascii_strcasecmp(scheme, "http") == 0 && !is_loopback_host(g_uri_get_host(uri)))
+    return settings_error("Refusing to send the API key over plain http to " +
+                          std::string(g_uri_get_host(uri)) + ": use https");
+  return std::nullopt;
+}
+
+}  // namespace kling

@@ -1,0 +1,50 @@
+// One generation request: a plain value snapshotted from the element's
+// properties at start(), validated before any byte goes on the network.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <optional>
+#include <string>
+
+#include "glib_ptr.h"
+#include "kling_error.h"
+
+namespace kling {
+
+inline constexpr const char* kDefaultApiUrl = "https://api.wavespeed.ai";
+inline constexpr const char* kDefaultModel = "kwaivgi/kling-v2.0-t2v-master";
+inline constexpr unsigned kMaxPromptChars = 2500;
+
+struct Request {
+  // What is generated (all of it goes into the fingerprint).
+  std::string model = kDefaultModel;
+  std::string prompt;
+  std::string negative_prompt;
+  std::string aspect_ratio = "16:9";
+  int duration = 5;
+
+  // Where and as whom. The key is never logged, posted or put in a URL.
+  std::string api_url = kDefaultApiUrl;
+  std::string api_key;
+  std::string request_id;  // resume this task instead of submitting
+
+  // Limits and policy.
+  unsigned poll_interval_ms = 5000;  // WaveSpeed asks >= 5 s between polls for video
+  unsigned timeout_s = 1800;         // submit + generation; 0 = none
+  unsigned request_timeout_s = 30;   // per-request inactivity timeout
+  unsigned retries = 5;              // consecutive failed polls/downloads tolerated
+  bool ssl_strict = true;
+  GRef<GTlsDatabase> tls_database;
+
+  // Names the generation: model + every request field, never the key.
+  std::string fingerprint() const;
+};
+
+// Checks a request before any network: prompt, key, enum fields, the URL.
+std::optional<Error> validate(const Request& request);
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback_host(const char* host);
+
+}  // namespace kling

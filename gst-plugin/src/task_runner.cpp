@@ -1,0 +1,395 @@
+#include "task_runner.h"
+
+#include <glib.h>
+
+#include <algorithm>
+#include <cinttypes>
+
+#include "http_transport.h"
+
+namespace kling {
+
+namespace {
+
+std::string describe_status(const HttpResult& r, const api::Reply& reply) {
+  if (r.status == 0)
+    return r.transport_error;
+  return "HTTP " + std::to_string(r.status) + (reply.message.empty() ? "" : ": " + reply.message);
+}
+
+// HTTP status an API error stands for: the top-level code of an error envelope inside a 200.
+unsigned effective_status(const HttpResult& r, const api::Reply& reply) {
+  if (reply.kind == api::ReplyKind::ApiError && r.status < 300 && reply.api_code >= 400 &&
+      reply.api_code < 600)
+    return static_cast<unsigned>(reply.api_code);
+  return r.status;
+}
+
+bool is_transient(unsigned status, const api::Reply& reply) {
+  return status == 0 || status == 408 || status == 429 || status >= 500 ||
+         reply.kind == api::ReplyKind::Gateway;
+}
+
+ErrorKind kind_for_status(unsigned status) {
+  switch (status) {
+    case 400: case 413: case 422: return ErrorKind::InvalidInput;
+    case 401: case 403: return ErrorKind::NotAuthorized;
+    case 404: case 410: return ErrorKind::NotFound;
+    default: return status >= 500 || status == 0 ? ErrorKind::Network : ErrorKind::BadReply;
+  }
+}
+
+}  // namespace
+
+TaskRunner::TaskRunner(Request request, std::string resume_id, std::shared_ptr<DownloadStore> store,
+                       TaskEvents events)
+    : request_(std::move(request)),
+      store_(std::move(store)),
+      events_(std::move(events)),
+      cancellable_(GRef<GCancellable>::adopt(g_cancellable_new())),
+      task_id_(std::move(resume_id)) {}
+
+TaskRunner::~TaskRunner() { stop(); }
+
+void TaskRunner::start() {
+  if (thread_.joinable())
+    return;
+  if (request_.timeout_s > 0)
+    deadline_ = Clock::now() + std::chrono::seconds(request_.timeout_s);
+  thread_ = std::thread([this] { run(); });
+}
+
+void TaskRunner::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cancelled_ = true;
+  }
+  wake_.notify_all();
+  g_cancellable_cancel(cancellable_.get());
+  if (thread_.joinable())
+    thread_.join();
+}
+
+std::string TaskRunner::task_id() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return task_id_;
+}
+
+void TaskRunner::run() noexcept {
+  // The worker owns its context: libsoup's sync calls iterate it, nobody else does.
+  GMainContext* context = g_main_context_new();
+  g_main_context_push_thread_default(context);
+  Outcome outcome = Outcome::Failed;
+  try {
+    HttpTransport http(request_);
+    outcome = execute(http);
+  } catch (const std::exception& e) {
+    fail(Error{ErrorKind::Network, "Internal error in the task runner", e.what(), 0, task_id()});
+  } catch (...) {
+    fail(Error{ErrorKind::Network, "Internal error in the task runner", {}, 0, task_id()});
+  }
+  if (outcome == Outcome::Cancelled) {
+    std::string id = task_id();
+    if (!id.empty() && !store_->complete())
+      progress(ProgressType::Canceled, "poll",
+               "Stopped waiting for task " + id + "; it goes on at WaveSpeed: resume with request-id=" + id);
+  }
+  g_main_context_pop_thread_default(context);
+  g_main_context_unref(context);
+}
+
+TaskRunner::Outcome TaskRunner::execute(HttpTransport& http) {
+  if (store_->complete())
+    return Outcome::Done;
+  api::Task task;
+  task.id = task_id();
+  if (task.id.empty()) {
+    Outcome o = submit(http, &task);
+    if (o != Outcome::Done)
+      return o;
+  } else {
+    progress(ProgressType::Start, "poll", "Resuming task " + task.id);
+  }
+  Outcome o = poll_until_final(http, &task);
+  if (o != Outcome::Done)
+    return o;
+  return download(http, std::move(task));
+}
+
+TaskRunner::Outcome TaskRunner::submit(HttpTransport& http, api::Task* task) {
+  const std::string url = api::submit_url(request_.api_url, request_.model);
+  const std::string body = api::build_submit_body(request_);
+  progress(ProgressType::Start, "submit",
+           "Submitting a " + std::to_string(request_.duration) + " s " + request_.aspect_ratio +
+               " video to " + request_.model);
+
+  for (unsigned attempt = 1;; attempt++) {
+    HttpResult r = http.api_call("POST", url, &body, cancellable_.get());
+    if (r.cancelled)
+      return Outcome::Cancelled;
+    api::Reply reply = api::parse_reply(r.status, r.body);
+    const unsigned status = effective_status(r, reply);
+
+    // Only a refusal (429) or a connection never made proves no task was created.
+    const bool safe_to_retry = status == 429 || (r.status == 0 && r.never_connected);
+    if (safe_to_retry && attempt <= request_.retries) {
+      unsigned wait = r.retry_after ? *r.retry_after * 1000u : backoff_ms(attempt);
+      auto left = ms_to_deadline();
+      if (left && wait > *left)
+        return fail({ErrorKind::Timeout,
+                     "WaveSpeed asks to wait " + std::to_string(wait / 1000) +
+                         " s before submitting, past the deadline (timeout=" +
+                         std::to_string(request_.timeout_s) + ")",
+                     describe_status(r, reply), status, {}});
+      progress(ProgressType::Continue, "submit",
+               "Submit refused (" + describe_status(r, reply) + "); retrying in " +
+                   std::to_string(wait) + " ms");
+      if (!sleep_ms(wait))
+        return Outcome::Cancelled;
+      continue;
+    }
+    if (r.status == 0)
+      return fail({ErrorKind::Network, "Could not submit the task: " + r.transport_error,
+                   r.never_connected ? "no connection could be made"
+                                     : "the request may have reached WaveSpeed, so it is not "
+                                       "retried (that could bill a second task)",
+                   0, {}});
+    if (reply.kind == api::ReplyKind::Task) {
+      *task = reply.task;
+      set_task(*task);
+      progress(ProgressType::Continue, "submit",
+               "Task " + task->id + " submitted (status " + task->status + ")");
+      return Outcome::Done;
+    }
+    std::string debug = "POST " + url + " answered HTTP " + std::to_string(r.status);
+    if (status >= 500 || reply.kind == api::ReplyKind::Gateway)
+      debug += "; not retried: the task may have been created, see your WaveSpeed dashboard";
+    if (reply.kind == api::ReplyKind::Malformed)
+      return fail({ErrorKind::BadReply, "Unreadable reply to the submit: " + reply.message, debug,
+                   status, {}});
+    return fail({kind_for_status(status), "WaveSpeed refused the task: " + describe_status(r, reply),
+                 debug, status, {}});
+  }
+}
+
+std::string TaskRunner::poll_url_for(const api::Task& task) const {
+  // urls.get is preferred, but the key only goes to api-url's own origin.
+  if (!task.get_url.empty() && api::same_origin(task.get_url, request_.api_url))
+    return task.get_url;
+  return api::result_url(request_.api_url, task.id);
+}
+
+TaskRunner::Outcome TaskRunner::poll_until_final(HttpTransport& http, api::Task* task) {
+  const std::string id = task->id;
+  const std::string url = poll_url_for(*task);
+  const unsigned interval = std::max(1u, request_.poll_interval_ms);
+  // First poll soon, then growing to the interval.
+  unsigned delay = std::min(interval, 1000u);
+  unsigned failures = 0;
+  std::string status = task->status;
+
+  for (;;) {
+    auto left = ms_to_deadline();
+    if (left && *left == 0)
+      return fail({ErrorKind::Timeout,
+                   "Task " + id + " did not finish within " + std::to_string(request_.timeout_s) +
+                       " s (last status: " + (status.empty() ? "unknown" : status) +
+                       "). It may still complete: resume with request-id=" + id,
+                   {}, 0, id});
+    // +-10% jitter keeps many elements from polling in lockstep.
+    unsigned jittered = delay + static_cast<unsigned>(g_random_int_range(0, delay / 5 + 1)) - delay / 10;
+    if (!sleep_ms(left ? std::min(jittered, *left) : jittered))
+      return Outcome::Cancelled;
+    if (left && ms_to_deadline() == 0u)
+      continue;  // report the deadline, not a poll past it
+
+    HttpResult r = http.api_call("GET", url, nullptr, cancellable_.get());
+    if (r.cancelled)
+      return Outcome::Cancelled;
+    api::Reply reply = api::parse_reply(r.status, r.body);
+    const unsigned http_status = effective_status(r, reply);
+
+    if (is_transient(http_status, reply)) {
+      if (++failures > request_.retries)
+        return fail({ErrorKind::Network,
+                     "Polling task " + id + " failed " + std::to_string(failures) +
+                         " times in a row: " + describe_status(r, reply) +
+                         ". Resume with request-id=" + id,
+                     "GET " + url, http_status, id});
+      delay = r.retry_after ? *r.retry_after * 1000u : backoff_ms(failures);
+      if (auto l = ms_to_deadline(); l && r.retry_after && delay > *l)
+        return fail({ErrorKind::Timeout,
+                     "WaveSpeed asks to wait " + std::to_string(*r.retry_after) +
+                         " s, past the deadline, for task " + id + ". Resume with request-id=" + id,
+                     "GET " + url, http_status, id});
+      progress(ProgressType::Continue, "poll",
+               "Task " + id + ": " + describe_status(r, reply) + "; retrying");
+      continue;
+    }
+    failures = 0;
+    delay = std::min(interval, delay * 2);
+
+    if (reply.kind == api::ReplyKind::Malformed)
+      return fail({ErrorKind::BadReply, "Unreadable reply while polling task " + id + ": " + reply.message,
+                   "GET " + url + " answered HTTP " + std::to_string(r.status), http_status, id});
+    if (reply.kind == api::ReplyKind::ApiError) {
+      std::string what = http_status == 404 || http_status == 410
+                             ? "Task " + id + " not found (WaveSpeed keeps tasks for 7 days): "
+                             : "Polling task " + id + " failed: ";
+      return fail({kind_for_status(http_status), what + describe_status(r, reply),
+                   "GET " + url, http_status, id});
+    }
+
+    api::Task& t = reply.task;
+    if (t.id.empty()) t.id = id;
+    if (t.status != status) {
+      status = t.status;
+      set_task(t);
+      if (t.status != "completed")
+        progress(ProgressType::Continue, "poll", "Task " + id + ": " + t.status);
+    }
+    if (!api::is_final_status(t.status))
+      continue;
+
+    if (t.status != "completed") {
+      task_failed_ = true;
+      std::string text = t.error.empty() ? "no reason given" : t.error;
+      std::string code = t.code ? " (code " + std::to_string(t.code) + ")" : "";
+      std::string debug = t.code == 0 ? "final status " + t.status
+                          : api::is_input_fault(t.code)
+                              ? "the input must change before a new try"
+                              : "transient on WaveSpeed's side: a new try may succeed";
+      ErrorKind kind = api::is_input_fault(t.code) ? ErrorKind::InvalidInput : ErrorKind::TaskFailed;
+      return fail({kind, "Task " + id + " " + t.status + ": " + text + code, debug, 0, id});
+    }
+    if (t.outputs.empty())
+      return fail({ErrorKind::BadReply, "Task " + id + " completed without an output URL",
+                   "GET " + url, 0, id});
+    if (!api::is_http_url(t.outputs.front()))
+      return fail({ErrorKind::BadReply, "Task " + id + " gave an output that is not an http(s) URL",
+                   t.outputs.front(), 0, id});
+    char secs[32] = "unknown time";
+    if (t.inference_ms >= 0)
+      g_snprintf(secs, sizeof secs, "%.1f s", t.inference_ms / 1000.0);
+    progress(ProgressType::Complete, "poll",
+             "Task " + id + " completed (inference " + std::string(secs) + "); downloading " + t.outputs.front());
+    *task = std::move(t);
+    return Outcome::Done;
+  }
+}
+
+TaskRunner::Outcome TaskRunner::download(HttpTransport& http, api::Task task) {
+  const std::string& id = task.id;
+  std::string url = task.outputs.front();
+  bool reread = false;
+  unsigned failures = 0;
+  gint64 last_report = 0;
+  Error write_error;
+
+  auto sink = [&](const char* data, size_t size) {
+    if (!store_->append(data, size, &write_error))
+      return false;
+    gint64 now = g_get_monotonic_time();
+    if (events_.download && now - last_report > 100 * 1000) {  // 10 reports a second at most
+      last_report = now;
+      events_.download(store_->have(), store_->total());
+    }
+    return true;
+  };
+
+  for (;;) {
+    store_->clear_error();
+    const uint64_t offset = store_->have();
+    DownloadResult r = http.download(url, offset, sink, cancellable_.get());
+    if (r.cancelled)
+      return Outcome::Cancelled;
+    if (r.total && !store_->total())
+      store_->set_total(*r.total);
+    if (r.sink_failed) {
+      write_error.task_id = id;
+      return fail(write_error);
+    }
+    if (r.complete) {
+      store_->finish();
+      if (events_.download)
+        events_.download(store_->have(), store_->total());
+      progress(ProgressType::Complete, "download",
+               "Downloaded " + std::to_string(store_->have()) + " bytes of task " + id);
+      return Outcome::Done;
+    }
+    if (r.received > 0)
+      failures = 0;  // progress was made: only consecutive failures count
+
+    const bool gone = r.status == 403 || r.status == 404 || r.status == 410;
+    if (gone && !reread) {
+      // An output URL that fails may have been replaced: read the prediction again.
+      reread = true;
+      HttpResult pr = http.api_call("GET", poll_url_for(task), nullptr, cancellable_.get());
+      if (pr.cancelled)
+        return Outcome::Cancelled;
+      api::Reply reply = api::parse_reply(pr.status, pr.body);
+      if (reply.kind == api::ReplyKind::Task && !reply.task.outputs.empty() &&
+          api::is_http_url(reply.task.outputs.front()))
+        url = reply.task.outputs.front();
+      continue;
+    }
+    if (gone || (r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429))
+      return fail({r.status == 403 ? ErrorKind::NotAuthorized : ErrorKind::NotFound,
+                   "The video of task " + id + " cannot be downloaded: HTTP " +
+                       std::to_string(r.status) + " (outputs are kept for 7 days)",
+                   "GET " + url, r.status, id});
+    if (++failures > request_.retries)
+      return fail({ErrorKind::Network,
+                   "Downloading the video of task " + id + " failed " + std::to_string(failures) +
+                       " times: " + (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error),
+                   "GET " + url, r.status, id});
+    unsigned wait = r.retry_after ? *r.retry_after * 1000u : backoff_ms(failures);
+    if (!sleep_ms(wait))
+      return Outcome::Cancelled;
+  }
+}
+
+bool TaskRunner::sleep_ms(unsigned ms) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  wake_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return cancelled_; });
+  return !cancelled_;
+}
+
+unsigned TaskRunner::backoff_ms(unsigned attempt) const {
+  // Exponential from min(1 s, poll-interval), capped at 30 s, with full jitter above half.
+  const unsigned base = std::max(10u, std::min(1000u, request_.poll_interval_ms));
+  uint64_t ms = static_cast<uint64_t>(base) << std::min(attempt - 1, 12u);
+  ms = std::min<uint64_t>(ms, 30000);
+  return static_cast<unsigned>(ms / 2 + static_cast<uint64_t>(g_random_double() * (ms / 2)));
+}
+
+std::optional<unsigned> TaskRunner::ms_to_deadline() const {
+  if (!deadline_)
+    return std::nullopt;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - Clock::now());
+  return static_cast<unsigned>(std::max<int64_t>(0, left.count()));
+}
+
+TaskRunner::Outcome TaskRunner::fail(Error error) {
+  if (error.task_id.empty())
+    error.task_id = task_id();
+  progress(ProgressType::Error, "error", error.message);
+  store_->fail(std::move(error));
+  return Outcome::Failed;
+}
+
+void TaskRunner::set_task(const api::Task& task) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    task_id_ = task.id;
+  }
+  if (events_.task)
+    events_.task(task);
+}
+
+void TaskRunner::progress(ProgressType type, const char* code, const std::string& text) {
+  if (events_.progress)
+    events_.progress(type, code, text);
+}
+
+}  // namespace kling
