@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The Debian bookworm packages gst-kling needs to build, test and run the demo.
+# Sourced by scripts/test.sh and scripts/demo.sh: `install_deps` installs what is missing.
+KLING_DEB_PACKAGES=(
+  meson ninja-build pkg-config g++ python3
+  libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  libsoup-3.0-dev libjson-glib-dev glib-networking ca-certificates
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  fonts-dejavu-core curl
+)
+
+install_deps() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  local missing=()
+  for p in "${KLING_DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${1:-}" = "--always-update" ] || [ ${#missing[@]} -gt 0 ]; then
+    echo "==> apt-get update"
+    $sudo apt-get update -qq
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}

@@ -1,0 +1,92 @@
+// A scriptable WaveSpeed API and CDN on loopback for the element's tests:
+// two SoupServers (API and CDN on different ports, the CDN on 127.0.0.2 when
+// the machine has it) on a thread of their own with their own GMainContext,
+// so they answer while the test blocks in GstHarness or a bus wait.
+#pragma once
+
+#include <libsoup/soup.h>
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+struct FakeReply {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::map<std::string, std::string> headers;
+  bool hang = false;  // never answer (the connection stays open)
+  // When set: headers announcing the full Content-Length, then only the first
+  // `cut_after` bytes of `body`, then the connection closes.
+  std::optional<size_t> cut_after;
+};
+
+struct RecordedRequest {
+  std::string server;  // "api" or "cdn"
+  std::string method;
+  std::string path;
+  std::string authorization;  // "" when absent
+  std::string range;
+  std::string body;
+};
+
+class FakeWaveSpeed {
+ public:
+  FakeWaveSpeed();
+  ~FakeWaveSpeed();
+
+  std::string api_url() const { return api_url_; }
+  std::string cdn_url() const { return cdn_url_; }
+  std::string output_url() const { return cdn_url_ + "/outputs/video.mp4"; }
+
+  // ---- script (set before the element runs; read under the lock) ----
+  std::string key = "test-key";
+  std::string task_id = "task-0123abcd";
+  int polls_until_done = 2;              // polls answered "processing" first
+  std::string final_status = "completed";
+  std::string fail_error = "content moderation flagged the prompt";
+  int fail_code = 1200;
+  std::string video;                     // bytes the CDN serves
+  bool get_url_is_bare = false;          // urls.get as /predictions/{id} instead of .../result
+  // Overrides: return a reply to send instead of the default one.
+  std::function<std::optional<FakeReply>(int n)> on_submit;  // n: 1-based count
+  std::function<std::optional<FakeReply>(int n)> on_poll;
+  std::function<std::optional<FakeReply>(int n, const std::string& range)> on_download;
+
+  // ---- what arrived ----
+  std::vector<RecordedRequest> requests() const;
+  int count(const std::string& server, const std::string& method) const;
+  // Waits (bounded) until `count(server, method) >= n`.
+  bool wait_for_count(const std::string& server, const std::string& method, int n,
+                      unsigned timeout_ms) const;
+
+  std::string task_json(const std::string& status) const;
+
+ private:
+  static void handle(SoupServer* server, SoupServerMessage* msg, const char* path,
+                     GHashTable* query, gpointer user_data);
+  void handle_api(SoupServerMessage* msg, const std::string& path, RecordedRequest& rec);
+  void handle_cdn(SoupServerMessage* msg, const std::string& path, RecordedRequest& rec);
+  void send(SoupServerMessage* msg, const FakeReply& reply);
+
+  mutable std::mutex mutex_;
+  mutable std::condition_variable changed_;
+  std::vector<RecordedRequest> requests_;
+  int submits_ = 0, polls_ = 0, downloads_ = 0;
+  std::vector<SoupServerMessage*> hung_;
+
+  GMainContext* context_ = nullptr;
+  GMainLoop* loop_ = nullptr;
+  SoupServer* api_ = nullptr;
+  SoupServer* cdn_ = nullptr;
+  std::string api_url_, cdn_url_;
+  std::thread thread_;
+};
+
+// Builds small real MP4 files once per test process (videotestsrc ! x264enc ! mp4mux).
+std::string make_mp4(bool faststart);

@@ -1,0 +1,673 @@
+// klingsrc end to end against a scripted WaveSpeed API + CDN on loopback.
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+#include <json-glib/json-glib.h>
+
+// g_assert_cmpstr keeps the pointers it is given: bind temporaries first.
+#define assert_str_eq(a, b) do { const std::string _a = (a), _b = (b); g_assert_cmpstr(_a.c_str(), ==, _b.c_str()); } while (0)
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fake_wavespeed.h"
+
+namespace {
+
+constexpr const char* kPrompt = "a red fox in snow";
+
+struct Progress {
+  GstProgressType type;
+  std::string code;
+  std::string text;
+};
+
+// One pipeline run: what reached the sink and what came on the bus, in order.
+struct Run {
+  GstElement* pipeline = nullptr;
+  GstElement* src = nullptr;
+  std::mutex mutex;
+  std::string bytes;
+  int buffers = 0;
+  bool saw_progress_complete = false;
+  bool buffer_before_complete = false;
+  std::vector<Progress> progress;
+  std::vector<std::string> task_messages;  // serialized kling/task structures
+  std::string last_task_status;
+  std::string last_task_output;
+  GError* error = nullptr;
+  std::string debug;
+  bool eos = false;
+
+  ~Run() {
+    if (pipeline) {
+      gst_element_set_state(pipeline, GST_STATE_NULL);
+      gst_object_unref(src);
+      gst_object_unref(pipeline);
+    }
+    g_clear_error(&error);
+  }
+};
+
+GstBusSyncReply record_message(GstBus*, GstMessage* msg, gpointer data) {
+  Run* run = static_cast<Run*>(data);
+  std::lock_guard<std::mutex> lock(run->mutex);
+  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_PROGRESS) {
+    GstProgressType type;
+    gchar *code = nullptr, *text = nullptr;
+    gst_message_parse_progress(msg, &type, &code, &text);
+    run->progress.push_back({type, code, text});
+    if (type == GST_PROGRESS_TYPE_COMPLETE && g_str_equal(code, "poll"))
+      run->saw_progress_complete = true;
+    g_free(code);
+    g_free(text);
+  } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT &&
+             gst_message_has_name(msg, "kling/task")) {
+    const GstStructure* s = gst_message_get_structure(msg);
+    g_autofree char* text = gst_structure_to_string(s);
+    run->task_messages.push_back(text);
+    run->last_task_status = gst_structure_get_string(s, "status");
+    const GValue* outputs = gst_structure_get_value(s, "outputs");
+    if (outputs && gst_value_array_get_size(outputs) > 0)
+      run->last_task_output = g_value_get_string(gst_value_array_get_value(outputs, 0));
+  }
+  return GST_BUS_PASS;
+}
+
+void on_handoff(GstElement*, GstBuffer* buffer, GstPad*, gpointer data) {
+  Run* run = static_cast<Run*>(data);
+  GstMapInfo map;
+  gst_buffer_map(buffer, &map, GST_MAP_READ);
+  std::lock_guard<std::mutex> lock(run->mutex);
+  run->bytes.append(reinterpret_cast<const char*>(map.data), map.size);
+  run->buffers++;
+  if (!run->saw_progress_complete)
+    run->buffer_before_complete = true;
+  gst_buffer_unmap(buffer, &map);
+}
+
+// Builds `desc` (with a `klingsrc name=src` and maybe a `fakesink name=sink`)
+// pointed at the fake server, with test-speed polling.
+std::unique_ptr<Run> make_run(FakeWaveSpeed& fake, const std::string& desc) {
+  auto run = std::make_unique<Run>();
+  g_autoptr(GError) error = nullptr;
+  run->pipeline = gst_parse_launch(desc.c_str(), &error);
+  g_assert_no_error(error);
+  run->src = gst_bin_get_by_name(GST_BIN(run->pipeline), "src");
+  g_assert_nonnull(run->src);
+  g_object_set(run->src, "api-url", fake.api_url().c_str(), "api-key", fake.key.c_str(),
+               "poll-interval", 20u, nullptr);
+  if (GstElement* sink = gst_bin_get_by_name(GST_BIN(run->pipeline), "sink")) {
+    g_object_set(sink, "signal-handoffs", TRUE, "sync", FALSE, nullptr);
+    g_signal_connect(sink, "handoff", G_CALLBACK(on_handoff), run.get());
+    gst_object_unref(sink);
+  }
+  g_autoptr(GstBus) bus = gst_element_get_bus(run->pipeline);
+  gst_bus_set_sync_handler(bus, record_message, run.get(), nullptr);
+  return run;
+}
+
+std::unique_ptr<Run> make_run(FakeWaveSpeed& fake) {
+  auto run = make_run(fake, "klingsrc name=src ! fakesink name=sink");
+  g_object_set(run->src, "prompt", kPrompt, nullptr);
+  return run;
+}
+
+// Plays until EOS or an error, at most `timeout_s`.
+void play_to_end(Run& run, unsigned timeout_s = 20) {
+  gst_element_set_state(run.pipeline, GST_STATE_PLAYING);
+  g_autoptr(GstBus) bus = gst_element_get_bus(run.pipeline);
+  GstMessage* msg = gst_bus_timed_pop_filtered(
+      bus, timeout_s * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  g_assert_nonnull(msg);  // else: the pipeline hung
+  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+    gchar* debug = nullptr;
+    gst_message_parse_error(msg, &run.error, &debug);
+    run.debug = debug ? debug : "";
+    g_free(debug);
+  } else {
+    run.eos = true;
+  }
+  gst_message_unref(msg);
+}
+
+std::string random_bytes(size_t size) {
+  std::string out(size, '\0');
+  for (size_t i = 0; i < size; i += 4) {
+    guint32 r = g_random_int();
+    memcpy(&out[i], &r, MIN(4, size - i));
+  }
+  return out;
+}
+
+void assert_error(Run& run, GQuark domain, int code, const char* in_message) {
+  g_assert_false(run.eos);
+  g_assert_nonnull(run.error);
+  if (!g_error_matches(run.error, domain, code))
+    g_error("expected %s/%d, got %s/%d: %s (%s)", g_quark_to_string(domain), code,
+            g_quark_to_string(run.error->domain), run.error->code, run.error->message, run.debug.c_str());
+  if (in_message && !strstr(run.error->message, in_message))
+    g_error("'%s' not in error message '%s'", in_message, run.error->message);
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+struct Fixture {
+  std::unique_ptr<FakeWaveSpeed> fake;
+};
+
+void setup(Fixture* f, gconstpointer) {
+  f->fake = std::make_unique<FakeWaveSpeed>();
+  f->fake->video = random_bytes(3 * 1024 * 1024 + 17);
+}
+
+void teardown(Fixture* f, gconstpointer) { f->fake.reset(); }
+
+// ------------------------------------------------------------------ happy path
+
+void test_bytes_identical_and_body(Fixture* f, gconstpointer) {
+  auto run = make_run(*f->fake);
+  const std::string prompt = "a \"red\" fox\\ in\nsnow \xF0\x9F\xA6\x8A, \xE9\x9B\xAA";
+  gst_util_set_object_arg(G_OBJECT(run->src), "duration", "10");
+  gst_util_set_object_arg(G_OBJECT(run->src), "aspect-ratio", "9:16");
+  g_object_set(run->src, "prompt", prompt.c_str(), nullptr);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->eos);
+  g_assert_cmpuint(run->bytes.size(), ==, f->fake->video.size());
+  g_assert_true(run->bytes == f->fake->video);
+
+  auto reqs = f->fake->requests();
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+  for (const auto& r : reqs) {
+    if (r.server != "api" || r.method != "POST") continue;
+    assert_str_eq(r.path, "/api/v3/kwaivgi/kling-v2.0-t2v-master");
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_assert_true(json_parser_load_from_data(parser, r.body.c_str(), r.body.size(), nullptr));
+    JsonObject* o = json_node_get_object(json_parser_get_root(parser));
+    g_assert_cmpstr(json_object_get_string_member(o, "prompt"), ==, prompt.c_str());
+    JsonNode* d = json_object_get_member(o, "duration");
+    g_assert_cmpint(json_node_get_value_type(d), ==, G_TYPE_INT64);
+    g_assert_cmpint(json_node_get_int(d), ==, 10);
+    g_assert_cmpstr(json_object_get_string_member(o, "aspect_ratio"), ==, "9:16");
+    g_assert_false(json_object_has_member(o, "negative_prompt"));
+  }
+  // The key goes to the API and nowhere else.
+  for (const auto& r : reqs) {
+    if (r.server == "api")
+      assert_str_eq(r.authorization, "Bearer test-key");
+    else
+      assert_str_eq(r.authorization, "");
+  }
+  g_assert_cmpint(f->fake->count("api", "GET"), ==, f->fake->polls_until_done + 1);
+}
+
+void test_filesink_saves_exact_file(Fixture* f, gconstpointer) {
+  g_autofree char* dir = g_dir_make_tmp("klingsrc-XXXXXX", nullptr);
+  g_autofree char* path = g_build_filename(dir, "out.mp4", nullptr);
+  auto run = make_run(*f->fake, std::string("klingsrc name=src ! filesink location=") + path);
+  g_object_set(run->src, "prompt", kPrompt, nullptr);
+  play_to_end(*run);
+  g_assert_true(run->eos);
+  gchar* data = nullptr;
+  gsize size = 0;
+  g_assert_true(g_file_get_contents(path, &data, &size, nullptr));
+  g_assert_true(std::string(data, size) == f->fake->video);
+  g_free(data);
+  g_unlink(path);
+  g_rmdir(dir);
+}
+
+void test_progress_and_task_messages(Fixture* f, gconstpointer) {
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_true(run->eos);
+  bool submit = false, poll = false, id_in_text = false;
+  for (const auto& p : run->progress) {
+    submit |= p.code == "submit";
+    poll |= p.code == "poll";
+    id_in_text |= contains(p.text, f->fake->task_id);
+    g_assert_false(contains(p.text, f->fake->key));
+  }
+  g_assert_true(submit);
+  g_assert_true(poll);
+  g_assert_true(id_in_text);
+  // gst-launch waits for a COMPLETE before playing: it must come before the first byte.
+  g_assert_true(run->saw_progress_complete);
+  g_assert_false(run->buffer_before_complete);
+  assert_str_eq(run->last_task_status, "completed");
+  assert_str_eq(run->last_task_output, f->fake->output_url());
+  g_assert_true(contains(run->task_messages.back(), "inference-time=(gint64)4321"));
+  g_assert_true(contains(run->task_messages.back(), "has-nsfw-contents=(boolean)< false >"));
+  gchar* id = nullptr;
+  g_object_get(run->src, "task-id", &id, nullptr);
+  g_assert_cmpstr(id, ==, f->fake->task_id.c_str());
+  g_free(id);
+}
+
+void test_poll_url_bare_form(Fixture* f, gconstpointer) {
+  f->fake->get_url_is_bare = true;
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_true(run->eos);
+  g_assert_true(run->bytes == f->fake->video);
+}
+
+void test_env_defaults(Fixture* f, gconstpointer) {
+  g_setenv("WAVESPEED_API_KEY", f->fake->key.c_str(), TRUE);
+  g_setenv("WAVESPEED_BASE_URL", f->fake->api_url().c_str(), TRUE);
+  g_autoptr(GError) error = nullptr;
+  auto run = std::make_unique<Run>();
+  run->pipeline = gst_parse_launch(
+      "klingsrc name=src prompt=\"a red fox\" poll-interval=20 ! fakesink name=sink", &error);
+  g_assert_no_error(error);
+  run->src = gst_bin_get_by_name(GST_BIN(run->pipeline), "src");
+  play_to_end(*run);
+  g_unsetenv("WAVESPEED_API_KEY");
+  g_unsetenv("WAVESPEED_BASE_URL");
+  g_assert_no_error(run->error);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+}
+
+void test_request_id_resumes_without_submit(Fixture* f, gconstpointer) {
+  auto run = make_run(*f->fake, "klingsrc name=src ! fakesink name=sink");
+  g_object_set(run->src, "request-id", f->fake->task_id.c_str(), nullptr);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 0);
+}
+
+// ------------------------------------------------------------------ decoding
+
+void decode(Fixture* f, bool faststart, bool push_mode) {
+  f->fake->video = make_mp4(faststart);
+  std::string desc = std::string("klingsrc name=src ! ") + (push_mode ? "queue ! " : "") +
+                     "decodebin ! videoconvert ! fakesink name=sink";
+  auto run = make_run(*f->fake, desc);
+  g_object_set(run->src, "prompt", kPrompt, nullptr);
+  play_to_end(*run, 60);
+  g_assert_no_error(run->error);
+  g_assert_true(run->eos);
+  g_assert_cmpint(run->buffers, ==, 45);  // every frame of the clip
+  // The random-access probe (start/stop/start) must not have billed twice.
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+}
+
+void test_decode_faststart_pull(Fixture* f, gconstpointer) { decode(f, true, false); }
+void test_decode_moov_at_end_pull(Fixture* f, gconstpointer) { decode(f, false, false); }
+void test_decode_faststart_push(Fixture* f, gconstpointer) { decode(f, true, true); }
+void test_decode_moov_at_end_push(Fixture* f, gconstpointer) { decode(f, false, true); }
+
+// ------------------------------------------------------------------ errors
+
+void test_missing_prompt(Fixture* f, gconstpointer) {
+  auto run = make_run(*f->fake, "klingsrc name=src ! fakesink name=sink");
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "prompt");
+  g_assert_cmpuint(f->fake->requests().size(), ==, 0);
+}
+
+void test_missing_key(Fixture* f, gconstpointer) {
+  g_unsetenv("WAVESPEED_API_KEY");
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "api-key", "", nullptr);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "API key");
+  g_assert_cmpuint(f->fake->requests().size(), ==, 0);
+}
+
+void test_bad_duration(Fixture* f, gconstpointer) {
+  g_autoptr(GError) error = nullptr;
+  GstElement* p = gst_parse_launch("klingsrc prompt=x duration=7 ! fakesink", &error);
+  g_assert_error(error, GST_PARSE_ERROR, GST_PARSE_ERROR_COULD_NOT_SET_PROPERTY);
+  if (p) gst_object_unref(p);
+  g_assert_cmpuint(f->fake->requests().size(), ==, 0);
+}
+
+void test_plain_http_key_refused(Fixture* f, gconstpointer) {
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "api-url", "http://api.wavespeed.example", nullptr);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "plain http");
+  g_assert_false(contains(run->error->message, f->fake->key));
+}
+
+void test_401(Fixture* f, gconstpointer) {
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "api-key", "wrong-key", nullptr);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "Invalid API key");
+  g_assert_false(contains(run->error->message, "wrong-key"));
+  g_assert_false(contains(run->debug, "wrong-key"));
+}
+
+void test_403(Fixture* f, gconstpointer) {
+  f->fake->on_submit = [](int) -> std::optional<FakeReply> {
+    return FakeReply{403, R"({"code":403,"message":"Account suspended"})"};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "Account suspended");
+}
+
+void test_400_bare_error(Fixture* f, gconstpointer) {
+  f->fake->on_submit = [](int) -> std::optional<FakeReply> {
+    return FakeReply{400, R"({"error":"prompt must not be empty"})"};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "prompt must not be empty");
+}
+
+void test_submit_gateway_not_retried(Fixture* f, gconstpointer) {
+  f->fake->on_submit = [](int) -> std::optional<FakeReply> {
+    return FakeReply{502, "<html><h1>502 Bad Gateway</h1></html>", "text/html"};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "502 Bad Gateway");
+  // The POST may have created a task: a second one could bill twice.
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+}
+
+void test_error_envelope_inside_200(Fixture* f, gconstpointer) {
+  f->fake->on_poll = [](int) -> std::optional<FakeReply> {
+    return FakeReply{200, R"({"code":401,"message":"token expired"})"};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_AUTHORIZED, "token expired");
+  g_assert_true(contains(run->debug, f->fake->task_id));
+}
+
+void test_failed_task_input_fault(Fixture* f, gconstpointer) {
+  f->fake->final_status = "failed";
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, f->fake->fail_error.c_str());
+  g_assert_true(contains(run->error->message, "1200"));
+  g_assert_true(contains(run->error->message, f->fake->task_id));
+  g_assert_true(contains(run->debug, f->fake->task_id));
+  g_assert_cmpint(f->fake->count("cdn", "GET"), ==, 0);
+}
+
+void test_failed_task_transient(Fixture* f, gconstpointer) {
+  f->fake->final_status = "failed";
+  f->fake->fail_code = 5003;
+  f->fake->fail_error = "service unavailable";
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED, "service unavailable");
+  g_assert_true(contains(run->debug, "transient"));
+}
+
+void test_malformed_poll_reply(Fixture* f, gconstpointer) {
+  f->fake->on_poll = [](int) -> std::optional<FakeReply> {
+    return FakeReply{200, "{\"code\":200,\"data\":{\"id\":"};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "Unreadable");
+  g_assert_true(contains(run->debug, f->fake->task_id));
+}
+
+void test_output_404(Fixture* f, gconstpointer) {
+  f->fake->on_download = [](int, const std::string&) -> std::optional<FakeReply> {
+    return FakeReply{404, "gone", "text/plain"};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, f->fake->task_id.c_str());
+  g_assert_true(contains(run->debug, f->fake->task_id));
+  // The prediction was read again for a fresh URL before giving up.
+  g_assert_cmpint(f->fake->count("api", "GET"), ==, f->fake->polls_until_done + 2);
+}
+
+void test_deadline(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 1 << 30;
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "timeout", 1u, nullptr);
+  auto t0 = std::chrono::steady_clock::now();
+  play_to_end(*run);
+  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "did not finish");
+  g_assert_true(contains(run->error->message, f->fake->task_id));
+  g_assert_cmpfloat(secs, <, 5.0);
+}
+
+// ------------------------------------------------------------------ retries
+
+void test_poll_retries_on_5xx_and_gateway(Fixture* f, gconstpointer) {
+  f->fake->on_poll = [](int n) -> std::optional<FakeReply> {
+    if (n == 1) return FakeReply{500, R"({"code":500,"message":"internal"})"};
+    if (n == 2) return FakeReply{502, "<html>Bad Gateway</html>", "text/html"};
+    return std::nullopt;
+  };
+  f->fake->polls_until_done = 3;
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+}
+
+void test_submit_429_retried(Fixture* f, gconstpointer) {
+  f->fake->on_submit = [](int n) -> std::optional<FakeReply> {
+    if (n == 1) {
+      FakeReply r{429, R"({"code":429,"message":"rate limited"})"};
+      r.headers["Retry-After"] = "0";
+      return r;
+    }
+    return std::nullopt;
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 2);
+}
+
+void test_download_resumes_with_range(Fixture* f, gconstpointer) {
+  const std::string video = f->fake->video;
+  f->fake->on_download = [video](int n, const std::string&) -> std::optional<FakeReply> {
+    if (n == 1) {  // a reply whose body is cut short of its Content-Length
+      FakeReply r{200, video, "video/mp4"};
+      r.cut_after = 1000000;
+      return r;
+    }
+    return std::nullopt;
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+  bool ranged = false;
+  for (const auto& r : f->fake->requests())
+    ranged |= r.server == "cdn" && r.range == "bytes=1000000-";
+  g_assert_true(ranged);
+}
+
+// ------------------------------------------------------------------ state changes
+
+double seconds_to_null(Run& run) {
+  auto t0 = std::chrono::steady_clock::now();
+  g_assert_cmpint(gst_element_set_state(run.pipeline, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void test_null_during_polling(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 1 << 30;
+  auto run = make_run(*f->fake);
+  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
+  g_assert_true(f->fake->wait_for_count("api", "GET", 2, 10000));
+  g_assert_cmpfloat(seconds_to_null(*run), <, 0.5);
+  // The paid task is not cancelled remotely.
+  g_assert_cmpint(f->fake->count("api", "DELETE"), ==, 0);
+}
+
+void test_null_during_hung_submit(Fixture* f, gconstpointer) {
+  f->fake->on_submit = [](int) -> std::optional<FakeReply> { return FakeReply{200, "", "", {}, true}; };
+  auto run = make_run(*f->fake);
+  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
+  g_assert_true(f->fake->wait_for_count("api", "POST", 1, 10000));
+  g_usleep(50 * 1000);
+  g_assert_cmpfloat(seconds_to_null(*run), <, 0.5);
+}
+
+void test_null_during_hung_download(Fixture* f, gconstpointer) {
+  f->fake->on_download = [](int, const std::string&) -> std::optional<FakeReply> {
+    return FakeReply{200, "", "", {}, true};
+  };
+  auto run = make_run(*f->fake);
+  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
+  g_assert_true(f->fake->wait_for_count("cdn", "GET", 1, 10000));
+  g_usleep(50 * 1000);
+  g_assert_cmpfloat(seconds_to_null(*run), <, 0.5);
+}
+
+void test_no_second_submit_across_state_cycles(Fixture* f, gconstpointer) {
+  auto run = make_run(*f->fake);
+  GstState state;
+  for (int cycle = 0; cycle < 2; cycle++) {
+    gst_element_set_state(run->pipeline, GST_STATE_PAUSED);
+    g_assert_cmpint(gst_element_get_state(run->pipeline, &state, nullptr, 20 * GST_SECOND), ==,
+                    GST_STATE_CHANGE_SUCCESS);
+    gst_element_set_state(run->pipeline, GST_STATE_READY);
+  }
+  play_to_end(*run);
+  g_assert_true(run->eos);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+}
+
+void test_resume_after_stop_while_polling(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 6;
+  auto run = make_run(*f->fake);
+  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
+  g_assert_true(f->fake->wait_for_count("api", "GET", 2, 10000));
+  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  {
+    std::lock_guard<std::mutex> lock(run->mutex);
+    run->bytes.clear();
+  }
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+}
+
+// ------------------------------------------------------------------ the key
+
+void test_key_not_readable(Fixture* f, gconstpointer) {
+  auto run = make_run(*f->fake);
+  GParamSpec* pspec = g_object_class_find_property(G_OBJECT_GET_CLASS(run->src), "api-key");
+  g_assert_nonnull(pspec);
+  g_assert_false(pspec->flags & G_PARAM_READABLE);
+  g_autofree char* dot = gst_debug_bin_to_dot_data(GST_BIN(run->pipeline), GST_DEBUG_GRAPH_SHOW_ALL);
+  g_assert_false(contains(dot, f->fake->key));
+}
+
+std::mutex log_mutex;
+std::string captured_log;
+
+void capture_log(GstDebugCategory*, GstDebugLevel, const gchar*, const gchar*, gint, GObject*,
+                 GstDebugMessage* message, gpointer) {
+  std::lock_guard<std::mutex> lock(log_mutex);
+  const gchar* text = gst_debug_message_get(message);
+  if (text) captured_log += text;
+}
+
+void test_key_never_logged(Fixture* f, gconstpointer) {
+  gst_debug_set_threshold_for_name("klingsrc", GST_LEVEL_MEMDUMP);
+  gst_debug_add_log_function(capture_log, nullptr, nullptr);
+  gst_debug_remove_log_function(gst_debug_log_default);  // capture only, keep stderr quiet
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  gst_debug_remove_log_function(capture_log);
+  gst_debug_add_log_function(gst_debug_log_default, nullptr, nullptr);
+  gst_debug_set_threshold_for_name("klingsrc", GST_LEVEL_NONE);
+  g_assert_true(run->eos);
+  std::lock_guard<std::mutex> lock(log_mutex);
+  g_assert_true(contains(captured_log, f->fake->task_id));  // logging did happen
+  g_assert_false(contains(captured_log, f->fake->key));
+}
+
+void test_element_exists() {
+  g_autoptr(GstElementFactory) factory = gst_element_factory_find("klingsrc");
+  g_assert_nonnull(factory);
+  g_autoptr(GstElement) e = gst_element_factory_make("klingsrc", nullptr);
+  // No key anywhere: NULL -> READY -> NULL works and posts nothing remote.
+  g_assert_cmpint(gst_element_set_state(e, GST_STATE_READY), ==, GST_STATE_CHANGE_SUCCESS);
+  g_assert_cmpint(gst_element_set_state(e, GST_STATE_NULL), ==, GST_STATE_CHANGE_SUCCESS);
+}
+
+void test_uri_handler(Fixture* f, gconstpointer) {
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GstElement) src = gst_element_make_from_uri(
+      GST_URI_SRC, "kling://kwaivgi/kling-v2.1-t2v-master?prompt=a%20red%20fox&duration=10&aspect-ratio=1:1",
+      nullptr, &error);
+  g_assert_no_error(error);
+  gchar *model = nullptr, *prompt = nullptr;
+  gint duration = 0, ratio = -1;
+  g_object_get(src, "model", &model, "prompt", &prompt, "duration", &duration, "aspect-ratio", &ratio, nullptr);
+  g_assert_cmpstr(model, ==, "kwaivgi/kling-v2.1-t2v-master");
+  g_assert_cmpstr(prompt, ==, "a red fox");
+  g_assert_cmpint(duration, ==, 10);
+  g_assert_cmpint(ratio, ==, 2);
+  g_free(model);
+  g_free(prompt);
+  g_assert_false(gst_uri_handler_set_uri(GST_URI_HANDLER(src), "kling://?api-key=stolen", nullptr));
+  (void)f;
+}
+
+}  // namespace
+
+#define ADD(path, fn) g_test_add(path, Fixture, nullptr, setup, fn, teardown)
+
+int main(int argc, char** argv) {
+  g_unsetenv("WAVESPEED_API_KEY");
+  g_unsetenv("WAVESPEED_BASE_URL");
+  gst_init(&argc, &argv);
+  g_test_init(&argc, &argv, nullptr);
+
+  g_test_add_func("/klingsrc/element/exists-and-cycles-without-key", test_element_exists);
+  ADD("/klingsrc/happy/bytes-identical-and-exact-request-body", test_bytes_identical_and_body);
+  ADD("/klingsrc/happy/filesink-saves-the-exact-file", test_filesink_saves_exact_file);
+  ADD("/klingsrc/happy/progress-before-first-byte-and-task-message", test_progress_and_task_messages);
+  ADD("/klingsrc/happy/poll-url-bare-form", test_poll_url_bare_form);
+  ADD("/klingsrc/happy/key-and-url-from-environment", test_env_defaults);
+  ADD("/klingsrc/resume/by-request-id-does-not-submit", test_request_id_resumes_without_submit);
+  ADD("/klingsrc/decode/faststart-pull-mode", test_decode_faststart_pull);
+  ADD("/klingsrc/decode/moov-at-end-pull-mode", test_decode_moov_at_end_pull);
+  ADD("/klingsrc/decode/faststart-push-mode", test_decode_faststart_push);
+  ADD("/klingsrc/decode/moov-at-end-push-mode", test_decode_moov_at_end_push);
+  ADD("/klingsrc/fail/missing-prompt-before-any-request", test_missing_prompt);
+  ADD("/klingsrc/fail/missing-key-before-any-request", test_missing_key);
+  ADD("/klingsrc/fail/bad-duration-refused-by-parser", test_bad_duration);
+  ADD("/klingsrc/fail/key-over-plain-http-refused", test_plain_http_key_refused);
+  ADD("/klingsrc/fail/401-not-authorized", test_401);
+  ADD("/klingsrc/fail/403-not-authorized", test_403);
+  ADD("/klingsrc/fail/400-bare-error-body", test_400_bare_error);
+  ADD("/klingsrc/fail/submit-gateway-page-not-retried", test_submit_gateway_not_retried);
+  ADD("/klingsrc/fail/error-envelope-inside-200", test_error_envelope_inside_200);
+  ADD("/klingsrc/fail/task-failed-input-fault", test_failed_task_input_fault);
+  ADD("/klingsrc/fail/task-failed-transient", test_failed_task_transient);
+  ADD("/klingsrc/fail/malformed-json", test_malformed_poll_reply);
+  ADD("/klingsrc/fail/output-404-not-found", test_output_404);
+  ADD("/klingsrc/fail/deadline", test_deadline);
+  ADD("/klingsrc/retry/polls-survive-5xx-and-gateway-pages", test_poll_retries_on_5xx_and_gateway);
+  ADD("/klingsrc/retry/submit-429-retried", test_submit_429_retried);
+  ADD("/klingsrc/retry/download-resumes-with-range", test_download_resumes_with_range);
+  ADD("/klingsrc/state/null-during-polling-is-prompt", test_null_during_polling);
+  ADD("/klingsrc/state/null-during-hung-submit-is-prompt", test_null_during_hung_submit);
+  ADD("/klingsrc/state/null-during-hung-download-is-prompt", test_null_during_hung_download);
+  ADD("/klingsrc/state/no-second-submit-across-ready-paused-cycles", test_no_second_submit_across_state_cycles);
+  ADD("/klingsrc/state/stop-while-polling-then-play-resumes-same-task", test_resume_after_stop_while_polling);
+  ADD("/klingsrc/key/not-readable-not-in-dot-dump", test_key_not_readable);
+  ADD("/klingsrc/key/never-in-logs", test_key_never_logged);
+  ADD("/klingsrc/uri/kling-scheme-sets-properties", test_uri_handler);
+  return g_test_run();
+}
