@@ -38,6 +38,7 @@ struct Run {
   std::vector<std::string> task_messages;  // serialized kling/task structures
   std::string last_task_status;
   std::string last_task_output;
+  GstTagList* tags = nullptr;
   GError* error = nullptr;
   std::string debug;
   bool eos = false;
@@ -49,6 +50,7 @@ struct Run {
       gst_object_unref(pipeline);
     }
     g_clear_error(&error);
+    if (tags) gst_tag_list_unref(tags);
   }
 };
 
@@ -64,6 +66,10 @@ GstBusSyncReply record_message(GstBus*, GstMessage* msg, gpointer data) {
       run->saw_progress_complete = true;
     g_free(code);
     g_free(text);
+  } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_TAG &&
+             GST_MESSAGE_SRC(msg) == GST_OBJECT(run->src)) {
+    if (run->tags) gst_tag_list_unref(run->tags);
+    gst_message_parse_tag(msg, &run->tags);
   } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT &&
              gst_message_has_name(msg, "kling/task")) {
     const GstStructure* s = gst_message_get_structure(msg);
@@ -98,8 +104,9 @@ std::unique_ptr<Run> make_run(FakeWaveSpeed& fake, const std::string& desc) {
   g_assert_no_error(error);
   run->src = gst_bin_get_by_name(GST_BIN(run->pipeline), "src");
   g_assert_nonnull(run->src);
+  // No journal unless a test asks: a journaled unfinished task would be picked up by the next test.
   g_object_set(run->src, "api-url", fake.api_url().c_str(), "api-key", fake.key.c_str(),
-               "poll-interval", 20u, nullptr);
+               "poll-interval", 20u, "journal", "", nullptr);
   if (GstElement* sink = gst_bin_get_by_name(GST_BIN(run->pipeline), "sink")) {
     g_object_set(sink, "signal-handoffs", TRUE, "sync", FALSE, nullptr);
     g_signal_connect(sink, "handoff", G_CALLBACK(on_handoff), run.get());
@@ -595,6 +602,163 @@ void test_key_never_logged(Fixture* f, gconstpointer) {
   g_assert_false(contains(captured_log, f->fake->key));
 }
 
+// ------------------------------------------------------------------ journal and cache
+
+std::string temp_path(const char* name) {
+  g_autofree char* dir = g_dir_make_tmp("klingsrc-XXXXXX", nullptr);
+  g_autofree char* path = g_build_filename(dir, name, nullptr);
+  return path;
+}
+
+std::string read_file(const std::string& path) {
+  gchar* data = nullptr;
+  gsize size = 0;
+  if (!g_file_get_contents(path.c_str(), &data, &size, nullptr)) return "";
+  std::string out(data, size);
+  g_free(data);
+  return out;
+}
+
+bool progress_says(Run& run, const char* words) {
+  std::lock_guard<std::mutex> lock(run.mutex);
+  for (const auto& p : run.progress)
+    if (contains(p.text, words)) return true;
+  return false;
+}
+
+void test_journal_before_first_poll(Fixture* f, gconstpointer) {
+  const std::string journal = temp_path("journal.jsonl");
+  std::string at_first_poll;
+  f->fake->on_poll = [&](int n) -> std::optional<FakeReply> {
+    if (n == 1) at_first_poll = read_file(journal);
+    return std::nullopt;
+  };
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "journal", journal.c_str(), nullptr);
+  play_to_end(*run);
+  g_assert_true(run->eos);
+  g_assert_true(contains(at_first_poll, "\"id\":\"" + f->fake->task_id + "\""));
+  g_assert_true(contains(at_first_poll, "\"event\":\"submitted\""));
+  g_assert_true(contains(at_first_poll, kPrompt));
+  const std::string all = read_file(journal);
+  g_assert_true(contains(all, f->fake->output_url()));
+  g_assert_true(contains(all, "\"status\":\"delivered\""));
+  g_assert_false(contains(all, f->fake->key));
+}
+
+void test_rerun_picks_up_journaled_task(Fixture* f, gconstpointer) {
+  const std::string journal = temp_path("journal.jsonl");
+  f->fake->polls_until_done = 4;
+  {
+    auto first = make_run(*f->fake);
+    g_object_set(first->src, "journal", journal.c_str(), nullptr);
+    gst_element_set_state(first->pipeline, GST_STATE_PLAYING);
+    g_assert_true(f->fake->wait_for_count("api", "GET", 2, 10000));
+  }  // interrupted: the pipeline is torn down while the task runs
+  auto second = make_run(*f->fake);
+  g_object_set(second->src, "journal", journal.c_str(), nullptr);
+  play_to_end(*second);
+  g_assert_no_error(second->error);
+  g_assert_true(second->bytes == f->fake->video);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+  g_assert_true(progress_says(*second, "from the journal instead of paying"));
+
+  // Delivered now: a third run is a new generation.
+  auto third = make_run(*f->fake);
+  g_object_set(third->src, "journal", journal.c_str(), nullptr);
+  play_to_end(*third);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 2);
+}
+
+void test_resume_unfinished_off_submits_anew(Fixture* f, gconstpointer) {
+  const std::string journal = temp_path("journal.jsonl");
+  f->fake->polls_until_done = 1 << 30;
+  {
+    auto first = make_run(*f->fake);
+    g_object_set(first->src, "journal", journal.c_str(), nullptr);
+    gst_element_set_state(first->pipeline, GST_STATE_PLAYING);
+    g_assert_true(f->fake->wait_for_count("api", "GET", 1, 10000));
+  }
+  auto second = make_run(*f->fake);
+  g_object_set(second->src, "journal", journal.c_str(), "resume-unfinished", FALSE, nullptr);
+  gst_element_set_state(second->pipeline, GST_STATE_PLAYING);
+  g_assert_true(f->fake->wait_for_count("api", "POST", 2, 10000));
+}
+
+void test_cache_replays_without_submit(Fixture* f, gconstpointer) {
+  g_autofree char* dir = g_dir_make_tmp("kling-cache-XXXXXX", nullptr);
+  auto first = make_run(*f->fake);
+  g_object_set(first->src, "cache-dir", dir, nullptr);
+  play_to_end(*first);
+  g_assert_true(first->eos);
+  gst_element_set_state(first->pipeline, GST_STATE_NULL);
+  auto second = make_run(*f->fake);
+  g_object_set(second->src, "cache-dir", dir, nullptr);
+  play_to_end(*second);
+  g_assert_true(second->eos);
+  g_assert_true(second->bytes == f->fake->video);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+  g_assert_true(progress_says(*second, "Replaying the cached video of task " ));
+  // Another prompt is another entry.
+  auto third = make_run(*f->fake);
+  g_object_set(third->src, "cache-dir", dir, "prompt", "a blue fox", nullptr);
+  play_to_end(*third);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 2);
+}
+
+// ------------------------------------------------------------------ models, tags
+
+void test_i2v_sends_image_not_aspect_ratio(Fixture* f, gconstpointer) {
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "model", "kwaivgi/kling-v2.0-i2v-master", "image",
+               "https://example.com/fox.png", "guidance-scale", 0.25, nullptr);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  for (const auto& r : f->fake->requests()) {
+    if (r.method != "POST") continue;
+    assert_str_eq(r.path, "/api/v3/kwaivgi/kling-v2.0-i2v-master");
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_assert_true(json_parser_load_from_data(parser, r.body.c_str(), r.body.size(), nullptr));
+    JsonObject* o = json_node_get_object(json_parser_get_root(parser));
+    g_assert_cmpstr(json_object_get_string_member(o, "image"), ==, "https://example.com/fox.png");
+    g_assert_cmpfloat(json_object_get_double_member(o, "guidance_scale"), ==, 0.25);
+    g_assert_false(json_object_has_member(o, "aspect_ratio"));
+  }
+}
+
+void test_fields_a_model_does_not_take(Fixture* f, gconstpointer) {
+  struct Case { const char* model; const char* image; const char* ratio; const char* words; };
+  const Case cases[] = {
+      {"kwaivgi/kling-v2.0-i2v-master", nullptr, nullptr, "image"},
+      {"kwaivgi/kling-v2.0-t2v-master", "https://example.com/a.png", nullptr, "takes no image"},
+      {"kwaivgi/kling-v2.0-i2v-master", "https://example.com/a.png", "1:1", "takes no aspect-ratio"},
+  };
+  for (const Case& c : cases) {
+    auto run = make_run(*f->fake);
+    g_object_set(run->src, "model", c.model, nullptr);
+    if (c.image) g_object_set(run->src, "image", c.image, nullptr);
+    if (c.ratio) gst_util_set_object_arg(G_OBJECT(run->src), "aspect-ratio", c.ratio);
+    play_to_end(*run);
+    assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, c.words);
+  }
+  g_assert_cmpuint(f->fake->requests().size(), ==, 0);
+}
+
+void test_tags(Fixture* f, gconstpointer) {
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_true(run->eos);
+  g_assert_nonnull(run->tags);
+  gchar* title = nullptr;
+  gchar* encoder = nullptr;
+  g_assert_true(gst_tag_list_get_string(run->tags, GST_TAG_TITLE, &title));
+  g_assert_true(gst_tag_list_get_string(run->tags, GST_TAG_ENCODER, &encoder));
+  g_assert_cmpstr(title, ==, kPrompt);
+  g_assert_cmpstr(encoder, ==, "kwaivgi/kling-v2.0-t2v-master");
+  g_free(title);
+  g_free(encoder);
+}
+
 void test_element_exists() {
   g_autoptr(GstElementFactory) factory = gst_element_factory_find("klingsrc");
   g_assert_nonnull(factory);
@@ -669,5 +833,12 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/key/not-readable-not-in-dot-dump", test_key_not_readable);
   ADD("/klingsrc/key/never-in-logs", test_key_never_logged);
   ADD("/klingsrc/uri/kling-scheme-sets-properties", test_uri_handler);
+  ADD("/klingsrc/journal/task-journaled-before-first-poll", test_journal_before_first_poll);
+  ADD("/klingsrc/journal/rerun-after-interruption-picks-up-the-paid-task", test_rerun_picks_up_journaled_task);
+  ADD("/klingsrc/journal/resume-unfinished-false-submits-anew", test_resume_unfinished_off_submits_anew);
+  ADD("/klingsrc/cache/repeated-request-replays-without-submit", test_cache_replays_without_submit);
+  ADD("/klingsrc/models/i2v-sends-image-and-guidance-not-aspect-ratio", test_i2v_sends_image_not_aspect_ratio);
+  ADD("/klingsrc/models/fields-a-model-does-not-take-are-refused", test_fields_a_model_does_not_take);
+  ADD("/klingsrc/tags/title-from-prompt-encoder-from-model", test_tags);
   return g_test_run();
 }

@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "model_catalog.h"
+
 namespace kling::api {
 
 namespace {
@@ -127,10 +129,20 @@ std::string build_submit_body(const Request& r) {
     json_builder_set_member_name(b, "negative_prompt");
     json_builder_add_string_value(b, r.negative_prompt.c_str());
   }
-  json_builder_set_member_name(b, "aspect_ratio");
-  json_builder_add_string_value(b, r.aspect_ratio.c_str());
+  const ModelInfo* model = find_model(r.model);
+  if (model && model->image_to_video) {
+    json_builder_set_member_name(b, "image");
+    json_builder_add_string_value(b, r.image.c_str());
+  } else {
+    json_builder_set_member_name(b, "aspect_ratio");
+    json_builder_add_string_value(b, r.aspect_ratio.c_str());
+  }
   json_builder_set_member_name(b, "duration");
   json_builder_add_int_value(b, r.duration);
+  if (r.guidance_scale) {
+    json_builder_set_member_name(b, "guidance_scale");
+    json_builder_add_double_value(b, *r.guidance_scale);
+  }
   json_builder_end_object(b);
 
   g_autoptr(JsonNode) root = json_builder_get_root(b);

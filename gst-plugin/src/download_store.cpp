@@ -2,17 +2,28 @@
 
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace kling {
 
-std::unique_ptr<DownloadStore> DownloadStore::create(Error* error) {
+std::unique_ptr<DownloadStore> DownloadStore::create(Error* error, const std::string& dir) {
   g_autoptr(GError) gerr = nullptr;
   g_autofree char* path = nullptr;
-  int fd = g_file_open_tmp("klingsrc-XXXXXX.mp4", &path, &gerr);
+  int fd = -1;
+  if (!dir.empty() && g_mkdir_with_parents(dir.c_str(), 0700) == 0) {
+    path = g_build_filename(dir.c_str(), ".partial-XXXXXX.mp4", nullptr);
+    fd = g_mkstemp(path);
+    if (fd >= 0)
+      return std::unique_ptr<DownloadStore>(new DownloadStore(fd, path));
+    g_clear_pointer(&path, g_free);
+  }
+  fd = g_file_open_tmp("klingsrc-XXXXXX.mp4", &path, &gerr);
   if (fd < 0) {
     *error = Error{ErrorKind::Write, "Cannot create a temporary file for the video",
                    gerr ? gerr->message : "", 0, {}};
@@ -20,10 +31,61 @@ std::unique_ptr<DownloadStore> DownloadStore::create(Error* error) {
   }
   // Unlinked at once: the kernel frees it when the fd closes, even after a crash.
   g_unlink(path);
-  return std::unique_ptr<DownloadStore>(new DownloadStore(fd));
+  return std::unique_ptr<DownloadStore>(new DownloadStore(fd, {}));
 }
 
-DownloadStore::~DownloadStore() { close(fd_); }
+bool DownloadStore::persist(const std::string& target, std::string* error) {
+  if (path_.empty())
+    return false;
+  if (fsync(fd_) != 0 || g_rename(path_.c_str(), target.c_str()) != 0) {
+    *error = "cannot write " + target + ": " + g_strerror(errno);
+    return false;
+  }
+  path_.clear();
+  return true;
+}
+
+std::unique_ptr<DownloadStore> DownloadStore::open_complete(const std::string& path) {
+  int fd = g_open(path.c_str(), O_RDONLY | O_CLOEXEC, 0);
+  if (fd < 0)
+    return nullptr;
+  GStatBuf st;
+  if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+    close(fd);
+    return nullptr;
+  }
+  std::unique_ptr<DownloadStore> store(new DownloadStore(fd, {}));
+  store->have_ = static_cast<uint64_t>(st.st_size);
+  store->total_ = store->have_;
+  store->complete_ = true;
+  return store;
+}
+
+bool DownloadStore::copy_to(int out) const {
+  const uint64_t size = have();
+  std::vector<char> buf(1024 * 1024);
+  for (uint64_t offset = 0; offset < size;) {
+    size_t n = static_cast<size_t>(MIN(static_cast<uint64_t>(buf.size()), size - offset));
+    if (!read(offset, n, reinterpret_cast<uint8_t*>(buf.data())))
+      return false;
+    for (size_t done = 0; done < n;) {
+      ssize_t w = write(out, buf.data() + done, n - done);
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return false;
+      done += static_cast<size_t>(w);
+    }
+    offset += n;
+  }
+  return true;
+}
+
+DownloadStore::~DownloadStore() {
+  close(fd_);
+  if (!path_.empty())
+    g_unlink(path_.c_str());
+}
 
 void DownloadStore::set_total(uint64_t total) {
   std::lock_guard<std::mutex> lock(mutex_);

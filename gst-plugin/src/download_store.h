@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 
 #include "kling_error.h"
 
@@ -16,7 +17,11 @@ namespace kling {
 
 class DownloadStore {
  public:
-  static std::unique_ptr<DownloadStore> create(Error* error);
+  // An unlinked temporary file; or, with `dir`, a temporary file there that
+  // persist() can rename into place (the cache entry being written).
+  static std::unique_ptr<DownloadStore> create(Error* error, const std::string& dir = {});
+  // A store holding a whole file already on disk (a cached video).
+  static std::unique_ptr<DownloadStore> open_complete(const std::string& path);
   ~DownloadStore();
   DownloadStore(const DownloadStore&) = delete;
   DownloadStore& operator=(const DownloadStore&) = delete;
@@ -38,13 +43,18 @@ class DownloadStore {
   Wait wait_for(uint64_t offset, size_t* size, Error* error);
   // Copies a range wait_for() said is present.
   bool read(uint64_t offset, size_t size, uint8_t* dest) const;
+  // Copies every byte present to `fd` (for the cache); false and errno on failure.
+  bool copy_to(int fd) const;
+  // fsyncs and renames a store made with a `dir` to `path`; false when it has no file name.
+  bool persist(const std::string& path, std::string* error);
   // True wakes and refuses every wait (unlock); false lets them wait again (unlock_stop).
   void set_flushing(bool flushing);
 
  private:
-  explicit DownloadStore(int fd) : fd_(fd) {}
+  DownloadStore(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
 
   const int fd_;
+  std::string path_;  // a named temporary file, removed unless persisted
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   uint64_t have_ = 0;

@@ -26,7 +26,9 @@
 #include "kling_enums.h"
 #include "kling_uri.h"
 #include "request.h"
+#include "task_journal.h"
 #include "task_runner.h"
+#include "video_cache.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_kling_src_debug);
 #define GST_CAT_DEFAULT gst_kling_src_debug
@@ -56,6 +58,11 @@ enum {
   PROP_SSL_STRICT,
   PROP_TLS_DATABASE,
   PROP_TASK_ID,
+  PROP_IMAGE,
+  PROP_GUIDANCE_SCALE,
+  PROP_JOURNAL,
+  PROP_RESUME_UNFINISHED,
+  PROP_CACHE_DIR,
 };
 
 // What the properties hold; read under `settings_lock`, copied once in start().
@@ -74,6 +81,12 @@ struct Settings {
   std::string request_id;
   gboolean ssl_strict = TRUE;
   kling::GRef<GTlsDatabase> tls_database;
+  bool aspect_ratio_set = false;
+  std::string image;
+  gdouble guidance_scale = -1.0;  // < 0: not sent
+  std::optional<std::string> journal;    // unset: the default path; "": off
+  gboolean resume_unfinished = TRUE;
+  std::optional<std::string> cache_dir;  // unset: KLING_CACHE_DIR; "": off
 };
 
 // One generation, kept across stop()/start() so that the same request on the
@@ -96,6 +109,7 @@ struct GstKlingSrcPrivate {
   std::optional<kling::Request> request;
   std::unique_ptr<Generation> generation;
   bool duration_posted = false;
+  bool tags_sent = false;
 };
 
 struct _GstKlingSrc {
@@ -208,6 +222,17 @@ static std::string effective_api_url(const Settings& s) {
   return env && *env ? env : kling::kDefaultApiUrl;
 }
 
+static std::string effective_journal(const Settings& s) {
+  return s.journal ? *s.journal : kling::TaskJournal::default_path();
+}
+
+static std::string effective_cache_dir(const Settings& s) {
+  if (s.cache_dir)
+    return *s.cache_dir;
+  const char* env = g_getenv("KLING_CACHE_DIR");
+  return env ? env : "";
+}
+
 static kling::Request snapshot_request(GstKlingSrc* self) {
   std::lock_guard<std::mutex> lock(self->priv->settings_lock);
   const Settings& s = self->priv->settings;
@@ -227,6 +252,13 @@ static kling::Request snapshot_request(GstKlingSrc* self) {
   r.retries = s.retries;
   r.ssl_strict = s.ssl_strict;
   r.tls_database = s.tls_database;
+  r.aspect_ratio_set = s.aspect_ratio_set;
+  r.image = s.image;
+  if (s.guidance_scale >= 0.0)
+    r.guidance_scale = s.guidance_scale;
+  r.journal_path = effective_journal(s);
+  r.resume_unfinished = s.resume_unfinished;
+  r.cache_dir = effective_cache_dir(s);
   return r;
 }
 
@@ -246,7 +278,21 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
     case PROP_DURATION: s.duration = static_cast<GstKlingDuration>(g_value_get_enum(value)); break;
     case PROP_ASPECT_RATIO:
       s.aspect_ratio = static_cast<GstKlingAspectRatio>(g_value_get_enum(value));
+      s.aspect_ratio_set = true;
       break;
+    case PROP_IMAGE: set_string(&s.image, value); break;
+    case PROP_GUIDANCE_SCALE: s.guidance_scale = g_value_get_double(value); break;
+    case PROP_JOURNAL: {
+      const char* v = g_value_get_string(value);
+      s.journal = v ? std::optional<std::string>(v) : std::nullopt;
+      break;
+    }
+    case PROP_RESUME_UNFINISHED: s.resume_unfinished = g_value_get_boolean(value); break;
+    case PROP_CACHE_DIR: {
+      const char* v = g_value_get_string(value);
+      s.cache_dir = v ? std::optional<std::string>(v) : std::nullopt;
+      break;
+    }
     case PROP_API_KEY: set_string(&s.api_key, value); break;
     case PROP_API_URL: set_string(&s.api_url, value); break;
     case PROP_MODEL:
@@ -297,6 +343,11 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
     case PROP_REQUEST_ID: g_value_set_string(value, s.request_id.c_str()); break;
     case PROP_SSL_STRICT: g_value_set_boolean(value, s.ssl_strict); break;
     case PROP_TLS_DATABASE: g_value_set_object(value, s.tls_database.get()); break;
+    case PROP_IMAGE: g_value_set_string(value, s.image.c_str()); break;
+    case PROP_GUIDANCE_SCALE: g_value_set_double(value, s.guidance_scale); break;
+    case PROP_JOURNAL: g_value_set_string(value, effective_journal(s).c_str()); break;
+    case PROP_RESUME_UNFINISHED: g_value_set_boolean(value, s.resume_unfinished); break;
+    case PROP_CACHE_DIR: g_value_set_string(value, effective_cache_dir(s).c_str()); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
 }
@@ -315,16 +366,25 @@ static gboolean gst_kling_src_start(GstBaseSrc* base) {
   std::string fingerprint = request.fingerprint();
   auto& gen = self->priv->generation;
   if (!gen || gen->fingerprint != fingerprint) {
-    kling::Error error;
-    auto store = kling::DownloadStore::create(&error);
-    if (!store) {
-      post_error(self, error);
-      return FALSE;
-    }
     gen = std::make_unique<Generation>();
     gen->fingerprint = fingerprint;
     gen->task_id = request.request_id;
-    gen->store = std::move(store);
+    // A finished video of the very same request replays from the cache: nothing is submitted.
+    kling::VideoCache cache(request.cache_dir);
+    if ((gen->store = cache.open(fingerprint, &gen->task_id))) {
+      std::string text = "Replaying the cached video of task " + gen->task_id + " from " +
+                         cache.dir() + "; nothing submitted";
+      gst_element_post_message(GST_ELEMENT(self),
+          gst_message_new_progress(GST_OBJECT(self), GST_PROGRESS_TYPE_COMPLETE, "cache", text.c_str()));
+    } else {
+      kling::Error error;
+      gen->store = kling::DownloadStore::create(&error, request.cache_dir);
+      if (!gen->store) {
+        gen.reset();
+        post_error(self, error);
+        return FALSE;
+      }
+    }
   } else {
     GST_INFO_OBJECT(self, "same request as before: %s",
                     gen->store->complete() ? "replaying the downloaded video"
@@ -334,6 +394,7 @@ static gboolean gst_kling_src_start(GstBaseSrc* base) {
   gen->store->set_flushing(false);
   self->priv->request = std::move(request);
   self->priv->duration_posted = false;
+  self->priv->tags_sent = false;
   return TRUE;
 }
 
@@ -387,6 +448,33 @@ static void update_duration(GstKlingSrc* self, const kling::DownloadStore& store
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_duration_changed(GST_OBJECT(self)));
 }
 
+// Tags on the bus and downstream: the prompt as title and description, the model as encoder.
+static void send_tags(GstKlingSrc* self) {
+  if (self->priv->tags_sent)
+    return;
+  self->priv->tags_sent = true;
+  kling::Request request;
+  {
+    std::lock_guard<std::mutex> lock(self->priv->state_lock);
+    if (!self->priv->request)
+      return;
+    request = *self->priv->request;
+  }
+  std::string id = current_task_id(self);
+  GstTagList* tags = gst_tag_list_new_empty();
+  gst_tag_list_set_scope(tags, GST_TAG_SCOPE_GLOBAL);
+  if (!request.prompt.empty())
+    gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_TITLE, request.prompt.c_str(),
+                     GST_TAG_DESCRIPTION, request.prompt.c_str(), nullptr);
+  std::string comment = "WaveSpeed task " + id;
+  gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_ENCODER, request.model.c_str(),
+                   GST_TAG_APPLICATION_NAME, "gst-kling", GST_TAG_COMMENT, comment.c_str(), nullptr);
+  gst_element_post_message(GST_ELEMENT(self),
+                           gst_message_new_tag(GST_OBJECT(self), gst_tag_list_copy(tags)));
+  // GstBaseSrc queues a serialized event sent to it and pushes it before the next buffer.
+  gst_element_send_event(GST_ELEMENT(self), gst_event_new_tag(tags));
+}
+
 static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guint size,
                                           GstBuffer** buf) {
   GstKlingSrc* self = GST_KLING_SRC(base);
@@ -403,6 +491,7 @@ static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guin
     case kling::DownloadStore::Wait::Ready: break;
   }
   update_duration(self, *store);
+  send_tags(self);
 
   GstBuffer* buffer = gst_buffer_new_allocate(nullptr, length, nullptr);
   if (!buffer)
@@ -606,6 +695,27 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
       g_param_spec_object("tls-database", "TLS database",
           "TLS database with the anchor certificates to verify against (default: the system's)",
           G_TYPE_TLS_DATABASE, rw));
+  g_object_class_install_property(gobject_class, PROP_IMAGE,
+      g_param_spec_string("image", "Image",
+          "URL of the source image, for image-to-video models (such as "
+          "kwaivgi/kling-v2.0-i2v-master) only", nullptr, rw));
+  g_object_class_install_property(gobject_class, PROP_GUIDANCE_SCALE,
+      g_param_spec_double("guidance-scale", "Guidance scale",
+          "How closely the video follows the prompt, 0 to 1, for models that take it "
+          "(-1 = not sent: the model's default)", -1.0, 1.0, -1.0, rw));
+  g_object_class_install_property(gobject_class, PROP_JOURNAL,
+      g_param_spec_string("journal", "Journal",
+          "File where every submitted task is journaled so a crash never loses it (default: "
+          "$XDG_STATE_HOME/gst-kling/journal.jsonl; empty string: no journal)", nullptr, rw));
+  g_object_class_install_property(gobject_class, PROP_RESUME_UNFINISHED,
+      g_param_spec_boolean("resume-unfinished", "Resume unfinished",
+          "Pick up this request's journaled task that never delivered instead of paying for a "
+          "new one (false: always submit a fresh variation)", TRUE, rw));
+  g_object_class_install_property(gobject_class, PROP_CACHE_DIR,
+      g_param_spec_string("cache-dir", "Cache directory",
+          "Folder of finished videos keyed by service, model and every request field: the same "
+          "request replays from disk without submitting (default: the KLING_CACHE_DIR "
+          "environment variable; empty: no cache)", nullptr, rw));
   g_object_class_install_property(gobject_class, PROP_TASK_ID,
       g_param_spec_string("task-id", "Task id",
           "Id of the current task once submitted (give it to request-id to resume)", nullptr,

@@ -4,12 +4,39 @@
 
 #include <algorithm>
 
+#include "model_catalog.h"
+
 namespace kling {
 
 namespace {
 
 Error settings_error(std::string message) {
   return Error{ErrorKind::Settings, std::move(message), {}, 0, {}};
+}
+
+// Fields the model does not take are refused, not silently dropped.
+std::optional<Error> validate_model_fields(const Request& r) {
+  const ModelInfo* model = find_model(r.model);
+  const bool i2v = model ? model->image_to_video : false;
+  if (i2v && r.image.empty())
+    return settings_error("Model " + r.model + " turns an image into video: set the \"image\" property to its URL");
+  if (!i2v && !r.image.empty())
+    return settings_error("Model " + r.model + " takes no image: use an image-to-video model such as kwaivgi/kling-v2.0-i2v-master");
+  if (i2v && r.aspect_ratio_set)
+    return settings_error("Model " + r.model + " takes no aspect-ratio: the image sets the shape");
+  if (!r.image.empty()) {
+    g_autoptr(GUri) uri = g_uri_parse(r.image.c_str(), G_URI_FLAGS_NONE, nullptr);
+    const char* scheme = uri ? g_uri_get_scheme(uri) : nullptr;
+    if (!scheme || (g_ascii_strcasecmp(scheme, "https") != 0 && g_ascii_strcasecmp(scheme, "http") != 0))
+      return settings_error("\"image\" must be an http(s) URL the API can fetch");
+  }
+  if (r.guidance_scale) {
+    if (model && !model->guidance_scale)
+      return settings_error("Model " + r.model + " takes no guidance-scale");
+    if (*r.guidance_scale < 0.0 || *r.guidance_scale > 1.0)
+      return settings_error("guidance-scale must be between 0 and 1");
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -36,6 +63,11 @@ std::string Request::fingerprint() const {
   add(negative_prompt);
   add(aspect_ratio);
   add(std::to_string(duration));
+  add(image);
+  char scale[G_ASCII_DTOSTR_BUF_SIZE] = "";
+  if (guidance_scale)
+    g_ascii_dtostr(scale, sizeof scale, *guidance_scale);
+  add(scale);
   add(api_url);
   add(request_id);
   return g_checksum_get_string(sum);
@@ -57,6 +89,8 @@ std::optional<Error> validate(const Request& r) {
     if (std::none_of(std::begin(kRatios), std::end(kRatios),
                      [&](const char* a) { return r.aspect_ratio == a; }))
       return settings_error("Aspect ratio must be 16:9, 9:16 or 1:1");
+    if (auto error = validate_model_fields(r))
+      return error;
   } else if (!g_regex_match_simple("^[A-Za-z0-9_.-]+$", r.request_id.c_str(), G_REGEX_DEFAULT,
                                    G_REGEX_MATCH_DEFAULT)) {
     return settings_error("request-id may hold only letters, digits, '-', '_' and '.'");

@@ -22,7 +22,10 @@ struct Request {
   std::string prompt;
   std::string negative_prompt;
   std::string aspect_ratio = "16:9";
+  bool aspect_ratio_set = false;  // set by the user, not the default
   int duration = 5;
+  std::string image;                     // image-to-video models: the source image URL
+  std::optional<double> guidance_scale;  // sent only when set
 
   // Where and as whom. The key is never logged, posted or put in a URL.
   std::string api_url = kDefaultApiUrl;
@@ -37,7 +40,12 @@ struct Request {
   bool ssl_strict = true;
   GRef<GTlsDatabase> tls_database;
 
-  // Names the generation: model + every request field, never the key.
+  // Where paid tasks are remembered and finished videos kept ("" = off).
+  std::string journal_path;
+  bool resume_unfinished = true;  // pick up this request's journaled unfinished task
+  std::string cache_dir;
+
+  // Names the generation: service, model and every request field, never the key.
   std::string fingerprint() const;
 };
 

@@ -46,6 +46,8 @@ TaskRunner::TaskRunner(Request request, std::string resume_id, std::shared_ptr<D
     : request_(std::move(request)),
       store_(std::move(store)),
       events_(std::move(events)),
+      journal_(request_.journal_path),
+      cache_(request_.cache_dir),
       cancellable_(GRef<GCancellable>::adopt(g_cancellable_new())),
       task_id_(std::move(resume_id)) {}
 
@@ -103,6 +105,19 @@ TaskRunner::Outcome TaskRunner::execute(HttpTransport& http) {
     return Outcome::Done;
   api::Task task;
   task.id = task_id();
+  if (task.id.empty() && request_.resume_unfinished) {
+    // A task paid for by an earlier run that never delivered: pick it up instead of paying again.
+    if (auto entry = journal_.find_unfinished(request_.fingerprint(), g_get_real_time() / G_USEC_PER_SEC)) {
+      task.id = entry->task_id;
+      set_task(task, false);
+      g_autoptr(GDateTime) when = g_date_time_new_from_unix_local(entry->submitted_unix);
+      g_autofree char* at = when ? g_date_time_format(when, "%F %T") : g_strdup("?");
+      progress(ProgressType::Start, "submit",
+               "Picking up unfinished task " + task.id + " (submitted " + at + ", last status " +
+                   entry->status + ") from the journal instead of paying for a new one; "
+                   "set resume-unfinished=false for a fresh variation");
+    }
+  }
   if (task.id.empty()) {
     Outcome o = submit(http, &task);
     if (o != Outcome::Done)
@@ -156,7 +171,11 @@ TaskRunner::Outcome TaskRunner::submit(HttpTransport& http, api::Task* task) {
                    0, {}});
     if (reply.kind == api::ReplyKind::Task) {
       *task = reply.task;
-      set_task(*task);
+      // Journaled before the first poll: from here on a crash cannot lose the task.
+      std::string error;
+      if (!journal_.record_submitted(request_, task->id, task->status, &error))
+        journal_failure(task->id, error);
+      set_task(*task, false);
       progress(ProgressType::Continue, "submit",
                "Task " + task->id + " submitted (status " + task->status + ")");
       return Outcome::Done;
@@ -310,7 +329,15 @@ TaskRunner::Outcome TaskRunner::download(HttpTransport& http, api::Task task) {
       return fail(write_error);
     }
     if (r.complete) {
+      if (cache_.enabled()) {  // before finish(): a rerun after EOS finds the entry
+        std::string error;
+        if (cache_.save(request_, id, *store_, &error))
+          progress(ProgressType::Complete, "cache", "Saved the video of task " + id + " in " + cache_.dir());
+        else
+          progress(ProgressType::Complete, "cache", "Could not cache the video of task " + id + ": " + error);
+      }
       store_->finish();
+      journal_status(id, TaskJournal::kDelivered, {}, std::to_string(store_->have()) + " bytes");
       if (events_.download)
         events_.download(store_->have(), store_->total());
       progress(ProgressType::Complete, "download",
@@ -378,13 +405,28 @@ TaskRunner::Outcome TaskRunner::fail(Error error) {
   return Outcome::Failed;
 }
 
-void TaskRunner::set_task(const api::Task& task) {
+void TaskRunner::set_task(const api::Task& task, bool journal) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     task_id_ = task.id;
   }
-  if (events_.task)
+  if (journal)
+    journal_status(task.id, task.status, task.outputs, task.error);
+  if (events_.task && !task.status.empty())
     events_.task(task);
+}
+
+void TaskRunner::journal_status(const std::string& id, const std::string& status,
+                                const std::vector<std::string>& outputs, const std::string& detail) {
+  std::string error;
+  if (!journal_.record_status(request_, id, status, outputs, detail, &error))
+    journal_failure(id, error);
+}
+
+void TaskRunner::journal_failure(const std::string& id, const std::string& error) {
+  // The task goes on: its id is in the progress text and the task-id property.
+  progress(ProgressType::Continue, "journal",
+           "Could not journal task " + id + " (" + error + "); note its id to resume it");
 }
 
 void TaskRunner::progress(ProgressType type, const char* code, const std::string& text) {

@@ -19,6 +19,8 @@
 #include "download_store.h"
 #include "glib_ptr.h"
 #include "request.h"
+#include "task_journal.h"
+#include "video_cache.h"
 
 namespace kling {
 
@@ -66,12 +68,18 @@ class TaskRunner {
   std::optional<unsigned> ms_to_deadline() const;
   std::string poll_url_for(const api::Task& task) const;
   Outcome fail(Error error);
-  void set_task(const api::Task& task);
+  // Publishes a status change (and journals it unless `journal` is false).
+  void set_task(const api::Task& task, bool journal = true);
+  void journal_status(const std::string& id, const std::string& status,
+                      const std::vector<std::string>& outputs, const std::string& detail);
+  void journal_failure(const std::string& what, const std::string& error);
   void progress(ProgressType type, const char* code, const std::string& text);
 
   const Request request_;
   const std::shared_ptr<DownloadStore> store_;
   const TaskEvents events_;
+  const TaskJournal journal_;
+  const VideoCache cache_;
   std::optional<Clock::time_point> deadline_;
 
   GRef<GCancellable> cancellable_;

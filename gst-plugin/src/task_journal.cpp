@@ -1,0 +1,158 @@
+#include "task_journal.h"
+
+#include <fcntl.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <map>
+
+#include "api_client.h"
+
+namespace kling {
+
+namespace {
+
+constexpr int64_t kRetentionSeconds = 7 * 24 * 3600;
+
+std::string to_line(JsonBuilder* b) {
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_root(gen, root);
+  g_autofree char* text = json_generator_to_data(gen, nullptr);
+  return std::string(text) + "\n";
+}
+
+void add_string(JsonBuilder* b, const char* name, const std::string& value) {
+  json_builder_set_member_name(b, name);
+  json_builder_add_string_value(b, value.c_str());
+}
+
+void begin_line(JsonBuilder* b, const Request& r, const std::string& id, const std::string& status) {
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "time");
+  json_builder_add_int_value(b, g_get_real_time() / G_USEC_PER_SEC);
+  add_string(b, "fingerprint", r.fingerprint());
+  add_string(b, "id", id);
+  add_string(b, "status", status);
+}
+
+}  // namespace
+
+std::string TaskJournal::default_path() {
+  g_autofree char* path = g_build_filename(g_get_user_state_dir(), "gst-kling", "journal.jsonl", nullptr);
+  return path;
+}
+
+bool TaskJournal::append(const std::string& line, std::string* error) const {
+  g_autofree char* dir = g_path_get_dirname(path_.c_str());
+  if (g_mkdir_with_parents(dir, 0700) != 0) {
+    *error = "cannot create " + std::string(dir) + ": " + g_strerror(errno);
+    return false;
+  }
+  int fd = g_open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = "cannot open " + path_ + ": " + g_strerror(errno);
+    return false;
+  }
+  // One writer at a time across processes, so lines never interleave.
+  flock(fd, LOCK_EX);
+  bool ok = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && fsync(fd) == 0;
+  if (!ok)
+    *error = "cannot write " + path_ + ": " + g_strerror(errno);
+  flock(fd, LOCK_UN);
+  close(fd);
+  return ok;
+}
+
+bool TaskJournal::record_submitted(const Request& r, const std::string& id,
+                                   const std::string& status, std::string* error) const {
+  if (!enabled())
+    return true;
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  begin_line(b, r, id, status);
+  add_string(b, "event", "submitted");
+  add_string(b, "model", r.model);
+  add_string(b, "prompt", r.prompt);
+  if (!r.negative_prompt.empty())
+    add_string(b, "negative_prompt", r.negative_prompt);
+  add_string(b, "aspect_ratio", r.aspect_ratio);
+  json_builder_set_member_name(b, "duration");
+  json_builder_add_int_value(b, r.duration);
+  add_string(b, "api_url", r.api_url);
+  json_builder_end_object(b);
+  return append(to_line(b), error);
+}
+
+bool TaskJournal::record_status(const Request& r, const std::string& id, const std::string& status,
+                                const std::vector<std::string>& outputs, const std::string& detail,
+                                std::string* error) const {
+  if (!enabled())
+    return true;
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  begin_line(b, r, id, status);
+  add_string(b, "event", "status");
+  if (!outputs.empty()) {
+    json_builder_set_member_name(b, "outputs");
+    json_builder_begin_array(b);
+    for (const auto& url : outputs)
+      json_builder_add_string_value(b, url.c_str());
+    json_builder_end_array(b);
+  }
+  if (!detail.empty())
+    add_string(b, "detail", detail);
+  json_builder_end_object(b);
+  return append(to_line(b), error);
+}
+
+std::optional<TaskJournal::Entry> TaskJournal::find_unfinished(const std::string& fingerprint,
+                                                              int64_t now) const {
+  if (!enabled())
+    return std::nullopt;
+  gchar* contents = nullptr;
+  gsize length = 0;
+  if (!g_file_get_contents(path_.c_str(), &contents, &length, nullptr))
+    return std::nullopt;
+  g_autofree gchar* owned = contents;
+
+  // Replay the lines: the last status of each task of this request wins.
+  std::map<std::string, Entry> tasks;
+  std::vector<std::string> order;
+  g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
+  for (char** line = lines; *line; line++) {
+    if (!**line)
+      continue;
+    g_autoptr(JsonParser) parser = json_parser_new_immutable();
+    if (!json_parser_load_from_data(parser, *line, -1, nullptr))
+      continue;  // a line torn by a crash: skip it, keep the rest
+    JsonNode* root = json_parser_get_root(parser);
+    if (!JSON_NODE_HOLDS_OBJECT(root))
+      continue;
+    JsonObject* o = json_node_get_object(root);
+    const char* fp = json_object_get_string_member_with_default(o, "fingerprint", "");
+    const char* id = json_object_get_string_member_with_default(o, "id", "");
+    const char* status = json_object_get_string_member_with_default(o, "status", "");
+    if (fingerprint != fp || !*id)
+      continue;
+    auto [it, fresh] = tasks.try_emplace(id);
+    if (fresh) {
+      order.push_back(id);
+      it->second.task_id = id;
+      it->second.submitted_unix = json_object_get_int_member_with_default(o, "time", 0);
+    }
+    it->second.status = status;
+  }
+  for (auto id = order.rbegin(); id != order.rend(); ++id) {
+    const Entry& e = tasks[*id];
+    const bool ended = e.status == kDelivered ||
+                       (api::is_final_status(e.status) && e.status != "completed");
+    if (!ended && now - e.submitted_unix < kRetentionSeconds)
+      return e;
+  }
+  return std::nullopt;
+}
+
+}  // namespace kling

@@ -1,0 +1,49 @@
+// An append-only JSON-lines journal of every submitted task, so that a crash,
+// a kill -9 or a Ctrl-C never loses a task that was paid for. One line when a
+// task is submitted (with its parameters, never the key), one per status change.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "request.h"
+
+namespace kling {
+
+class TaskJournal {
+ public:
+  // `path` empty: the journal is off.
+  explicit TaskJournal(std::string path) : path_(std::move(path)) {}
+  // $XDG_STATE_HOME/gst-kling/journal.jsonl
+  static std::string default_path();
+
+  bool enabled() const { return !path_.empty(); }
+  const std::string& path() const { return path_; }
+
+  // Each appends one fsync'd line; false and `error` when it cannot.
+  bool record_submitted(const Request& request, const std::string& task_id,
+                        const std::string& status, std::string* error) const;
+  bool record_status(const Request& request, const std::string& task_id, const std::string& status,
+                     const std::vector<std::string>& outputs, const std::string& detail,
+                     std::string* error) const;
+
+  struct Entry {
+    std::string task_id;
+    std::string status;       // last status seen
+    int64_t submitted_unix = 0;
+  };
+  // The newest task of this request that is neither delivered nor ended, and
+  // still within WaveSpeed's 7-day retention.
+  std::optional<Entry> find_unfinished(const std::string& fingerprint, int64_t now_unix) const;
+
+  // The status written once the video was delivered whole.
+  static constexpr const char* kDelivered = "delivered";
+
+ private:
+  bool append(const std::string& line, std::string* error) const;
+  std::string path_;
+};
+
+}  // namespace kling

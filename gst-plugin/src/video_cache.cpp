@@ -1,0 +1,100 @@
+#include "video_cache.h"
+
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace kling {
+
+namespace {
+
+// Writes `fill`'s output to a temporary file in `path`'s folder, then renames it over `path`.
+template <typename Fill>
+bool write_atomically(const std::string& path, Fill fill, std::string* error) {
+  std::string tmp = path + ".tmp-XXXXXX";
+  int fd = g_mkstemp(tmp.data());
+  if (fd < 0) {
+    *error = "cannot create " + tmp + ": " + g_strerror(errno);
+    return false;
+  }
+  bool ok = fill(fd) && fsync(fd) == 0;
+  int saved = errno;
+  ok = close(fd) == 0 && ok;
+  if (ok && g_rename(tmp.c_str(), path.c_str()) == 0)
+    return true;
+  *error = "cannot write " + path + ": " + g_strerror(ok ? errno : saved);
+  g_unlink(tmp.c_str());
+  return false;
+}
+
+}  // namespace
+
+std::string VideoCache::entry(const std::string& fingerprint, const char* ext) const {
+  g_autofree char* path = g_build_filename(dir_.c_str(), (fingerprint + ext).c_str(), nullptr);
+  return path;
+}
+
+std::unique_ptr<DownloadStore> VideoCache::open(const std::string& fingerprint,
+                                                std::string* task_id) const {
+  if (!enabled())
+    return nullptr;
+  // The .json is written last: without it the entry is incomplete.
+  g_autoptr(JsonParser) parser = json_parser_new_immutable();
+  if (!json_parser_load_from_file(parser, entry(fingerprint, ".json").c_str(), nullptr))
+    return nullptr;
+  JsonNode* root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+    return nullptr;
+  JsonObject* o = json_node_get_object(root);
+  auto store = DownloadStore::open_complete(entry(fingerprint, ".mp4"));
+  if (!store || static_cast<int64_t>(store->have()) != json_object_get_int_member_with_default(o, "size", -1))
+    return nullptr;
+  *task_id = json_object_get_string_member_with_default(o, "id", "");
+  return store;
+}
+
+bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStore& store,
+                      std::string* error) const {
+  if (!enabled())
+    return true;
+  if (g_mkdir_with_parents(dir_.c_str(), 0700) != 0) {
+    *error = "cannot create " + dir_ + ": " + g_strerror(errno);
+    return false;
+  }
+  const std::string fp = r.fingerprint();
+  const std::string video = entry(fp, ".mp4");
+  error->clear();
+  if (!store.persist(video, error) &&
+      (!error->empty() || !write_atomically(video, [&](int fd) { return store.copy_to(fd); }, error)))
+    return false;
+
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  auto add = [&b](const char* name, const std::string& value) {
+    json_builder_set_member_name(b, name);
+    json_builder_add_string_value(b, value.c_str());
+  };
+  add("id", task_id);
+  add("model", r.model);
+  add("prompt", r.prompt);
+  add("negative_prompt", r.negative_prompt);
+  add("aspect_ratio", r.aspect_ratio);
+  json_builder_set_member_name(b, "duration");
+  json_builder_add_int_value(b, r.duration);
+  json_builder_set_member_name(b, "size");
+  json_builder_add_int_value(b, static_cast<gint64>(store.have()));
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_root(gen, root);
+  g_autofree char* text = json_generator_to_data(gen, nullptr);
+  std::string json = text;
+  return write_atomically(entry(fp, ".json"), [&](int fd) {
+    return write(fd, json.data(), json.size()) == static_cast<ssize_t>(json.size());
+  }, error);
+}
+
+}  // namespace kling
