@@ -222,8 +222,11 @@ static std::string effective_api_url(const Settings& s) {
   return env && *env ? env : kling::kDefaultApiUrl;
 }
 
+// "none" is there for gst-launch, where the shell eats journal="".
 static std::string effective_journal(const Settings& s) {
-  return s.journal ? *s.journal : kling::TaskJournal::default_path();
+  if (!s.journal)
+    return kling::TaskJournal::default_path();
+  return *s.journal == "none" ? std::string() : *s.journal;
 }
 
 static std::string effective_cache_dir(const Settings& s) {
@@ -706,7 +709,7 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
   g_object_class_install_property(gobject_class, PROP_JOURNAL,
       g_param_spec_string("journal", "Journal",
           "File where every submitted task is journaled so a crash never loses it (default: "
-          "$XDG_STATE_HOME/gst-kling/journal.jsonl; empty string: no journal)", nullptr, rw));
+          "$XDG_STATE_HOME/gst-kling/journal.jsonl; \"none\" or empty: no journal)", nullptr, rw));
   g_object_class_install_property(gobject_class, PROP_RESUME_UNFINISHED,
       g_param_spec_boolean("resume-unfinished", "Resume unfinished",
           "Pick up this request's journaled task that never delivered instead of paying for a "
