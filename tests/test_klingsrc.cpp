@@ -498,6 +498,88 @@ void test_download_resumes_with_range(Fixture* f, gconstpointer) {
   g_assert_true(ranged);
 }
 
+void test_retry_after_past_deadline_fails_at_once(Fixture* f, gconstpointer) {
+  f->fake->on_poll = [](int) -> std::optional<FakeReply> {
+    FakeReply r{429, R"({"code":429,"message":"slow down"})"};
+    r.headers["Retry-After"] = "3600";
+    return r;
+  };
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "timeout", 60u, nullptr);
+  auto t0 = std::chrono::steady_clock::now();
+  play_to_end(*run);
+  auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "past the deadline");
+  g_assert_true(contains(run->error->message, f->fake->task_id));
+  g_assert_cmpfloat(secs, <, 5.0);
+}
+
+void test_processing_5004_keeps_polling(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 3;
+  FakeWaveSpeed* fake = f->fake.get();
+  f->fake->on_poll = [fake](int n) -> std::optional<FakeReply> {
+    if (n > 3) return std::nullopt;
+    std::string json = fake->task_json("processing");
+    json.replace(json.find("\"error\":\"\""), 10, "\"error\":\"sync wait timed out\",\"code\":5004");
+    return FakeReply{200, json};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+}
+
+void test_final_statuses_cancelled_and_timeout(Fixture* f, gconstpointer) {
+  for (const char* status : {"cancelled", "timeout"}) {
+    FakeWaveSpeed fake;
+    fake.video = "x";
+    fake.final_status = status;
+    auto run = make_run(fake);
+    play_to_end(*run);
+    assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED, status);
+    g_assert_true(contains(run->error->message, fake.task_id));
+    g_assert_cmpint(fake.count("cdn", "GET"), ==, 0);
+  }
+  (void)f;
+}
+
+void test_output_must_be_http(Fixture* f, gconstpointer) {
+  FakeWaveSpeed* fake = f->fake.get();
+  f->fake->on_poll = [fake](int n) -> std::optional<FakeReply> {
+    if (n < 2) return std::nullopt;
+    std::string json = fake->task_json("completed");
+    json.replace(json.find(fake->output_url()), fake->output_url().size(), "file:///etc/passwd");
+    return FakeReply{200, json};
+  };
+  f->fake->polls_until_done = 1;
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "not an http(s) URL");
+}
+
+void test_oversized_reply_refused(Fixture* f, gconstpointer) {
+  f->fake->on_poll = [](int) -> std::optional<FakeReply> {
+    return FakeReply{200, "{\"code\":200,\"message\":\"" + std::string(5 * 1024 * 1024, 'a') + "\"}"};
+  };
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "retries", 1u, nullptr);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "larger than 4 MiB");
+}
+
+void test_stalled_poll_caught_by_request_timeout(Fixture* f, gconstpointer) {
+  f->fake->on_poll = [](int n) -> std::optional<FakeReply> {
+    if (n == 1) return FakeReply{200, "", "", {}, true};  // this one never answers
+    return std::nullopt;
+  };
+  f->fake->polls_until_done = 2;
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "request-timeout", 1u, nullptr);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+}
+
 // ------------------------------------------------------------------ state changes
 
 double seconds_to_null(Run& run) {
@@ -511,7 +593,7 @@ void test_null_during_polling(Fixture* f, gconstpointer) {
   auto run = make_run(*f->fake);
   gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
   g_assert_true(f->fake->wait_for_count("api", "GET", 2, 10000));
-  g_assert_cmpfloat(seconds_to_null(*run), <, 0.5);
+  g_assert_cmpfloat(seconds_to_null(*run), <, 0.2);
   // The paid task is not cancelled remotely.
   g_assert_cmpint(f->fake->count("api", "DELETE"), ==, 0);
 }
@@ -522,7 +604,7 @@ void test_null_during_hung_submit(Fixture* f, gconstpointer) {
   gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
   g_assert_true(f->fake->wait_for_count("api", "POST", 1, 10000));
   g_usleep(50 * 1000);
-  g_assert_cmpfloat(seconds_to_null(*run), <, 0.5);
+  g_assert_cmpfloat(seconds_to_null(*run), <, 0.2);
 }
 
 void test_null_during_hung_download(Fixture* f, gconstpointer) {
@@ -533,7 +615,20 @@ void test_null_during_hung_download(Fixture* f, gconstpointer) {
   gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
   g_assert_true(f->fake->wait_for_count("cdn", "GET", 1, 10000));
   g_usleep(50 * 1000);
-  g_assert_cmpfloat(seconds_to_null(*run), <, 0.5);
+  g_assert_cmpfloat(seconds_to_null(*run), <, 0.2);
+}
+
+void test_null_during_backoff(Fixture* f, gconstpointer) {
+  f->fake->on_poll = [](int) -> std::optional<FakeReply> {
+    FakeReply r{503, "<html>busy</html>", "text/html"};
+    r.headers["Retry-After"] = "30";
+    return r;
+  };
+  auto run = make_run(*f->fake);
+  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
+  g_assert_true(f->fake->wait_for_count("api", "GET", 1, 10000));
+  g_usleep(100 * 1000);  // now in the 30 s wait
+  g_assert_cmpfloat(seconds_to_null(*run), <, 0.2);
 }
 
 void test_no_second_submit_across_state_cycles(Fixture* f, gconstpointer) {
@@ -825,6 +920,13 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/retry/polls-survive-5xx-and-gateway-pages", test_poll_retries_on_5xx_and_gateway);
   ADD("/klingsrc/retry/submit-429-retried", test_submit_429_retried);
   ADD("/klingsrc/retry/download-resumes-with-range", test_download_resumes_with_range);
+  ADD("/klingsrc/retry/retry-after-past-deadline-fails-at-once", test_retry_after_past_deadline_fails_at_once);
+  ADD("/klingsrc/retry/processing-5004-keeps-polling", test_processing_5004_keeps_polling);
+  ADD("/klingsrc/retry/stalled-poll-caught-by-request-timeout", test_stalled_poll_caught_by_request_timeout);
+  ADD("/klingsrc/fail/cancelled-and-timeout-are-final", test_final_statuses_cancelled_and_timeout);
+  ADD("/klingsrc/fail/output-url-must-be-http", test_output_must_be_http);
+  ADD("/klingsrc/fail/oversized-reply-refused", test_oversized_reply_refused);
+  ADD("/klingsrc/state/null-during-backoff-is-prompt", test_null_during_backoff);
   ADD("/klingsrc/state/null-during-polling-is-prompt", test_null_during_polling);
   ADD("/klingsrc/state/null-during-hung-submit-is-prompt", test_null_during_hung_submit);
   ADD("/klingsrc/state/null-during-hung-download-is-prompt", test_null_during_hung_download);

@@ -68,8 +68,11 @@ void TaskRunner::stop() {
   }
   wake_.notify_all();
   g_cancellable_cancel(cancellable_.get());
-  if (thread_.joinable())
+  // From a bus sync handler on the worker itself, joining would deadlock: the cancel is enough.
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id())
     thread_.join();
+  else if (thread_.joinable())
+    thread_.detach();
 }
 
 std::string TaskRunner::task_id() const {
