@@ -1,0 +1,42 @@
+// kling-emulator: the options every part of the emulator reads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace emu {
+
+struct Config {
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string cdn_host = "127.0.0.1";
+  int cdn_port = 0;
+  bool allow_remote = false;
+
+  std::string api_key = "emulator-key";
+  int latency_ms = 3000;
+
+  std::string video_file;   // serve this file instead of generating
+  int video_scale = 1;      // divide generated width/height by this
+  bool moov_at_end = false; // generated files: moov after mdat
+  std::string output_dir;   // where generated files go (empty: a temp dir)
+
+  std::string request_log;  // JSON lines, one per request
+
+  // Faults.
+  int fail_submits_429 = 0;
+  int retry_after_s = 1;
+  int fail_polls_500 = 0;
+  int fail_polls_502 = 0;
+  bool fail_task = false;
+  int fail_task_code = 0;
+  std::string fail_task_message;
+  int cut_downloads = 0;
+  int64_t cut_after_bytes = 0;
+  bool expire_outputs = false;
+  bool hang_submit = false;
+  bool hang_polls = false;
+  bool processing_5004 = false;
+};
+
+} // namespace emu

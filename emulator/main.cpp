@@ -1,0 +1,232 @@
+// kling-emulator: command line, start-up and shutdown. The servers live in
+// api_server.cpp and cdn_server.cpp, the video generation in video_maker.cpp.
+#include "api_server.h"
+#include "cdn_server.h"
+#include "config.h"
+#include "request_log.h"
+#include "server_util.h"
+#include "task_store.h"
+#include "video_maker.h"
+
+#include <gst/gst.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace {
+
+constexpr char kSummary[] =
+    "An offline emulator of the WaveSpeed v3 prediction API (kwaivgi/kling-* models).\n"
+    "\n"
+    "Two HTTP servers: the API (submit, poll, delete) and a CDN that serves the\n"
+    "outputs. At start it prints exactly two lines, then serves until SIGINT/SIGTERM:\n"
+    "  API: http://HOST:PORT\n"
+    "  CDN: http://HOST:PORT\n"
+    "\n"
+    "Endpoints: POST /api/v3/{model}, GET /api/v3/predictions/{id}[/result],\n"
+    "DELETE /api/v3/predictions/{id} (Authorization: Bearer KEY), and\n"
+    "GET/HEAD /outputs/{id}.mp4 on the CDN (Range supported, no key needed).\n"
+    "Tasks go created -> processing -> completed (or failed) over --latency-ms;\n"
+    "unless --video-file is given, each task renders a real H.264 MP4 of the\n"
+    "requested duration (1280x720, 720x1280 or 960x960) showing the prompt.";
+
+bool parse_pair(const char *text, char separator, std::string *first, std::string *second)
+{
+  const char *at = text ? strchr(text, separator) : nullptr;
+  if (!at || at == text || !at[1])
+    return false;
+  first->assign(text, size_t(at - text));
+  second->assign(at + 1);
+  return true;
+}
+
+bool parse_int(const std::string &text, int64_t min, int64_t max, int64_t *out)
+{
+  gint64 value = 0;
+  if (!g_ascii_string_to_signed(text.c_str(), 10, min, max, &value, nullptr))
+    return false;
+  *out = value;
+  return true;
+}
+
+gboolean on_signal(gpointer loop)
+{
+  g_main_loop_quit(static_cast<GMainLoop *>(loop));
+  return G_SOURCE_CONTINUE;
+}
+
+void remove_tree(const std::string &dir)
+{
+  g_autoptr(GDir) handle = g_dir_open(dir.c_str(), 0, nullptr);
+  if (!handle)
+    return;
+  while (const char *name = g_dir_read_name(handle)) {
+    g_autofree char *path = g_build_filename(dir.c_str(), name, NULL);
+    g_unlink(path);
+  }
+  g_rmdir(dir.c_str());
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+  emu::Config config;
+  g_autofree char *host = nullptr, *cdn_host = nullptr, *api_key = nullptr, *video_file = nullptr;
+  g_autofree char *output_dir = nullptr, *request_log = nullptr, *fail_task = nullptr, *cut_downloads = nullptr;
+  gboolean allow_remote = FALSE, moov_at_end = FALSE, expire_outputs = FALSE, hang_submit = FALSE;
+  gboolean hang_polls = FALSE, processing_5004 = FALSE;
+  int port = 0, cdn_port = 0, latency_ms = config.latency_ms, video_scale = 1, retry_after = 1;
+  int fail_submits_429 = 0, fail_polls_500 = 0, fail_polls_502 = 0;
+
+  const GOptionEntry entries[] = {
+      {"host", 0, 0, G_OPTION_ARG_STRING, &host, "API address to bind (default 127.0.0.1; loopback only unless --allow-remote)", "ADDR"},
+      {"port", 0, 0, G_OPTION_ARG_INT, &port, "API port (default 0: a free port)", "N"},
+      {"cdn-host", 0, 0, G_OPTION_ARG_STRING, &cdn_host, "CDN (output files) address to bind (default 127.0.0.1)", "ADDR"},
+      {"cdn-port", 0, 0, G_OPTION_ARG_INT, &cdn_port, "CDN port (default 0: a free port)", "N"},
+      {"allow-remote", 0, 0, G_OPTION_ARG_NONE, &allow_remote, "Allow --host/--cdn-host to be non-loopback addresses", nullptr},
+      {"api-key", 0, 0, G_OPTION_ARG_STRING, &api_key, "The only API key accepted as 'Authorization: Bearer KEY' (default emulator-key)", "KEY"},
+      {"latency-ms", 0, 0, G_OPTION_ARG_INT, &latency_ms, "Time from submit to completed/failed (default 3000); 'created' for the first quarter, then 'processing'", "MS"},
+      {"video-file", 0, 0, G_OPTION_ARG_FILENAME, &video_file, "Serve this file, as is, as every output instead of generating one (fast tests, benchmarks)", "PATH"},
+      {"video-scale", 0, 0, G_OPTION_ARG_INT, &video_scale, "Divide the generated width and height by N (default 1); for fast tests", "N"},
+      {"moov-at-end", 0, 0, G_OPTION_ARG_NONE, &moov_at_end, "Generate MP4s with the moov atom at the end (default: faststart, moov first)", nullptr},
+      {"output-dir", 0, 0, G_OPTION_ARG_FILENAME, &output_dir, "Keep generated videos in DIR (default: a temporary directory removed at exit)", "DIR"},
+      {"request-log", 0, 0, G_OPTION_ARG_FILENAME, &request_log, "Append one JSON line per request received by either server to FILE (truncated at start)", "FILE"},
+      {"fail-submits-429", 0, 0, G_OPTION_ARG_INT, &fail_submits_429, "Fault: answer the first N authorized submits 429 with Retry-After (no task created)", "N"},
+      {"retry-after", 0, 0, G_OPTION_ARG_INT, &retry_after, "Retry-After seconds sent with those 429s (default 1)", "S"},
+      {"fail-polls-500", 0, 0, G_OPTION_ARG_INT, &fail_polls_500, "Fault: answer the first N authorized polls 500 with an error envelope", "N"},
+      {"fail-polls-502", 0, 0, G_OPTION_ARG_INT, &fail_polls_502, "Fault: answer the first N polls 502 with an HTML gateway page (before auth, like a gateway)", "N"},
+      {"fail-task", 0, 0, G_OPTION_ARG_STRING, &fail_task, "Fault: every task ends 'failed' with data.code=CODE and data.error=MESSAGE (HTTP 200)", "CODE:MESSAGE"},
+      {"cut-downloads", 0, 0, G_OPTION_ARG_STRING, &cut_downloads, "Fault: the first N output GETs send the full Content-Length but close after K body bytes", "N:K"},
+      {"expire-outputs", 0, 0, G_OPTION_ARG_NONE, &expire_outputs, "Fault: output URLs answer 404 (expired)", nullptr},
+      {"hang-submit", 0, 0, G_OPTION_ARG_NONE, &hang_submit, "Fault: never answer submits (the connection stays open)", nullptr},
+      {"hang-polls", 0, 0, G_OPTION_ARG_NONE, &hang_polls, "Fault: never answer polls (the connection stays open)", nullptr},
+      {"processing-5004", 0, 0, G_OPTION_ARG_NONE, &processing_5004, "Fault: while processing, polls carry data.code=5004 (sync wait timed out; keep polling)", nullptr},
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
+  };
+
+  g_autoptr(GOptionContext) context = g_option_context_new("- offline WaveSpeed API emulator");
+  g_option_context_set_summary(context, kSummary);
+  g_option_context_add_main_entries(context, entries, nullptr);
+  g_option_context_add_group(context, gst_init_get_option_group());
+  g_autoptr(GError) error = nullptr;
+  if (!g_option_context_parse(context, &argc, &argv, &error)) {
+    g_printerr("kling-emulator: %s\n", error->message);
+    return 2;
+  }
+
+  auto fail = [](const std::string &message) {
+    g_printerr("kling-emulator: %s\n", message.c_str());
+    return 2;
+  };
+
+  if (host)
+    config.host = host;
+  if (cdn_host)
+    config.cdn_host = cdn_host;
+  config.port = port;
+  config.cdn_port = cdn_port;
+  config.allow_remote = allow_remote;
+  if (api_key)
+    config.api_key = api_key;
+  config.latency_ms = latency_ms;
+  if (video_file)
+    config.video_file = video_file;
+  config.video_scale = video_scale;
+  config.moov_at_end = moov_at_end;
+  if (request_log)
+    config.request_log = request_log;
+  config.fail_submits_429 = fail_submits_429;
+  config.retry_after_s = retry_after;
+  config.fail_polls_500 = fail_polls_500;
+  config.fail_polls_502 = fail_polls_502;
+  config.expire_outputs = expire_outputs;
+  config.hang_submit = hang_submit;
+  config.hang_polls = hang_polls;
+  config.processing_5004 = processing_5004;
+
+  if (port < 0 || port > 65535 || cdn_port < 0 || cdn_port > 65535)
+    return fail("--port and --cdn-port must be 0..65535");
+  if (latency_ms < 0 || video_scale < 1 || retry_after < 0 || fail_submits_429 < 0 || fail_polls_500 < 0 ||
+      fail_polls_502 < 0)
+    return fail("--latency-ms, --retry-after and the fault counts must be >= 0, --video-scale >= 1");
+  if (config.api_key.empty())
+    return fail("--api-key must not be empty");
+  if (!allow_remote && !emu::is_loopback_host(config.host))
+    return fail("--host " + config.host + " is not a loopback address (pass --allow-remote to bind it)");
+  if (!allow_remote && !emu::is_loopback_host(config.cdn_host))
+    return fail("--cdn-host " + config.cdn_host + " is not a loopback address (pass --allow-remote to bind it)");
+  if (fail_task) {
+    std::string code, message;
+    int64_t value = 0;
+    if (!parse_pair(fail_task, ':', &code, &message) || !parse_int(code, 1, G_MAXINT, &value))
+      return fail("--fail-task expects CODE:MESSAGE, e.g. 1200:Content moderation");
+    config.fail_task = true;
+    config.fail_task_code = int(value);
+    config.fail_task_message = message;
+  }
+  if (cut_downloads) {
+    std::string n, k;
+    int64_t count = 0, bytes = 0;
+    if (!parse_pair(cut_downloads, ':', &n, &k) || !parse_int(n, 0, G_MAXINT, &count) ||
+        !parse_int(k, 0, G_MAXINT64, &bytes))
+      return fail("--cut-downloads expects N:K, e.g. 1:65536");
+    config.cut_downloads = int(count);
+    config.cut_after_bytes = bytes;
+  }
+  if (!config.video_file.empty() && !g_file_test(config.video_file.c_str(), G_FILE_TEST_IS_REGULAR))
+    return fail("--video-file " + config.video_file + " is not a readable file");
+
+  bool temporary_output_dir = false;
+  if (output_dir) {
+    if (g_mkdir_with_parents(output_dir, 0755) != 0)
+      return fail(std::string("cannot create --output-dir ") + output_dir);
+    config.output_dir = output_dir;
+  } else if (config.video_file.empty()) {
+    g_autofree char *dir = g_dir_make_tmp("kling-emulator-XXXXXX", &error);
+    if (!dir)
+      return fail(error->message);
+    config.output_dir = dir;
+    temporary_output_dir = true;
+  }
+
+  gst_init(&argc, &argv);
+  signal(SIGPIPE, SIG_IGN);
+
+  int status = 0;
+  {
+    emu::RequestLog log;
+    if (!log.open(config.request_log, &error))
+      return fail(error->message);
+    emu::TaskStore tasks(config);
+    emu::VideoMaker videos;
+    emu::ApiServer api(config, tasks, videos, log);
+    emu::CdnServer cdn(config, tasks, log);
+    api.set_output_dir(config.output_dir);
+    if (!api.start(&error) || !cdn.start(&error)) {
+      g_printerr("kling-emulator: cannot listen: %s\n", error->message);
+      status = 1;
+    } else {
+      // Handlers first: a client may signal us as soon as it reads the URLs.
+      g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
+      guint sigint = g_unix_signal_add(SIGINT, on_signal, loop);
+      guint sigterm = g_unix_signal_add(SIGTERM, on_signal, loop);
+      api.set_cdn_url(cdn.base_url());
+      g_print("API: %s\nCDN: %s\n", api.base_url().c_str(), cdn.base_url().c_str());
+      g_print("key: %s, latency: %d ms, outputs: %s\n", config.api_key.c_str(), config.latency_ms,
+              config.video_file.empty() ? config.output_dir.c_str() : config.video_file.c_str());
+      fflush(stdout);
+      g_main_loop_run(loop);
+      g_source_remove(sigint);
+      g_source_remove(sigterm);
+    }
+    videos.stop_all();
+  }
+  if (temporary_output_dir)
+    remove_tree(config.output_dir);
+  return status;
+}

@@ -1,0 +1,138 @@
+// kling-emulator: GStreamer generation of the output MP4.
+#include "video_maker.h"
+
+#include <gst/gst.h>
+#include <glib/gstdio.h>
+
+#include <cerrno>
+#include <memory>
+
+namespace emu {
+
+namespace {
+
+constexpr int kFps = 25;
+
+struct PipelineDeleter {
+  void operator()(GstElement *pipeline) const
+  {
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+  }
+};
+
+} // namespace
+
+void VideoMaker::dimensions(const std::string &aspect_ratio, int scale, int *width, int *height)
+{
+  int w = 1280, h = 720;
+  if (aspect_ratio == "9:16") {
+    w = 720;
+    h = 1280;
+  } else if (aspect_ratio == "1:1") {
+    w = h = 960;
+  }
+  if (scale < 1)
+    scale = 1;
+  *width = MAX(2, (w / scale) & ~1);
+  *height = MAX(2, (h / scale) & ~1);
+}
+
+std::string VideoMaker::render(const VideoJob &job, const std::atomic<bool> &stop)
+{
+  int width = 0, height = 0;
+  dimensions(job.aspect_ratio, job.scale, &width, &height);
+  const std::string partial = job.path + ".part";
+  const std::string moov_tmp = job.path + ".moov";
+
+  g_autofree char *description = g_strdup_printf(
+      "videotestsrc pattern=ball background-color=0xff1d3557 foreground-color=0xfff1faee"
+      " num-buffers=%d ! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1"
+      " ! textoverlay name=text wrap-mode=wordchar valignment=center halignment=center"
+      "   font-desc=\"Sans 20\" shaded-background=true"
+      " ! timeoverlay valignment=bottom halignment=right font-desc=\"Sans 12\""
+      " ! x264enc speed-preset=ultrafast key-int-max=%d ! h264parse"
+      " ! mp4mux name=mux ! filesink name=sink",
+      job.duration_s * kFps, width, height, kFps, 2 * kFps);
+  GError *error = nullptr;
+  GstElement *raw = gst_parse_launch(description, &error);
+  if (!raw || error) {
+    std::string message = error ? error->message : "cannot build the pipeline";
+    g_clear_error(&error);
+    if (raw)
+      gst_object_unref(raw);
+    return message;
+  }
+  std::unique_ptr<GstElement, PipelineDeleter> pipeline(raw);
+
+  g_autoptr(GstElement) text = gst_bin_get_by_name(GST_BIN(raw), "text");
+  g_autoptr(GstElement) mux = gst_bin_get_by_name(GST_BIN(raw), "mux");
+  g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(raw), "sink");
+  g_object_set(text, "text", job.prompt.c_str(), NULL);
+  g_object_set(mux, "faststart", job.faststart ? TRUE : FALSE, "faststart-file", moov_tmp.c_str(), NULL);
+  g_object_set(sink, "location", partial.c_str(), NULL);
+
+  if (gst_element_set_state(raw, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    return "cannot start the pipeline";
+
+  std::string result;
+  g_autoptr(GstBus) bus = gst_element_get_bus(raw);
+  for (;;) {
+    if (stop.load()) {
+      result = "stopped";
+      break;
+    }
+    g_autoptr(GstMessage) msg = gst_bus_timed_pop_filtered(
+        bus, 100 * GST_MSECOND, GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    if (!msg)
+      continue;
+    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+      g_autoptr(GError) err = nullptr;
+      gst_message_parse_error(msg, &err, nullptr);
+      result = err ? err->message : "pipeline error";
+    }
+    break;
+  }
+  pipeline.reset();
+  g_unlink(moov_tmp.c_str());
+  if (result.empty() && g_rename(partial.c_str(), job.path.c_str()) != 0)
+    result = std::string("cannot rename the output: ") + g_strerror(errno);
+  if (!result.empty())
+    g_unlink(partial.c_str());
+  return result;
+}
+
+void VideoMaker::start(VideoJob job, Done done)
+{
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (it->finished->load()) {
+      it->thread.join();
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto finished = std::make_shared<std::atomic<bool>>(false);
+  std::thread thread([this, finished, job = std::move(job), done = std::move(done)]() {
+    std::string error = render(job, stop_);
+    if (!stop_.load())
+      done(error);
+    finished->store(true);
+  });
+  workers_.push_back({std::move(thread), finished});
+}
+
+void VideoMaker::stop_all()
+{
+  stop_.store(true);
+  std::vector<Worker> workers;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    workers.swap(workers_);
+  }
+  for (auto &worker : workers)
+    worker.thread.join();
+}
+
+} // namespace emu

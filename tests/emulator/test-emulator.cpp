@@ -1,0 +1,723 @@
+// Contract tests for kling-emulator: each case spawns the built emulator
+// ($KLING_EMULATOR) with the flags it needs and checks what a client of the
+// WaveSpeed v3 API would see, over loopback, with a libsoup client.
+#include <gio/gio.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include <algorithm>
+#include <csignal>
+#include <sys/prctl.h>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr char kKey[] = "emulator-key";
+constexpr char kModel[] = "kwaivgi/kling-v2.0-t2v-master";
+constexpr gsize kFixtureSize = 300000;
+
+char *g_tmpdir = nullptr;        // per-run scratch directory
+std::string g_fixture;           // --video-file served by most cases
+std::string g_fixture_bytes;
+
+// ---------------------------------------------------------------- emulator
+
+struct Emulator {
+  GSubprocess *process = nullptr;
+  std::string api;
+  std::string cdn;
+  std::string log_path;
+
+  ~Emulator()
+  {
+    if (!process)
+      return;
+    g_subprocess_send_signal(process, SIGTERM);
+    g_autoptr(GError) error = nullptr;
+    g_subprocess_wait(process, nullptr, &error);
+    g_assert_no_error(error);
+    // SIGTERM is a clean exit.
+    g_assert_true(g_subprocess_get_if_exited(process));
+    g_assert_cmpint(g_subprocess_get_exit_status(process), ==, 0);
+    g_object_unref(process);
+  }
+
+  // The request log as parsed JSON objects.
+  std::vector<JsonObject *> log() const;
+};
+
+std::unique_ptr<Emulator> start_emulator(std::vector<std::string> extra, bool use_fixture = true)
+{
+  static int counter = 0;
+  auto emulator = std::make_unique<Emulator>();
+  g_autofree char *log_name = g_strdup_printf("requests-%d.jsonl", ++counter);
+  g_autofree char *log_path = g_build_filename(g_tmpdir, log_name, NULL);
+  emulator->log_path = log_path;
+
+  std::vector<std::string> args = {g_getenv("KLING_EMULATOR"), "--latency-ms", "200", "--request-log",
+                                   log_path};
+  if (use_fixture) {
+    args.push_back("--video-file");
+    args.push_back(g_fixture);
+  }
+  args.insert(args.end(), extra.begin(), extra.end());
+  std::vector<const char *> argv;
+  for (auto &a : args)
+    argv.push_back(a.c_str());
+  argv.push_back(nullptr);
+
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  // If this test aborts, the emulator must not outlive it (and hold meson's pipes).
+  g_subprocess_launcher_set_child_setup(
+      launcher, [](gpointer) { prctl(PR_SET_PDEATHSIG, SIGTERM); }, nullptr, nullptr);
+  emulator->process = g_subprocess_launcher_spawnv(launcher, argv.data(), &error);
+  g_assert_no_error(error);
+
+  g_autoptr(GDataInputStream) out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(emulator->process));
+  for (int i = 0; i < 2; i++) {
+    g_autofree char *line = g_data_input_stream_read_line_utf8(out, nullptr, nullptr, &error);
+    g_assert_no_error(error);
+    g_assert_nonnull(line);
+    const char *expected = i == 0 ? "API: http://" : "CDN: http://";
+    g_assert_true(g_str_has_prefix(line, expected));
+    (i == 0 ? emulator->api : emulator->cdn) = line + 5;
+  }
+  return emulator;
+}
+
+std::vector<JsonObject *> Emulator::log() const
+{
+  std::vector<JsonObject *> entries;
+  g_autofree char *text = nullptr;
+  g_assert_true(g_file_get_contents(log_path.c_str(), &text, nullptr, nullptr));
+  g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+  for (char **line = lines; *line; line++) {
+    if (!**line)
+      continue;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) error = nullptr;
+    json_parser_load_from_data(parser, *line, -1, &error);
+    g_assert_no_error(error);
+    entries.push_back(json_object_ref(json_node_get_object(json_parser_get_root(parser))));
+  }
+  return entries;
+}
+
+void free_log(std::vector<JsonObject *> &entries)
+{
+  for (auto *entry : entries)
+    json_object_unref(entry);
+  entries.clear();
+}
+
+// ---------------------------------------------------------------- client
+
+struct Reply {
+  guint status = 0;
+  std::string body;
+  SoupMessageHeaders *headers = nullptr;  // response headers
+  GError *error = nullptr;                // transport error, if any
+  JsonNode *json = nullptr;               // parsed body, if JSON
+
+  Reply() = default;
+  Reply(const Reply &) = delete;
+  Reply &operator=(const Reply &) = delete;
+  ~Reply()
+  {
+    if (headers)
+      soup_message_headers_unref(headers);
+    g_clear_error(&error);
+    if (json)
+      json_node_unref(json);
+  }
+
+  JsonObject *object() const
+  {
+    g_assert_nonnull(json);
+    g_assert_true(JSON_NODE_HOLDS_OBJECT(json));
+    return json_node_get_object(json);
+  }
+  JsonObject *data() const { return json_object_get_object_member(object(), "data"); }
+  const char *header(const char *name) const { return soup_message_headers_get_one(headers, name); }
+};
+
+// Sends one request and reads the body as a stream, keeping what arrived
+// before any error (so a cut download shows how many bytes came).
+std::unique_ptr<Reply> request(const char *method, const std::string &url, const char *key,
+                               const std::string &body = "", const char *range = nullptr, guint timeout_s = 10)
+{
+  auto reply = std::make_unique<Reply>();
+  g_autoptr(SoupSession) session = soup_session_new_with_options("timeout", timeout_s, NULL);
+  g_autoptr(SoupMessage) msg = soup_message_new(method, url.c_str());
+  g_assert_nonnull(msg);
+  SoupMessageHeaders *headers = soup_message_get_request_headers(msg);
+  if (key) {
+    g_autofree char *value = g_strdup_printf("Bearer %s", key);
+    soup_message_headers_replace(headers, "Authorization", value);
+  }
+  if (range)
+    soup_message_headers_replace(headers, "Range", range);
+  if (!body.empty() || g_str_equal(method, "POST")) {
+    g_autoptr(GBytes) bytes = g_bytes_new(body.data(), body.size());
+    soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
+  }
+
+  g_autoptr(GInputStream) stream = soup_session_send(session, msg, nullptr, &reply->error);
+  if (stream) {
+    char buffer[65536];
+    for (;;) {
+      gssize n = g_input_stream_read(stream, buffer, sizeof buffer, nullptr, &reply->error);
+      if (n <= 0)
+        break;
+      reply->body.append(buffer, gsize(n));
+    }
+  }
+  reply->status = soup_message_get_status(msg);
+  reply->headers = soup_message_headers_ref(soup_message_get_response_headers(msg));
+  g_autoptr(JsonParser) parser = json_parser_new();
+  if (!reply->body.empty() && json_parser_load_from_data(parser, reply->body.data(), gssize(reply->body.size()), nullptr))
+    reply->json = json_node_copy(json_parser_get_root(parser));
+  return reply;
+}
+
+std::unique_ptr<Reply> submit(const Emulator &e, const std::string &body, const char *key = kKey,
+                              const char *model = kModel)
+{
+  return request("POST", e.api + "/api/v3/" + model, key, body);
+}
+
+std::unique_ptr<Reply> poll(const Emulator &e, const std::string &id, bool result_form = true, const char *key = kKey)
+{
+  return request("GET", e.api + "/api/v3/predictions/" + id + (result_form ? "/result" : ""), key);
+}
+
+std::string submit_ok(const Emulator &e, const std::string &body = "{\"prompt\":\"a red fox\"}")
+{
+  auto reply = submit(e, body);
+  g_assert_no_error(reply->error);
+  g_assert_cmpuint(reply->status, ==, 200);
+  return json_object_get_string_member(reply->data(), "id");
+}
+
+// Polls every 50 ms until a final status; returns the last reply.
+std::unique_ptr<Reply> poll_until_final(const Emulator &e, const std::string &id, std::vector<std::string> *seen = nullptr)
+{
+  const gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+  for (;;) {
+    auto reply = poll(e, id);
+    g_assert_no_error(reply->error);
+    g_assert_cmpuint(reply->status, ==, 200);
+    const std::string status = json_object_get_string_member(reply->data(), "status");
+    if (seen && (seen->empty() || seen->back() != status))
+      seen->push_back(status);
+    if (status == "completed" || status == "failed")
+      return reply;
+    g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    g_usleep(50000);
+  }
+}
+
+void assert_envelope_error(const Reply &reply, guint status, const char *message_part)
+{
+  g_assert_no_error(reply.error);
+  g_assert_cmpuint(reply.status, ==, status);
+  g_assert_cmpint(json_object_get_int_member(reply.object(), "code"), ==, status);
+  const char *message = json_object_get_string_member(reply.object(), "message");
+  g_assert_nonnull(strstr(message, message_part));
+}
+
+// ---------------------------------------------------------------- mp4
+
+uint32_t be32(const std::string &s, size_t at)
+{
+  return (uint32_t(uint8_t(s[at])) << 24) | (uint32_t(uint8_t(s[at + 1])) << 16) |
+         (uint32_t(uint8_t(s[at + 2])) << 8) | uint32_t(uint8_t(s[at + 3]));
+}
+
+struct Box {
+  std::string type;
+  size_t start, header, end;  // offsets in the file
+};
+
+std::vector<Box> boxes(const std::string &s, size_t from, size_t to)
+{
+  std::vector<Box> out;
+  while (from + 8 <= to) {
+    uint64_t size = be32(s, from);
+    size_t header = 8;
+    if (size == 1) {
+      size = (uint64_t(be32(s, from + 8)) << 32) | be32(s, from + 12);
+      header = 16;
+    } else if (size == 0) {
+      size = to - from;
+    }
+    g_assert_cmpuint(size, >=, header);
+    g_assert_cmpuint(from + size, <=, to);
+    out.push_back({s.substr(from + 4, 4), from, header, size_t(from + size)});
+    from += size;
+  }
+  return out;
+}
+
+const Box *find_box(const std::vector<Box> &list, const char *type)
+{
+  for (auto &box : list)
+    if (box.type == type)
+      return &box;
+  return nullptr;
+}
+
+struct Mp4Facts {
+  bool moov_first = false;
+  double duration_s = 0;
+  uint32_t width = 0, height = 0;
+};
+
+Mp4Facts inspect_mp4(const std::string &file)
+{
+  Mp4Facts facts;
+  auto top = boxes(file, 0, file.size());
+  g_assert_cmpuint(top.size(), >, 0);
+  g_assert_cmpstr(top[0].type.c_str(), ==, "ftyp");
+  const Box *moov = find_box(top, "moov");
+  const Box *mdat = find_box(top, "mdat");
+  g_assert_nonnull(moov);
+  g_assert_nonnull(mdat);
+  facts.moov_first = moov->start < mdat->start;
+
+  auto inside = boxes(file, moov->start + moov->header, moov->end);
+  const Box *mvhd = find_box(inside, "mvhd");
+  g_assert_nonnull(mvhd);
+  const size_t p = mvhd->start + mvhd->header;
+  const bool v1 = file[p] == 1;
+  const uint32_t timescale = be32(file, p + (v1 ? 20 : 12));
+  const uint64_t duration =
+      v1 ? (uint64_t(be32(file, p + 24)) << 32) | be32(file, p + 28) : be32(file, p + 16);
+  facts.duration_s = double(duration) / timescale;
+
+  const Box *trak = find_box(inside, "trak");
+  g_assert_nonnull(trak);
+  auto track = boxes(file, trak->start + trak->header, trak->end);
+  const Box *tkhd = find_box(track, "tkhd");
+  g_assert_nonnull(tkhd);
+  facts.width = be32(file, tkhd->end - 8) >> 16;
+  facts.height = be32(file, tkhd->end - 4) >> 16;
+  return facts;
+}
+
+// ---------------------------------------------------------------- cases
+
+void test_start_prints_urls()
+{
+  auto e = start_emulator({"--cdn-host", "127.0.0.2"});
+  g_assert_true(g_str_has_prefix(e->api.c_str(), "http://127.0.0.1:"));
+  g_assert_true(g_str_has_prefix(e->cdn.c_str(), "http://127.0.0.2:"));
+}
+
+void test_start_refuses_non_loopback()
+{
+  const char *argv[] = {g_getenv("KLING_EMULATOR"), "--host", "192.0.2.1", nullptr};
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GSubprocess) p =
+      g_subprocess_newv(argv, GSubprocessFlags(G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE), &error);
+  g_assert_no_error(error);
+  g_autofree char *out = nullptr, *err = nullptr;
+  g_subprocess_communicate_utf8(p, nullptr, nullptr, &out, &err, &error);
+  g_assert_no_error(error);
+  g_assert_cmpint(g_subprocess_get_exit_status(p), !=, 0);
+  g_assert_cmpstr(out, ==, "");
+  g_assert_nonnull(strstr(err, "--allow-remote"));
+}
+
+void test_flow_submit_poll_download()
+{
+  auto e = start_emulator({"--cdn-host", "127.0.0.2"});
+  auto sub = submit(*e, "{\"prompt\":\"a red fox\",\"duration\":10,\"aspect_ratio\":\"9:16\"}");
+  g_assert_no_error(sub->error);
+  g_assert_cmpuint(sub->status, ==, 200);
+  g_assert_cmpint(json_object_get_int_member(sub->object(), "code"), ==, 200);
+  g_assert_cmpstr(json_object_get_string_member(sub->object(), "message"), ==, "success");
+  JsonObject *data = sub->data();
+  const std::string id = json_object_get_string_member(data, "id");
+  g_assert_cmpuint(id.size(), ==, 32);
+  g_assert_cmpstr(json_object_get_string_member(data, "status"), ==, "created");
+  g_assert_cmpstr(json_object_get_string_member(data, "model"), ==, kModel);
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(data, "outputs")), ==, 0);
+  g_assert_cmpstr(json_object_get_string_member(data, "error"), ==, "");
+  g_assert_true(g_regex_match_simple("^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z$",
+                                     json_object_get_string_member(data, "created_at"), GRegexCompileFlags(0),
+                                     GRegexMatchFlags(0)));
+  const std::string get_url = json_object_get_string_member(json_object_get_object_member(data, "urls"), "get");
+  const std::string expected_get = e->api + "/api/v3/predictions/" + id + "/result";
+  g_assert_cmpstr(get_url.c_str(), ==, expected_get.c_str());
+
+  std::vector<std::string> seen;
+  auto done = poll_until_final(*e, id, &seen);
+  g_assert_cmpstr(seen.back().c_str(), ==, "completed");
+  g_assert_true(std::find(seen.begin(), seen.end(), "processing") != seen.end());
+  data = done->data();
+  JsonArray *outputs = json_object_get_array_member(data, "outputs");
+  g_assert_cmpuint(json_array_get_length(outputs), ==, 1);
+  const std::string output = json_array_get_string_element(outputs, 0);
+  const std::string expected_output = e->cdn + "/outputs/" + id + ".mp4";
+  g_assert_cmpstr(output.c_str(), ==, expected_output.c_str());
+  JsonArray *nsfw = json_object_get_array_member(data, "has_nsfw_contents");
+  g_assert_cmpuint(json_array_get_length(nsfw), ==, 1);
+  g_assert_false(json_array_get_boolean_element(nsfw, 0));
+  g_assert_cmpint(json_object_get_int_member(json_object_get_object_member(data, "timings"), "inference"), >=, 200);
+
+  // The REST-overview poll form answers the same.
+  auto other = poll(*e, id, false);
+  g_assert_cmpuint(other->status, ==, 200);
+  g_assert_cmpstr(json_object_get_string_member(other->data(), "status"), ==, "completed");
+  g_assert_cmpstr(json_object_get_string_member(other->data(), "id"), ==, id.c_str());
+
+  auto download = request("GET", output, nullptr);
+  g_assert_no_error(download->error);
+  g_assert_cmpuint(download->status, ==, 200);
+  g_assert_cmpstr(download->header("Content-Type"), ==, "video/mp4");
+  g_assert_cmpstr(download->header("Accept-Ranges"), ==, "bytes");
+  g_assert_cmpint(soup_message_headers_get_content_length(download->headers), ==, kFixtureSize);
+  g_assert_true(download->body == g_fixture_bytes);
+
+  // Every request was logged; the CDN never saw a key, the API always did.
+  auto log = e->log();
+  bool saw_cdn = false;
+  for (auto *entry : log) {
+    const std::string server = json_object_get_string_member(entry, "server");
+    if (server == "cdn") {
+      saw_cdn = true;
+      g_assert_true(json_object_get_null_member(entry, "authorization"));
+      g_assert_cmpint(json_object_get_int_member(entry, "status"), ==, 200);
+    } else {
+      g_assert_cmpstr(json_object_get_string_member(entry, "authorization"), ==, "Bearer emulator-key");
+    }
+  }
+  g_assert_true(saw_cdn);
+  g_assert_cmpstr(json_object_get_string_member(log[0], "method"), ==, "POST");
+  g_assert_cmpstr(json_object_get_string_member(log[0], "path"), ==, "/api/v3/kwaivgi/kling-v2.0-t2v-master");
+  g_assert_nonnull(strstr(json_object_get_string_member(log[0], "body"), "\"aspect_ratio\":\"9:16\""));
+  free_log(log);
+}
+
+void test_cdn_ranges()
+{
+  auto e = start_emulator({});
+  const std::string id = submit_ok(*e);
+  auto done = poll_until_final(*e, id);
+  const std::string url = json_array_get_string_element(json_object_get_array_member(done->data(), "outputs"), 0);
+
+  auto part = request("GET", url, nullptr, "", "bytes=100-199");
+  g_assert_cmpuint(part->status, ==, 206);
+  g_assert_cmpstr(part->header("Content-Range"), ==, "bytes 100-199/300000");
+  g_assert_true(part->body == g_fixture_bytes.substr(100, 100));
+
+  auto open = request("GET", url, nullptr, "", "bytes=299990-");
+  g_assert_cmpuint(open->status, ==, 206);
+  g_assert_cmpstr(open->header("Content-Range"), ==, "bytes 299990-299999/300000");
+  g_assert_true(open->body == g_fixture_bytes.substr(299990));
+
+  auto suffix = request("GET", url, nullptr, "", "bytes=-5");
+  g_assert_cmpuint(suffix->status, ==, 206);
+  g_assert_true(suffix->body == g_fixture_bytes.substr(kFixtureSize - 5));
+
+  auto past = request("GET", url, nullptr, "", "bytes=300000-");
+  g_assert_cmpuint(past->status, ==, 416);
+  g_assert_cmpstr(past->header("Content-Range"), ==, "bytes */300000");
+
+  auto head = request("HEAD", url, nullptr);
+  g_assert_cmpuint(head->status, ==, 200);
+  g_assert_cmpint(soup_message_headers_get_content_length(head->headers), ==, kFixtureSize);
+  g_assert_cmpuint(head->body.size(), ==, 0);
+
+  auto unknown = request("GET", e->cdn + "/outputs/0123.mp4", nullptr);
+  g_assert_cmpuint(unknown->status, ==, 404);
+}
+
+void test_auth_401()
+{
+  auto e = start_emulator({"--api-key", "sekrit"});
+  assert_envelope_error(*submit(*e, "{\"prompt\":\"x\"}", nullptr), 401, "Invalid API key");
+  assert_envelope_error(*submit(*e, "{\"prompt\":\"x\"}", "emulator-key"), 401, "Invalid API key");
+  auto ok = submit(*e, "{\"prompt\":\"x\"}", "sekrit");
+  g_assert_cmpuint(ok->status, ==, 200);
+  const std::string task = json_object_get_string_member(ok->data(), "id");
+  assert_envelope_error(*poll(*e, task, true, "wrong"), 401, "Invalid API key");
+  assert_envelope_error(*request("DELETE", e->api + "/api/v3/predictions/" + task, nullptr), 401, "Invalid API key");
+}
+
+void test_submit_validation_400()
+{
+  auto e = start_emulator({});
+  struct Case {
+    std::string body;
+    const char *message;  // nullptr: accepted
+  };
+  std::string long_ok, too_long;
+  for (int i = 0; i < 2500; i++)
+    long_ok += "\xc3\xa9";  // é: 2500 characters, 5000 bytes
+  too_long = long_ok + "e";
+  const Case cases[] = {
+      {"{}", "Missing required parameter: prompt"},
+      {"{\"prompt\":\"\"}", "prompt must be between 1 and 2500 characters"},
+      {"{\"prompt\":\"" + too_long + "\"}", "prompt must be between 1 and 2500 characters"},
+      {"{\"prompt\":\"" + long_ok + "\"}", nullptr},
+      {"{\"prompt\":42}", "prompt must be a string"},
+      {"{\"prompt\":\"x\",\"duration\":7}", "duration must be an integer, one of 5, 10"},
+      {"{\"prompt\":\"x\",\"duration\":\"5\"}", "duration must be an integer, one of 5, 10"},
+      {"{\"prompt\":\"x\",\"duration\":5.5}", "duration must be an integer, one of 5, 10"},
+      {"{\"prompt\":\"x\",\"duration\":10,\"aspect_ratio\":\"1:1\"}", nullptr},
+      {"{\"prompt\":\"x\",\"aspect_ratio\":\"4:3\"}", "aspect_ratio must be one of 16:9, 9:16, 1:1"},
+      {"{\"prompt\":\"x\",\"guidance_scale\":1.5}", "guidance_scale must be a number between 0 and 1"},
+      {"{\"prompt\":\"x\",\"negative_prompt\":[]}", "negative_prompt must be a string"},
+  };
+  for (const auto &c : cases) {
+    auto reply = submit(*e, c.body);
+    if (!c.message) {
+      g_assert_cmpuint(reply->status, ==, 200);
+      continue;
+    }
+    assert_envelope_error(*reply, 400, c.message);
+  }
+
+  // A body that is not JSON gets the bare {"error": ...} shape.
+  auto bad = submit(*e, "{prompt:");
+  g_assert_cmpuint(bad->status, ==, 400);
+  g_assert_true(json_object_has_member(bad->object(), "error"));
+  g_assert_false(json_object_has_member(bad->object(), "code"));
+
+  // image-to-video models need an image.
+  assert_envelope_error(*submit(*e, "{\"prompt\":\"x\"}", kKey, "kwaivgi/kling-v2.0-i2v-master"), 400,
+                        "Missing required parameter: image");
+}
+
+void test_unknown_id_and_delete()
+{
+  auto e = start_emulator({});
+  assert_envelope_error(*poll(*e, "0000000000000000000000000000dead"), 404, "not found");
+  assert_envelope_error(*poll(*e, "0000000000000000000000000000dead", false), 404, "not found");
+
+  const std::string id = submit_ok(*e);
+  auto deleted = request("DELETE", e->api + "/api/v3/predictions/" + id, kKey);
+  g_assert_cmpuint(deleted->status, ==, 200);
+  g_assert_cmpint(json_object_get_int_member(deleted->object(), "code"), ==, 200);
+  g_assert_cmpstr(json_object_get_string_member(deleted->data(), "id"), ==, id.c_str());
+  g_assert_cmpstr(json_object_get_string_member(deleted->data(), "status"), ==, "deleted");
+  assert_envelope_error(*poll(*e, id), 404, "not found");
+  assert_envelope_error(*request("DELETE", e->api + "/api/v3/predictions/" + id, kKey), 404, "not found");
+}
+
+void test_fault_submit_429()
+{
+  auto e = start_emulator({"--fail-submits-429", "2", "--retry-after", "3"});
+  for (int i = 0; i < 2; i++) {
+    auto reply = submit(*e, "{\"prompt\":\"x\"}");
+    assert_envelope_error(*reply, 429, "");
+    g_assert_cmpstr(reply->header("Retry-After"), ==, "3");
+  }
+  const std::string id = submit_ok(*e);
+  // No task was created by the refused submits: only one id exists, and it completes.
+  auto done = poll_until_final(*e, id);
+  g_assert_cmpstr(json_object_get_string_member(done->data(), "status"), ==, "completed");
+}
+
+void test_fault_polls_500()
+{
+  auto e = start_emulator({"--fail-polls-500", "2"});
+  const std::string id = submit_ok(*e);
+  assert_envelope_error(*poll(*e, id), 500, "");
+  assert_envelope_error(*poll(*e, id, false), 500, "");
+  g_assert_cmpuint(poll(*e, id)->status, ==, 200);
+}
+
+void test_fault_polls_502()
+{
+  auto e = start_emulator({"--fail-polls-502", "1"});
+  const std::string id = submit_ok(*e);
+  auto gateway = poll(*e, id);
+  g_assert_cmpuint(gateway->status, ==, 502);
+  g_assert_null(gateway->json);  // not JSON
+  g_assert_nonnull(strstr(gateway->body.c_str(), "<html>"));
+  g_assert_true(g_str_has_prefix(gateway->header("Content-Type"), "text/html"));
+  g_assert_cmpuint(poll(*e, id)->status, ==, 200);
+}
+
+void test_fault_fail_task()
+{
+  auto e = start_emulator({"--fail-task", "1200:Content moderation: the prompt was flagged"});
+  const std::string id = submit_ok(*e);
+  auto done = poll_until_final(*e, id);
+  g_assert_cmpuint(done->status, ==, 200);
+  JsonObject *data = done->data();
+  g_assert_cmpstr(json_object_get_string_member(data, "status"), ==, "failed");
+  g_assert_cmpint(json_object_get_int_member(data, "code"), ==, 1200);
+  g_assert_cmpstr(json_object_get_string_member(data, "error"), ==, "Content moderation: the prompt was flagged");
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(data, "outputs")), ==, 0);
+}
+
+void test_fault_cut_downloads()
+{
+  auto e = start_emulator({"--cut-downloads", "1:1000"});
+  const std::string id = submit_ok(*e);
+  auto done = poll_until_final(*e, id);
+  const std::string url = json_array_get_string_element(json_object_get_array_member(done->data(), "outputs"), 0);
+
+  auto cut = request("GET", url, nullptr);
+  g_assert_cmpuint(cut->status, ==, 200);
+  g_assert_cmpint(soup_message_headers_get_content_length(cut->headers), ==, kFixtureSize);
+  g_assert_nonnull(cut->error);  // the connection closed early
+  g_assert_cmpuint(cut->body.size(), ==, 1000);
+  g_assert_true(cut->body == g_fixture_bytes.substr(0, 1000));
+
+  // Resuming with Range gets the rest.
+  auto rest = request("GET", url, nullptr, "", "bytes=1000-");
+  g_assert_no_error(rest->error);
+  g_assert_cmpuint(rest->status, ==, 206);
+  g_assert_true(cut->body + rest->body == g_fixture_bytes);
+}
+
+void test_fault_expire_outputs()
+{
+  auto e = start_emulator({"--expire-outputs"});
+  const std::string id = submit_ok(*e);
+  auto done = poll_until_final(*e, id);
+  g_assert_cmpstr(json_object_get_string_member(done->data(), "status"), ==, "completed");
+  const std::string url = json_array_get_string_element(json_object_get_array_member(done->data(), "outputs"), 0);
+  g_assert_cmpuint(request("GET", url, nullptr)->status, ==, 404);
+  g_assert_cmpuint(request("HEAD", url, nullptr)->status, ==, 404);
+}
+
+void test_fault_hang_submit()
+{
+  auto e = start_emulator({"--hang-submit"});
+  auto reply = request("POST", e->api + "/api/v3/" + kModel, kKey, "{\"prompt\":\"x\"}", nullptr, 1);
+  g_assert_error(reply->error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  auto log = e->log();
+  g_assert_cmpuint(log.size(), ==, 1);
+  g_assert_true(json_object_get_null_member(log[0], "status"));
+  free_log(log);
+}
+
+void test_fault_hang_polls()
+{
+  auto e = start_emulator({"--hang-polls"});
+  const std::string id = submit_ok(*e);
+  auto reply = request("GET", e->api + "/api/v3/predictions/" + id + "/result", kKey, "", nullptr, 1);
+  g_assert_error(reply->error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+}
+
+void test_fault_processing_5004()
+{
+  auto e = start_emulator({"--processing-5004", "--latency-ms", "1200"});
+  const std::string id = submit_ok(*e);
+  g_usleep(500000);  // past the first quarter: processing
+  auto reply = poll(*e, id);
+  g_assert_cmpstr(json_object_get_string_member(reply->data(), "status"), ==, "processing");
+  g_assert_cmpint(json_object_get_int_member(reply->data(), "code"), ==, 5004);
+  auto done = poll_until_final(*e, id);
+  g_assert_cmpstr(json_object_get_string_member(done->data(), "status"), ==, "completed");
+}
+
+// Generates a real video and checks it; returns the downloaded file.
+std::string generate(const Emulator &e, const char *aspect, int duration)
+{
+  g_autofree char *body =
+      g_strdup_printf("{\"prompt\":\"a red fox running through fresh snow\",\"duration\":%d,\"aspect_ratio\":\"%s\"}",
+                      duration, aspect);
+  const std::string id = submit_ok(e, body);
+  auto done = poll_until_final(e, id);
+  g_assert_cmpstr(json_object_get_string_member(done->data(), "status"), ==, "completed");
+  const std::string url = json_array_get_string_element(json_object_get_array_member(done->data(), "outputs"), 0);
+  auto download = request("GET", url, nullptr);
+  g_assert_no_error(download->error);
+  g_assert_cmpuint(download->status, ==, 200);
+  return download->body;
+}
+
+void test_generate_faststart()
+{
+  auto e = start_emulator({"--video-scale", "8"}, false);
+  const std::string file = generate(*e, "9:16", 5);
+  Mp4Facts facts = inspect_mp4(file);
+  g_assert_true(facts.moov_first);
+  g_assert_cmpfloat_with_epsilon(facts.duration_s, 5.0, 0.05);
+  g_assert_cmpuint(facts.width, ==, 90);
+  g_assert_cmpuint(facts.height, ==, 160);
+}
+
+void test_generate_moov_at_end()
+{
+  auto e = start_emulator({"--video-scale", "8", "--moov-at-end"}, false);
+  const std::string file = generate(*e, "1:1", 10);
+  Mp4Facts facts = inspect_mp4(file);
+  g_assert_false(facts.moov_first);
+  g_assert_cmpfloat_with_epsilon(facts.duration_s, 10.0, 0.05);
+  g_assert_cmpuint(facts.width, ==, 120);
+  g_assert_cmpuint(facts.height, ==, 120);
+}
+
+void test_generate_16_9()
+{
+  auto e = start_emulator({"--video-scale", "4"}, false);
+  Mp4Facts facts = inspect_mp4(generate(*e, "16:9", 5));
+  g_assert_cmpuint(facts.width, ==, 320);
+  g_assert_cmpuint(facts.height, ==, 180);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+  if (!g_getenv("KLING_EMULATOR")) {
+    g_test_skip("KLING_EMULATOR is not set (run through meson test)");
+    return g_test_run();
+  }
+
+  g_autoptr(GError) error = nullptr;
+  g_tmpdir = g_dir_make_tmp("test-emulator-XXXXXX", &error);
+  g_assert_no_error(error);
+  g_autofree char *fixture = g_build_filename(g_tmpdir, "fixture.mp4", NULL);
+  g_fixture = fixture;
+  for (gsize i = 0; i < kFixtureSize; i++)
+    g_fixture_bytes.push_back(char((i * 7 + i / 251) & 0xff));
+  g_assert_true(g_file_set_contents(fixture, g_fixture_bytes.data(), gssize(g_fixture_bytes.size()), nullptr));
+
+  g_test_add_func("/emulator/start/prints-api-and-cdn-urls", test_start_prints_urls);
+  g_test_add_func("/emulator/start/refuses-non-loopback-host", test_start_refuses_non_loopback);
+  g_test_add_func("/emulator/flow/submit-poll-download", test_flow_submit_poll_download);
+  g_test_add_func("/emulator/cdn/byte-ranges-and-head", test_cdn_ranges);
+  g_test_add_func("/emulator/auth/wrong-or-missing-key-is-401", test_auth_401);
+  g_test_add_func("/emulator/submit/invalid-input-is-400", test_submit_validation_400);
+  g_test_add_func("/emulator/poll/unknown-id-is-404-and-delete-works", test_unknown_id_and_delete);
+  g_test_add_func("/emulator/fault/submit-429-with-retry-after", test_fault_submit_429);
+  g_test_add_func("/emulator/fault/polls-500", test_fault_polls_500);
+  g_test_add_func("/emulator/fault/polls-502-html", test_fault_polls_502);
+  g_test_add_func("/emulator/fault/task-fails-with-code", test_fault_fail_task);
+  g_test_add_func("/emulator/fault/cut-download-resumes-with-range", test_fault_cut_downloads);
+  g_test_add_func("/emulator/fault/expired-outputs-are-404", test_fault_expire_outputs);
+  g_test_add_func("/emulator/fault/hang-submit", test_fault_hang_submit);
+  g_test_add_func("/emulator/fault/hang-polls", test_fault_hang_polls);
+  g_test_add_func("/emulator/fault/processing-5004", test_fault_processing_5004);
+  g_test_add_func("/emulator/generate/9x16-faststart-exact-duration", test_generate_faststart);
+  g_test_add_func("/emulator/generate/1x1-moov-at-end-10s", test_generate_moov_at_end);
+  g_test_add_func("/emulator/generate/16x9-size", test_generate_16_9);
+
+  const int status = g_test_run();
+
+  g_autoptr(GDir) dir = g_dir_open(g_tmpdir, 0, nullptr);
+  while (const char *name = dir ? g_dir_read_name(dir) : nullptr) {
+    g_autofree char *path = g_build_filename(g_tmpdir, name, NULL);
+    g_unlink(path);
+  }
+  g_rmdir(g_tmpdir);
+  g_free(g_tmpdir);
+  return status;
+}
