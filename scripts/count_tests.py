@@ -1,32 +1,39 @@
 #!/usr/bin/env python3
-"""Counts test results from meson's testlog.json: every TAP subtest, and every
-plain (exit-code) test as one. Prints `N passed, N failed`."""
+"""Counts test results from meson testlog.json files (one per build): every TAP
+subtest, and every plain (exit-code) test as one. Prints `N passed, N failed`."""
 import json
 import re
 import sys
 
 passed = failed = skipped = 0
-with open(sys.argv[1], encoding="utf-8") as log:
-    for line in log:
-        test = json.loads(line)
-        out = test.get("stdout") or ""
-        oks = re.findall(r"^(not ok|ok)\b(.*)$", out, re.M)
-        if oks:
-            for verdict, rest in oks:
-                if "# SKIP" in rest:
-                    skipped += 1
-                elif verdict == "ok":
-                    passed += 1
-                else:
-                    failed += 1
-            if test["result"] not in ("OK", "EXPECTEDFAIL", "SKIP") and all(v == "ok" for v, _ in oks):
-                failed += 1  # crashed or timed out after its last subtest
-        elif test["result"] == "SKIP":
-            skipped += 1
-        elif test["result"] in ("OK", "EXPECTEDFAIL"):
-            passed += 1
-        else:
-            failed += 1
+lines = []
+for path in sys.argv[1:]:
+    try:
+        with open(path, encoding="utf-8") as log:
+            lines.extend(log)
+    except OSError:
+        print(f"no test log at {path}: that build or run failed", file=sys.stderr)
+        failed += 1
+for line in lines:
+    test = json.loads(line)
+    out = test.get("stdout") or ""
+    oks = re.findall(r"^(not ok|ok)\b(.*)$", out, re.M)
+    if oks:
+        for verdict, rest in oks:
+            if "# SKIP" in rest:
+                skipped += 1
+            elif verdict == "ok":
+                passed += 1
+            else:
+                failed += 1
+        if test["result"] not in ("OK", "EXPECTEDFAIL", "SKIP") and all(v == "ok" for v, _ in oks):
+            failed += 1  # crashed or timed out after its last subtest
+    elif test["result"] == "SKIP":
+        skipped += 1
+    elif test["result"] in ("OK", "EXPECTEDFAIL"):
+        passed += 1
+    else:
+        failed += 1
 summary = f"{passed} passed, {failed} failed"
 if skipped:
     summary += f", {skipped} skipped"

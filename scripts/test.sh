@@ -16,6 +16,15 @@ meson compile -C "$BUILD"
 
 status=0
 meson test -C "$BUILD" --print-errorlogs "$@" || status=$?
+logs=("$BUILD/meson-logs/testlog.json")
 
-python3 scripts/count_tests.py "$BUILD/meson-logs/testlog.json"
+# The same suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+# (KLING_SANITIZE=0 skips it for a quick local run).
+if [ "${KLING_SANITIZE:-1}" != 0 ]; then
+  echo "==> the suite under ASan + UBSan"
+  bash scripts/sanitize.sh "$@" || status=$?
+  logs+=("${SANITIZE_BUILD_DIR:-build-asan}/meson-logs/testlog.json")
+fi
+
+python3 scripts/count_tests.py "${logs[@]}"
 exit $status

@@ -73,7 +73,8 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
   g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg.get(), cancellable, &error);
   if (!stream) {
     result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-    result.never_connected = never_connected(error);
+    result.tls_failed = error->domain == G_TLS_ERROR;
+    result.never_connected = never_connected(error) || result.tls_failed;
     result.transport_error = error->message;
     return result;
   }

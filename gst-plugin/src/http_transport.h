@@ -22,6 +22,7 @@ struct HttpResult {
   std::optional<unsigned> retry_after;
   std::string transport_error;       // when status == 0, or a body read failed
   bool never_connected = false;      // the request surely never reached the server
+  bool tls_failed = false;           // the server's certificate was refused: nothing was sent
   bool cancelled = false;
 };
 

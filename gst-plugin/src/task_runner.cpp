@@ -30,6 +30,14 @@ bool is_transient(unsigned status, const api::Reply& reply) {
          reply.kind == api::ReplyKind::Gateway;
 }
 
+// A refused certificate: retrying cannot help, and nothing was sent.
+Error tls_error(const HttpResult& r, const std::string& url, const std::string& task_id) {
+  return {ErrorKind::Network,
+          "The TLS certificate of " + url + " was not accepted: " + r.transport_error +
+              ". Nothing was sent. Give its CA with tls-database, or set ssl-strict=false",
+          {}, 0, task_id};
+}
+
 ErrorKind kind_for_status(unsigned status) {
   switch (status) {
     case 400: case 413: case 422: return ErrorKind::InvalidInput;
@@ -148,6 +156,8 @@ TaskRunner::Outcome TaskRunner::submit(HttpTransport& http, api::Task* task) {
     api::Reply reply = api::parse_reply(r.status, r.body);
     const unsigned status = effective_status(r, reply);
 
+    if (r.tls_failed)
+      return fail(tls_error(r, url, {}));
     // Only a refusal (429) or a connection never made proves no task was created.
     const bool safe_to_retry = status == 429 || (r.status == 0 && r.never_connected);
     if (safe_to_retry && attempt <= request_.retries) {
@@ -184,6 +194,11 @@ TaskRunner::Outcome TaskRunner::submit(HttpTransport& http, api::Task* task) {
       return Outcome::Done;
     }
     std::string debug = "POST " + url + " answered HTTP " + std::to_string(r.status);
+    if (status >= 300 && status < 400)
+      return fail({ErrorKind::BadReply,
+                   "The API answered the submit with a redirect (HTTP " + std::to_string(status) +
+                       "), which is not followed so the key goes nowhere else: check api-url",
+                   debug, status, {}});
     if (status >= 500 || reply.kind == api::ReplyKind::Gateway)
       debug += "; not retried: the task may have been created, see your WaveSpeed dashboard";
     if (reply.kind == api::ReplyKind::Malformed)
@@ -228,6 +243,8 @@ TaskRunner::Outcome TaskRunner::poll_until_final(HttpTransport& http, api::Task*
     HttpResult r = http.api_call("GET", url, nullptr, cancellable_.get());
     if (r.cancelled)
       return Outcome::Cancelled;
+    if (r.tls_failed)
+      return fail(tls_error(r, url, id));
     api::Reply reply = api::parse_reply(r.status, r.body);
     const unsigned http_status = effective_status(r, reply);
 
