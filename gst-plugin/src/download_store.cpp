@@ -88,9 +88,55 @@ DownloadStore::~DownloadStore() {
 }
 
 void DownloadStore::set_total(uint64_t total) {
+  // Reserve the blocks at once: cheaper than growing the file chunk by chunk.
+  if (total > 0)
+    posix_fallocate(fd_, 0, static_cast<off_t>(total));
   std::lock_guard<std::mutex> lock(mutex_);
   total_ = total;
   changed_.notify_all();
+}
+
+namespace {
+constexpr size_t kRecentChunks = 8;  // 2 MiB a reader may share without a copy
+constexpr size_t kPooledChunks = 32; // reused while no buffer holds them
+}  // namespace
+
+char* DownloadStore::write_buffer(size_t* size) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  filling_.reset();
+  // A chunk no reader and no recent entry holds any more is free to reuse.
+  for (const auto& chunk : pool_)
+    if (chunk.use_count() == 1) {
+      filling_ = chunk;
+      break;
+    }
+  if (!filling_) {
+    filling_ = std::make_shared<Chunk>(kChunkSize);
+    if (pool_.size() < kPooledChunks)
+      pool_.push_back(filling_);
+  }
+  *size = filling_->capacity;
+  return filling_->data.get();
+}
+
+bool DownloadStore::commit(const char* data, size_t size, Error* error) {
+  if (!append(data, size, error))
+    return false;
+  std::lock_guard<std::mutex> lock(mutex_);
+  recent_.push_back({have_ - size, data, size, std::move(filling_)});
+  if (recent_.size() > kRecentChunks)
+    recent_.pop_front();
+  return true;
+}
+
+std::shared_ptr<Chunk> DownloadStore::view(uint64_t offset, size_t size, const char** data) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const Recent& r : recent_)
+    if (r.offset <= offset && offset + size <= r.offset + r.size) {
+      *data = r.data + (offset - r.offset);
+      return r.chunk;
+    }
+  return nullptr;
 }
 
 bool DownloadStore::append(const char* data, size_t size, Error* error) {
@@ -109,7 +155,8 @@ bool DownloadStore::append(const char* data, size_t size, Error* error) {
   }
   std::lock_guard<std::mutex> lock(mutex_);
   have_ += size;
-  changed_.notify_all();
+  if (waiters_ > 0)  // a wake-up per chunk costs: only when someone waits
+    changed_.notify_all();
   return true;
 }
 
@@ -168,7 +215,9 @@ DownloadStore::Wait DownloadStore::wait_for(uint64_t offset, size_t* size, Error
       *error = *error_;
       return Wait::Failed;
     }
+    waiters_++;
     changed_.wait(lock);
+    waiters_--;
   }
 }
 

@@ -478,6 +478,36 @@ static void send_tags(GstKlingSrc* self) {
   gst_element_send_event(GST_ELEMENT(self), gst_event_new_tag(tags));
 }
 
+// Bytes that just came off the network are handed downstream as they are: no copy.
+static GstBuffer* wrap_recent_chunk(const kling::DownloadStore& store, guint64 offset, size_t length) {
+  const char* data = nullptr;
+  std::shared_ptr<kling::Chunk> chunk = store.view(offset, length, &data);
+  if (!chunk)
+    return nullptr;
+  auto* hold = new std::shared_ptr<kling::Chunk>(std::move(chunk));
+  return gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, const_cast<char*>(data), length, 0,
+                                     length, hold, [](gpointer p) {
+                                       delete static_cast<std::shared_ptr<kling::Chunk>*>(p);
+                                     });
+}
+
+// Anything else (seeks, pull-mode reads, replays) is read back from the spill file.
+static GstBuffer* read_from_file(const kling::DownloadStore& store, guint64 offset, size_t length) {
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, length, nullptr);
+  GstMapInfo map;
+  if (!buffer || !gst_buffer_map(buffer, &map, GST_MAP_WRITE)) {
+    if (buffer) gst_buffer_unref(buffer);
+    return nullptr;
+  }
+  bool ok = store.read(offset, length, map.data);
+  gst_buffer_unmap(buffer, &map);
+  if (!ok) {
+    gst_buffer_unref(buffer);
+    return nullptr;
+  }
+  return buffer;
+}
+
 static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guint size,
                                           GstBuffer** buf) {
   GstKlingSrc* self = GST_KLING_SRC(base);
@@ -496,15 +526,8 @@ static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guin
   update_duration(self, *store);
   send_tags(self);
 
-  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, length, nullptr);
-  if (!buffer)
-    return GST_FLOW_ERROR;
-  GstMapInfo map;
-  gst_buffer_map(buffer, &map, GST_MAP_WRITE);
-  bool ok = store->read(offset, length, map.data);
-  gst_buffer_unmap(buffer, &map);
-  if (!ok) {
-    gst_buffer_unref(buffer);
+  GstBuffer* buffer = wrap_recent_chunk(*store, offset, length);
+  if (!buffer && !(buffer = read_from_file(*store, offset, length))) {
     post_error(self, {kling::ErrorKind::Write, "Cannot read back the downloaded video",
                       g_strerror(errno), 0, current_task_id(self)});
     return GST_FLOW_ERROR;

@@ -8,8 +8,6 @@ namespace kling {
 
 namespace {
 
-constexpr size_t kReadChunk = 256 * 1024;
-
 // Errors after which the request cannot have reached the server.
 bool never_connected(const GError* error) {
   if (error->domain == G_RESOLVER_ERROR)
@@ -106,8 +104,7 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
   return result;
 }
 
-DownloadResult HttpTransport::download(const std::string& url, uint64_t offset,
-                                       const std::function<bool(const char*, size_t)>& sink,
+DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, ByteSink& sink,
                                        GCancellable* cancellable) {
   DownloadResult result;
   GRef<SoupMessage> msg = new_message("GET", url, &result.error);
@@ -155,34 +152,39 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset,
     return result;
   }
 
-  std::vector<char> buf(kReadChunk);
+  if (result.total)
+    sink.set_total(*result.total);  // before the first byte: readers may seek to the end
   for (;;) {
-    gssize n = g_input_stream_read(stream, buf.data(), buf.size(), cancellable, &error);
-    if (n < 0) {
-      result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-      result.error = error->message;
-      break;
-    }
-    if (n == 0) {
-      result.complete = !expected || result.received >= *expected;
-      if (!result.complete)
-        result.error = "connection closed after " + std::to_string(offset + result.received) +
-                       " of " + std::to_string(offset + *expected) + " bytes";
-      break;
-    }
-    const char* data = buf.data();
-    size_t size = static_cast<size_t>(n);
+    // Whole buffers: each one the sink can hand downstream as it is.
+    size_t capacity = 0;
+    char* buffer = sink.next_buffer(&capacity);
+    gsize n = 0;
+    const bool ok = g_input_stream_read_all(stream, buffer, capacity, &n, cancellable, &error);
+    const char* data = buffer;
+    size_t size = n;
     if (skip > 0) {
       size_t dropped = static_cast<size_t>(MIN(skip, static_cast<uint64_t>(size)));
       skip -= dropped;
       data += dropped;
       size -= dropped;
     }
-    if (size > 0 && !sink(data, size)) {
+    if (size > 0 && !sink.commit(data, size)) {
       result.sink_failed = true;
       break;
     }
     result.received += size;
+    if (!ok) {
+      result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      result.error = error->message;
+      break;
+    }
+    if (n < capacity) {  // the end of the body
+      result.complete = !expected || result.received >= *expected;
+      if (!result.complete)
+        result.error = "connection closed after " + std::to_string(offset + result.received) +
+                       " of " + std::to_string(offset + *expected) + " bytes";
+      break;
+    }
   }
   g_input_stream_close(stream, nullptr, nullptr);
   return result;

@@ -37,6 +37,16 @@ struct DownloadResult {
   std::string error;                 // transport or protocol error text
 };
 
+// Where download() puts what it reads, on the downloading thread.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  virtual void set_total(uint64_t total) = 0;       // as soon as the headers tell
+  virtual char* next_buffer(size_t* capacity) = 0;  // room for the next bytes
+  // `size` bytes at `data`, inside the last next_buffer(), come next. False stops.
+  virtual bool commit(const char* data, size_t size) = 0;
+};
+
 class HttpTransport {
  public:
   static constexpr size_t kMaxApiBody = 4 * 1024 * 1024;
@@ -48,9 +58,8 @@ class HttpTransport {
   HttpResult api_call(const char* method, const std::string& url, const std::string* json_body,
                       GCancellable* cancellable);
 
-  // Streams `url` from byte `offset` into `sink` (false from the sink stops). Never sends the key.
-  DownloadResult download(const std::string& url, uint64_t offset,
-                          const std::function<bool(const char*, size_t)>& sink,
+  // Streams `url` from byte `offset` into `sink`, whole buffers at a time. Never sends the key.
+  DownloadResult download(const std::string& url, uint64_t offset, ByteSink& sink,
                           GCancellable* cancellable);
 
  private:

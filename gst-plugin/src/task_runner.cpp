@@ -322,19 +322,32 @@ TaskRunner::Outcome TaskRunner::download(HttpTransport& http, api::Task task) {
   std::string url = task.outputs.front();
   bool reread = false;
   unsigned failures = 0;
-  gint64 last_report = 0;
-  Error write_error;
-
-  auto sink = [&](const char* data, size_t size) {
-    if (!store_->append(data, size, &write_error))
-      return false;
-    gint64 now = g_get_monotonic_time();
-    if (events_.download && now - last_report > 100 * 1000) {  // 10 reports a second at most
-      last_report = now;
-      events_.download(store_->have(), store_->total());
+  // Feeds the store and reports progress at most 10 times a second.
+  class StoreSink : public ByteSink {
+   public:
+    StoreSink(DownloadStore& store, const TaskEvents& events) : store_(store), events_(events) {}
+    void set_total(uint64_t total) override {
+      if (!store_.total())
+        store_.set_total(total);
     }
-    return true;
-  };
+    char* next_buffer(size_t* capacity) override { return store_.write_buffer(capacity); }
+    bool commit(const char* data, size_t size) override {
+      if (!store_.commit(data, size, &error))
+        return false;
+      gint64 now = g_get_monotonic_time();
+      if (events_.download && now - last_report_ > 100 * 1000) {
+        last_report_ = now;
+        events_.download(store_.have(), store_.total());
+      }
+      return true;
+    }
+    Error error;
+
+   private:
+    DownloadStore& store_;
+    const TaskEvents& events_;
+    gint64 last_report_ = 0;
+  } sink(*store_, events_);
 
   for (;;) {
     store_->clear_error();
@@ -342,11 +355,9 @@ TaskRunner::Outcome TaskRunner::download(HttpTransport& http, api::Task task) {
     DownloadResult r = http.download(url, offset, sink, cancellable_.get());
     if (r.cancelled)
       return Outcome::Cancelled;
-    if (r.total && !store_->total())
-      store_->set_total(*r.total);
     if (r.sink_failed) {
-      write_error.task_id = id;
-      return fail(write_error);
+      sink.error.task_id = id;
+      return fail(sink.error);
     }
     if (r.complete) {
       if (cache_.enabled()) {  // before finish(): a rerun after EOS finds the entry
@@ -356,12 +367,12 @@ TaskRunner::Outcome TaskRunner::download(HttpTransport& http, api::Task task) {
         else
           progress(ProgressType::Complete, "cache", "Could not cache the video of task " + id + ": " + error);
       }
-      store_->finish();
-      journal_status(id, TaskJournal::kDelivered, {}, std::to_string(store_->have()) + " bytes");
       if (events_.download)
         events_.download(store_->have(), store_->total());
       progress(ProgressType::Complete, "download",
                "Downloaded " + std::to_string(store_->have()) + " bytes of task " + id);
+      store_->finish();
+      journal_status(id, TaskJournal::kDelivered, {}, std::to_string(store_->have()) + " bytes");
       return Outcome::Done;
     }
     if (r.received > 0)
