@@ -27,7 +27,15 @@ std::string listen_on(SoupServer *server, const std::string &host, int port, GEr
     return {};
   }
   g_autoptr(GSocketAddress) socket_address = g_inet_socket_address_new(address, guint16(port));
-  if (!soup_server_listen(server, socket_address, SoupServerListenOptions(0), error))
+  // Our own socket, for a listen backlog that takes many clients submitting at
+  // once (SoupServer's default of 10 resets the rest).
+  g_autoptr(GSocket) socket = g_socket_new(g_inet_address_get_family(address), G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_TCP, error);
+  if (!socket)
+    return {};
+  g_socket_set_listen_backlog(socket, 256);
+  if (!g_socket_bind(socket, socket_address, TRUE, error) || !g_socket_listen(socket, error) ||
+      !soup_server_listen_socket(server, socket, SoupServerListenOptions(0), error))
     return {};
 
   GSList *uris = soup_server_get_uris(server);
