@@ -854,6 +854,42 @@ void test_tags(Fixture* f, gconstpointer) {
   g_free(encoder);
 }
 
+void on_source_setup(GstElement*, GstElement* source, gpointer) {
+  g_object_set(source, "journal", "", "poll-interval", 20u, nullptr);
+}
+
+void test_playbin_plays_a_kling_uri(Fixture* f, gconstpointer) {
+  f->fake->video = make_mp4(true);
+  // The key and base URL come from the environment, never from the URI.
+  g_setenv("WAVESPEED_API_KEY", f->fake->key.c_str(), TRUE);
+  g_setenv("WAVESPEED_BASE_URL", f->fake->api_url().c_str(), TRUE);
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GstElement) playbin = gst_parse_launch(
+      "playbin uri=kling://kwaivgi/kling-v2.1-t2v-master?prompt=a%20red%20fox&duration=10 "
+      "video-sink=fakesink audio-sink=fakesink", &error);
+  g_assert_no_error(error);
+  g_signal_connect(playbin, "source-setup", G_CALLBACK(on_source_setup), nullptr);
+  gst_element_set_state(playbin, GST_STATE_PLAYING);
+  g_autoptr(GstBus) bus = gst_element_get_bus(playbin);
+  GstMessage* msg = gst_bus_timed_pop_filtered(
+      bus, 30 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  g_assert_nonnull(msg);
+  g_assert_cmpint(GST_MESSAGE_TYPE(msg), ==, GST_MESSAGE_EOS);
+  gst_message_unref(msg);
+  gst_element_set_state(playbin, GST_STATE_NULL);
+  g_unsetenv("WAVESPEED_API_KEY");
+  g_unsetenv("WAVESPEED_BASE_URL");
+  bool posted = false;
+  for (const auto& r : f->fake->requests()) {
+    if (r.method != "POST") continue;
+    posted = true;
+    assert_str_eq(r.path, "/api/v3/kwaivgi/kling-v2.1-t2v-master");
+    g_assert_true(contains(r.body, "\"prompt\":\"a red fox\""));
+    g_assert_true(contains(r.body, "\"duration\":10"));
+  }
+  g_assert_true(posted);
+}
+
 void test_element_exists() {
   g_autoptr(GstElementFactory) factory = gst_element_factory_find("klingsrc");
   g_assert_nonnull(factory);
@@ -935,6 +971,7 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/key/not-readable-not-in-dot-dump", test_key_not_readable);
   ADD("/klingsrc/key/never-in-logs", test_key_never_logged);
   ADD("/klingsrc/uri/kling-scheme-sets-properties", test_uri_handler);
+  ADD("/klingsrc/uri/playbin-plays-a-kling-uri", test_playbin_plays_a_kling_uri);
   ADD("/klingsrc/journal/task-journaled-before-first-poll", test_journal_before_first_poll);
   ADD("/klingsrc/journal/rerun-after-interruption-picks-up-the-paid-task", test_rerun_picks_up_journaled_task);
   ADD("/klingsrc/journal/resume-unfinished-false-submits-anew", test_resume_unfinished_off_submits_anew);

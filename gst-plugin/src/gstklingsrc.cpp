@@ -749,7 +749,10 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
 
   gst_element_class_set_static_metadata(element_class, "Kling text-to-video source",
       "Source/Network", "Generates a video from a text prompt with WaveSpeed's Kling API and "
-      "streams the MP4", "gst-kling developers");
+      "streams the MP4 (seekable, BYTES). Posts GstProgress messages (submit, poll, download, "
+      "cache, journal) and element messages kling/task (id, status, outputs, inference-time, "
+      "has-nsfw-contents, error, code) and kling/download (bytes, total). URI: "
+      "kling://MODEL?prompt=...&duration=5|10&aspect-ratio=16:9|9:16|1:1", "gst-kling developers");
   gst_element_class_add_static_pad_template(element_class, &src_template);
 
   basesrc_class->start = GST_DEBUG_FUNCPTR(gst_kling_src_start);
