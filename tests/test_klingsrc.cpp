@@ -631,6 +631,24 @@ void test_null_during_backoff(Fixture* f, gconstpointer) {
   g_assert_cmpfloat(seconds_to_null(*run), <, 0.2);
 }
 
+// gst-launch -e sends EOS on Ctrl-C: the pipeline ends at once and says the task goes on.
+void test_eos_while_polling(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 1 << 30;
+  auto run = make_run(*f->fake);
+  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
+  g_assert_true(f->fake->wait_for_count("api", "GET", 2, 10000));
+  gst_element_send_event(run->pipeline, gst_event_new_eos());
+  g_autoptr(GstBus) bus = gst_element_get_bus(run->pipeline);
+  GstMessage* msg = gst_bus_timed_pop_filtered(
+      bus, 2 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  g_assert_nonnull(msg);
+  g_assert_cmpint(GST_MESSAGE_TYPE(msg), ==, GST_MESSAGE_EOS);
+  gst_message_unref(msg);
+  std::lock_guard<std::mutex> lock(run->mutex);
+  g_assert_true(run->progress.back().type == GST_PROGRESS_TYPE_CANCELED);
+  g_assert_true(contains(run->progress.back().text, "request-id=" + f->fake->task_id));
+}
+
 void test_no_second_submit_across_state_cycles(Fixture* f, gconstpointer) {
   auto run = make_run(*f->fake);
   GstState state;
@@ -963,6 +981,7 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/fail/output-url-must-be-http", test_output_must_be_http);
   ADD("/klingsrc/fail/oversized-reply-refused", test_oversized_reply_refused);
   ADD("/klingsrc/state/null-during-backoff-is-prompt", test_null_during_backoff);
+  ADD("/klingsrc/state/eos-while-polling-ends-and-says-the-task-goes-on", test_eos_while_polling);
   ADD("/klingsrc/state/null-during-polling-is-prompt", test_null_during_polling);
   ADD("/klingsrc/state/null-during-hung-submit-is-prompt", test_null_during_hung_submit);
   ADD("/klingsrc/state/null-during-hung-download-is-prompt", test_null_during_hung_download);

@@ -198,12 +198,12 @@ DownloadStore::Wait DownloadStore::wait_for(uint64_t offset, size_t* size, Error
   for (;;) {
     if (flushing_)
       return Wait::Flushing;
-    if (total_) {
-      if (offset >= *total_)
-        return Wait::Eos;
+    const bool past_end = total_ && offset >= *total_;
+    if (past_end && complete_)  // the end once the download says so: its progress comes first
+      return Wait::Eos;
+    if (total_ && !past_end)
       *size = static_cast<size_t>(MIN(static_cast<uint64_t>(*size), *total_ - offset));
-    }
-    if (offset + *size <= have_)
+    if (!past_end && offset + *size <= have_)
       return Wait::Ready;
     if (complete_) {  // a server that sent fewer bytes than it announced
       if (offset >= have_)

@@ -568,6 +568,25 @@ static gboolean gst_kling_src_unlock_stop(GstBaseSrc* base) {
   return TRUE;
 }
 
+// An EOS sent to the element (gst-launch -e on Ctrl-C) ends the wait for the
+// task: say so, with the id, so nobody waits on a progress that will not finish.
+static gboolean gst_kling_src_send_event(GstElement* element, GstEvent* event) {
+  GstKlingSrc* self = GST_KLING_SRC(element);
+  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
+    std::lock_guard<std::mutex> lock(self->priv->state_lock);
+    const Generation* gen = self->priv->generation.get();
+    if (gen && gen->runner && !gen->store->complete()) {
+      std::string id = gen->runner->task_id();
+      std::string text = id.empty() ? "Stopped before the task was submitted"
+                                    : "Stopped waiting for task " + id +
+                                          "; it goes on at WaveSpeed: resume with request-id=" + id;
+      gst_element_post_message(element, gst_message_new_progress(GST_OBJECT(element),
+          GST_PROGRESS_TYPE_CANCELED, "poll", text.c_str()));
+    }
+  }
+  return GST_ELEMENT_CLASS(parent_class)->send_event(element, event);
+}
+
 // ---------------------------------------------------------------- URI handler
 
 static GstURIType gst_kling_src_uri_get_type(GType) { return GST_URI_SRC; }
@@ -755,6 +774,7 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
       "kling://MODEL?prompt=...&duration=5|10&aspect-ratio=16:9|9:16|1:1", "gst-kling developers");
   gst_element_class_add_static_pad_template(element_class, &src_template);
 
+  element_class->send_event = GST_DEBUG_FUNCPTR(gst_kling_src_send_event);
   basesrc_class->start = GST_DEBUG_FUNCPTR(gst_kling_src_start);
   basesrc_class->stop = GST_DEBUG_FUNCPTR(gst_kling_src_stop);
   basesrc_class->create = GST_DEBUG_FUNCPTR(gst_kling_src_create);
