@@ -122,8 +122,18 @@ void FakeWaveSpeed::send(SoupServerMessage* msg, const FakeReply& reply) {
     // Take the socket from the server and write a reply that stops short.
     GIOStream* stream = soup_server_message_steal_connection(msg);
     std::string raw = "HTTP/1.1 " + std::to_string(reply.status) + " OK\r\nContent-Type: " +
-                      reply.content_type + "\r\nContent-Length: " + std::to_string(reply.body.size()) +
-                      "\r\nConnection: close\r\n\r\n" + reply.body.substr(0, *reply.cut_after);
+                      reply.content_type + "\r\nConnection: close\r\n";
+    for (const auto& [name, value] : reply.headers)
+      raw += name + ": " + value + "\r\n";
+    if (reply.chunked) {
+      char size[32];
+      g_snprintf(size, sizeof size, "%zx", *reply.cut_after);
+      raw += "Transfer-Encoding: chunked\r\n\r\n" + std::string(size) + "\r\n" +
+             reply.body.substr(0, *reply.cut_after) + "\r\n";  // no 0-chunk: cut
+    } else {
+      raw += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n\r\n" +
+             reply.body.substr(0, *reply.cut_after);
+    }
     std::thread([stream, raw] {
       if (G_IS_SOCKET_CONNECTION(stream))
         g_socket_set_blocking(g_socket_connection_get_socket(G_SOCKET_CONNECTION(stream)), TRUE);

@@ -24,6 +24,7 @@ struct FakeReply {
   // When set: headers announcing the full Content-Length, then only the first
   // `cut_after` bytes of `body`, then the connection closes.
   std::optional<size_t> cut_after;
+  bool chunked = false;  // with cut_after: a chunked reply cut before its last chunk
 };
 
 struct RecordedRequest {

@@ -111,13 +111,39 @@ static void test_parse_error_shapes() {
 
 static void test_parse_malformed() {
   for (const char* body : {"", "not json", "{\"code\":200", "[1,2]", "{\"code\":200,\"data\":{}}",
-                           "{\"code\":200,\"data\":[]}", "{\"data\":{\"id\":5,\"status\":true}}"}) {
+                           "{\"code\":200,\"data\":[]}", "{\"data\":{\"id\":true,\"status\":\"created\"}}"}) {
     api::Reply r = api::parse_reply(200, body);
     g_assert_true(r.kind == api::ReplyKind::Malformed);
   }
   // An embedded NUL is not JSON, whatever follows it.
   std::string nul("{\"code\":200}\0junk", 17);
   g_assert_true(api::parse_reply(200, nul).kind == api::ReplyKind::Malformed);
+}
+
+// Odd but legal: what a paid task's reply may look like must not lose its id.
+static void test_parse_odd_but_legal() {
+  api::Reply numeric = api::parse_reply(200, R"({"code":200,"data":{"id":12345,"status":"CREATED"}})");
+  g_assert_true(numeric.kind == api::ReplyKind::Task);
+  assert_str_eq(numeric.task.id, "12345");
+  assert_str_eq(numeric.task.status, "created");
+
+  api::Reply no_status = api::parse_reply(200, R"({"code":200,"data":{"id":"t1"}})");
+  g_assert_true(no_status.kind == api::ReplyKind::Task);
+  assert_str_eq(no_status.task.id, "t1");
+
+  // A server-side code beside a task still running: keep polling.
+  api::Reply waiting = api::parse_reply(200,
+      R"({"code":5004,"message":"sync wait timed out","data":{"id":"t1","status":"processing"}})");
+  g_assert_true(waiting.kind == api::ReplyKind::Task);
+  // ...but not beside a final one, nor a client-side code.
+  g_assert_true(api::parse_reply(200, R"({"code":401,"message":"x","data":{"id":"t1","status":"processing"}})")
+                    .kind == api::ReplyKind::ApiError);
+
+  api::Reply completed = api::parse_reply(200,
+      R"({"code":"200","data":{"id":"t1","status":"Completed","outputs":["https://a/1.mp4","https://a/2.mp4"],"extra":{"x":1}}})");
+  g_assert_true(completed.kind == api::ReplyKind::Task);
+  g_assert_true(api::is_final_status(completed.task.status));
+  g_assert_cmpuint(completed.task.outputs.size(), ==, 2);
 }
 
 static void test_retry_after() {
@@ -200,6 +226,7 @@ int main(int argc, char** argv) {
   g_test_add_func("/api/parse/failed-task-keeps-error-and-code", test_parse_failed_task);
   g_test_add_func("/api/parse/three-error-shapes-and-error-inside-200", test_parse_error_shapes);
   g_test_add_func("/api/parse/malformed-replies", test_parse_malformed);
+  g_test_add_func("/api/parse/odd-but-legal-replies", test_parse_odd_but_legal);
   g_test_add_func("/api/retry-after-seconds-and-date", test_retry_after);
   g_test_add_func("/request/validate-before-any-network", test_validate);
   g_test_add_func("/request/fingerprint-ignores-key", test_fingerprint);

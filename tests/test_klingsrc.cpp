@@ -580,6 +580,68 @@ void test_stalled_poll_caught_by_request_timeout(Fixture* f, gconstpointer) {
   g_assert_true(run->bytes == f->fake->video);
 }
 
+void test_206_stopping_short_is_resumed(Fixture* f, gconstpointer) {
+  const std::string video = f->fake->video;
+  f->fake->on_download = [video](int n, const std::string& range) -> std::optional<FakeReply> {
+    if (n != 2) return std::nullopt;
+    // A well-formed 206 that covers only part of what is left.
+    unsigned long long start = 0;
+    sscanf(range.c_str(), "bytes=%llu-", &start);
+    FakeReply r{206, video.substr(start, 50000), "video/mp4"};
+    r.headers["Content-Range"] = "bytes " + std::to_string(start) + "-" +
+                                 std::to_string(start + 49999) + "/" + std::to_string(video.size());
+    return r;
+  };
+  f->fake->on_download = [video, first = f->fake->on_download](int n, const std::string& range)
+      -> std::optional<FakeReply> {
+    if (n == 1) {
+      FakeReply r{200, video, "video/mp4"};
+      r.cut_after = 1000000;
+      return r;
+    }
+    return first(n, range);
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+  g_assert_cmpint(f->fake->count("cdn", "GET"), ==, 3);
+}
+
+void test_cut_chunked_reply_is_not_taken_whole(Fixture* f, gconstpointer) {
+  const std::string video = f->fake->video;
+  f->fake->on_download = [video](int n, const std::string&) -> std::optional<FakeReply> {
+    if (n == 1) {
+      FakeReply r{200, video, "video/mp4"};
+      r.cut_after = 700000;
+      r.chunked = true;
+      return r;
+    }
+    return std::nullopt;
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+  bool confirmed = false;
+  for (const auto& r : f->fake->requests())
+    confirmed |= r.server == "cdn" && r.range == "bytes=700000-";
+  g_assert_true(confirmed);
+}
+
+void test_uppercase_status(Fixture* f, gconstpointer) {
+  FakeWaveSpeed* fake = f->fake.get();
+  f->fake->on_poll = [fake](int) -> std::optional<FakeReply> {
+    std::string json = fake->task_json("completed");
+    json.replace(json.find("\"completed\""), 11, "\"COMPLETED\"");
+    return FakeReply{200, json};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+}
+
 // ------------------------------------------------------------------ state changes
 
 double seconds_to_null(Run& run) {
@@ -647,6 +709,28 @@ void test_eos_while_polling(Fixture* f, gconstpointer) {
   std::lock_guard<std::mutex> lock(run->mutex);
   g_assert_true(run->progress.back().type == GST_PROGRESS_TYPE_CANCELED);
   g_assert_true(contains(run->progress.back().text, "request-id=" + f->fake->task_id));
+}
+
+// NULL while a submit is in flight: the task may exist. Playing again must not pay twice.
+void test_no_resubmit_after_unanswered_submit(Fixture* f, gconstpointer) {
+  f->fake->on_submit = [](int) -> std::optional<FakeReply> { return FakeReply{200, "", "", {}, true}; };
+  auto run = make_run(*f->fake);
+  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
+  g_assert_true(f->fake->wait_for_count("api", "POST", 1, 10000));
+  g_usleep(50 * 1000);
+  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED, "avoid a second charge");
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+
+  // The user who wants it anyway says so.
+  f->fake->on_submit = nullptr;
+  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  g_clear_error(&run->error);
+  g_object_set(run->src, "resume-unfinished", FALSE, nullptr);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 2);
 }
 
 void test_no_second_submit_across_state_cycles(Fixture* f, gconstpointer) {
@@ -796,6 +880,40 @@ void test_resume_unfinished_off_submits_anew(Fixture* f, gconstpointer) {
   g_object_set(second->src, "journal", journal.c_str(), "resume-unfinished", FALSE, nullptr);
   gst_element_set_state(second->pipeline, GST_STATE_PLAYING);
   g_assert_true(f->fake->wait_for_count("api", "POST", 2, 10000));
+}
+
+void test_gone_task_not_picked_up_again(Fixture* f, gconstpointer) {
+  const std::string journal = temp_path("journal.jsonl");
+  f->fake->on_poll = [](int) -> std::optional<FakeReply> {
+    return FakeReply{404, R"({"code":404,"message":"Prediction not found"})"};
+  };
+  auto first = make_run(*f->fake);
+  g_object_set(first->src, "journal", journal.c_str(), nullptr);
+  play_to_end(*first);
+  assert_error(*first, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, "not found");
+  f->fake->on_poll = nullptr;
+  auto second = make_run(*f->fake);
+  g_object_set(second->src, "journal", journal.c_str(), nullptr);
+  play_to_end(*second);
+  g_assert_no_error(second->error);
+  g_assert_false(progress_says(*second, "from the journal"));
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 2);
+}
+
+void test_cache_dir_keeps_nothing_of_an_interrupted_run(Fixture* f, gconstpointer) {
+  g_autofree char* dir = g_dir_make_tmp("kling-cache-XXXXXX", nullptr);
+  f->fake->on_download = [](int, const std::string&) -> std::optional<FakeReply> {
+    return FakeReply{200, "", "", {}, true};
+  };
+  {
+    auto run = make_run(*f->fake);
+    g_object_set(run->src, "cache-dir", dir, nullptr);
+    gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
+    g_assert_true(f->fake->wait_for_count("cdn", "GET", 1, 10000));
+  }
+  g_autoptr(GDir) listing = g_dir_open(dir, 0, nullptr);
+  const char* name = g_dir_read_name(listing);
+  if (name) g_error("left in the cache folder: %s", name);
 }
 
 void test_cache_replays_without_submit(Fixture* f, gconstpointer) {
@@ -983,6 +1101,12 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/state/null-during-backoff-is-prompt", test_null_during_backoff);
   ADD("/klingsrc/state/eos-while-polling-ends-and-says-the-task-goes-on", test_eos_while_polling);
   ADD("/klingsrc/state/null-during-polling-is-prompt", test_null_during_polling);
+  ADD("/klingsrc/state/no-resubmit-after-an-unanswered-submit", test_no_resubmit_after_unanswered_submit);
+  ADD("/klingsrc/retry/206-stopping-short-is-resumed", test_206_stopping_short_is_resumed);
+  ADD("/klingsrc/retry/cut-chunked-reply-is-not-taken-whole", test_cut_chunked_reply_is_not_taken_whole);
+  ADD("/klingsrc/happy/uppercase-status", test_uppercase_status);
+  ADD("/klingsrc/journal/gone-task-not-picked-up-again", test_gone_task_not_picked_up_again);
+  ADD("/klingsrc/cache/interrupted-run-leaves-nothing", test_cache_dir_keeps_nothing_of_an_interrupted_run);
   ADD("/klingsrc/state/null-during-hung-submit-is-prompt", test_null_during_hung_submit);
   ADD("/klingsrc/state/null-during-hung-download-is-prompt", test_null_during_hung_download);
   ADD("/klingsrc/state/no-second-submit-across-ready-paused-cycles", test_no_second_submit_across_state_cycles);

@@ -83,9 +83,15 @@ std::string excerpt(std::string_view body) {
 
 Task parse_task(JsonObject* data) {
   Task t;
-  if (const char* s = get_string(data, "id")) t.id = s;
+  if (const char* s = get_string(data, "id"))
+    t.id = s;
+  else if (auto n = get_number(data, "id"))  // an id sent as a number is still the id
+    t.id = std::to_string(*n);
   if (const char* s = get_string(data, "model")) t.model = s;
-  if (const char* s = get_string(data, "status")) t.status = s;
+  if (const char* s = get_string(data, "status")) {
+    g_autofree char* lower = g_ascii_strdown(s, -1);  // "COMPLETED" is completed
+    t.status = lower;
+  }
   if (const char* s = get_string(data, "error")) t.error = s;
   if (const char* s = get_string(data, "created_at")) t.created_at = s;
   if (const char* s = get_string(get_object(data, "urls"), "get")) t.get_url = s;
@@ -184,8 +190,14 @@ Reply parse_reply(unsigned http_status, std::string_view body) {
     return "HTTP " + std::to_string(http_status);
   };
 
-  // An error envelope can arrive inside an HTTP 200: a top-level code other than 200 is an error.
-  const bool code_says_error = reply.api_code != 0 && reply.api_code != 200;
+  // An error envelope can arrive inside an HTTP 200: a top-level code other than 200 is an error,
+  // unless it is a server-side code next to a task that is still running (keep polling).
+  bool code_says_error = reply.api_code != 0 && reply.api_code != 200;
+  if (ok_status && code_says_error && reply.api_code >= 500 && data) {
+    Task t = parse_task(data);
+    if (!t.id.empty() && !t.status.empty() && !is_final_status(t.status))
+      code_says_error = false;
+  }
   if (!ok_status || code_says_error || (!data && bare_error)) {
     reply.kind = ReplyKind::ApiError;
     reply.message = best_message();
@@ -198,9 +210,10 @@ Reply parse_reply(unsigned http_status, std::string_view body) {
     return reply;
   }
   reply.task = parse_task(data);
-  if (reply.task.id.empty() || reply.task.status.empty()) {
+  // A reply with an id is readable even without a status: losing a paid task's id is worse.
+  if (reply.task.id.empty()) {
     reply.kind = ReplyKind::Malformed;
-    reply.message = "reply has no task id or status";
+    reply.message = "reply has no task id";
     return reply;
   }
   reply.kind = ReplyKind::Task;

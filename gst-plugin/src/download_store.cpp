@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -13,31 +14,51 @@
 namespace kling {
 
 std::unique_ptr<DownloadStore> DownloadStore::create(Error* error, const std::string& dir) {
-  g_autoptr(GError) gerr = nullptr;
-  g_autofree char* path = nullptr;
-  int fd = -1;
-  if (!dir.empty() && g_mkdir_with_parents(dir.c_str(), 0700) == 0) {
-    path = g_build_filename(dir.c_str(), ".partial-XXXXXX.mp4", nullptr);
-    fd = g_mkstemp(path);
+  // An O_TMPFILE has no name: nothing is left behind by a crash or a kill -9.
+  // In the cache folder persist() links it into place; elsewhere it just goes.
+  std::string where = dir.empty() ? g_get_tmp_dir() : dir;
+  if (g_mkdir_with_parents(where.c_str(), 0700) == 0) {
+    int fd = open(where.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0)
-      return std::unique_ptr<DownloadStore>(new DownloadStore(fd, path));
-    g_clear_pointer(&path, g_free);
+      return std::unique_ptr<DownloadStore>(new DownloadStore(fd, {}, !dir.empty()));
   }
-  fd = g_file_open_tmp("klingsrc-XXXXXX.mp4", &path, &gerr);
+  // No O_TMPFILE on this file system: a named file, unlinked at once unless the cache wants it.
+  g_autofree char* path = g_build_filename(where.c_str(), ".klingsrc-partial-XXXXXX.mp4", nullptr);
+  int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
-    *error = Error{ErrorKind::Write, "Cannot create a temporary file for the video",
-                   gerr ? gerr->message : "", 0, {}};
+    *error = Error{ErrorKind::Write, "Cannot create a temporary file for the video in " + where,
+                   g_strerror(errno), 0, {}};
     return nullptr;
   }
-  // Unlinked at once: the kernel frees it when the fd closes, even after a crash.
-  g_unlink(path);
-  return std::unique_ptr<DownloadStore>(new DownloadStore(fd, {}));
+  if (dir.empty()) {
+    g_unlink(path);
+    return std::unique_ptr<DownloadStore>(new DownloadStore(fd, {}, false));
+  }
+  return std::unique_ptr<DownloadStore>(new DownloadStore(fd, path, false));
 }
 
 bool DownloadStore::persist(const std::string& target, std::string* error) {
-  if (path_.empty())
+  if (path_.empty() && !linkable_)
     return false;
-  if (fsync(fd_) != 0 || g_rename(path_.c_str(), target.c_str()) != 0) {
+  if (fsync(fd_) != 0) {
+    *error = "cannot write " + target + ": " + g_strerror(errno);
+    return false;
+  }
+  if (linkable_) {
+    // Give the unnamed file a name beside the target, then rename it over the target.
+    std::string staged = target + ".staged-" + std::to_string(getpid());
+    g_autofree char* self = g_strdup_printf("/proc/self/fd/%d", fd_);
+    g_unlink(staged.c_str());
+    if (linkat(AT_FDCWD, self, AT_FDCWD, staged.c_str(), AT_SYMLINK_FOLLOW) != 0 ||
+        g_rename(staged.c_str(), target.c_str()) != 0) {
+      *error = "cannot write " + target + ": " + g_strerror(errno);
+      g_unlink(staged.c_str());
+      return false;
+    }
+    linkable_ = false;
+    return true;
+  }
+  if (g_rename(path_.c_str(), target.c_str()) != 0) {
     *error = "cannot write " + target + ": " + g_strerror(errno);
     return false;
   }
@@ -54,7 +75,7 @@ std::unique_ptr<DownloadStore> DownloadStore::open_complete(const std::string& p
     close(fd);
     return nullptr;
   }
-  std::unique_ptr<DownloadStore> store(new DownloadStore(fd, {}));
+  std::unique_ptr<DownloadStore> store(new DownloadStore(fd, {}, false));
   store->have_ = static_cast<uint64_t>(st.st_size);
   store->total_ = store->have_;
   store->complete_ = true;
@@ -107,6 +128,8 @@ char* DownloadStore::write_buffer(size_t* size) {
   // A chunk no reader and no recent entry holds any more is free to reuse.
   for (const auto& chunk : pool_)
     if (chunk.use_count() == 1) {
+      // Order the reuse after the last reader's release of the chunk.
+      std::atomic_thread_fence(std::memory_order_acquire);
       filling_ = chunk;
       break;
     }

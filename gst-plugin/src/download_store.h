@@ -64,16 +64,18 @@ class DownloadStore {
   std::shared_ptr<Chunk> view(uint64_t offset, size_t size, const char** data) const;
   // Copies every byte present to `fd` (for the cache); false and errno on failure.
   bool copy_to(int fd) const;
-  // fsyncs and renames a store made with a `dir` to `path`; false when it has no file name.
+  // fsyncs and links or renames a store made with a `dir` to `path`; false when it cannot be.
   bool persist(const std::string& path, std::string* error);
   // True wakes and refuses every wait (unlock); false lets them wait again (unlock_stop).
   void set_flushing(bool flushing);
 
  private:
-  DownloadStore(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  DownloadStore(int fd, std::string path, bool linkable)
+      : fd_(fd), path_(std::move(path)), linkable_(linkable) {}
 
   const int fd_;
   std::string path_;  // a named temporary file, removed unless persisted
+  bool linkable_;     // an O_TMPFILE persist() can link into place
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   uint64_t have_ = 0;

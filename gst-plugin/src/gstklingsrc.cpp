@@ -95,6 +95,7 @@ struct Settings {
 struct Generation {
   std::string fingerprint;
   std::string task_id;
+  bool submit_uncertain = false;  // a submit may have made a task we have no id for
   std::shared_ptr<kling::DownloadStore> store;
   std::unique_ptr<kling::TaskRunner> runner;
 };
@@ -191,24 +192,50 @@ static GstStructure* task_structure(const kling::api::Task& task) {
   return s;
 }
 
+// A weak reference: a worker left running (stopped from its own thread) must
+// not post on an element that is gone.
+class ElementRef {
+ public:
+  explicit ElementRef(GstElement* element) { g_weak_ref_init(&ref_, element); }
+  ~ElementRef() { g_weak_ref_clear(&ref_); }
+  ElementRef(const ElementRef&) = delete;
+  ElementRef& operator=(const ElementRef&) = delete;
+  // Posts `make(element)`'s message if the element still exists.
+  template <typename Make>
+  void post(Make make) {
+    GstElement* element = static_cast<GstElement*>(g_weak_ref_get(&ref_));
+    if (!element)
+      return;
+    gst_element_post_message(element, make(element));
+    gst_object_unref(element);
+  }
+
+ private:
+  GWeakRef ref_;
+};
+
 static kling::TaskEvents make_events(GstKlingSrc* self) {
-  GstElement* element = GST_ELEMENT(self);
+  auto ref = std::make_shared<ElementRef>(GST_ELEMENT(self));
   kling::TaskEvents events;
-  events.progress = [element](kling::ProgressType type, const char* code, const std::string& text) {
-    GST_INFO_OBJECT(element, "progress (%s): %s", code, text.c_str());
-    gst_element_post_message(
-        element, gst_message_new_progress(GST_OBJECT(element), to_gst(type), code, text.c_str()));
+  events.progress = [ref](kling::ProgressType type, const char* code, const std::string& text) {
+    ref->post([&](GstElement* element) {
+      GST_INFO_OBJECT(element, "progress (%s): %s", code, text.c_str());
+      return gst_message_new_progress(GST_OBJECT(element), to_gst(type), code, text.c_str());
+    });
   };
-  events.task = [element](const kling::api::Task& task) {
-    GST_INFO_OBJECT(element, "task %s: %s", task.id.c_str(), task.status.c_str());
-    gst_element_post_message(element,
-                             gst_message_new_element(GST_OBJECT(element), task_structure(task)));
+  events.task = [ref](const kling::api::Task& task) {
+    ref->post([&](GstElement* element) {
+      GST_INFO_OBJECT(element, "task %s: %s", task.id.c_str(), task.status.c_str());
+      return gst_message_new_element(GST_OBJECT(element), task_structure(task));
+    });
   };
-  events.download = [element](uint64_t have, std::optional<uint64_t> total) {
-    GstStructure* s = gst_structure_new("kling/download", "bytes", G_TYPE_UINT64, have, "total",
-                                        G_TYPE_INT64, total ? static_cast<gint64>(*total) : -1,
-                                        nullptr);
-    gst_element_post_message(element, gst_message_new_element(GST_OBJECT(element), s));
+  events.download = [ref](uint64_t have, std::optional<uint64_t> total) {
+    ref->post([&](GstElement* element) {
+      GstStructure* s = gst_structure_new("kling/download", "bytes", G_TYPE_UINT64, have, "total",
+                                          G_TYPE_INT64, total ? static_cast<gint64>(*total) : -1,
+                                          nullptr);
+      return gst_message_new_element(GST_OBJECT(element), s);
+    });
   };
   return events;
 }
@@ -409,6 +436,7 @@ static gboolean gst_kling_src_stop(GstBaseSrc* base) {
     auto& gen = self->priv->generation;
     if (gen && gen->runner) {
       gen->task_id = gen->runner->task_id();
+      gen->submit_uncertain = gen->task_id.empty() && gen->runner->submit_uncertain();
       runner = std::move(gen->runner);
       // A task that ended badly is done with: running the request again submits anew.
       if (runner->task_failed())
@@ -422,18 +450,39 @@ static gboolean gst_kling_src_stop(GstBaseSrc* base) {
 }
 
 // Starts the task on the first buffer asked for, never in start().
-static std::shared_ptr<kling::DownloadStore> ensure_running(GstKlingSrc* self) {
-  std::lock_guard<std::mutex> lock(self->priv->state_lock);
-  auto& gen = self->priv->generation;
-  if (!gen || !self->priv->request)
-    return nullptr;
-  if (!gen->runner && !gen->store->complete()) {
-    gen->store->clear_error();
-    gen->runner = std::make_unique<kling::TaskRunner>(*self->priv->request, gen->task_id,
-                                                      gen->store, make_events(self));
-    gen->runner->start();
+static GstFlowReturn ensure_running(GstKlingSrc* self, std::shared_ptr<kling::DownloadStore>* store) {
+  std::optional<kling::Error> error;
+  {
+    std::lock_guard<std::mutex> lock(self->priv->state_lock);
+    auto& gen = self->priv->generation;
+    if (!gen || !self->priv->request)
+      return GST_FLOW_FLUSHING;
+    *store = gen->store;
+    if (gen->runner || gen->store->complete())
+      return GST_FLOW_OK;
+    // The last submit on this element never got its reply: another could bill twice.
+    if (gen->submit_uncertain && self->priv->request->resume_unfinished)
+      error = kling::Error{kling::ErrorKind::TaskFailed,
+                           "An earlier submit of this request may have created a task whose reply "
+                           "never arrived: not submitting again, to avoid a second charge",
+                           "Find the task on your WaveSpeed dashboard and set request-id, or set "
+                           "resume-unfinished=false to submit anyway", 0, {}};
+    if (!error) {
+      try {
+        gen->store->clear_error();
+        gen->runner = std::make_unique<kling::TaskRunner>(*self->priv->request, gen->task_id,
+                                                          gen->store, make_events(self));
+        gen->runner->start();
+        return GST_FLOW_OK;
+      } catch (const std::exception& e) {  // no thread to be had
+        gen->runner.reset();
+        error = kling::Error{kling::ErrorKind::Network, "Cannot start the task's thread", e.what(),
+                             0, gen->task_id};
+      }
+    }
   }
-  return gen->store;
+  post_error(self, *error);
+  return GST_FLOW_ERROR;
 }
 
 // Lets basesrc and downstream know the size once the download announced it.
@@ -511,9 +560,9 @@ static GstBuffer* read_from_file(const kling::DownloadStore& store, guint64 offs
 static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guint size,
                                           GstBuffer** buf) {
   GstKlingSrc* self = GST_KLING_SRC(base);
-  std::shared_ptr<kling::DownloadStore> store = ensure_running(self);
-  if (!store)
-    return GST_FLOW_FLUSHING;
+  std::shared_ptr<kling::DownloadStore> store;
+  if (GstFlowReturn ret = ensure_running(self, &store); ret != GST_FLOW_OK)
+    return ret;
 
   size_t length = size;
   kling::Error error;
@@ -573,16 +622,21 @@ static gboolean gst_kling_src_unlock_stop(GstBaseSrc* base) {
 static gboolean gst_kling_src_send_event(GstElement* element, GstEvent* event) {
   GstKlingSrc* self = GST_KLING_SRC(element);
   if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
-    std::lock_guard<std::mutex> lock(self->priv->state_lock);
-    const Generation* gen = self->priv->generation.get();
-    if (gen && gen->runner && !gen->store->complete()) {
-      std::string id = gen->runner->task_id();
-      std::string text = id.empty() ? "Stopped before the task was submitted"
-                                    : "Stopped waiting for task " + id +
-                                          "; it goes on at WaveSpeed: resume with request-id=" + id;
-      gst_element_post_message(element, gst_message_new_progress(GST_OBJECT(element),
-          GST_PROGRESS_TYPE_CANCELED, "poll", text.c_str()));
+    std::optional<std::string> text;
+    {
+      std::lock_guard<std::mutex> lock(self->priv->state_lock);
+      const Generation* gen = self->priv->generation.get();
+      if (gen && gen->runner && !gen->store->complete()) {
+        std::string id = gen->runner->task_id();
+        text = id.empty() ? "Stopped before the task was submitted"
+                          : "Stopped waiting for task " + id +
+                                "; it goes on at WaveSpeed: resume with request-id=" + id;
+      }
     }
+    // Posted unlocked: a sync handler may read task-id.
+    if (text)
+      gst_element_post_message(element, gst_message_new_progress(GST_OBJECT(element),
+          GST_PROGRESS_TYPE_CANCELED, "poll", text->c_str()));
   }
   return GST_ELEMENT_CLASS(parent_class)->send_event(element, event);
 }

@@ -71,7 +71,11 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
   g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg.get(), cancellable, &error);
   if (!stream) {
     result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-    result.tls_failed = error->domain == G_TLS_ERROR;
+    // Only a refused certificate or handshake proves the request was never written.
+    result.tls_failed = g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE) ||
+                        g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_NOT_TLS) ||
+                        g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE) ||
+                        g_error_matches(error, G_TLS_ERROR, G_TLS_ERROR_CERTIFICATE_REQUIRED);
     result.never_connected = never_connected(error) || result.tls_failed;
     result.transport_error = error->message;
     return result;
@@ -179,10 +183,12 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
       break;
     }
     if (n < capacity) {  // the end of the body
-      result.complete = !expected || result.received >= *expected;
+      const uint64_t end = offset + result.received;
+      result.complete = (!expected || result.received >= *expected) &&
+                        (!result.total || end >= *result.total);
       if (!result.complete)
-        result.error = "connection closed after " + std::to_string(offset + result.received) +
-                       " of " + std::to_string(offset + *expected) + " bytes";
+        result.error = "the reply stopped after byte " + std::to_string(end) + " of " +
+                       std::to_string(result.total ? *result.total : offset + *expected);
       break;
     }
   }

@@ -108,19 +108,12 @@ bool TaskJournal::record_status(const Request& r, const std::string& id, const s
   return append(to_line(b), error);
 }
 
-std::optional<TaskJournal::Entry> TaskJournal::find_unfinished(const std::string& fingerprint,
-                                                              int64_t now) const {
-  if (!enabled())
-    return std::nullopt;
+template <typename Each>
+void TaskJournal::for_each_line(Each each) const {
   gchar* contents = nullptr;
-  gsize length = 0;
-  if (!g_file_get_contents(path_.c_str(), &contents, &length, nullptr))
-    return std::nullopt;
+  if (!enabled() || !g_file_get_contents(path_.c_str(), &contents, nullptr, nullptr))
+    return;
   g_autofree gchar* owned = contents;
-
-  // Replay the lines: the last status of each task of this request wins.
-  std::map<std::string, Entry> tasks;
-  std::vector<std::string> order;
   g_auto(GStrv) lines = g_strsplit(contents, "\n", -1);
   for (char** line = lines; *line; line++) {
     if (!**line)
@@ -129,14 +122,48 @@ std::optional<TaskJournal::Entry> TaskJournal::find_unfinished(const std::string
     if (!json_parser_load_from_data(parser, *line, -1, nullptr))
       continue;  // a line torn by a crash: skip it, keep the rest
     JsonNode* root = json_parser_get_root(parser);
-    if (!JSON_NODE_HOLDS_OBJECT(root))
-      continue;
-    JsonObject* o = json_node_get_object(root);
+    if (JSON_NODE_HOLDS_OBJECT(root))
+      each(json_node_get_object(root));
+  }
+}
+
+void TaskJournal::record_submitting(const Request& r, const char* outcome) const {
+  if (!enabled())
+    return;
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  begin_line(b, r, "", outcome ? outcome : "submitting");
+  add_string(b, "event", "submit");
+  json_builder_end_object(b);
+  std::string error;
+  append(to_line(b), &error);  // best effort: the submitted line is the one that matters
+}
+
+std::optional<int64_t> TaskJournal::find_uncertain_submit(const std::string& fingerprint) const {
+  std::optional<int64_t> pending;
+  for_each_line([&](JsonObject* o) {
+    if (fingerprint != json_object_get_string_member_with_default(o, "fingerprint", ""))
+      return;
+    const std::string event = json_object_get_string_member_with_default(o, "event", "");
+    const std::string status = json_object_get_string_member_with_default(o, "status", "");
+    if (event == "submit" && status == "submitting")
+      pending = json_object_get_int_member_with_default(o, "time", 0);
+    else if (event == "submit" || event == "submitted")
+      pending.reset();  // refused, or answered with a task id
+  });
+  return pending;
+}
+
+std::optional<TaskJournal::Entry> TaskJournal::find_unfinished(const std::string& fingerprint,
+                                                              int64_t now) const {
+  // Replay the lines: the last status of each task of this request wins.
+  std::map<std::string, Entry> tasks;
+  std::vector<std::string> order;
+  for_each_line([&](JsonObject* o) {
     const char* fp = json_object_get_string_member_with_default(o, "fingerprint", "");
     const char* id = json_object_get_string_member_with_default(o, "id", "");
     const char* status = json_object_get_string_member_with_default(o, "status", "");
     if (fingerprint != fp || !*id)
-      continue;
+      return;
     auto [it, fresh] = tasks.try_emplace(id);
     if (fresh) {
       order.push_back(id);
@@ -144,10 +171,10 @@ std::optional<TaskJournal::Entry> TaskJournal::find_unfinished(const std::string
       it->second.submitted_unix = json_object_get_int_member_with_default(o, "time", 0);
     }
     it->second.status = status;
-  }
+  });
   for (auto id = order.rbegin(); id != order.rend(); ++id) {
     const Entry& e = tasks[*id];
-    const bool ended = e.status == kDelivered ||
+    const bool ended = e.status == kDelivered || e.status == kGone ||
                        (api::is_final_status(e.status) && e.status != "completed");
     if (!ended && now - e.submitted_unix < kRetentionSeconds)
       return e;

@@ -25,6 +25,9 @@ class TaskJournal {
   // Each appends one fsync'd line; false and `error` when it cannot.
   bool record_submitted(const Request& request, const std::string& task_id,
                         const std::string& status, std::string* error) const;
+  // Before each submit (`outcome` null), and after one proven to have made no
+  // task (`outcome` says why): a submit whose reply never came stays on record.
+  void record_submitting(const Request& request, const char* outcome) const;
   bool record_status(const Request& request, const std::string& task_id, const std::string& status,
                      const std::vector<std::string>& outputs, const std::string& detail,
                      std::string* error) const;
@@ -38,11 +41,19 @@ class TaskJournal {
   // still within WaveSpeed's 7-day retention.
   std::optional<Entry> find_unfinished(const std::string& fingerprint, int64_t now_unix) const;
 
+  // When the last submit of this request never got its reply, its time.
+  std::optional<int64_t> find_uncertain_submit(const std::string& fingerprint) const;
+
   // The status written once the video was delivered whole.
   static constexpr const char* kDelivered = "delivered";
+  // The status written when the task or its output is gone (404/410): nothing to resume.
+  static constexpr const char* kGone = "gone";
 
  private:
   bool append(const std::string& line, std::string* error) const;
+  // Calls `each` with every readable line's object, oldest first.
+  template <typename Each>
+  void for_each_line(Each each) const;
   std::string path_;
 };
 

@@ -3,9 +3,15 @@
 #include <glib.h>
 
 #include <algorithm>
-#include <cinttypes>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 
+#include "glib_ptr.h"
 #include "http_transport.h"
+#include "task_journal.h"
+#include "video_cache.h"
 
 namespace kling {
 
@@ -49,8 +55,56 @@ ErrorKind kind_for_status(unsigned status) {
 
 }  // namespace
 
-TaskRunner::TaskRunner(Request request, std::string resume_id, std::shared_ptr<DownloadStore> store,
-                       TaskEvents events)
+class TaskRunner::Worker {
+ public:
+  Worker(Request request, std::string resume_id, std::shared_ptr<DownloadStore> store,
+         TaskEvents events);
+  void start_clock();
+  void run() noexcept;
+  void cancel();
+  std::string task_id() const;
+  std::atomic<bool> task_failed_{false};
+  std::atomic<bool> submit_uncertain_{false};
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class Outcome { Done, Failed, Cancelled };
+
+  Outcome execute(HttpTransport& http);
+  Outcome submit(HttpTransport& http, api::Task* task);
+  Outcome poll_until_final(HttpTransport& http, api::Task* task);
+  Outcome download(HttpTransport& http, api::Task task);
+
+  // Sleeps `ms` unless cancelled first; false when cancelled.
+  bool sleep_ms(unsigned ms);
+  unsigned backoff_ms(unsigned attempt) const;
+  unsigned retry_wait_ms(const std::optional<unsigned>& retry_after, unsigned attempt) const;
+  std::optional<unsigned> ms_to_deadline() const;
+  std::string poll_url_for(const api::Task& task) const;
+  Outcome fail(Error error);
+  // Publishes a status change (and journals it unless `journal` is false).
+  void set_task(const api::Task& task, bool journal = true);
+  void journal_status(const std::string& id, const std::string& status,
+                      const std::vector<std::string>& outputs, const std::string& detail);
+  void journal_failure(const std::string& what, const std::string& error);
+  void progress(ProgressType type, const char* code, const std::string& text);
+
+  const Request request_;
+  const std::shared_ptr<DownloadStore> store_;
+  const TaskEvents events_;
+  const TaskJournal journal_;
+  const VideoCache cache_;
+  std::optional<Clock::time_point> deadline_;
+
+  GRef<GCancellable> cancellable_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool cancelled_ = false;
+  std::string task_id_;
+};
+
+TaskRunner::Worker::Worker(Request request, std::string resume_id,
+                           std::shared_ptr<DownloadStore> store, TaskEvents events)
     : request_(std::move(request)),
       store_(std::move(store)),
       events_(std::move(events)),
@@ -59,36 +113,7 @@ TaskRunner::TaskRunner(Request request, std::string resume_id, std::shared_ptr<D
       cancellable_(GRef<GCancellable>::adopt(g_cancellable_new())),
       task_id_(std::move(resume_id)) {}
 
-TaskRunner::~TaskRunner() { stop(); }
-
-void TaskRunner::start() {
-  if (thread_.joinable())
-    return;
-  if (request_.timeout_s > 0)
-    deadline_ = Clock::now() + std::chrono::seconds(request_.timeout_s);
-  thread_ = std::thread([this] { run(); });
-}
-
-void TaskRunner::stop() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    cancelled_ = true;
-  }
-  wake_.notify_all();
-  g_cancellable_cancel(cancellable_.get());
-  // From a bus sync handler on the worker itself, joining would deadlock: the cancel is enough.
-  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id())
-    thread_.join();
-  else if (thread_.joinable())
-    thread_.detach();
-}
-
-std::string TaskRunner::task_id() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return task_id_;
-}
-
-void TaskRunner::run() noexcept {
+void TaskRunner::Worker::run() noexcept {
   // The worker owns its context: libsoup's sync calls iterate it, nobody else does.
   GMainContext* context = g_main_context_new();
   g_main_context_push_thread_default(context);
@@ -111,7 +136,7 @@ void TaskRunner::run() noexcept {
   g_main_context_unref(context);
 }
 
-TaskRunner::Outcome TaskRunner::execute(HttpTransport& http) {
+TaskRunner::Worker::Outcome TaskRunner::Worker::execute(HttpTransport& http) {
   if (store_->complete())
     return Outcome::Done;
   api::Task task;
@@ -129,6 +154,15 @@ TaskRunner::Outcome TaskRunner::execute(HttpTransport& http) {
                    "set resume-unfinished=false for a fresh variation");
     }
   }
+  if (task.id.empty() && request_.resume_unfinished) {
+    if (auto when = journal_.find_uncertain_submit(request_.fingerprint())) {
+      g_autoptr(GDateTime) at = g_date_time_new_from_unix_local(*when);
+      g_autofree char* text = at ? g_date_time_format(at, "%F %T") : g_strdup("?");
+      progress(ProgressType::Continue, "submit",
+               std::string("Note: a submit of this request at ") + text +
+                   " never got its reply; if it made a task, it is on your WaveSpeed dashboard");
+    }
+  }
   if (task.id.empty()) {
     Outcome o = submit(http, &task);
     if (o != Outcome::Done)
@@ -142,7 +176,7 @@ TaskRunner::Outcome TaskRunner::execute(HttpTransport& http) {
   return download(http, std::move(task));
 }
 
-TaskRunner::Outcome TaskRunner::submit(HttpTransport& http, api::Task* task) {
+TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api::Task* task) {
   const std::string url = api::submit_url(request_.api_url, request_.model);
   const std::string body = api::build_submit_body(request_);
   progress(ProgressType::Start, "submit",
@@ -150,18 +184,26 @@ TaskRunner::Outcome TaskRunner::submit(HttpTransport& http, api::Task* task) {
                " video to " + request_.model);
 
   for (unsigned attempt = 1;; attempt++) {
+    // From here until a reply proves otherwise, a task may exist that we know nothing of.
+    submit_uncertain_ = true;
+    journal_.record_submitting(request_, nullptr);
     HttpResult r = http.api_call("POST", url, &body, cancellable_.get());
     if (r.cancelled)
       return Outcome::Cancelled;
     api::Reply reply = api::parse_reply(r.status, r.body);
     const unsigned status = effective_status(r, reply);
+    // A refusal (429, 4xx) or a connection never made proves no task was created.
+    if (status == 429 || (status >= 400 && status < 500) || (r.status == 0 && r.never_connected)) {
+      submit_uncertain_ = false;
+      journal_.record_submitting(request_, "refused");
+    }
 
     if (r.tls_failed)
       return fail(tls_error(r, url, {}));
     // Only a refusal (429) or a connection never made proves no task was created.
     const bool safe_to_retry = status == 429 || (r.status == 0 && r.never_connected);
     if (safe_to_retry && attempt <= request_.retries) {
-      unsigned wait = r.retry_after ? *r.retry_after * 1000u : backoff_ms(attempt);
+      unsigned wait = retry_wait_ms(r.retry_after, attempt);
       auto left = ms_to_deadline();
       if (left && wait > *left)
         return fail({ErrorKind::Timeout,
@@ -180,10 +222,14 @@ TaskRunner::Outcome TaskRunner::submit(HttpTransport& http, api::Task* task) {
       return fail({ErrorKind::Network, "Could not submit the task: " + r.transport_error,
                    r.never_connected ? "no connection could be made"
                                      : "the request may have reached WaveSpeed, so it is not "
-                                       "retried (that could bill a second task)",
+                                       "retried (that could bill a second task); if it made a "
+                                       "task, it is on your WaveSpeed dashboard",
                    0, {}});
     if (reply.kind == api::ReplyKind::Task) {
+      submit_uncertain_ = false;
       *task = reply.task;
+      if (task->status.empty())
+        task->status = "created";
       // Journaled before the first poll: from here on a crash cannot lose the task.
       std::string error;
       if (!journal_.record_submitted(request_, task->id, task->status, &error))
@@ -209,14 +255,14 @@ TaskRunner::Outcome TaskRunner::submit(HttpTransport& http, api::Task* task) {
   }
 }
 
-std::string TaskRunner::poll_url_for(const api::Task& task) const {
+std::string TaskRunner::Worker::poll_url_for(const api::Task& task) const {
   // urls.get is preferred, but the key only goes to api-url's own origin.
   if (!task.get_url.empty() && api::same_origin(task.get_url, request_.api_url))
     return task.get_url;
   return api::result_url(request_.api_url, task.id);
 }
 
-TaskRunner::Outcome TaskRunner::poll_until_final(HttpTransport& http, api::Task* task) {
+TaskRunner::Worker::Outcome TaskRunner::Worker::poll_until_final(HttpTransport& http, api::Task* task) {
   const std::string id = task->id;
   const std::string url = poll_url_for(*task);
   const unsigned interval = std::max(1u, request_.poll_interval_ms);
@@ -255,7 +301,7 @@ TaskRunner::Outcome TaskRunner::poll_until_final(HttpTransport& http, api::Task*
                          " times in a row: " + describe_status(r, reply) +
                          ". Resume with request-id=" + id,
                      "GET " + url, http_status, id});
-      delay = r.retry_after ? *r.retry_after * 1000u : backoff_ms(failures);
+      delay = retry_wait_ms(r.retry_after, failures);
       if (auto l = ms_to_deadline(); l && r.retry_after && delay > *l)
         return fail({ErrorKind::Timeout,
                      "WaveSpeed asks to wait " + std::to_string(*r.retry_after) +
@@ -272,6 +318,8 @@ TaskRunner::Outcome TaskRunner::poll_until_final(HttpTransport& http, api::Task*
       return fail({ErrorKind::BadReply, "Unreadable reply while polling task " + id + ": " + reply.message,
                    "GET " + url + " answered HTTP " + std::to_string(r.status), http_status, id});
     if (reply.kind == api::ReplyKind::ApiError) {
+      if (http_status == 404 || http_status == 410)
+        journal_status(id, TaskJournal::kGone, {}, reply.message);  // nothing left to resume
       std::string what = http_status == 404 || http_status == 410
                              ? "Task " + id + " not found (WaveSpeed keeps tasks for 7 days): "
                              : "Polling task " + id + " failed: ";
@@ -317,7 +365,7 @@ TaskRunner::Outcome TaskRunner::poll_until_final(HttpTransport& http, api::Task*
   }
 }
 
-TaskRunner::Outcome TaskRunner::download(HttpTransport& http, api::Task task) {
+TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, api::Task task) {
   const std::string& id = task.id;
   std::string url = task.outputs.front();
   bool reread = false;
@@ -349,6 +397,9 @@ TaskRunner::Outcome TaskRunner::download(HttpTransport& http, api::Task task) {
     gint64 last_report_ = 0;
   } sink(*store_, events_);
 
+  // Without a length, a clean end of the body is not proof of the whole file
+  // (a cut chunked reply looks the same): one more Range request must say 416.
+  bool confirming_end = false;
   for (;;) {
     store_->clear_error();
     const uint64_t offset = store_->have();
@@ -359,6 +410,12 @@ TaskRunner::Outcome TaskRunner::download(HttpTransport& http, api::Task task) {
       sink.error.task_id = id;
       return fail(sink.error);
     }
+    if (r.complete && !store_->total() && (!confirming_end || r.received > 0)) {
+      confirming_end = true;
+      continue;
+    }
+    if (confirming_end && (r.status == 416 || (r.complete && r.received == 0)))
+      r.complete = true;
     if (r.complete) {
       if (cache_.enabled()) {  // before finish(): a rerun after EOS finds the entry
         std::string error;
@@ -391,29 +448,40 @@ TaskRunner::Outcome TaskRunner::download(HttpTransport& http, api::Task task) {
         url = reply.task.outputs.front();
       continue;
     }
-    if (gone || (r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429))
+    if (gone || (r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429)) {
+      if (r.status == 404 || r.status == 410)
+        journal_status(id, TaskJournal::kGone, {}, "output " + std::to_string(r.status));
       return fail({r.status == 403 ? ErrorKind::NotAuthorized : ErrorKind::NotFound,
                    "The video of task " + id + " cannot be downloaded: HTTP " +
                        std::to_string(r.status) + " (outputs are kept for 7 days)",
                    "GET " + url, r.status, id});
+    }
     if (++failures > request_.retries)
       return fail({ErrorKind::Network,
                    "Downloading the video of task " + id + " failed " + std::to_string(failures) +
                        " times: " + (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error),
                    "GET " + url, r.status, id});
-    unsigned wait = r.retry_after ? *r.retry_after * 1000u : backoff_ms(failures);
-    if (!sleep_ms(wait))
+    if (!sleep_ms(retry_wait_ms(r.retry_after, failures)))
       return Outcome::Cancelled;
   }
 }
 
-bool TaskRunner::sleep_ms(unsigned ms) {
+bool TaskRunner::Worker::sleep_ms(unsigned ms) {
   std::unique_lock<std::mutex> lock(mutex_);
   wake_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return cancelled_; });
   return !cancelled_;
 }
 
-unsigned TaskRunner::backoff_ms(unsigned attempt) const {
+unsigned TaskRunner::Worker::retry_wait_ms(const std::optional<unsigned>& retry_after,
+                                           unsigned attempt) const {
+  // At least what the server asks, never less than our own backoff (Retry-After: 0
+  // must not become a busy loop), and at most a day.
+  uint64_t asked = retry_after ? static_cast<uint64_t>(*retry_after) * 1000 : 0;
+  return static_cast<unsigned>(std::min<uint64_t>(std::max<uint64_t>(asked, backoff_ms(attempt)),
+                                                  24ull * 3600 * 1000));
+}
+
+unsigned TaskRunner::Worker::backoff_ms(unsigned attempt) const {
   // Exponential from min(1 s, poll-interval), capped at 30 s, with full jitter above half.
   const unsigned base = std::max(10u, std::min(1000u, request_.poll_interval_ms));
   uint64_t ms = static_cast<uint64_t>(base) << std::min(attempt - 1, 12u);
@@ -421,14 +489,14 @@ unsigned TaskRunner::backoff_ms(unsigned attempt) const {
   return static_cast<unsigned>(ms / 2 + static_cast<uint64_t>(g_random_double() * (ms / 2)));
 }
 
-std::optional<unsigned> TaskRunner::ms_to_deadline() const {
+std::optional<unsigned> TaskRunner::Worker::ms_to_deadline() const {
   if (!deadline_)
     return std::nullopt;
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - Clock::now());
   return static_cast<unsigned>(std::max<int64_t>(0, left.count()));
 }
 
-TaskRunner::Outcome TaskRunner::fail(Error error) {
+TaskRunner::Worker::Outcome TaskRunner::Worker::fail(Error error) {
   if (error.task_id.empty())
     error.task_id = task_id();
   progress(ProgressType::Error, "error", error.message);
@@ -436,7 +504,7 @@ TaskRunner::Outcome TaskRunner::fail(Error error) {
   return Outcome::Failed;
 }
 
-void TaskRunner::set_task(const api::Task& task, bool journal) {
+void TaskRunner::Worker::set_task(const api::Task& task, bool journal) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     task_id_ = task.id;
@@ -447,22 +515,73 @@ void TaskRunner::set_task(const api::Task& task, bool journal) {
     events_.task(task);
 }
 
-void TaskRunner::journal_status(const std::string& id, const std::string& status,
+void TaskRunner::Worker::journal_status(const std::string& id, const std::string& status,
                                 const std::vector<std::string>& outputs, const std::string& detail) {
   std::string error;
   if (!journal_.record_status(request_, id, status, outputs, detail, &error))
     journal_failure(id, error);
 }
 
-void TaskRunner::journal_failure(const std::string& id, const std::string& error) {
+void TaskRunner::Worker::journal_failure(const std::string& id, const std::string& error) {
   // The task goes on: its id is in the progress text and the task-id property.
   progress(ProgressType::Continue, "journal",
            "Could not journal task " + id + " (" + error + "); note its id to resume it");
 }
 
-void TaskRunner::progress(ProgressType type, const char* code, const std::string& text) {
+void TaskRunner::Worker::progress(ProgressType type, const char* code, const std::string& text) {
   if (events_.progress)
     events_.progress(type, code, text);
+}
+
+// ---------------------------------------------------------------- the handle
+
+TaskRunner::TaskRunner(Request request, std::string resume_id, std::shared_ptr<DownloadStore> store,
+                       TaskEvents events)
+    : worker_(std::make_shared<Worker>(std::move(request), std::move(resume_id), std::move(store),
+                                       std::move(events))) {}
+
+TaskRunner::~TaskRunner() { stop(); }
+
+void TaskRunner::start() {
+  if (thread_.joinable())
+    return;
+  worker_->start_clock();
+  thread_ = std::thread([worker = worker_] { worker->run(); });
+}
+
+void TaskRunner::stop() {
+  worker_->cancel();
+  if (!thread_.joinable())
+    return;
+  // From the worker itself (a bus sync handler) joining would deadlock: the
+  // thread keeps the worker alive and ends on its own, cancelled.
+  if (thread_.get_id() == std::this_thread::get_id())
+    thread_.detach();
+  else
+    thread_.join();
+}
+
+std::string TaskRunner::task_id() const { return worker_->task_id(); }
+bool TaskRunner::task_failed() const { return worker_->task_failed_; }
+bool TaskRunner::submit_uncertain() const { return worker_->submit_uncertain_; }
+
+void TaskRunner::Worker::start_clock() {
+  if (request_.timeout_s > 0)
+    deadline_ = Clock::now() + std::chrono::seconds(request_.timeout_s);
+}
+
+void TaskRunner::Worker::cancel() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cancelled_ = true;
+  }
+  wake_.notify_all();
+  g_cancellable_cancel(cancellable_.get());
+}
+
+std::string TaskRunner::Worker::task_id() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return task_id_;
 }
 
 }  // namespace kling

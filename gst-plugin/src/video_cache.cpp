@@ -3,6 +3,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,7 +16,7 @@ namespace {
 template <typename Fill>
 bool write_atomically(const std::string& path, Fill fill, std::string* error) {
   std::string tmp = path + ".tmp-XXXXXX";
-  int fd = g_mkstemp(tmp.data());
+  int fd = g_mkstemp_full(tmp.data(), O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) {
     *error = "cannot create " + tmp + ": " + g_strerror(errno);
     return false;
