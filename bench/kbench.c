@@ -136,12 +136,12 @@ static GstPadProbeReturn probe(GstPad *pad, GstPadProbeInfo *info, gpointer data
 }
 
 /* klingsrc posts "download" COMPLETE right after the last byte is in the store, racing the
- * EOS that byte leads to: give it up to 2 s before quitting. */
+ * EOS that byte leads to (and a demuxer may end long before the download): give it up to 10 s. */
 static gboolean maybe_quit(gpointer data) {
   static int waited = 0;
   (void)data;
   g_mutex_lock(&lock);
-  gboolean wait = t_poll_complete >= 0 && t_download_done < 0 && n_errors == 0 && waited++ < 200;
+  gboolean wait = t_poll_complete >= 0 && t_download_done < 0 && n_errors == 0 && waited++ < 1000;
   g_mutex_unlock(&lock);
   if (wait) return G_SOURCE_CONTINUE;
   g_main_loop_quit(loop);

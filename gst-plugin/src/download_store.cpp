@@ -221,12 +221,15 @@ DownloadStore::Wait DownloadStore::wait_for(uint64_t offset, size_t* size, Error
   for (;;) {
     if (flushing_)
       return Wait::Flushing;
+    // The last bytes (and the end) only once the download is finished: its
+    // progress, journal line and cache entry come before EOS can.
     const bool past_end = total_ && offset >= *total_;
-    if (past_end && complete_)  // the end once the download says so: its progress comes first
+    if (past_end && complete_)
       return Wait::Eos;
     if (total_ && !past_end)
       *size = static_cast<size_t>(MIN(static_cast<uint64_t>(*size), *total_ - offset));
-    if (!past_end && offset + *size <= have_)
+    const bool reaches_end = total_ && offset + *size >= *total_;
+    if (!past_end && offset + *size <= have_ && (!reaches_end || complete_))
       return Wait::Ready;
     if (complete_) {  // a server that sent fewer bytes than it announced
       if (offset >= have_)

@@ -212,7 +212,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
                          std::to_string(request_.timeout_s) + ")",
                      describe_status(r, reply), status, {}});
       progress(ProgressType::Continue, "submit",
-               "Submit refused (" + describe_status(r, reply) + "); retrying in " +
+               (status == 429 ? "Submit refused (" : "Could not reach WaveSpeed (") +
+                   describe_status(r, reply) + "), so no task was made; retrying in " +
                    std::to_string(wait) + " ms");
       if (!sleep_ms(wait))
         return Outcome::Cancelled;
@@ -428,8 +429,9 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
         events_.download(store_->have(), store_->total());
       progress(ProgressType::Complete, "download",
                "Downloaded " + std::to_string(store_->have()) + " bytes of task " + id);
-      store_->finish();
+      // Journaled before EOS can reach the application: a rerun must not pick it up.
       journal_status(id, TaskJournal::kDelivered, {}, std::to_string(store_->have()) + " bytes");
+      store_->finish();
       return Outcome::Done;
     }
     if (r.received > 0)
