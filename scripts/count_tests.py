@@ -15,7 +15,12 @@ for path in sys.argv[1:]:
         print(f"no test log at {path}: that build or run failed", file=sys.stderr)
         failed += 1
 for line in lines:
-    test = json.loads(line)
+    try:
+        test = json.loads(line)
+    except json.JSONDecodeError:
+        print("an unreadable line in a test log: counted as a failure", file=sys.stderr)
+        failed += 1
+        continue
     out = test.get("stdout") or ""
     oks = re.findall(r"^(not ok|ok)\b(.*)$", out, re.M)
     if oks:

@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "../pipeline_run.h"
+
 namespace {
 
 constexpr const char* kKey = "tls-test-key";
@@ -268,73 +270,12 @@ class HttpsWaveSpeed {
 
 // ------------------------------------------------------------ one pipeline run
 
-struct Run {
-  GstElement* pipeline = nullptr;
-  GstElement* src = nullptr;
-  std::mutex mutex;
-  std::string bytes;
-  GError* error = nullptr;
-  std::string debug;
-  bool eos = false;
-
-  ~Run() {
-    if (pipeline) {
-      gst_element_set_state(pipeline, GST_STATE_NULL);
-      gst_object_unref(src);
-      gst_object_unref(pipeline);
-    }
-    g_clear_error(&error);
-  }
-};
-
-void on_handoff(GstElement*, GstBuffer* buffer, GstPad*, gpointer data) {
-  Run* run = static_cast<Run*>(data);
-  GstMapInfo map;
-  gst_buffer_map(buffer, &map, GST_MAP_READ);
-  {
-    std::lock_guard<std::mutex> lock(run->mutex);
-    run->bytes.append(reinterpret_cast<const char*>(map.data), map.size);
-  }
-  gst_buffer_unmap(buffer, &map);
-}
-
 std::unique_ptr<Run> make_run(const HttpsWaveSpeed& server) {
-  auto run = std::make_unique<Run>();
-  g_autoptr(GError) error = nullptr;
-  run->pipeline = gst_parse_launch("klingsrc name=src ! fakesink name=sink", &error);
-  g_assert_no_error(error);
-  run->src = gst_bin_get_by_name(GST_BIN(run->pipeline), "src");
+  auto run = parse_run("klingsrc name=src ! fakesink name=sink");
   g_object_set(run->src, "api-url", server.api_url().c_str(), "api-key", kKey, "prompt", kPrompt,
-               "poll-interval", 20u, "request-timeout", 10u, "retries", 1u, "timeout", 60u, nullptr);
-  GstElement* sink = gst_bin_get_by_name(GST_BIN(run->pipeline), "sink");
-  g_object_set(sink, "signal-handoffs", TRUE, "sync", FALSE, nullptr);
-  g_signal_connect(sink, "handoff", G_CALLBACK(on_handoff), run.get());
-  gst_object_unref(sink);
+               "poll-interval", 20u, "request-timeout", 10u, "retries", 1u, "timeout", 60u,
+               "journal", "", nullptr);
   return run;
-}
-
-void play_to_end(Run& run, unsigned timeout_s = 30) {
-  gst_element_set_state(run.pipeline, GST_STATE_PLAYING);
-  g_autoptr(GstBus) bus = gst_element_get_bus(run.pipeline);
-  GstMessage* msg = gst_bus_timed_pop_filtered(
-      bus, timeout_s * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  g_assert_nonnull(msg);  // else: the pipeline hung
-  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
-    gchar* debug = nullptr;
-    gst_message_parse_error(msg, &run.error, &debug);
-    run.debug = debug ? debug : "";
-    g_free(debug);
-    g_test_message("error: %s (%s)", run.error->message, run.debug.c_str());
-  } else {
-    run.eos = true;
-  }
-  gst_message_unref(msg);
-}
-
-std::string random_bytes(size_t size) {
-  std::string out(size, '\0');
-  for (auto& c : out) c = static_cast<char>(g_random_int_range(0, 256));
-  return out;
 }
 
 void assert_whole_video(const HttpsWaveSpeed& server, Run& run) {

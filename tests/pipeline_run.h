@@ -1,0 +1,47 @@
+// What the element tests share: one pipeline run recorded as it happens (the
+// bytes at the sink, progress, kling/task and tag messages, the end), and
+// assertions on it.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+struct Progress {
+  GstProgressType type;
+  std::string code;
+  std::string text;
+};
+
+// One pipeline run: what reached the sink and what came on the bus, in order.
+struct Run {
+  GstElement* pipeline = nullptr;
+  GstElement* src = nullptr;
+  std::mutex mutex;
+  std::string bytes;
+  int buffers = 0;
+  bool saw_progress_complete = false;
+  bool buffer_before_complete = false;
+  std::vector<Progress> progress;
+  std::vector<std::string> task_messages;  // serialized kling/task structures
+  std::string last_task_status;
+  std::string last_task_output;
+  GstTagList* tags = nullptr;
+  GError* error = nullptr;
+  std::string debug;
+  bool eos = false;
+
+  ~Run();
+};
+
+// Parses `desc` (with a `name=src` element and maybe a `fakesink name=sink`) and
+// records what the sink gets and what the bus carries.
+std::unique_ptr<Run> parse_run(const std::string& desc);
+// Plays until EOS or an error, at most `timeout_s`.
+void play_to_end(Run& run, unsigned timeout_s = 20);
+void assert_error(Run& run, GQuark domain, int code, const char* in_message);
+std::string random_bytes(size_t size);
+bool contains(const std::string& haystack, const std::string& needle);
