@@ -144,6 +144,11 @@ static void test_parse_odd_but_legal() {
   g_assert_true(completed.kind == api::ReplyKind::Task);
   g_assert_true(api::is_final_status(completed.task.status));
   g_assert_cmpuint(completed.task.outputs.size(), ==, 2);
+
+  api::Reply objects = api::parse_reply(200,
+      R"({"code":200,"data":{"id":"t1","status":"completed","outputs":[{"url":"https://a/1.mp4"}],"error":null,"code":null}})");
+  g_assert_true(objects.kind == api::ReplyKind::Task);
+  assert_str_eq(objects.task.outputs.at(0), "https://a/1.mp4");
 }
 
 static void test_retry_after() {

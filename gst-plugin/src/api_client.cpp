@@ -102,6 +102,8 @@ Task parse_task(JsonObject* data) {
       JsonNode* n = json_array_get_element(outputs, i);
       if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING)
         t.outputs.emplace_back(json_node_get_string(n));
+      else if (const char* url = JSON_NODE_HOLDS_OBJECT(n) ? get_string(json_node_get_object(n), "url") : nullptr)
+        t.outputs.emplace_back(url);  // {"url": ...} objects, as some endpoints send
     }
   }
   if (JsonArray* flags = get_array(data, "has_nsfw_contents")) {
