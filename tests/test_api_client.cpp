@@ -102,6 +102,12 @@ static void test_parse_error_shapes() {
   g_assert_true(gateway.kind == api::ReplyKind::Gateway);
   assert_str_eq(gateway.message, "502 Bad Gateway");
 
+  // A gateway page that is not UTF-8 still gives its text.
+  api::Reply latin1 = api::parse_reply(503, "<html><body>\xe9" "chec:\n  Service   Unavailable</body></html>");
+  g_assert_true(latin1.kind == api::ReplyKind::Gateway);
+  g_assert_nonnull(strstr(latin1.message.c_str(), "Service Unavailable"));
+  g_assert_true(g_utf8_validate(latin1.message.c_str(), -1, nullptr));
+
   // An error envelope inside an HTTP 200 is an error.
   api::Reply inside = api::parse_reply(200, R"({"code":401,"message":"token expired"})");
   g_assert_true(inside.kind == api::ReplyKind::ApiError);

@@ -55,30 +55,29 @@ JsonArray* get_array(JsonObject* obj, const char* name) {
   return node && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : nullptr;
 }
 
-// A short, printable excerpt of a body we could not parse (a gateway page).
+// A short, printable excerpt of a body we could not parse (a gateway page):
+// tags dropped, control characters and runs of spaces made one space.
 std::string excerpt(std::string_view body) {
-  std::string out;
-  bool in_tag = false;
+  std::string text;
+  bool in_tag = false, space = false;
   for (char c : body.substr(0, 4096)) {
-    if (c == '<') { in_tag = true; continue; }
-    if (c == '>') { in_tag = false; out += ' '; continue; }
-    if (in_tag) continue;
-    unsigned char u = static_cast<unsigned char>(c);
-    out += (u < 0x20 || u == 0x7f) ? ' ' : c;
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (c == '<' || c == '>' || u <= 0x20 || u == 0x7f) {
+      in_tag = c == '<' || (in_tag && c != '>');
+      space = space || c == '>' || u <= 0x20 || u == 0x7f;
+      continue;
+    }
+    if (in_tag)
+      continue;
+    if (space && !text.empty())
+      text += ' ';
+    space = false;
+    text += c;
+    if (text.size() >= 200)
+      break;
   }
-  g_autofree char* squeezed = g_strdup(out.c_str());
-  g_autoptr(GRegex) spaces = g_regex_new("\\s+", G_REGEX_DEFAULT, G_REGEX_MATCH_DEFAULT, nullptr);
-  g_autofree char* one = g_regex_replace_literal(spaces, g_strstrip(squeezed), -1, 0, " ",
-                                                 G_REGEX_MATCH_DEFAULT, nullptr);
-  std::string text = one ? one : "";
-  if (text.size() > 200) {
-    text.resize(200);
-    // Do not cut a UTF-8 sequence in half.
-    while (!text.empty() && !g_utf8_validate(text.data(), text.size(), nullptr))
-      text.pop_back();
-    text += "...";
-  }
-  return text;
+  g_autofree char* valid = g_utf8_make_valid(text.data(), static_cast<gssize>(text.size()));
+  return text.size() >= 200 ? std::string(valid) + "..." : std::string(valid);
 }
 
 Task parse_task(JsonObject* data) {
@@ -183,6 +182,8 @@ Reply parse_reply(unsigned http_status, std::string_view body) {
 
   reply.api_code = static_cast<int>(get_number(root, "code").value_or(0));
   JsonObject* data = get_object(root, "data");
+  if (data)
+    reply.task = parse_task(data);
   const char* message = get_string(root, "message");
   const char* bare_error = get_string(root, "error");
   const char* data_error = get_string(data, "error");
@@ -195,15 +196,12 @@ Reply parse_reply(unsigned http_status, std::string_view body) {
   // An error envelope can arrive inside an HTTP 200: a top-level code other than 200 is an error,
   // unless it is a server-side code next to a task that is still running (keep polling).
   bool code_says_error = reply.api_code != 0 && reply.api_code != 200;
-  if (ok_status && code_says_error && reply.api_code >= 500 && data) {
-    Task t = parse_task(data);
-    if (!t.id.empty() && !t.status.empty() && !is_final_status(t.status))
-      code_says_error = false;
-  }
+  if (ok_status && code_says_error && reply.api_code >= 500 && !reply.task.id.empty() &&
+      !reply.task.status.empty() && !is_final_status(reply.task.status))
+    code_says_error = false;
   if (!ok_status || code_says_error || (!data && bare_error)) {
     reply.kind = ReplyKind::ApiError;
     reply.message = best_message();
-    if (data) reply.task = parse_task(data);
     return reply;
   }
   if (!data) {
@@ -211,7 +209,6 @@ Reply parse_reply(unsigned http_status, std::string_view body) {
     reply.message = "reply has no \"data\" object";
     return reply;
   }
-  reply.task = parse_task(data);
   // A reply with an id is readable even without a status: losing a paid task's id is worse.
   if (reply.task.id.empty()) {
     reply.kind = ReplyKind::Malformed;

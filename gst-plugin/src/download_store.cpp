@@ -143,12 +143,26 @@ char* DownloadStore::write_buffer(size_t* size) {
 }
 
 bool DownloadStore::commit(const char* data, size_t size, Error* error) {
-  if (!append(data, size, error))
-    return false;
+  const uint64_t offset = have();  // only the runner's thread writes
+  for (size_t done = 0; done < size;) {
+    ssize_t n = pwrite(fd_, data + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      *error = Error{ErrorKind::Write, "Cannot write the video to a temporary file",
+                     g_strerror(errno), 0, {}};
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  // One step for readers: the bytes count as present and their chunk is shareable.
   std::lock_guard<std::mutex> lock(mutex_);
-  recent_.push_back({have_ - size, data, size, std::move(filling_)});
+  recent_.push_back({offset, data, size, std::move(filling_)});
   if (recent_.size() > kRecentChunks)
     recent_.pop_front();
+  have_ += size;
+  if (waiters_ > 0)  // a wake-up per chunk costs: only when someone waits
+    changed_.notify_all();
   return true;
 }
 
@@ -160,27 +174,6 @@ std::shared_ptr<Chunk> DownloadStore::view(uint64_t offset, size_t size, const c
       return r.chunk;
     }
   return nullptr;
-}
-
-bool DownloadStore::append(const char* data, size_t size, Error* error) {
-  uint64_t offset = have();  // only the runner's thread appends
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = pwrite(fd_, data + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      *error = Error{ErrorKind::Write, "Cannot write the video to a temporary file",
-                     g_strerror(errno), 0, {}};
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  std::lock_guard<std::mutex> lock(mutex_);
-  have_ += size;
-  if (waiters_ > 0)  // a wake-up per chunk costs: only when someone waits
-    changed_.notify_all();
-  return true;
 }
 
 void DownloadStore::finish() {

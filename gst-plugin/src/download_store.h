@@ -41,10 +41,8 @@ class DownloadStore {
 
   // --- writer side (the task runner) ---
   void set_total(uint64_t total);
-  // Appends at have(); false (and `error`) when the spill file cannot be written.
-  bool append(const char* data, size_t size, Error* error);
-  // Without a copy: read the next bytes into write_buffer(), then commit() the
-  // part of it that holds them.
+  // Read the next bytes into write_buffer(), then commit() the part of it that
+  // holds them; false (and `error`) when the spill file cannot be written.
   char* write_buffer(size_t* size);
   bool commit(const char* data, size_t size, Error* error);
   void finish();           // every byte is present

@@ -4,7 +4,6 @@
 
 #include <glib-object.h>
 
-#include <memory>
 #include <utility>
 
 namespace kling {
@@ -30,8 +29,5 @@ class GRef {
  private:
   T* obj_ = nullptr;
 };
-
-struct GFreeDeleter { void operator()(void* p) const { g_free(p); } };
-using GCharPtr = std::unique_ptr<char, GFreeDeleter>;
 
 }  // namespace kling

@@ -2,8 +2,9 @@
  * SECTION:element-klingsrc
  * @title: klingsrc
  *
- * Generates a video from a text prompt with WaveSpeed's Kling text-to-video API
- * and streams the MP4 it returns, seekable and in BYTES format.
+ * Generates a video from a text prompt (and, for image-to-video models, an
+ * image) with WaveSpeed's Kling API and streams the MP4 it returns, seekable
+ * and in BYTES format.
  *
  * ## Example launch line
  * |[
@@ -13,7 +14,8 @@
  *
  * Nothing is submitted before the first buffer is asked for, and never twice
  * for the same request on one element. Progress is posted as GstProgress
- * messages (codes `submit`, `poll`, `download`) and `kling/task` element messages.
+ * messages (codes `submit`, `poll`, `download`, `cache`, `journal`) and
+ * `kling/task` and `kling/download` element messages.
  */
 #include "gstklingsrc.h"
 
@@ -39,7 +41,8 @@ constexpr guint kDefaultPollIntervalMs = 5000;
 constexpr guint kDefaultTimeoutS = 1800;
 constexpr guint kDefaultRequestTimeoutS = 30;
 constexpr guint kDefaultRetries = 5;
-constexpr guint kDefaultBlocksize = 256 * 1024;
+// One in-memory chunk per buffer: create() can then hand it on without a copy.
+constexpr guint kDefaultBlocksize = kling::DownloadStore::kChunkSize;
 
 enum {
   PROP_0,

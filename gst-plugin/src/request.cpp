@@ -80,7 +80,8 @@ std::optional<Error> validate(const Request& r) {
     if (!g_utf8_validate(r.prompt.data(), r.prompt.size(), nullptr))
       return settings_error("The prompt is not valid UTF-8");
     if (g_utf8_strlen(r.prompt.data(), r.prompt.size()) > kMaxPromptChars)
-      return settings_error("The prompt is longer than 2500 characters");
+      return settings_error("The prompt is longer than " + std::to_string(kMaxPromptChars) +
+                            " characters");
     if (!g_utf8_validate(r.negative_prompt.data(), r.negative_prompt.size(), nullptr))
       return settings_error("The negative prompt is not valid UTF-8");
     if (r.duration != 5 && r.duration != 10)

@@ -17,7 +17,7 @@ inline constexpr const char* kDefaultModel = "kwaivgi/kling-v2.0-t2v-master";
 inline constexpr unsigned kMaxPromptChars = 2500;
 
 struct Request {
-  // What is generated (all of it goes into the fingerprint).
+  // What is generated: these fields, api_url and request_id make the fingerprint.
   std::string model = kDefaultModel;
   std::string prompt;
   std::string negative_prompt;

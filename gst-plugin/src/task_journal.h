@@ -20,7 +20,6 @@ class TaskJournal {
   static std::string default_path();
 
   bool enabled() const { return !path_.empty(); }
-  const std::string& path() const { return path_; }
 
   // Each appends one fsync'd line; false and `error` when it cannot.
   bool record_submitted(const Request& request, const std::string& task_id,

@@ -192,16 +192,17 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
       return Outcome::Cancelled;
     api::Reply reply = api::parse_reply(r.status, r.body);
     const unsigned status = effective_status(r, reply);
-    // A refusal (429, 4xx) or a connection never made proves no task was created.
-    if (status == 429 || (status >= 400 && status < 500) || (r.status == 0 && r.never_connected)) {
+    // A refusal (4xx, 429 among them) or a connection never made proves no task was created.
+    const bool no_task = (status >= 400 && status < 500) || r.never_connected;
+    if (no_task) {
       submit_uncertain_ = false;
       journal_.record_submitting(request_, "refused");
     }
 
     if (r.tls_failed)
       return fail(tls_error(r, url, {}));
-    // Only a refusal (429) or a connection never made proves no task was created.
-    const bool safe_to_retry = status == 429 || (r.status == 0 && r.never_connected);
+    // Of those, only a 429 or a connection never made is worth trying again.
+    const bool safe_to_retry = no_task && (status == 429 || r.never_connected);
     if (safe_to_retry && attempt <= request_.retries) {
       unsigned wait = retry_wait_ms(r.retry_after, attempt);
       auto left = ms_to_deadline();
@@ -402,7 +403,6 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
   // (a cut chunked reply looks the same): one more Range request must say 416.
   bool confirming_end = false;
   for (;;) {
-    store_->clear_error();
     const uint64_t offset = store_->have();
     DownloadResult r = http.download(url, offset, sink, cancellable_.get());
     if (r.cancelled)
@@ -415,7 +415,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
       confirming_end = true;
       continue;
     }
-    if (confirming_end && (r.status == 416 || (r.complete && r.received == 0)))
+    if (confirming_end && r.status == 416)
       r.complete = true;
     if (r.complete) {
       if (cache_.enabled()) {  // before finish(): a rerun after EOS finds the entry
