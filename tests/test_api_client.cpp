@@ -47,9 +47,9 @@ static void test_urls() {
   g_assert_false(api::same_origin("https://api.wavespeed.ai/x", "https://cdn.wavespeed.ai/x"));
   g_assert_false(api::same_origin("http://127.0.0.1:1/x", "http://127.0.0.1:2/x"));
   g_assert_false(api::same_origin("http://api.wavespeed.ai/x", "https://api.wavespeed.ai/x"));
-  g_assert_true(api::is_http_url("https://cdn.example/v.mp4"));
-  g_assert_false(api::is_http_url("file:///etc/passwd"));
-  g_assert_false(api::is_http_url("not a url"));
+  g_assert_true(kling::is_http_url("https://cdn.example/v.mp4"));
+  g_assert_false(kling::is_http_url("file:///etc/passwd"));
+  g_assert_false(kling::is_http_url("not a url"));
 }
 
 static void test_parse_submit_reply() {

@@ -246,14 +246,6 @@ std::optional<unsigned> parse_retry_after(const char* value, int64_t now_unix) {
   return static_cast<unsigned>(delta > 0 ? MIN(delta, (int64_t)G_MAXUINT) : 0);
 }
 
-bool is_http_url(const std::string& url) {
-  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
-  if (!uri || !g_uri_get_host(uri) || !*g_uri_get_host(uri))
-    return false;
-  const char* scheme = g_uri_get_scheme(uri);
-  return g_ascii_strcasecmp(scheme, "http") == 0 || g_ascii_strcasecmp(scheme, "https") == 0;
-}
-
 bool same_origin(const std::string& a, const std::string& b) {
   g_autoptr(GUri) ua = g_uri_parse(a.c_str(), G_URI_FLAGS_NONE, nullptr);
   g_autoptr(GUri) ub = g_uri_parse(b.c_str(), G_URI_FLAGS_NONE, nullptr);

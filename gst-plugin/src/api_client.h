@@ -58,8 +58,6 @@ bool is_input_fault(int task_code);
 // Retry-After as delta-seconds or an HTTP-date, relative to `now_unix`.
 std::optional<unsigned> parse_retry_after(const char* value, int64_t now_unix);
 
-// True when `url` is an absolute http(s) URL with a host.
-bool is_http_url(const std::string& url);
 // True when both URLs name the same scheme, host and port: the only host the key goes to.
 bool same_origin(const std::string& a, const std::string& b);
 

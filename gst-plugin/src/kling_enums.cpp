@@ -26,9 +26,10 @@ GType gst_kling_aspect_ratio_get_type(void) {
 }
 
 const char* gst_kling_aspect_ratio_to_string(GstKlingAspectRatio ratio) {
-  switch (ratio) {
-    case GST_KLING_ASPECT_RATIO_9_16: return "9:16";
-    case GST_KLING_ASPECT_RATIO_1_1: return "1:1";
-    default: return "16:9";
-  }
+  // The nicks are the API's spelling.
+  GEnumClass* klass = G_ENUM_CLASS(g_type_class_ref(GST_TYPE_KLING_ASPECT_RATIO));
+  GEnumValue* value = g_enum_get_value(klass, ratio);
+  const char* nick = value ? value->value_nick : "16:9";
+  g_type_class_unref(klass);  // registered statically: the strings outlive the class ref
+  return nick;
 }

@@ -24,12 +24,8 @@ std::optional<Error> validate_model_fields(const Request& r) {
     return settings_error("Model " + r.model + " takes no image: use an image-to-video model such as kwaivgi/kling-v2.0-i2v-master");
   if (i2v && r.aspect_ratio_set)
     return settings_error("Model " + r.model + " takes no aspect-ratio: the image sets the shape");
-  if (!r.image.empty()) {
-    g_autoptr(GUri) uri = g_uri_parse(r.image.c_str(), G_URI_FLAGS_NONE, nullptr);
-    const char* scheme = uri ? g_uri_get_scheme(uri) : nullptr;
-    if (!scheme || (g_ascii_strcasecmp(scheme, "https") != 0 && g_ascii_strcasecmp(scheme, "http") != 0))
-      return settings_error("\"image\" must be an http(s) URL the API can fetch");
-  }
+  if (!r.image.empty() && !is_http_url(r.image))
+    return settings_error("\"image\" must be an http(s) URL the API can fetch");
   if (r.guidance_scale) {
     if (model && !model->guidance_scale)
       return settings_error("Model " + r.model + " takes no guidance-scale");
@@ -48,6 +44,14 @@ bool is_loopback_host(const char* host) {
     return true;
   g_autoptr(GInetAddress) addr = g_inet_address_new_from_string(host);
   return addr && g_inet_address_get_is_loopback(addr);
+}
+
+bool is_http_url(const std::string& url) {
+  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  if (!uri || !g_uri_get_host(uri) || !*g_uri_get_host(uri))
+    return false;
+  const char* scheme = g_uri_get_scheme(uri);
+  return g_ascii_strcasecmp(scheme, "http") == 0 || g_ascii_strcasecmp(scheme, "https") == 0;
 }
 
 std::string Request::fingerprint() const {
@@ -105,13 +109,11 @@ std::optional<Error> validate(const Request& r) {
     return settings_error(
         "An API key is required: set the \"api-key\" property or WAVESPEED_API_KEY");
 
-  g_autoptr(GUri) uri = g_uri_parse(r.api_url.c_str(), G_URI_FLAGS_NONE, nullptr);
-  const char* scheme = uri ? g_uri_get_scheme(uri) : nullptr;
-  if (!uri || !scheme || !g_uri_get_host(uri) ||
-      (g_ascii_strcasecmp(scheme, "https") != 0 && g_ascii_strcasecmp(scheme, "http") != 0))
+  if (!is_http_url(r.api_url))
     return settings_error("Invalid api-url \"" + r.api_url + "\": expected an http(s) URL");
   // A bearer key over plain http can be read by anyone on the path.
-  if (g_ascii_strcasecmp(scheme, "http") == 0 && !is_loopback_host(g_uri_get_host(uri)))
+  g_autoptr(GUri) uri = g_uri_parse(r.api_url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  if (g_ascii_strcasecmp(g_uri_get_scheme(uri), "http") == 0 && !is_loopback_host(g_uri_get_host(uri)))
     return settings_error("Refusing to send the API key over plain http to " +
                           std::string(g_uri_get_host(uri)) + ": use https");
   return std::nullopt;

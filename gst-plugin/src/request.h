@@ -54,5 +54,7 @@ std::optional<Error> validate(const Request& request);
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(const char* host);
+// True when `url` is an absolute http(s) URL with a host.
+bool is_http_url(const std::string& url);
 
 }  // namespace kling

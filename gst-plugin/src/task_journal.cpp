@@ -31,11 +31,12 @@ void add_string(JsonBuilder* b, const char* name, const std::string& value) {
   json_builder_add_string_value(b, value.c_str());
 }
 
-void begin_line(JsonBuilder* b, const Request& r, const std::string& id, const std::string& status) {
+void begin_line(JsonBuilder* b, const std::string& fingerprint, const std::string& id,
+                const std::string& status) {
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "time");
   json_builder_add_int_value(b, g_get_real_time() / G_USEC_PER_SEC);
-  add_string(b, "fingerprint", r.fingerprint());
+  add_string(b, "fingerprint", fingerprint);
   add_string(b, "id", id);
   add_string(b, "status", status);
 }
@@ -73,7 +74,7 @@ bool TaskJournal::record_submitted(const Request& r, const std::string& id,
   if (!enabled())
     return true;
   g_autoptr(JsonBuilder) b = json_builder_new();
-  begin_line(b, r, id, status);
+  begin_line(b, fingerprint_, id, status);
   add_string(b, "event", "submitted");
   add_string(b, "model", r.model);
   add_string(b, "prompt", r.prompt);
@@ -87,13 +88,13 @@ bool TaskJournal::record_submitted(const Request& r, const std::string& id,
   return append(to_line(b), error);
 }
 
-bool TaskJournal::record_status(const Request& r, const std::string& id, const std::string& status,
+bool TaskJournal::record_status(const std::string& id, const std::string& status,
                                 const std::vector<std::string>& outputs, const std::string& detail,
                                 std::string* error) const {
   if (!enabled())
     return true;
   g_autoptr(JsonBuilder) b = json_builder_new();
-  begin_line(b, r, id, status);
+  begin_line(b, fingerprint_, id, status);
   add_string(b, "event", "status");
   if (!outputs.empty()) {
     json_builder_set_member_name(b, "outputs");
@@ -127,42 +128,34 @@ void TaskJournal::for_each_line(Each each) const {
   }
 }
 
-void TaskJournal::record_submitting(const Request& r, const char* outcome) const {
+void TaskJournal::record_submitting(const char* outcome) const {
   if (!enabled())
     return;
   g_autoptr(JsonBuilder) b = json_builder_new();
-  begin_line(b, r, "", outcome ? outcome : "submitting");
+  begin_line(b, fingerprint_, "", outcome ? outcome : "submitting");
   add_string(b, "event", "submit");
   json_builder_end_object(b);
   std::string error;
   append(to_line(b), &error);  // best effort: the submitted line is the one that matters
 }
 
-std::optional<int64_t> TaskJournal::find_uncertain_submit(const std::string& fingerprint) const {
-  std::optional<int64_t> pending;
-  for_each_line([&](JsonObject* o) {
-    if (fingerprint != json_object_get_string_member_with_default(o, "fingerprint", ""))
-      return;
-    const std::string event = json_object_get_string_member_with_default(o, "event", "");
-    const std::string status = json_object_get_string_member_with_default(o, "status", "");
-    if (event == "submit" && status == "submitting")
-      pending = json_object_get_int_member_with_default(o, "time", 0);
-    else if (event == "submit" || event == "submitted")
-      pending.reset();  // refused, or answered with a task id
-  });
-  return pending;
-}
-
-std::optional<TaskJournal::Entry> TaskJournal::find_unfinished(const std::string& fingerprint,
-                                                              int64_t now) const {
-  // Replay the lines: the last status of each task of this request wins.
+TaskJournal::Lookup TaskJournal::lookup(int64_t now) const {
+  // Replay the lines of this request: the last status of each task wins, and a
+  // submit stays uncertain until a refusal or a task id follows it.
+  Lookup result;
   std::map<std::string, Entry> tasks;
   std::vector<std::string> order;
   for_each_line([&](JsonObject* o) {
-    const char* fp = json_object_get_string_member_with_default(o, "fingerprint", "");
-    const char* id = json_object_get_string_member_with_default(o, "id", "");
-    const char* status = json_object_get_string_member_with_default(o, "status", "");
-    if (fingerprint != fp || !*id)
+    if (fingerprint_ != json_object_get_string_member_with_default(o, "fingerprint", ""))
+      return;
+    const std::string event = json_object_get_string_member_with_default(o, "event", "");
+    const std::string id = json_object_get_string_member_with_default(o, "id", "");
+    const std::string status = json_object_get_string_member_with_default(o, "status", "");
+    if (event == "submit" && status == "submitting")
+      result.uncertain_submit = json_object_get_int_member_with_default(o, "time", 0);
+    else if (event == "submit" || event == "submitted")
+      result.uncertain_submit.reset();
+    if (id.empty())
       return;
     auto [it, fresh] = tasks.try_emplace(id);
     if (fresh) {
@@ -176,10 +169,12 @@ std::optional<TaskJournal::Entry> TaskJournal::find_unfinished(const std::string
     const Entry& e = tasks[*id];
     const bool ended = e.status == kDelivered || e.status == kGone ||
                        (api::is_final_status(e.status) && e.status != "completed");
-    if (!ended && now - e.submitted_unix < kRetentionSeconds)
-      return e;
+    if (!ended && now - e.submitted_unix < kRetentionSeconds) {
+      result.unfinished = e;
+      break;
+    }
   }
-  return std::nullopt;
+  return result;
 }
 
 }  // namespace kling

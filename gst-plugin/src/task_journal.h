@@ -14,8 +14,9 @@ namespace kling {
 
 class TaskJournal {
  public:
-  // `path` empty: the journal is off.
-  explicit TaskJournal(std::string path) : path_(std::move(path)) {}
+  // The journal of one request (named by its fingerprint). `path` empty: off.
+  TaskJournal(std::string path, std::string fingerprint)
+      : path_(std::move(path)), fingerprint_(std::move(fingerprint)) {}
   // $XDG_STATE_HOME/gst-kling/journal.jsonl
   static std::string default_path();
 
@@ -26,8 +27,8 @@ class TaskJournal {
                         const std::string& status, std::string* error) const;
   // Before each submit (`outcome` null), and after one proven to have made no
   // task (`outcome` says why): a submit whose reply never came stays on record.
-  void record_submitting(const Request& request, const char* outcome) const;
-  bool record_status(const Request& request, const std::string& task_id, const std::string& status,
+  void record_submitting(const char* outcome) const;
+  bool record_status(const std::string& task_id, const std::string& status,
                      const std::vector<std::string>& outputs, const std::string& detail,
                      std::string* error) const;
 
@@ -36,12 +37,15 @@ class TaskJournal {
     std::string status;       // last status seen
     int64_t submitted_unix = 0;
   };
-  // The newest task of this request that is neither delivered nor ended, and
-  // still within WaveSpeed's 7-day retention.
-  std::optional<Entry> find_unfinished(const std::string& fingerprint, int64_t now_unix) const;
-
-  // When the last submit of this request never got its reply, its time.
-  std::optional<int64_t> find_uncertain_submit(const std::string& fingerprint) const;
+  struct Lookup {
+    // The newest task of this request that is neither delivered nor ended, and
+    // still within WaveSpeed's 7-day retention.
+    std::optional<Entry> unfinished;
+    // When the last submit of this request never got its reply, its time.
+    std::optional<int64_t> uncertain_submit;
+  };
+  // One read of the file.
+  Lookup lookup(int64_t now_unix) const;
 
   // The status written once the video was delivered whole.
   static constexpr const char* kDelivered = "delivered";
@@ -54,6 +58,7 @@ class TaskJournal {
   template <typename Each>
   void for_each_line(Each each) const;
   std::string path_;
+  std::string fingerprint_;
 };
 
 }  // namespace kling

@@ -108,7 +108,7 @@ TaskRunner::Worker::Worker(Request request, std::string resume_id,
     : request_(std::move(request)),
       store_(std::move(store)),
       events_(std::move(events)),
-      journal_(request_.journal_path),
+      journal_(request_.journal_path, request_.fingerprint()),
       cache_(request_.cache_dir),
       cancellable_(GRef<GCancellable>::adopt(g_cancellable_new())),
       task_id_(std::move(resume_id)) {}
@@ -142,8 +142,9 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::execute(HttpTransport& http) {
   api::Task task;
   task.id = task_id();
   if (task.id.empty() && request_.resume_unfinished) {
+    const TaskJournal::Lookup past = journal_.lookup(g_get_real_time() / G_USEC_PER_SEC);
     // A task paid for by an earlier run that never delivered: pick it up instead of paying again.
-    if (auto entry = journal_.find_unfinished(request_.fingerprint(), g_get_real_time() / G_USEC_PER_SEC)) {
+    if (const auto& entry = past.unfinished) {
       task.id = entry->task_id;
       set_task(task, false);
       g_autoptr(GDateTime) when = g_date_time_new_from_unix_local(entry->submitted_unix);
@@ -152,14 +153,11 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::execute(HttpTransport& http) {
                "Picking up unfinished task " + task.id + " (submitted " + at + ", last status " +
                    entry->status + ") from the journal instead of paying for a new one; "
                    "set resume-unfinished=false for a fresh variation");
-    }
-  }
-  if (task.id.empty() && request_.resume_unfinished) {
-    if (auto when = journal_.find_uncertain_submit(request_.fingerprint())) {
-      g_autoptr(GDateTime) at = g_date_time_new_from_unix_local(*when);
-      g_autofree char* text = at ? g_date_time_format(at, "%F %T") : g_strdup("?");
+    } else if (past.uncertain_submit) {
+      g_autoptr(GDateTime) when = g_date_time_new_from_unix_local(*past.uncertain_submit);
+      g_autofree char* at = when ? g_date_time_format(when, "%F %T") : g_strdup("?");
       progress(ProgressType::Continue, "submit",
-               std::string("Note: a submit of this request at ") + text +
+               std::string("Note: a submit of this request at ") + at +
                    " never got its reply; if it made a task, it is on your WaveSpeed dashboard");
     }
   }
@@ -186,7 +184,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
   for (unsigned attempt = 1;; attempt++) {
     // From here until a reply proves otherwise, a task may exist that we know nothing of.
     submit_uncertain_ = true;
-    journal_.record_submitting(request_, nullptr);
+    journal_.record_submitting(nullptr);
     HttpResult r = http.api_call("POST", url, &body, cancellable_.get());
     if (r.cancelled)
       return Outcome::Cancelled;
@@ -196,7 +194,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
     const bool no_task = (status >= 400 && status < 500) || r.never_connected;
     if (no_task) {
       submit_uncertain_ = false;
-      journal_.record_submitting(request_, "refused");
+      journal_.record_submitting("refused");
     }
 
     if (r.tls_failed)
@@ -354,7 +352,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::poll_until_final(HttpTransport& 
     if (t.outputs.empty())
       return fail({ErrorKind::BadReply, "Task " + id + " completed without an output URL",
                    "GET " + url, 0, id});
-    if (!api::is_http_url(t.outputs.front()))
+    if (!is_http_url(t.outputs.front()))
       return fail({ErrorKind::BadReply, "Task " + id + " gave an output that is not an http(s) URL",
                    t.outputs.front(), 0, id});
     char secs[32] = "unknown time";
@@ -446,7 +444,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
         return Outcome::Cancelled;
       api::Reply reply = api::parse_reply(pr.status, pr.body);
       if (reply.kind == api::ReplyKind::Task && !reply.task.outputs.empty() &&
-          api::is_http_url(reply.task.outputs.front()))
+          is_http_url(reply.task.outputs.front()))
         url = reply.task.outputs.front();
       continue;
     }
@@ -520,7 +518,7 @@ void TaskRunner::Worker::set_task(const api::Task& task, bool journal) {
 void TaskRunner::Worker::journal_status(const std::string& id, const std::string& status,
                                 const std::vector<std::string>& outputs, const std::string& detail) {
   std::string error;
-  if (!journal_.record_status(request_, id, status, outputs, detail, &error))
+  if (!journal_.record_status(id, status, outputs, detail, &error))
     journal_failure(id, error);
 }
 

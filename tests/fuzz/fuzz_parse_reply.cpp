@@ -21,7 +21,7 @@ size_t touch(const kling::api::Reply& r) {
              r.task.get_url.size() + r.task.error.size() + r.task.created_at.size();
   for (const auto& url : r.task.outputs) {
     n += url.size();
-    n += kling::api::is_http_url(url);
+    n += kling::is_http_url(url);
   }
   for (bool b : r.task.has_nsfw_contents) n += b;
   n += kling::api::is_final_status(r.task.status);
