@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "json_util.h"
 #include "model_catalog.h"
 
 namespace kling::api {
@@ -130,33 +131,21 @@ std::string result_url(const std::string& api_url, const std::string& task_id) {
 std::string build_submit_body(const Request& r) {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "prompt");
-  json_builder_add_string_value(b, r.prompt.c_str());
-  if (!r.negative_prompt.empty()) {
-    json_builder_set_member_name(b, "negative_prompt");
-    json_builder_add_string_value(b, r.negative_prompt.c_str());
-  }
+  json::add_string(b, "prompt", r.prompt);
+  if (!r.negative_prompt.empty())
+    json::add_string(b, "negative_prompt", r.negative_prompt);
   const ModelInfo* model = find_model(r.model);
-  if (model && model->image_to_video) {
-    json_builder_set_member_name(b, "image");
-    json_builder_add_string_value(b, r.image.c_str());
-  } else {
-    json_builder_set_member_name(b, "aspect_ratio");
-    json_builder_add_string_value(b, r.aspect_ratio.c_str());
-  }
-  json_builder_set_member_name(b, "duration");
-  json_builder_add_int_value(b, r.duration);
+  if (model && model->image_to_video)
+    json::add_string(b, "image", r.image);
+  else
+    json::add_string(b, "aspect_ratio", r.aspect_ratio);
+  json::add_int(b, "duration", r.duration);
   if (r.guidance_scale) {
     json_builder_set_member_name(b, "guidance_scale");
     json_builder_add_double_value(b, *r.guidance_scale);
   }
   json_builder_end_object(b);
-
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  json_generator_set_root(gen, root);
-  g_autofree char* text = json_generator_to_data(gen, nullptr);
-  return text;
+  return json::to_string(b);
 }
 
 Reply parse_reply(unsigned http_status, std::string_view body) {

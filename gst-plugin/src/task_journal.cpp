@@ -11,6 +11,7 @@
 #include <map>
 
 #include "api_client.h"
+#include "json_util.h"
 
 namespace kling {
 
@@ -18,24 +19,14 @@ namespace {
 
 constexpr int64_t kRetentionSeconds = 7 * 24 * 3600;
 
-std::string to_line(JsonBuilder* b) {
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  json_generator_set_root(gen, root);
-  g_autofree char* text = json_generator_to_data(gen, nullptr);
-  return std::string(text) + "\n";
-}
+std::string to_line(JsonBuilder* b) { return json::to_string(b) + "\n"; }
 
-void add_string(JsonBuilder* b, const char* name, const std::string& value) {
-  json_builder_set_member_name(b, name);
-  json_builder_add_string_value(b, value.c_str());
-}
+using json::add_string;
 
 void begin_line(JsonBuilder* b, const std::string& fingerprint, const std::string& id,
                 const std::string& status) {
   json_builder_begin_object(b);
-  json_builder_set_member_name(b, "time");
-  json_builder_add_int_value(b, g_get_real_time() / G_USEC_PER_SEC);
+  json::add_int(b, "time", g_get_real_time() / G_USEC_PER_SEC);
   add_string(b, "fingerprint", fingerprint);
   add_string(b, "id", id);
   add_string(b, "status", status);
@@ -81,8 +72,7 @@ bool TaskJournal::record_submitted(const Request& r, const std::string& id,
   if (!r.negative_prompt.empty())
     add_string(b, "negative_prompt", r.negative_prompt);
   add_string(b, "aspect_ratio", r.aspect_ratio);
-  json_builder_set_member_name(b, "duration");
-  json_builder_add_int_value(b, r.duration);
+  json::add_int(b, "duration", r.duration);
   add_string(b, "api_url", r.api_url);
   json_builder_end_object(b);
   return append(to_line(b), error);

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 
+#include "json_util.h"
+
 namespace kling {
 
 namespace {
@@ -74,25 +76,15 @@ bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStor
 
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
-  auto add = [&b](const char* name, const std::string& value) {
-    json_builder_set_member_name(b, name);
-    json_builder_add_string_value(b, value.c_str());
-  };
-  add("id", task_id);
-  add("model", r.model);
-  add("prompt", r.prompt);
-  add("negative_prompt", r.negative_prompt);
-  add("aspect_ratio", r.aspect_ratio);
-  json_builder_set_member_name(b, "duration");
-  json_builder_add_int_value(b, r.duration);
-  json_builder_set_member_name(b, "size");
-  json_builder_add_int_value(b, static_cast<gint64>(store.have()));
+  json::add_string(b, "id", task_id);
+  json::add_string(b, "model", r.model);
+  json::add_string(b, "prompt", r.prompt);
+  json::add_string(b, "negative_prompt", r.negative_prompt);
+  json::add_string(b, "aspect_ratio", r.aspect_ratio);
+  json::add_int(b, "duration", r.duration);
+  json::add_int(b, "size", static_cast<int64_t>(store.have()));
   json_builder_end_object(b);
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  g_autoptr(JsonGenerator) gen = json_generator_new();
-  json_generator_set_root(gen, root);
-  g_autofree char* text = json_generator_to_data(gen, nullptr);
-  std::string json = text;
+  const std::string json = json::to_string(b);
   return write_atomically(entry(fp, ".json"), [&](int fd) {
     return write(fd, json.data(), json.size()) == static_cast<ssize_t>(json.size());
   }, error);
