@@ -564,9 +564,16 @@ void test_eos_while_polling(Fixture* f, gconstpointer) {
   g_assert_nonnull(msg);
   g_assert_cmpint(GST_MESSAGE_TYPE(msg), ==, GST_MESSAGE_EOS);
   gst_message_unref(msg);
+  size_t said = 0;
+  {
+    std::lock_guard<std::mutex> lock(run->mutex);
+    g_assert_true(run->progress.back().type == GST_PROGRESS_TYPE_CANCELED);
+    g_assert_true(contains(run->progress.back().text, "request-id=" + f->fake->task_id));
+    said = run->progress.size();
+  }
+  gst_element_set_state(run->pipeline, GST_STATE_NULL);  // said once, not again at stop
   std::lock_guard<std::mutex> lock(run->mutex);
-  g_assert_true(run->progress.back().type == GST_PROGRESS_TYPE_CANCELED);
-  g_assert_true(contains(run->progress.back().text, "request-id=" + f->fake->task_id));
+  g_assert_cmpuint(run->progress.size(), ==, said);
 }
 
 // NULL while a submit is in flight: the task may exist. Playing again must not pay twice.

@@ -630,6 +630,7 @@ static gboolean gst_kling_src_send_event(GstElement* element, GstEvent* event) {
       std::lock_guard<std::mutex> lock(self->priv->state_lock);
       const Generation* gen = self->priv->generation.get();
       if (gen && gen->runner && !gen->store->complete()) {
+        gen->runner->mark_stop_announced();
         std::string id = gen->runner->task_id();
         text = id.empty() ? "Stopped before the task was submitted"
                           : "Stopped waiting for task " + id +

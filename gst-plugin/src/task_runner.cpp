@@ -65,6 +65,7 @@ class TaskRunner::Worker {
   std::string task_id() const;
   std::atomic<bool> task_failed_{false};
   std::atomic<bool> submit_uncertain_{false};
+  std::atomic<bool> stop_announced_{false};
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -128,7 +129,7 @@ void TaskRunner::Worker::run() noexcept {
   }
   if (outcome == Outcome::Cancelled) {
     std::string id = task_id();
-    if (!id.empty() && !store_->complete())
+    if (!id.empty() && !store_->complete() && !stop_announced_)
       progress(ProgressType::Canceled, "poll",
                "Stopped waiting for task " + id + "; it goes on at WaveSpeed: resume with request-id=" + id);
   }
@@ -564,6 +565,7 @@ void TaskRunner::stop() {
 std::string TaskRunner::task_id() const { return worker_->task_id(); }
 bool TaskRunner::task_failed() const { return worker_->task_failed_; }
 bool TaskRunner::submit_uncertain() const { return worker_->submit_uncertain_; }
+void TaskRunner::mark_stop_announced() { worker_->stop_announced_ = true; }
 
 void TaskRunner::Worker::start_clock() {
   if (request_.timeout_s > 0)

@@ -36,6 +36,8 @@ class TaskRunner {
   void start();
   // Cancels every wait and request and joins. The task keeps running on WaveSpeed.
   void stop();
+  // The element told the user it stopped waiting (an EOS): do not say it again at stop().
+  void mark_stop_announced();
   // The task id once submitted ("" before). Any thread.
   std::string task_id() const;
   // True once the task reached a final status other than completed: a rerun must submit anew.
