@@ -487,6 +487,19 @@ void test_cut_chunked_reply_is_not_taken_whole(Fixture* f, gconstpointer) {
   assert_cut_download_resumed(f, 700000, true);
 }
 
+// A submit answered already completed (a synchronous mode): straight to the download.
+void test_submit_answered_completed(Fixture* f, gconstpointer) {
+  FakeWaveSpeed* fake = f->fake.get();
+  f->fake->on_submit = [fake](int) -> std::optional<FakeReply> {
+    return FakeReply{200, fake->task_json("completed")};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+  g_assert_cmpint(f->fake->count("api", "GET"), ==, 0);
+}
+
 void test_uppercase_status(Fixture* f, gconstpointer) {
   FakeWaveSpeed* fake = f->fake.get();
   f->fake->on_poll = [fake](int) -> std::optional<FakeReply> {
@@ -970,6 +983,7 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/retry/206-stopping-short-is-resumed", test_206_stopping_short_is_resumed);
   ADD("/klingsrc/retry/cut-chunked-reply-is-not-taken-whole", test_cut_chunked_reply_is_not_taken_whole);
   ADD("/klingsrc/happy/uppercase-status", test_uppercase_status);
+  ADD("/klingsrc/happy/submit-answered-completed-needs-no-poll", test_submit_answered_completed);
   ADD("/klingsrc/journal/gone-task-not-picked-up-again", test_gone_task_not_picked_up_again);
   ADD("/klingsrc/cache/interrupted-run-leaves-nothing", test_cache_dir_keeps_nothing_of_an_interrupted_run);
   ADD("/klingsrc/state/null-during-hung-submit-is-prompt", test_null_during_hung_submit);

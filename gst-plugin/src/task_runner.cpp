@@ -74,6 +74,7 @@ class TaskRunner::Worker {
   Outcome execute(HttpTransport& http);
   Outcome submit(HttpTransport& http, api::Task* task);
   Outcome poll_until_final(HttpTransport& http, api::Task* task);
+  Outcome conclude(api::Task final_task, const std::string& url, api::Task* task);
   Outcome download(HttpTransport& http, api::Task task);
 
   // Sleeps `ms` unless cancelled first; false when cancelled.
@@ -271,6 +272,9 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::poll_until_final(HttpTransport& 
   unsigned delay = std::min(interval, 1000u);
   unsigned failures = 0;
   std::string status = task->status;
+  // A submit answered in a final status (a synchronous mode) needs no poll.
+  if (api::is_final_status(status) && (status != "completed" || !task->outputs.empty()))
+    return conclude(*task, url, task);
 
   for (;;) {
     auto left = ms_to_deadline();
@@ -338,32 +342,38 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::poll_until_final(HttpTransport& 
     }
     if (!api::is_final_status(t.status))
       continue;
-
-    if (t.status != "completed") {
-      task_failed_ = true;
-      std::string text = t.error.empty() ? "no reason given" : t.error;
-      std::string code = t.code ? " (code " + std::to_string(t.code) + ")" : "";
-      std::string debug = t.code == 0 ? "final status " + t.status
-                          : api::is_input_fault(t.code)
-                              ? "the input must change before a new try"
-                              : "transient on WaveSpeed's side: a new try may succeed";
-      ErrorKind kind = api::is_input_fault(t.code) ? ErrorKind::InvalidInput : ErrorKind::TaskFailed;
-      return fail({kind, "Task " + id + " " + t.status + ": " + text + code, debug, 0, id});
-    }
-    if (t.outputs.empty())
-      return fail({ErrorKind::BadReply, "Task " + id + " completed without an output URL",
-                   "GET " + url, 0, id});
-    if (!is_http_url(t.outputs.front()))
-      return fail({ErrorKind::BadReply, "Task " + id + " gave an output that is not an http(s) URL",
-                   t.outputs.front(), 0, id});
-    char secs[32] = "unknown time";
-    if (t.inference_ms >= 0)
-      g_snprintf(secs, sizeof secs, "%.1f s", t.inference_ms / 1000.0);
-    progress(ProgressType::Complete, "poll",
-             "Task " + id + " completed (inference " + std::string(secs) + "); downloading " + t.outputs.front());
-    *task = std::move(t);
-    return Outcome::Done;
+    return conclude(std::move(t), url, task);
   }
+}
+
+// A task in a final status: the error it ended with, or its output to download.
+TaskRunner::Worker::Outcome TaskRunner::Worker::conclude(api::Task t, const std::string& url,
+                                                         api::Task* task) {
+  const std::string& id = task->id;
+  if (t.status != "completed") {
+    task_failed_ = true;
+    std::string text = t.error.empty() ? "no reason given" : t.error;
+    std::string code = t.code ? " (code " + std::to_string(t.code) + ")" : "";
+    std::string debug = t.code == 0 ? "final status " + t.status
+                        : api::is_input_fault(t.code)
+                            ? "the input must change before a new try"
+                            : "transient on WaveSpeed's side: a new try may succeed";
+    ErrorKind kind = api::is_input_fault(t.code) ? ErrorKind::InvalidInput : ErrorKind::TaskFailed;
+    return fail({kind, "Task " + id + " " + t.status + ": " + text + code, debug, 0, id});
+  }
+  if (t.outputs.empty())
+    return fail({ErrorKind::BadReply, "Task " + id + " completed without an output URL",
+                 "GET " + url, 0, id});
+  if (!is_http_url(t.outputs.front()))
+    return fail({ErrorKind::BadReply, "Task " + id + " gave an output that is not an http(s) URL",
+                 t.outputs.front(), 0, id});
+  char secs[32] = "unknown time";
+  if (t.inference_ms >= 0)
+    g_snprintf(secs, sizeof secs, "%.1f s", t.inference_ms / 1000.0);
+  progress(ProgressType::Complete, "poll",
+           "Task " + id + " completed (inference " + std::string(secs) + "); downloading " + t.outputs.front());
+  *task = std::move(t);
+  return Outcome::Done;
 }
 
 TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, api::Task task) {
