@@ -37,10 +37,6 @@ GST_DEBUG_CATEGORY_STATIC(gst_kling_src_debug);
 
 namespace {
 
-constexpr guint kDefaultPollIntervalMs = 5000;
-constexpr guint kDefaultTimeoutS = 1800;
-constexpr guint kDefaultRequestTimeoutS = 30;
-constexpr guint kDefaultRetries = 5;
 // One in-memory chunk per buffer: create() can then hand it on without a copy.
 constexpr guint kDefaultBlocksize = kling::DownloadStore::kChunkSize;
 
@@ -70,25 +66,13 @@ enum {
 
 // What the properties hold; read under `settings_lock`, copied once in start().
 struct Settings {
-  std::string prompt;
-  std::string negative_prompt;
+  kling::Request base;  // the fields a property sets as they are (defaults included)
   GstKlingDuration duration = GST_KLING_DURATION_5;
   GstKlingAspectRatio aspect_ratio = GST_KLING_ASPECT_RATIO_16_9;
   std::string api_key;  // empty: WAVESPEED_API_KEY
   std::string api_url;  // empty: WAVESPEED_BASE_URL or the default
-  std::string model = kling::kDefaultModel;
-  guint poll_interval_ms = kDefaultPollIntervalMs;
-  guint timeout_s = kDefaultTimeoutS;
-  guint request_timeout_s = kDefaultRequestTimeoutS;
-  guint retries = kDefaultRetries;
-  std::string request_id;
-  gboolean ssl_strict = TRUE;
-  kling::GRef<GTlsDatabase> tls_database;
-  bool aspect_ratio_set = false;
-  std::string image;
-  gdouble guidance_scale = -1.0;  // < 0: not sent
-  std::optional<std::string> journal;    // unset: the default path; "": off
-  gboolean resume_unfinished = TRUE;
+  gdouble guidance_scale = -1.0;         // < 0: not sent
+  std::optional<std::string> journal;    // unset: the default path; "none" or "": off
   std::optional<std::string> cache_dir;  // unset: KLING_CACHE_DIR; "": off
 };
 
@@ -269,28 +253,15 @@ static std::string effective_cache_dir(const Settings& s) {
 static kling::Request snapshot_request(GstKlingSrc* self) {
   std::lock_guard<std::mutex> lock(self->priv->settings_lock);
   const Settings& s = self->priv->settings;
-  kling::Request r;
-  r.model = s.model;
-  r.prompt = s.prompt;
-  r.negative_prompt = s.negative_prompt;
+  kling::Request r = s.base;
   r.duration = static_cast<int>(s.duration);
   r.aspect_ratio = gst_kling_aspect_ratio_to_string(s.aspect_ratio);
   r.api_url = effective_api_url(s);
   const char* env_key = g_getenv("WAVESPEED_API_KEY");
   r.api_key = !s.api_key.empty() ? s.api_key : (env_key ? env_key : "");
-  r.request_id = s.request_id;
-  r.poll_interval_ms = s.poll_interval_ms;
-  r.timeout_s = s.timeout_s;
-  r.request_timeout_s = s.request_timeout_s;
-  r.retries = s.retries;
-  r.ssl_strict = s.ssl_strict;
-  r.tls_database = s.tls_database;
-  r.aspect_ratio_set = s.aspect_ratio_set;
-  r.image = s.image;
   if (s.guidance_scale >= 0.0)
     r.guidance_scale = s.guidance_scale;
   r.journal_path = effective_journal(s);
-  r.resume_unfinished = s.resume_unfinished;
   r.cache_dir = effective_cache_dir(s);
   return r;
 }
@@ -306,21 +277,21 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
   std::lock_guard<std::mutex> lock(self->priv->settings_lock);
   Settings& s = self->priv->settings;
   switch (prop_id) {
-    case PROP_PROMPT: set_string(&s.prompt, value); break;
-    case PROP_NEGATIVE_PROMPT: set_string(&s.negative_prompt, value); break;
+    case PROP_PROMPT: set_string(&s.base.prompt, value); break;
+    case PROP_NEGATIVE_PROMPT: set_string(&s.base.negative_prompt, value); break;
     case PROP_DURATION: s.duration = static_cast<GstKlingDuration>(g_value_get_enum(value)); break;
     case PROP_ASPECT_RATIO:
       s.aspect_ratio = static_cast<GstKlingAspectRatio>(g_value_get_enum(value));
-      s.aspect_ratio_set = true;
+      s.base.aspect_ratio_set = true;
       break;
-    case PROP_IMAGE: set_string(&s.image, value); break;
+    case PROP_IMAGE: set_string(&s.base.image, value); break;
     case PROP_GUIDANCE_SCALE: s.guidance_scale = g_value_get_double(value); break;
     case PROP_JOURNAL: {
       const char* v = g_value_get_string(value);
       s.journal = v ? std::optional<std::string>(v) : std::nullopt;
       break;
     }
-    case PROP_RESUME_UNFINISHED: s.resume_unfinished = g_value_get_boolean(value); break;
+    case PROP_RESUME_UNFINISHED: s.base.resume_unfinished = g_value_get_boolean(value); break;
     case PROP_CACHE_DIR: {
       const char* v = g_value_get_string(value);
       s.cache_dir = v ? std::optional<std::string>(v) : std::nullopt;
@@ -329,17 +300,17 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
     case PROP_API_KEY: set_string(&s.api_key, value); break;
     case PROP_API_URL: set_string(&s.api_url, value); break;
     case PROP_MODEL:
-      set_string(&s.model, value);
-      if (s.model.empty()) s.model = kling::kDefaultModel;
+      set_string(&s.base.model, value);
+      if (s.base.model.empty()) s.base.model = kling::kDefaultModel;
       break;
-    case PROP_POLL_INTERVAL: s.poll_interval_ms = g_value_get_uint(value); break;
-    case PROP_TIMEOUT: s.timeout_s = g_value_get_uint(value); break;
-    case PROP_REQUEST_TIMEOUT: s.request_timeout_s = g_value_get_uint(value); break;
-    case PROP_RETRIES: s.retries = g_value_get_uint(value); break;
-    case PROP_REQUEST_ID: set_string(&s.request_id, value); break;
-    case PROP_SSL_STRICT: s.ssl_strict = g_value_get_boolean(value); break;
+    case PROP_POLL_INTERVAL: s.base.poll_interval_ms = g_value_get_uint(value); break;
+    case PROP_TIMEOUT: s.base.timeout_s = g_value_get_uint(value); break;
+    case PROP_REQUEST_TIMEOUT: s.base.request_timeout_s = g_value_get_uint(value); break;
+    case PROP_RETRIES: s.base.retries = g_value_get_uint(value); break;
+    case PROP_REQUEST_ID: set_string(&s.base.request_id, value); break;
+    case PROP_SSL_STRICT: s.base.ssl_strict = g_value_get_boolean(value); break;
     case PROP_TLS_DATABASE:
-      s.tls_database = kling::GRef<GTlsDatabase>::share(
+      s.base.tls_database = kling::GRef<GTlsDatabase>::share(
           static_cast<GTlsDatabase*>(g_value_get_object(value)));
       break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
@@ -363,23 +334,23 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
   std::lock_guard<std::mutex> lock(self->priv->settings_lock);
   const Settings& s = self->priv->settings;
   switch (prop_id) {
-    case PROP_PROMPT: g_value_set_string(value, s.prompt.c_str()); break;
-    case PROP_NEGATIVE_PROMPT: g_value_set_string(value, s.negative_prompt.c_str()); break;
+    case PROP_PROMPT: g_value_set_string(value, s.base.prompt.c_str()); break;
+    case PROP_NEGATIVE_PROMPT: g_value_set_string(value, s.base.negative_prompt.c_str()); break;
     case PROP_DURATION: g_value_set_enum(value, s.duration); break;
     case PROP_ASPECT_RATIO: g_value_set_enum(value, s.aspect_ratio); break;
     case PROP_API_URL: g_value_set_string(value, effective_api_url(s).c_str()); break;
-    case PROP_MODEL: g_value_set_string(value, s.model.c_str()); break;
-    case PROP_POLL_INTERVAL: g_value_set_uint(value, s.poll_interval_ms); break;
-    case PROP_TIMEOUT: g_value_set_uint(value, s.timeout_s); break;
-    case PROP_REQUEST_TIMEOUT: g_value_set_uint(value, s.request_timeout_s); break;
-    case PROP_RETRIES: g_value_set_uint(value, s.retries); break;
-    case PROP_REQUEST_ID: g_value_set_string(value, s.request_id.c_str()); break;
-    case PROP_SSL_STRICT: g_value_set_boolean(value, s.ssl_strict); break;
-    case PROP_TLS_DATABASE: g_value_set_object(value, s.tls_database.get()); break;
-    case PROP_IMAGE: g_value_set_string(value, s.image.c_str()); break;
+    case PROP_MODEL: g_value_set_string(value, s.base.model.c_str()); break;
+    case PROP_POLL_INTERVAL: g_value_set_uint(value, s.base.poll_interval_ms); break;
+    case PROP_TIMEOUT: g_value_set_uint(value, s.base.timeout_s); break;
+    case PROP_REQUEST_TIMEOUT: g_value_set_uint(value, s.base.request_timeout_s); break;
+    case PROP_RETRIES: g_value_set_uint(value, s.base.retries); break;
+    case PROP_REQUEST_ID: g_value_set_string(value, s.base.request_id.c_str()); break;
+    case PROP_SSL_STRICT: g_value_set_boolean(value, s.base.ssl_strict); break;
+    case PROP_TLS_DATABASE: g_value_set_object(value, s.base.tls_database.get()); break;
+    case PROP_IMAGE: g_value_set_string(value, s.base.image.c_str()); break;
     case PROP_GUIDANCE_SCALE: g_value_set_double(value, s.guidance_scale); break;
     case PROP_JOURNAL: g_value_set_string(value, effective_journal(s).c_str()); break;
-    case PROP_RESUME_UNFINISHED: g_value_set_boolean(value, s.resume_unfinished); break;
+    case PROP_RESUME_UNFINISHED: g_value_set_boolean(value, s.base.resume_unfinished); break;
     case PROP_CACHE_DIR: g_value_set_string(value, effective_cache_dir(s).c_str()); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
@@ -659,14 +630,14 @@ static gchar* gst_kling_src_uri_get_uri(GstURIHandler* handler) {
   std::lock_guard<std::mutex> lock(self->priv->settings_lock);
   const Settings& s = self->priv->settings;
   kling::KlingUri uri;
-  uri.model = s.model;
-  uri.params = {{"prompt", s.prompt},
+  uri.model = s.base.model;
+  uri.params = {{"prompt", s.base.prompt},
                 {"duration", std::to_string(static_cast<int>(s.duration))},
                 {"aspect-ratio", gst_kling_aspect_ratio_to_string(s.aspect_ratio)}};
-  if (!s.negative_prompt.empty())
-    uri.params.emplace_back("negative-prompt", s.negative_prompt);
-  if (!s.request_id.empty())
-    uri.params.emplace_back("request-id", s.request_id);
+  if (!s.base.negative_prompt.empty())
+    uri.params.emplace_back("negative-prompt", s.base.negative_prompt);
+  if (!s.base.request_id.empty())
+    uri.params.emplace_back("request-id", s.base.request_id);
   return g_strdup(kling::format_kling_uri(uri).c_str());
 }
 
@@ -738,6 +709,7 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
   gobject_class->get_property = gst_kling_src_get_property;
   gobject_class->finalize = gst_kling_src_finalize;
 
+  const kling::Request kDefaults;  // the core's defaults are the properties' defaults
   const auto rw = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                            GST_PARAM_MUTABLE_READY);
   const auto wo = static_cast<GParamFlags>(G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
@@ -772,21 +744,21 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
       g_param_spec_uint("poll-interval", "Poll interval",
           "Milliseconds between status polls once the task runs (the first poll comes sooner; "
           "WaveSpeed asks for at least 5000 for video)",
-          1, 600000, kDefaultPollIntervalMs, rw));
+          1, 600000, kDefaults.poll_interval_ms, rw));
   g_object_class_install_property(gobject_class, PROP_TIMEOUT,
       g_param_spec_uint("timeout", "Timeout",
           "Overall deadline in seconds for submitting and generating (0 = none); the task goes "
           "on at WaveSpeed after it and can be resumed with request-id",
-          0, G_MAXUINT, kDefaultTimeoutS, rw));
+          0, G_MAXUINT, kDefaults.timeout_s, rw));
   g_object_class_install_property(gobject_class, PROP_REQUEST_TIMEOUT,
       g_param_spec_uint("request-timeout", "Request timeout",
           "Seconds of inactivity after which one HTTP request is abandoned",
-          1, 3600, kDefaultRequestTimeoutS, rw));
+          1, 3600, kDefaults.request_timeout_s, rw));
   g_object_class_install_property(gobject_class, PROP_RETRIES,
       g_param_spec_uint("retries", "Retries",
           "Consecutive failed polls or downloads tolerated before giving up (a submit is "
           "retried only when no task can have been made)",
-          0, 100, kDefaultRetries, rw));
+          0, 100, kDefaults.retries, rw));
   g_object_class_install_property(gobject_class, PROP_REQUEST_ID,
       g_param_spec_string("request-id", "Request id",
           "Id of an existing task: poll it and stream its video instead of submitting (resume "
