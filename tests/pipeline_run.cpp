@@ -115,3 +115,10 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+
+bool progress_says(Run& run, const char* words) {
+  std::lock_guard<std::mutex> lock(run.mutex);
+  for (const auto& p : run.progress)
+    if (contains(p.text, words)) return true;
+  return false;
+}

@@ -45,3 +45,5 @@ void play_to_end(Run& run, unsigned timeout_s = 20);
 void assert_error(Run& run, GQuark domain, int code, const char* in_message);
 std::string random_bytes(size_t size);
 bool contains(const std::string& haystack, const std::string& needle);
+// True when some progress text so far has `words` in it.
+bool progress_says(Run& run, const char* words);

@@ -117,7 +117,7 @@ static void test_parse_error_shapes() {
 
 static void test_parse_malformed() {
   for (const char* body : {"", "not json", "{\"code\":200", "[1,2]", "{\"code\":200,\"data\":{}}",
-                           "{\"code\":200,\"data\":[]}", "{\"data\":{\"id\":true,\"status\":\"created\"}}"}) {
+                           "{\"code\":200,\"data\":[]}", "{\"data\":{\"id\":true}}", "{\"data\":{\"id\":1e300}}"}) {
     api::Reply r = api::parse_reply(200, body);
     g_assert_true(r.kind == api::ReplyKind::Malformed);
   }
@@ -141,7 +141,13 @@ static void test_parse_odd_but_legal() {
   api::Reply waiting = api::parse_reply(200,
       R"({"code":5004,"message":"sync wait timed out","data":{"id":"t1","status":"processing"}})");
   g_assert_true(waiting.kind == api::ReplyKind::Task);
-  // ...but not beside a final one, nor a client-side code.
+  // ...and beside a failed task, whose own error and code say more.
+  api::Reply failed = api::parse_reply(200,
+      R"({"code":5003,"message":"service unavailable","data":{"id":"t1","status":"failed","error":"GPU pool unavailable","code":5003}})");
+  g_assert_true(failed.kind == api::ReplyKind::Task);
+  assert_str_eq(failed.task.error, "GPU pool unavailable");
+  g_assert_cmpint(failed.task.code, ==, 5003);
+  // ...but not beside a client-side code.
   g_assert_true(api::parse_reply(200, R"({"code":401,"message":"x","data":{"id":"t1","status":"processing"}})")
                     .kind == api::ReplyKind::ApiError);
 

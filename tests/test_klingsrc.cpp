@@ -500,6 +500,17 @@ void test_submit_answered_completed(Fixture* f, gconstpointer) {
   g_assert_cmpint(f->fake->count("api", "GET"), ==, 0);
 }
 
+void test_failed_task_beside_5xxx_code(Fixture* f, gconstpointer) {
+  f->fake->on_poll = [](int) -> std::optional<FakeReply> {
+    return FakeReply{200, R"({"code":5003,"message":"service unavailable","data":{"id":"task-0123abcd",)"
+                          R"("status":"failed","error":"GPU pool unavailable","code":5003}})"};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED, "GPU pool unavailable");
+  g_assert_true(contains(run->error->message, "5003"));
+}
+
 void test_uppercase_status(Fixture* f, gconstpointer) {
   FakeWaveSpeed* fake = f->fake.get();
   f->fake->on_poll = [fake](int) -> std::optional<FakeReply> {
@@ -611,6 +622,27 @@ void test_no_resubmit_after_unanswered_submit(Fixture* f, gconstpointer) {
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 2);
 }
 
+// A submit that never left the machine (nothing listens) made no task: trying again is fine.
+void test_unsent_submit_is_not_held_against_a_rerun(Fixture* f, gconstpointer) {
+  g_autoptr(GSocket) sock = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, nullptr);
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new(lo, 0);
+  g_assert_true(g_socket_bind(sock, any, TRUE, nullptr));  // a port of ours, never listened on
+  g_autoptr(GSocketAddress) bound = g_socket_get_local_address(sock, nullptr);
+  const std::string url = "http://127.0.0.1:" +
+      std::to_string(g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound)));
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "api-url", url.c_str(), "retries", 1u, nullptr);
+  for (int cycle = 0; cycle < 2; cycle++) {
+    play_to_end(*run);
+    assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "Could not submit");
+    g_assert_false(contains(run->error->message, "second charge"));
+    g_assert_true(progress_says(*run, "no task was made"));
+    gst_element_set_state(run->pipeline, GST_STATE_NULL);
+    g_clear_error(&run->error);
+  }
+}
+
 void test_no_second_submit_across_state_cycles(Fixture* f, gconstpointer) {
   auto run = make_run(*f->fake);
   GstState state;
@@ -694,13 +726,6 @@ std::string read_file(const std::string& path) {
   return out;
 }
 
-bool progress_says(Run& run, const char* words) {
-  std::lock_guard<std::mutex> lock(run.mutex);
-  for (const auto& p : run.progress)
-    if (contains(p.text, words)) return true;
-  return false;
-}
-
 void test_journal_before_first_poll(Fixture* f, gconstpointer) {
   const std::string journal = temp_path("journal.jsonl");
   std::string at_first_poll;
@@ -775,6 +800,27 @@ void test_gone_task_not_picked_up_again(Fixture* f, gconstpointer) {
   play_to_end(*second);
   g_assert_no_error(second->error);
   g_assert_false(progress_says(*second, "from the journal"));
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 2);
+}
+
+void test_task_delivered_by_request_id_is_not_picked_up(Fixture* f, gconstpointer) {
+  const std::string journal = temp_path("journal.jsonl");
+  f->fake->polls_until_done = 3;
+  {
+    auto first = make_run(*f->fake);
+    g_object_set(first->src, "journal", journal.c_str(), nullptr);
+    gst_element_set_state(first->pipeline, GST_STATE_PLAYING);
+    g_assert_true(f->fake->wait_for_count("api", "GET", 1, 10000));
+  }  // interrupted while polling
+  auto resumed = make_run(*f->fake, "klingsrc name=src ! fakesink name=sink");
+  g_object_set(resumed->src, "journal", journal.c_str(), "request-id", f->fake->task_id.c_str(), nullptr);
+  play_to_end(*resumed);
+  g_assert_true(resumed->bytes == f->fake->video);
+  // The task is delivered: the original request run again is a new generation.
+  auto again = make_run(*f->fake);
+  g_object_set(again->src, "journal", journal.c_str(), nullptr);
+  play_to_end(*again);
+  g_assert_false(progress_says(*again, "from the journal"));
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 2);
 }
 
@@ -983,6 +1029,9 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/retry/206-stopping-short-is-resumed", test_206_stopping_short_is_resumed);
   ADD("/klingsrc/retry/cut-chunked-reply-is-not-taken-whole", test_cut_chunked_reply_is_not_taken_whole);
   ADD("/klingsrc/happy/uppercase-status", test_uppercase_status);
+  ADD("/klingsrc/fail/failed-task-beside-a-5xxx-code-keeps-its-own-error", test_failed_task_beside_5xxx_code);
+  ADD("/klingsrc/journal/task-delivered-by-request-id-is-not-picked-up", test_task_delivered_by_request_id_is_not_picked_up);
+  ADD("/klingsrc/state/unsent-submit-is-not-held-against-a-rerun", test_unsent_submit_is_not_held_against_a_rerun);
   ADD("/klingsrc/happy/submit-answered-completed-needs-no-poll", test_submit_answered_completed);
   ADD("/klingsrc/journal/gone-task-not-picked-up-again", test_gone_task_not_picked_up_again);
   ADD("/klingsrc/cache/interrupted-run-leaves-nothing", test_cache_dir_keeps_nothing_of_an_interrupted_run);

@@ -34,8 +34,12 @@ std::optional<int64_t> get_number(JsonObject* obj, const char* name) {
   GType type = json_node_get_value_type(node);
   if (type == G_TYPE_INT64)
     return json_node_get_int(node);
-  if (type == G_TYPE_DOUBLE)
-    return static_cast<int64_t>(json_node_get_double(node));
+  if (type == G_TYPE_DOUBLE) {
+    double d = json_node_get_double(node);
+    if (!(d > -9e18 && d < 9e18))  // also NaN: no number we could hold
+      return std::nullopt;
+    return static_cast<int64_t>(d);
+  }
   if (type == G_TYPE_STRING) {
     const char* s = json_node_get_string(node);
     char* end = nullptr;
@@ -183,10 +187,10 @@ Reply parse_reply(unsigned http_status, std::string_view body) {
   };
 
   // An error envelope can arrive inside an HTTP 200: a top-level code other than 200 is an error,
-  // unless it is a server-side code next to a task that is still running (keep polling).
+  // unless it is a server-side code beside a task's status (5004 while processing, 5003 with a
+  // failed task): the task's own status and error say more.
   bool code_says_error = reply.api_code != 0 && reply.api_code != 200;
-  if (ok_status && code_says_error && reply.api_code >= 500 && !reply.task.id.empty() &&
-      !reply.task.status.empty() && !is_final_status(reply.task.status))
+  if (ok_status && code_says_error && reply.api_code >= 500 && !reply.task.status.empty())
     code_says_error = false;
   if (!ok_status || code_says_error || (!data && bare_error)) {
     reply.kind = ReplyKind::ApiError;
@@ -198,10 +202,11 @@ Reply parse_reply(unsigned http_status, std::string_view body) {
     reply.message = "reply has no \"data\" object";
     return reply;
   }
-  // A reply with an id is readable even without a status: losing a paid task's id is worse.
-  if (reply.task.id.empty()) {
+  // An id or a status makes a readable task (a poll knows the id; a submit needs it): losing a
+  // paid task's id for want of a status would be worse.
+  if (reply.task.id.empty() && reply.task.status.empty()) {
     reply.kind = ReplyKind::Malformed;
-    reply.message = "reply has no task id";
+    reply.message = "reply has no task id or status";
     return reply;
   }
   reply.kind = ReplyKind::Task;

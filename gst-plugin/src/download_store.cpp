@@ -46,7 +46,8 @@ bool DownloadStore::persist(const std::string& target, std::string* error) {
   }
   if (linkable_) {
     // Give the unnamed file a name beside the target, then rename it over the target.
-    std::string staged = target + ".staged-" + std::to_string(getpid());
+    std::string staged = target + ".staged-" + std::to_string(getpid()) + "-" +
+                         std::to_string(g_random_int());  // two elements may save one request
     g_autofree char* self = g_strdup_printf("/proc/self/fd/%d", fd_);
     g_unlink(staged.c_str());
     if (linkat(AT_FDCWD, self, AT_FDCWD, staged.c_str(), AT_SYMLINK_FOLLOW) != 0 ||

@@ -405,21 +405,26 @@ static gboolean gst_kling_src_start(GstBaseSrc* base) {
 static gboolean gst_kling_src_stop(GstBaseSrc* base) {
   GstKlingSrc* self = GST_KLING_SRC(base);
   std::unique_ptr<kling::TaskRunner> runner;
+  Generation* gen = nullptr;
   {
     std::lock_guard<std::mutex> lock(self->priv->state_lock);
-    auto& gen = self->priv->generation;
-    if (gen && gen->runner) {
-      gen->task_id = gen->runner->task_id();
-      gen->submit_uncertain = gen->task_id.empty() && gen->runner->submit_uncertain();
+    gen = self->priv->generation.get();
+    if (gen)
       runner = std::move(gen->runner);
-      // A task that ended badly is done with: running the request again submits anew.
-      if (runner->task_failed())
-        gen.reset();
-    }
     self->priv->request.reset();
   }
-  if (runner)
-    runner->stop();  // prompt: every wait and request is cancellable
+  if (!runner)
+    return TRUE;
+  runner->stop();  // prompt: every wait and request is cancellable
+  // Read what the task came to only once its worker is done with it.
+  std::lock_guard<std::mutex> lock(self->priv->state_lock);
+  if (self->priv->generation.get() != gen)
+    return TRUE;
+  gen->task_id = runner->task_id();
+  gen->submit_uncertain = gen->task_id.empty() && runner->submit_uncertain();
+  // A task that ended badly is done with: running the request again submits anew.
+  if (runner->task_failed())
+    self->priv->generation.reset();
   return TRUE;
 }
 

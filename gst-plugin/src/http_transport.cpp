@@ -67,6 +67,10 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
     soup_message_set_request_body_from_bytes(msg.get(), "application/json", bytes);
   }
 
+  // Whether the request left this machine whole decides whether a failed submit may have billed.
+  g_signal_connect(msg.get(), "wrote-body", G_CALLBACK(+[](SoupMessage*, gpointer sent) {
+                     *static_cast<bool*>(sent) = true;
+                   }), &result.request_sent);
   g_autoptr(GError) error = nullptr;
   g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg.get(), cancellable, &error);
   if (!stream) {

@@ -23,6 +23,7 @@ struct HttpResult {
   std::string transport_error;       // when status == 0, or a body read failed
   bool never_connected = false;      // the request surely never reached the server
   bool tls_failed = false;           // the server's certificate was refused: nothing was sent
+  bool request_sent = false;         // the whole request was written out
   bool cancelled = false;
 };
 

@@ -130,33 +130,34 @@ void TaskJournal::record_submitting(const char* outcome) const {
 }
 
 TaskJournal::Lookup TaskJournal::lookup(int64_t now) const {
-  // Replay the lines of this request: the last status of each task wins, and a
-  // submit stays uncertain until a refusal or a task id follows it.
+  // Replay the lines: tasks submitted for this request, each with the last status
+  // any line gave it (a resume by request-id journals under another fingerprint);
+  // a submit stays uncertain until a refusal or a task id follows it.
   Lookup result;
   std::map<std::string, Entry> tasks;
+  std::map<std::string, std::string> last_status;
   std::vector<std::string> order;
   for_each_line([&](JsonObject* o) {
+    const std::string id = json_object_get_string_member_with_default(o, "id", "");
+    const std::string status = json_object_get_string_member_with_default(o, "status", "");
+    if (!id.empty())
+      last_status[id] = status;
     if (fingerprint_ != json_object_get_string_member_with_default(o, "fingerprint", ""))
       return;
     const std::string event = json_object_get_string_member_with_default(o, "event", "");
-    const std::string id = json_object_get_string_member_with_default(o, "id", "");
-    const std::string status = json_object_get_string_member_with_default(o, "status", "");
     if (event == "submit" && status == "submitting")
       result.uncertain_submit = json_object_get_int_member_with_default(o, "time", 0);
     else if (event == "submit" || event == "submitted")
       result.uncertain_submit.reset();
-    if (id.empty())
-      return;
-    auto [it, fresh] = tasks.try_emplace(id);
-    if (fresh) {
+    if (!id.empty() && tasks.try_emplace(id).second) {
       order.push_back(id);
-      it->second.task_id = id;
-      it->second.submitted_unix = json_object_get_int_member_with_default(o, "time", 0);
+      tasks[id].task_id = id;
+      tasks[id].submitted_unix = json_object_get_int_member_with_default(o, "time", 0);
     }
-    it->second.status = status;
   });
   for (auto id = order.rbegin(); id != order.rend(); ++id) {
-    const Entry& e = tasks[*id];
+    Entry e = tasks[*id];
+    e.status = last_status[*id];
     const bool ended = e.status == kDelivered || e.status == kGone ||
                        (api::is_final_status(e.status) && e.status != "completed");
     if (!ended && now - e.submitted_unix < kRetentionSeconds) {

@@ -184,20 +184,21 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
                " video to " + request_.model);
 
   for (unsigned attempt = 1;; attempt++) {
-    // From here until a reply proves otherwise, a task may exist that we know nothing of.
-    submit_uncertain_ = true;
+    // On record before the POST: a crash during it leaves a note for the next run.
     journal_.record_submitting(nullptr);
     HttpResult r = http.api_call("POST", url, &body, cancellable_.get());
-    if (r.cancelled)
-      return Outcome::Cancelled;
     api::Reply reply = api::parse_reply(r.status, r.body);
     const unsigned status = effective_status(r, reply);
-    // A refusal (4xx, 429 among them) or a connection never made proves no task was created.
-    const bool no_task = (status >= 400 && status < 500) || r.never_connected;
-    if (no_task) {
-      submit_uncertain_ = false;
-      journal_.record_submitting("refused");
-    }
+    // A refusal (4xx, 429 among them), or a request never written out, proves no task was made.
+    const bool no_task =
+        (r.status != 0 && status >= 400 && status < 500) || r.never_connected || !r.request_sent;
+    const bool has_task = reply.kind == api::ReplyKind::Task && !reply.task.id.empty();
+    // Otherwise, until a task id arrives, a task may exist that we know nothing of.
+    submit_uncertain_ = !no_task && !has_task;
+    if (no_task)
+      journal_.record_submitting(r.cancelled ? "not sent" : "refused");
+    if (r.cancelled)
+      return Outcome::Cancelled;
 
     if (r.tls_failed)
       return fail(tls_error(r, url, {}));
@@ -227,16 +228,15 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
                                        "retried (that could bill a second task); if it made a "
                                        "task, it is on your WaveSpeed dashboard",
                    0, {}});
-    if (reply.kind == api::ReplyKind::Task) {
-      submit_uncertain_ = false;
+    if (has_task) {
       *task = reply.task;
       if (task->status.empty())
         task->status = "created";
+      set_task(*task, false);  // the id is known to the element from here on
       // Journaled before the first poll: from here on a crash cannot lose the task.
       std::string error;
       if (!journal_.record_submitted(request_, task->id, task->status, &error))
         journal_failure(task->id, error);
-      set_task(*task, false);
       progress(ProgressType::Continue, "submit",
                "Task " + task->id + " submitted (status " + task->status + ")");
       return Outcome::Done;
@@ -249,9 +249,10 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
                    debug, status, {}});
     if (status >= 500 || reply.kind == api::ReplyKind::Gateway)
       debug += "; not retried: the task may have been created, see your WaveSpeed dashboard";
-    if (reply.kind == api::ReplyKind::Malformed)
-      return fail({ErrorKind::BadReply, "Unreadable reply to the submit: " + reply.message, debug,
-                   status, {}});
+    if (reply.kind == api::ReplyKind::Malformed || reply.kind == api::ReplyKind::Task)
+      return fail({ErrorKind::BadReply, "Unreadable reply to the submit: " +
+                       (reply.kind == api::ReplyKind::Task ? std::string("no task id") : reply.message),
+                   debug, status, {}});
     return fail({kind_for_status(status), "WaveSpeed refused the task: " + describe_status(r, reply),
                  debug, status, {}});
   }
@@ -380,6 +381,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
   const std::string& id = task.id;
   std::string url = task.outputs.front();
   bool reread = false;
+  bool prediction_gone = false;
   unsigned failures = 0;
   // Feeds the store and reports progress at most 10 times a second.
   class StoreSink : public ByteSink {
@@ -413,18 +415,23 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
   bool confirming_end = false;
   for (;;) {
     const uint64_t offset = store_->have();
-    DownloadResult r = http.download(url, offset, sink, cancellable_.get());
+    DownloadResult r;
+    if (store_->total() && offset >= *store_->total())
+      r.complete = true;  // every byte arrived before (an earlier run was stopped at the end)
+    else
+      r = http.download(url, offset, sink, cancellable_.get());
     if (r.cancelled)
       return Outcome::Cancelled;
     if (r.sink_failed) {
       sink.error.task_id = id;
       return fail(sink.error);
     }
-    if (r.complete && !store_->total() && (!confirming_end || r.received > 0)) {
+    if (r.complete && r.status != 416 && !store_->total() && (!confirming_end || r.received > 0)) {
       confirming_end = true;
       continue;
     }
-    if (confirming_end && r.status == 416)
+    // Nothing past what we have: the end (a length we did not know, or an earlier run's end).
+    if (r.status == 416 && offset > 0 && (!store_->total() || offset >= *store_->total()))
       r.complete = true;
     if (r.complete) {
       if (cache_.enabled()) {  // before finish(): a rerun after EOS finds the entry
@@ -448,19 +455,26 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
 
     const bool gone = r.status == 403 || r.status == 404 || r.status == 410;
     if (gone && !reread) {
-      // An output URL that fails may have been replaced: read the prediction again.
+      // An output URL that fails may have been replaced (or the CDN not be in sync yet):
+      // wait a little, then read the prediction again.
       reread = true;
+      if (!sleep_ms(backoff_ms(1)))
+        return Outcome::Cancelled;
       HttpResult pr = http.api_call("GET", poll_url_for(task), nullptr, cancellable_.get());
       if (pr.cancelled)
         return Outcome::Cancelled;
       api::Reply reply = api::parse_reply(pr.status, pr.body);
+      const unsigned status = effective_status(pr, reply);
+      prediction_gone = status == 404 || status == 410 ||
+                        (reply.kind == api::ReplyKind::Task && reply.task.outputs.empty());
       if (reply.kind == api::ReplyKind::Task && !reply.task.outputs.empty() &&
           is_http_url(reply.task.outputs.front()))
         url = reply.task.outputs.front();
       continue;
     }
     if (gone || (r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429)) {
-      if (r.status == 404 || r.status == 410)
+      // Only a prediction that is gone too ends the task for good (never picked up again).
+      if (prediction_gone)
         journal_status(id, TaskJournal::kGone, {}, "output " + std::to_string(r.status));
       return fail({r.status == 403 ? ErrorKind::NotAuthorized : ErrorKind::NotFound,
                    "The video of task " + id + " cannot be downloaded: HTTP " +

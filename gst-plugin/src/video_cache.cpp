@@ -69,9 +69,9 @@ bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStor
   }
   const std::string fp = r.fingerprint();
   const std::string video = entry(fp, ".mp4");
-  error->clear();
+  // Linked or renamed into place when it can be; copied otherwise.
   if (!store.persist(video, error) &&
-      (!error->empty() || !write_atomically(video, [&](int fd) { return store.copy_to(fd); }, error)))
+      !write_atomically(video, [&](int fd) { return store.copy_to(fd); }, error))
     return false;
 
   g_autoptr(JsonBuilder) b = json_builder_new();
