@@ -643,6 +643,45 @@ void test_unsent_submit_is_not_held_against_a_rerun(Fixture* f, gconstpointer) {
   }
 }
 
+// An application that restarts the pipeline from a bus sync handler (on the
+// element's own worker thread): no deadlock, no second submit, the whole video.
+struct Restart {
+  GstElement* pipeline;
+  std::atomic<bool> done{false};
+};
+
+GstBusSyncReply restart_on_first_poll(GstBus*, GstMessage* msg, gpointer data) {
+  auto* r = static_cast<Restart*>(data);
+  GstProgressType type;
+  gchar *code = nullptr, *text = nullptr;
+  if (GST_MESSAGE_TYPE(msg) != GST_MESSAGE_PROGRESS)
+    return GST_BUS_PASS;
+  gst_message_parse_progress(msg, &type, &code, &text);
+  const bool polling = g_str_equal(code, "poll") && type == GST_PROGRESS_TYPE_CONTINUE;
+  g_free(code);
+  g_free(text);
+  if (polling && !r->done.exchange(true)) {
+    gst_element_set_state(r->pipeline, GST_STATE_NULL);
+    gst_element_set_state(r->pipeline, GST_STATE_PLAYING);
+  }
+  return GST_BUS_PASS;
+}
+
+void test_restart_from_a_sync_handler(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 3;
+  auto run = make_run(*f->fake, "klingsrc name=src ! fakesink name=sink");
+  g_object_set(run->src, "prompt", kPrompt, nullptr);
+  Restart restart{run->pipeline};
+  g_autoptr(GstBus) bus = gst_element_get_bus(run->pipeline);
+  gst_bus_set_sync_handler(bus, restart_on_first_poll, &restart, nullptr);
+  play_to_end(*run, 20);
+  g_assert_no_error(run->error);
+  g_assert_true(restart.done);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  gst_bus_set_sync_handler(bus, nullptr, nullptr, nullptr);
+}
+
 void test_no_second_submit_across_state_cycles(Fixture* f, gconstpointer) {
   auto run = make_run(*f->fake);
   GstState state;
@@ -1032,6 +1071,7 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/fail/failed-task-beside-a-5xxx-code-keeps-its-own-error", test_failed_task_beside_5xxx_code);
   ADD("/klingsrc/journal/task-delivered-by-request-id-is-not-picked-up", test_task_delivered_by_request_id_is_not_picked_up);
   ADD("/klingsrc/state/unsent-submit-is-not-held-against-a-rerun", test_unsent_submit_is_not_held_against_a_rerun);
+  ADD("/klingsrc/state/restart-from-a-sync-handler-on-the-worker", test_restart_from_a_sync_handler);
   ADD("/klingsrc/happy/submit-answered-completed-needs-no-poll", test_submit_answered_completed);
   ADD("/klingsrc/journal/gone-task-not-picked-up-again", test_gone_task_not_picked_up_again);
   ADD("/klingsrc/cache/interrupted-run-leaves-nothing", test_cache_dir_keeps_nothing_of_an_interrupted_run);

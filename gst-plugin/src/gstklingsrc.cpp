@@ -85,6 +85,7 @@ struct Generation {
   bool submit_uncertain = false;  // a submit may have made a task we have no id for
   std::shared_ptr<kling::DownloadStore> store;
   std::unique_ptr<kling::TaskRunner> runner;
+  std::weak_ptr<void> previous_worker;  // a stopped runner's thread, until it is done
 };
 
 }  // namespace
@@ -422,6 +423,7 @@ static gboolean gst_kling_src_stop(GstBaseSrc* base) {
     return TRUE;
   gen->task_id = runner->task_id();
   gen->submit_uncertain = gen->task_id.empty() && runner->submit_uncertain();
+  gen->previous_worker = runner->liveness();
   // A task that ended badly is done with: running the request again submits anew.
   if (runner->task_failed())
     self->priv->generation.reset();
@@ -430,6 +432,16 @@ static gboolean gst_kling_src_stop(GstBaseSrc* base) {
 
 // Starts the task on the first buffer asked for, never in start().
 static GstFlowReturn ensure_running(GstKlingSrc* self, std::shared_ptr<kling::DownloadStore>* store) {
+  // A runner stopped from its own thread (a bus sync handler) winds down by itself:
+  // two workers must never write one store, so let it finish first (it is cancelled).
+  std::weak_ptr<void> previous;
+  {
+    std::lock_guard<std::mutex> lock(self->priv->state_lock);
+    if (self->priv->generation && !self->priv->generation->runner)
+      previous = self->priv->generation->previous_worker;
+  }
+  for (int i = 0; i < 400 && !previous.expired(); i++)
+    g_usleep(5 * 1000);
   std::optional<kling::Error> error;
   {
     std::lock_guard<std::mutex> lock(self->priv->state_lock);

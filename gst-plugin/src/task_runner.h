@@ -38,6 +38,8 @@ class TaskRunner {
   void stop();
   // The element told the user it stopped waiting (an EOS): do not say it again at stop().
   void mark_stop_announced();
+  // Expires when the worker thread is done (it can outlive a runner stopped on its own thread).
+  std::weak_ptr<void> liveness() const { return worker_; }
   // The task id once submitted ("" before). Any thread.
   std::string task_id() const;
   // True once the task reached a final status other than completed: a rerun must submit anew.
