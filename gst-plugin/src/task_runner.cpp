@@ -62,6 +62,8 @@ class TaskRunner::Worker {
   void start_clock();
   void run() noexcept;
   void cancel();
+  // True once run() has returned, waiting at most `limit`.
+  bool wait_finished(std::chrono::milliseconds limit);
   std::string task_id() const;
   std::atomic<bool> task_failed_{false};
   std::atomic<bool> submit_uncertain_{false};
@@ -102,6 +104,7 @@ class TaskRunner::Worker {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool cancelled_ = false;
+  bool finished_ = false;
   std::string task_id_;
 };
 
@@ -136,6 +139,16 @@ void TaskRunner::Worker::run() noexcept {
   }
   g_main_context_pop_thread_default(context);
   g_main_context_unref(context);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    finished_ = true;
+  }
+  wake_.notify_all();
+}
+
+bool TaskRunner::Worker::wait_finished(std::chrono::milliseconds limit) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return wake_.wait_for(lock, limit, [this] { return finished_; });
 }
 
 TaskRunner::Worker::Outcome TaskRunner::Worker::execute(HttpTransport& http) {
@@ -578,12 +591,15 @@ void TaskRunner::stop() {
   worker_->cancel();
   if (!thread_.joinable())
     return;
-  // From the worker itself (a bus sync handler) joining would deadlock: the
-  // thread keeps the worker alive and ends on its own, cancelled.
-  if (thread_.get_id() == std::this_thread::get_id())
-    thread_.detach();
-  else
+  // Joined when it ends promptly, as it does once cancelled. From the worker itself
+  // (a bus sync handler) joining would deadlock, and a disk stalled in the journal's
+  // fsync must not hold a state change: then the thread, which keeps the worker
+  // alive, ends on its own.
+  if (thread_.get_id() != std::this_thread::get_id() &&
+      worker_->wait_finished(std::chrono::milliseconds(150)))
     thread_.join();
+  else
+    thread_.detach();
 }
 
 std::string TaskRunner::task_id() const { return worker_->task_id(); }
