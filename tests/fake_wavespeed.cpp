@@ -7,64 +7,30 @@
 #include <cstdio>
 
 #include <chrono>
+#include <thread>
 
 FakeWaveSpeed::FakeWaveSpeed() {
-  context_ = g_main_context_new();
-  loop_ = g_main_loop_new(context_, FALSE);
-  std::mutex ready_mutex;
-  std::condition_variable ready;
-  bool started = false;
-
-  thread_ = std::thread([&] {
-    g_main_context_push_thread_default(context_);
-    api_ = soup_server_new(nullptr, nullptr);
-    cdn_ = soup_server_new(nullptr, nullptr);
-    soup_server_add_handler(api_, nullptr, handle, this, nullptr);
-    soup_server_add_handler(cdn_, nullptr, handle, this, nullptr);
-
-    auto listen = [](SoupServer* server, const char* ip) -> std::string {
-      g_autoptr(GInetAddress) inet = g_inet_address_new_from_string(ip);
-      g_autoptr(GSocketAddress) addr = g_inet_socket_address_new(inet, 0);
-      if (!soup_server_listen(server, addr, static_cast<SoupServerListenOptions>(0), nullptr))
-        return "";
-      GSList* uris = soup_server_get_uris(server);
-      g_autofree char* text = g_uri_to_string(static_cast<GUri*>(uris->data));
-      g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
-      std::string url = text;
-      while (!url.empty() && url.back() == '/') url.pop_back();
-      return url;
-    };
-    api_url_ = listen(api_, "127.0.0.1");
-    cdn_url_ = listen(cdn_, "127.0.0.2");  // another host, as a real CDN is
-    if (cdn_url_.empty())
-      cdn_url_ = listen(cdn_, "127.0.0.1");
-    {
-      std::lock_guard<std::mutex> lock(ready_mutex);
-      started = true;
-    }
-    ready.notify_all();
-    g_main_loop_run(loop_);
-    soup_server_disconnect(api_);
-    soup_server_disconnect(cdn_);
-    g_object_unref(api_);
-    g_object_unref(cdn_);
-    g_main_context_pop_thread_default(context_);
-  });
-  std::unique_lock<std::mutex> lock(ready_mutex);
-  ready.wait(lock, [&] { return started; });
+  server_thread_ = std::make_unique<ServerThread>(
+      [this] {
+        api_ = soup_server_new(nullptr, nullptr);
+        cdn_ = soup_server_new(nullptr, nullptr);
+        soup_server_add_handler(api_, nullptr, handle, this, nullptr);
+        soup_server_add_handler(cdn_, nullptr, handle, this, nullptr);
+        api_url_ = listen_loopback(api_, "127.0.0.1", false);
+        cdn_url_ = listen_loopback(cdn_, "127.0.0.2", false);  // another host, as a real CDN is
+        if (cdn_url_.empty())
+          cdn_url_ = listen_loopback(cdn_, "127.0.0.1", false);
+      },
+      [this] {
+        for (SoupServer* s : {api_, cdn_}) {
+          soup_server_disconnect(s);
+          g_object_unref(s);
+        }
+      });
 }
 
-FakeWaveSpeed::~FakeWaveSpeed() {
-  GSource* idle = g_idle_source_new();
-  g_source_set_callback(
-      idle, [](gpointer loop) { g_main_loop_quit(static_cast<GMainLoop*>(loop)); return G_SOURCE_REMOVE; },
-      loop_, nullptr);
-  g_source_attach(idle, context_);
-  g_source_unref(idle);
-  thread_.join();
-  g_main_loop_unref(loop_);
-  g_main_context_unref(context_);
-}
+// The servers go first: their handlers use this object.
+FakeWaveSpeed::~FakeWaveSpeed() { server_thread_.reset(); }
 
 std::vector<RecordedRequest> FakeWaveSpeed::requests() const {
   std::lock_guard<std::mutex> lock(mutex_);

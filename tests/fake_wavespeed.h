@@ -9,11 +9,13 @@
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "server_thread.h"
 
 struct FakeReply {
   unsigned status = 200;
@@ -81,12 +83,10 @@ class FakeWaveSpeed {
   int submits_ = 0, polls_ = 0, downloads_ = 0;
   std::vector<SoupServerMessage*> hung_;
 
-  GMainContext* context_ = nullptr;
-  GMainLoop* loop_ = nullptr;
   SoupServer* api_ = nullptr;
   SoupServer* cdn_ = nullptr;
   std::string api_url_, cdn_url_;
-  std::thread thread_;
+  std::unique_ptr<ServerThread> server_thread_;
 };
 
 // Builds small real MP4 files once per test process (videotestsrc ! x264enc ! mp4mux).

@@ -10,16 +10,15 @@
 #include <libsoup/soup.h>
 #include <unistd.h>
 
-#include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "../pipeline_run.h"
+#include "../server_thread.h"
 
 namespace {
 
@@ -116,51 +115,28 @@ class HttpsWaveSpeed {
     g_autoptr(GError) error = nullptr;
     cert_ = g_tls_certificate_new_from_pem((ss.cert_pem + ss.key_pem).c_str(), -1, &error);
     g_assert_no_error(error);
-    context_ = g_main_context_new();
-    loop_ = g_main_loop_new(context_, FALSE);
-    std::mutex m;
-    std::condition_variable cv;
-    bool ready = false;
-    thread_ = std::thread([&] {
-      g_main_context_push_thread_default(context_);
-      api_ = soup_server_new("tls-certificate", cert_, nullptr);
-      cdn_ = soup_server_new("tls-certificate", cert_, nullptr);
-      other_ = soup_server_new(nullptr, nullptr);
-      api_url_ = listen(api_, true);
-      cdn_url_ = listen(cdn_, true);
-      other_url_ = listen(other_, false);
-      {
-        std::lock_guard<std::mutex> lock(m);
-        ready = true;
-      }
-      cv.notify_all();
-      g_main_loop_run(loop_);
-      for (SoupServer* s : {api_, cdn_, other_}) {
-        soup_server_disconnect(s);
-        g_object_unref(s);
-      }
-      // Let the closed connections finish closing, or their sockets stay allocated.
-      while (g_main_context_iteration(context_, FALSE)) {
-      }
-      g_main_context_pop_thread_default(context_);
-    });
-    std::unique_lock<std::mutex> lock(m);
-    cv.wait(lock, [&] { return ready; });
+    server_thread_ = std::make_unique<ServerThread>(
+        [this] {
+          api_ = soup_server_new("tls-certificate", cert_, nullptr);
+          cdn_ = soup_server_new("tls-certificate", cert_, nullptr);
+          other_ = soup_server_new(nullptr, nullptr);
+          api_url_ = listen(api_, true);
+          cdn_url_ = listen(cdn_, true);
+          other_url_ = listen(other_, false);
+        },
+        [this] {
+          for (SoupServer* s : {api_, cdn_, other_}) {
+            soup_server_disconnect(s);
+            g_object_unref(s);
+          }
+        });
     g_assert_true(g_str_has_prefix(api_url_.c_str(), "https://127.0.0.1:"));
     g_assert_true(g_str_has_prefix(cdn_url_.c_str(), "https://127.0.0.1:"));
     g_assert_true(g_str_has_prefix(other_url_.c_str(), "http://127.0.0.1:"));
   }
 
   ~HttpsWaveSpeed() {
-    GSource* idle = g_idle_source_new();
-    g_source_set_callback(
-        idle, [](gpointer loop) { g_main_loop_quit(static_cast<GMainLoop*>(loop)); return G_SOURCE_REMOVE; },
-        loop_, nullptr);
-    g_source_attach(idle, context_);
-    g_source_unref(idle);
-    thread_.join();
-    g_main_loop_unref(loop_);
-    g_main_context_unref(context_);
+    server_thread_.reset();  // the servers go first: their handlers use this object
     g_object_unref(cert_);
   }
 
@@ -180,17 +156,10 @@ class HttpsWaveSpeed {
  private:
   std::string listen(SoupServer* server, bool https) {
     soup_server_add_handler(server, nullptr, handle, this, nullptr);
-    g_autoptr(GInetAddress) inet = g_inet_address_new_from_string("127.0.0.1");
-    g_autoptr(GSocketAddress) addr = g_inet_socket_address_new(inet, 0);
     g_autoptr(GError) error = nullptr;
-    const auto options = https ? SOUP_SERVER_LISTEN_HTTPS : static_cast<SoupServerListenOptions>(0);
-    if (!soup_server_listen(server, addr, options, &error))
+    std::string url = listen_loopback(server, "127.0.0.1", https, &error);
+    if (url.empty())
       g_error("listen: %s", error->message);
-    GSList* uris = soup_server_get_uris(server);
-    g_autofree char* text = g_uri_to_string(static_cast<GUri*>(uris->data));
-    g_slist_free_full(uris, reinterpret_cast<GDestroyNotify>(g_uri_unref));
-    std::string url = text;
-    while (!url.empty() && url.back() == '/') url.pop_back();
     return url;
   }
 
@@ -259,11 +228,10 @@ class HttpsWaveSpeed {
   }
 
   GTlsCertificate* cert_ = nullptr;
-  GMainContext* context_ = nullptr;
-  GMainLoop* loop_ = nullptr;
+
   SoupServer *api_ = nullptr, *cdn_ = nullptr, *other_ = nullptr;
   std::string api_url_, cdn_url_, other_url_;
-  std::thread thread_;
+  std::unique_ptr<ServerThread> server_thread_;
   mutable std::mutex mutex_;
   std::vector<Seen> seen_;
 };
