@@ -34,6 +34,19 @@ std::string to_json(JsonBuilder *b)
   return text;
 }
 
+// {"code":200,"message":"success","data":{ ... left open for the data's members;
+// two json_builder_end_object() close it.
+void begin_success_envelope(JsonBuilder *b)
+{
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "code");
+  json_builder_add_int_value(b, 200);
+  json_builder_set_member_name(b, "message");
+  json_builder_add_string_value(b, "success");
+  json_builder_set_member_name(b, "data");
+  json_builder_begin_object(b);
+}
+
 std::string envelope_error(int code, const std::string &message)
 {
   g_autoptr(JsonBuilder) b = json_builder_new();
@@ -267,13 +280,7 @@ void ApiServer::handle_delete(SoupServerMessage *msg, const std::string &id)
     return reply_envelope_error(msg, SOUP_STATUS_NOT_FOUND, "Prediction not found: " + id);
 
   g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "code");
-  json_builder_add_int_value(b, 200);
-  json_builder_set_member_name(b, "message");
-  json_builder_add_string_value(b, "success");
-  json_builder_set_member_name(b, "data");
-  json_builder_begin_object(b);
+  begin_success_envelope(b);
   json_builder_set_member_name(b, "id");
   json_builder_add_string_value(b, id.c_str());
   json_builder_set_member_name(b, "status");
@@ -287,13 +294,7 @@ std::string ApiServer::task_json(const TaskView &task) const
 {
   const bool completed = task.status == "completed";
   g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "code");
-  json_builder_add_int_value(b, 200);
-  json_builder_set_member_name(b, "message");
-  json_builder_add_string_value(b, "success");
-  json_builder_set_member_name(b, "data");
-  json_builder_begin_object(b);
+  begin_success_envelope(b);
   json_builder_set_member_name(b, "id");
   json_builder_add_string_value(b, task.id.c_str());
   json_builder_set_member_name(b, "model");
