@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -19,8 +20,11 @@ std::unique_ptr<DownloadStore> DownloadStore::create(Error* error, const std::st
   std::string where = dir.empty() ? g_get_tmp_dir() : dir;
   if (g_mkdir_with_parents(where.c_str(), 0700) == 0) {
     int fd = open(where.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-      return std::unique_ptr<DownloadStore>(new DownloadStore(fd, {}, !dir.empty()));
+    if (fd >= 0) {
+      std::unique_ptr<DownloadStore> store(new DownloadStore(fd, {}, !dir.empty()));
+      store->keep_everything_ = !dir.empty();  // a cache entry must be whole
+      return store;
+    }
   }
   // No O_TMPFILE on this file system: a named file, unlinked at once unless the cache wants it.
   g_autofree char* path = g_build_filename(where.c_str(), ".klingsrc-partial-XXXXXX.mp4", nullptr);
@@ -34,11 +38,15 @@ std::unique_ptr<DownloadStore> DownloadStore::create(Error* error, const std::st
     g_unlink(path);
     return std::unique_ptr<DownloadStore>(new DownloadStore(fd, {}, false));
   }
-  return std::unique_ptr<DownloadStore>(new DownloadStore(fd, path, false));
+  std::unique_ptr<DownloadStore> store(new DownloadStore(fd, path, false));
+  store->keep_everything_ = true;
+  return store;
 }
 
 bool DownloadStore::persist(const std::string& target, std::string* error) {
   if (path_.empty() && !linkable_)
+    return false;
+  if (!all_on_disk(error))
     return false;
   if (fsync(fd_) != 0) {
     *error = "cannot write " + target + ": " + g_strerror(errno);
@@ -80,10 +88,16 @@ std::unique_ptr<DownloadStore> DownloadStore::open_complete(const std::string& p
   store->have_ = static_cast<uint64_t>(st.st_size);
   store->total_ = store->have_;
   store->complete_ = true;
+  store->on_disk_[0] = store->have_;
   return store;
 }
 
-bool DownloadStore::copy_to(int out) const {
+bool DownloadStore::copy_to(int out) {
+  std::string error;
+  if (!all_on_disk(&error)) {
+    errno = EIO;
+    return false;
+  }
   const uint64_t size = have();
   std::vector<char> buf(1024 * 1024);
   for (uint64_t offset = 0; offset < size;) {
@@ -110,12 +124,32 @@ DownloadStore::~DownloadStore() {
 }
 
 void DownloadStore::set_total(uint64_t total) {
-  // Reserve the blocks at once: cheaper than growing the file chunk by chunk.
-  if (total > 0)
+  bool reserve;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    total_ = total;
+    reserve = keep_everything_;
+    changed_.notify_all();
+  }
+  // A file that will hold everything: reserve its blocks at once, cheaper than
+  // growing it chunk by chunk.
+  if (reserve && total > 0)
     posix_fallocate(fd_, 0, static_cast<off_t>(total));
+}
+
+void DownloadStore::set_source(std::string url) {
   std::lock_guard<std::mutex> lock(mutex_);
-  total_ = total;
-  changed_.notify_all();
+  source_ = std::move(url);
+}
+
+std::string DownloadStore::source() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return source_;
+}
+
+void DownloadStore::keep_everything() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  keep_everything_ = true;
 }
 
 namespace {
@@ -144,37 +178,128 @@ char* DownloadStore::write_buffer(size_t* size) {
 }
 
 bool DownloadStore::commit(const char* data, size_t size, Error* error) {
-  const uint64_t offset = have();  // only the runner's thread writes
+  std::unique_lock<std::mutex> lock(mutex_);
+  // One step for readers: the bytes count as present and their chunk is shareable.
+  recent_.push_back({have_, data, size, std::move(filling_), have_, false});
+  have_ += size;
+  if (waiters_ > 0)  // a wake-up per chunk costs: only when someone waits
+    changed_.notify_all();
+  // The oldest chunk leaves memory: into the file, unless the reader took all
+  // of it and random access was not asked for.
+  while (recent_.size() > kRecentChunks) {
+    const Recent& oldest = recent_.front();
+    const bool taken = oldest.taken_end >= oldest.offset + oldest.size;
+    if (!oldest.on_disk && (keep_everything_ || !taken)) {
+      if (int err = spill(lock, 0)) {
+        *error = Error{ErrorKind::Write, "Cannot write the video to a temporary file",
+                       g_strerror(err), 0, {}};
+        return false;
+      }
+    }
+    recent_.pop_front();
+  }
+  return true;
+}
+
+int DownloadStore::spill(std::unique_lock<std::mutex>& lock, size_t index) {
+  const Recent chunk = recent_[index];  // holds the bytes; readers still find them in memory
+  lock.unlock();
+  const int err = write_at(chunk.offset, chunk.data, chunk.size);
+  lock.lock();
+  if (err == 0) {
+    recent_[index].on_disk = true;
+    mark_on_disk(chunk.offset, chunk.offset + chunk.size);
+  }
+  return err;
+}
+
+int DownloadStore::write_at(uint64_t offset, const char* data, size_t size) {
   for (size_t done = 0; done < size;) {
     ssize_t n = pwrite(fd_, data + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR)
       continue;
-    if (n <= 0) {
-      *error = Error{ErrorKind::Write, "Cannot write the video to a temporary file",
-                     g_strerror(errno), 0, {}};
-      return false;
-    }
+    if (n <= 0)
+      return n < 0 ? errno : ENOSPC;
     done += static_cast<size_t>(n);
   }
-  // One step for readers: the bytes count as present and their chunk is shareable.
-  std::lock_guard<std::mutex> lock(mutex_);
-  recent_.push_back({offset, data, size, std::move(filling_)});
-  if (recent_.size() > kRecentChunks)
-    recent_.pop_front();
-  have_ += size;
-  if (waiters_ > 0)  // a wake-up per chunk costs: only when someone waits
-    changed_.notify_all();
-  return true;
+  return 0;
 }
 
-std::shared_ptr<Chunk> DownloadStore::view(uint64_t offset, size_t size, const char** data) const {
+void DownloadStore::mark_on_disk(uint64_t begin, uint64_t end) {
+  // Merge with the ranges it touches: the map stays a few entries long.
+  auto it = on_disk_.upper_bound(begin);
+  if (it != on_disk_.begin() && std::prev(it)->second >= begin) {
+    --it;
+    begin = it->first;
+    end = std::max(end, it->second);
+    it = on_disk_.erase(it);
+  }
+  while (it != on_disk_.end() && it->first <= end) {
+    end = std::max(end, it->second);
+    it = on_disk_.erase(it);
+  }
+  on_disk_[begin] = end;
+}
+
+bool DownloadStore::all_on_disk(std::string* error) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (size_t i = 0; i < recent_.size(); i++)
+    if (!recent_[i].on_disk)
+      if (int err = spill(lock, i)) {
+        *error = std::string("cannot write the video: ") + g_strerror(err);
+        return false;
+      }
+  const bool whole = have_ == 0 || (on_disk_.size() == 1 && on_disk_.begin()->first == 0 &&
+                                    on_disk_.begin()->second >= have_);
+  if (!whole)
+    *error = "the video was streamed without keeping every byte";
+  return whole;
+}
+
+std::vector<DownloadStore::Piece> DownloadStore::locate(uint64_t offset, size_t size) {
+  std::vector<Piece> pieces;
+  const uint64_t end = offset + size;
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const Recent& r : recent_)
-    if (r.offset <= offset && offset + size <= r.offset + r.size) {
-      *data = r.data + (offset - r.offset);
-      return r.chunk;
+  for (uint64_t pos = offset; pos < end;) {
+    auto recent = std::find_if(recent_.begin(), recent_.end(), [pos](const Recent& r) {
+      return r.offset <= pos && pos < r.offset + r.size;
+    });
+    if (recent != recent_.end()) {
+      const size_t n = static_cast<size_t>(std::min(end, recent->offset + recent->size) - pos);
+      pieces.push_back({Piece::Where::Memory, pos, n, recent->data + (pos - recent->offset), recent->chunk});
+      if (pos <= recent->taken_end)
+        recent->taken_end = std::max(recent->taken_end, pos + n);
+      pos += n;
+      continue;
     }
-  return nullptr;
+    auto disk = on_disk_.upper_bound(pos);  // the first range that starts after pos
+    if (disk != on_disk_.begin() && std::prev(disk)->second > pos) {
+      const size_t n = static_cast<size_t>(std::min(end, std::prev(disk)->second) - pos);
+      pieces.push_back({Piece::Where::File, pos, n, nullptr, nullptr});
+      pos += n;
+      continue;
+    }
+    // A hole: up to the next byte that is in memory or on disk.
+    uint64_t hole_end = end;
+    if (disk != on_disk_.end())
+      hole_end = std::min(hole_end, disk->first);
+    for (const Recent& r : recent_)
+      if (r.offset > pos)
+        hole_end = std::min(hole_end, r.offset);
+    pieces.push_back({Piece::Where::Hole, pos, static_cast<size_t>(hole_end - pos), nullptr, nullptr});
+    pos = hole_end;
+  }
+  return pieces;
+}
+
+bool DownloadStore::fill(uint64_t offset, const char* data, size_t size, Error* error) {
+  if (int err = write_at(offset, data, size)) {
+    *error = Error{ErrorKind::Write, "Cannot write the video to a temporary file", g_strerror(err), 0, {}};
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  mark_on_disk(offset, offset + size);
+  return true;
 }
 
 void DownloadStore::finish() {

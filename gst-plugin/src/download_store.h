@@ -1,14 +1,17 @@
-// The bytes of one output as they arrive: an unlinked spill file plus the
-// count of bytes present. Readers block until their range exists, the
-// download ends or fails, or they are told to flush. Random access for free,
-// memory flat whatever the size of the video. The last few chunks that came
-// off the network stay in memory too, so a reader close behind the download
-// gets them without a copy (and without reading the file back).
+// The bytes of one output as they arrive, and where each byte is now. The
+// last chunks off the network stay in memory and go downstream without a copy.
+// A chunk leaves memory into an unlinked spill file, unless a reader already
+// took all of it and nobody asked to keep everything (pull mode, the cache):
+// a push-mode stream then costs no disk write. Bytes let go that way are
+// "holes"; a reader who comes back for them reads them again from their URL.
+// Readers block until their range exists, the download ends or fails, or
+// they are told to flush. Memory stays flat whatever the size of the video.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -41,6 +44,9 @@ class DownloadStore {
 
   // --- writer side (the task runner) ---
   void set_total(uint64_t total);
+  // The URL the bytes are being read from: holes are read again from there.
+  void set_source(std::string url);
+  std::string source() const;
   // Read the next bytes into write_buffer(), then commit() the part of it that
   // holds them; false (and `error`) when the spill file cannot be written.
   char* write_buffer(size_t* size);
@@ -56,12 +62,24 @@ class DownloadStore {
   enum class Wait { Ready, Eos, Flushing, Failed };
   // Blocks until [offset, offset + *size) is present; at the end *size is clipped.
   Wait wait_for(uint64_t offset, size_t* size, Error* error);
-  // Copies a range wait_for() said is present.
+  // From now on every chunk is spilled, taken or not (random access is expected).
+  void keep_everything();
+  // Where the bytes of a range wait_for() said is present are, in order. Pieces
+  // in memory count as taken by the reader.
+  struct Piece {
+    enum class Where { Memory, File, Hole } where;
+    uint64_t offset;
+    size_t size;
+    const char* data;              // Memory: the bytes, inside `chunk`
+    std::shared_ptr<Chunk> chunk;  // Memory: keeps them alive
+  };
+  std::vector<Piece> locate(uint64_t offset, size_t size);
+  // Copies a range of the spill file (a File piece).
   bool read(uint64_t offset, size_t size, uint8_t* dest) const;
-  // The in-memory chunk holding the whole range, if one still does; *data points into it.
-  std::shared_ptr<Chunk> view(uint64_t offset, size_t size, const char** data) const;
+  // Bytes of a hole, read again: into the spill file.
+  bool fill(uint64_t offset, const char* data, size_t size, Error* error);
   // Copies every byte present to `fd` (for the cache); false and errno on failure.
-  bool copy_to(int fd) const;
+  bool copy_to(int fd);
   // fsyncs and links or renames a store made with a `dir` to `path`; false when it cannot be.
   bool persist(const std::string& path, std::string* error);
   // True wakes and refuses every wait (unlock); false lets them wait again (unlock_stop).
@@ -71,10 +89,20 @@ class DownloadStore {
   DownloadStore(int fd, std::string path, bool linkable)
       : fd_(fd), path_(std::move(path)), linkable_(linkable) {}
 
+  // Writes recent_[index] to the file, `lock` released meanwhile; 0 or an errno.
+  // Only the writer's thread adds or removes recent chunks, so the index holds.
+  int spill(std::unique_lock<std::mutex>& lock, size_t index);
+  int write_at(uint64_t offset, const char* data, size_t size);  // 0 or an errno
+  void mark_on_disk(uint64_t begin, uint64_t end);  // mutex_ held
+  bool all_on_disk(std::string* error);  // spills what is in memory; false if there are holes
+
   const int fd_;
   std::string path_;  // a named temporary file, removed unless persisted
   bool linkable_;     // an O_TMPFILE persist() can link into place
   mutable std::mutex mutex_;
+  std::string source_;
+  bool keep_everything_ = false;
+  std::map<uint64_t, uint64_t> on_disk_;  // ranges [first, second) of the spill file that hold bytes
   std::condition_variable changed_;
   uint64_t have_ = 0;
   std::optional<uint64_t> total_;
@@ -89,6 +117,8 @@ class DownloadStore {
     const char* data;
     size_t size;
     std::shared_ptr<Chunk> chunk;
+    uint64_t taken_end;  // the reader took [offset, taken_end) of it
+    bool on_disk;
   };
   std::shared_ptr<Chunk> filling_;
   std::deque<Recent> recent_;

@@ -19,14 +19,18 @@
  */
 #include "gstklingsrc.h"
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
 #include "download_store.h"
+#include "glib_ptr.h"
 #include "kling_enums.h"
 #include "kling_uri.h"
+#include "refetch.h"
 #include "request.h"
 #include "task_journal.h"
 #include "task_runner.h"
@@ -93,6 +97,9 @@ struct Generation {
 struct GstKlingSrcPrivate {
   std::mutex settings_lock;
   Settings settings;
+
+  // Cancelled by unlock(): a read of let-go bytes from the CDN ends at once.
+  kling::GRef<GCancellable> cancellable = kling::GRef<GCancellable>::adopt(g_cancellable_new());
 
   std::mutex state_lock;  // guards everything below
   std::optional<kling::Request> request;
@@ -518,34 +525,91 @@ static void send_tags(GstKlingSrc* self) {
   gst_element_send_event(GST_ELEMENT(self), gst_event_new_tag(tags));
 }
 
-// Bytes that just came off the network are handed downstream as they are: no copy.
-static GstBuffer* wrap_recent_chunk(const kling::DownloadStore& store, guint64 offset, size_t length) {
-  const char* data = nullptr;
-  std::shared_ptr<kling::Chunk> chunk = store.view(offset, length, &data);
-  if (!chunk)
-    return nullptr;
-  auto* hold = new std::shared_ptr<kling::Chunk>(std::move(chunk));
-  return gst_buffer_new_wrapped_full(GST_MEMORY_FLAG_READONLY, const_cast<char*>(data), length, 0,
-                                     length, hold, [](gpointer p) {
-                                       delete static_cast<std::shared_ptr<kling::Chunk>*>(p);
-                                     });
+// Bytes still in memory go downstream as they are: the buffer shares their chunk.
+static GstMemory* wrap_piece(const kling::DownloadStore::Piece& piece) {
+  auto* hold = new std::shared_ptr<kling::Chunk>(piece.chunk);
+  return gst_memory_new_wrapped(GST_MEMORY_FLAG_READONLY, const_cast<char*>(piece.data), piece.size,
+                                0, piece.size, hold, [](gpointer p) {
+                                  delete static_cast<std::shared_ptr<kling::Chunk>*>(p);
+                                });
 }
 
-// Anything else (seeks, pull-mode reads, replays) is read back from the spill file.
-static GstBuffer* read_from_file(const kling::DownloadStore& store, guint64 offset, size_t length) {
+// Reads let-go bytes (holes) of [offset, offset + length) again from the CDN
+// into the spill file, a few MiB at a time so that a reader going on finds them.
+static GstFlowReturn refetch_holes(GstKlingSrc* self, kling::DownloadStore& store,
+                                   const std::vector<kling::DownloadStore::Piece>& pieces) {
+  for (const auto& piece : pieces) {
+    if (piece.where != kling::DownloadStore::Piece::Where::Hole)
+      continue;
+    std::optional<kling::Request> request;
+    {
+      std::lock_guard<std::mutex> lock(self->priv->state_lock);
+      request = self->priv->request;
+    }
+    if (!request)
+      return GST_FLOW_FLUSHING;
+    const uint64_t span = std::max<uint64_t>(piece.size, kling::kRefetchSpan);
+    const uint64_t end = std::min(piece.offset + span, store.have());
+    GST_INFO_OBJECT(self, "reading bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT " again",
+                    piece.offset, end);
+    kling::Error error;
+    switch (kling::refetch(*request, store, piece.offset, end - piece.offset,
+                           self->priv->cancellable.get(), current_task_id(self), &error)) {
+      case kling::Refetch::Done: break;
+      case kling::Refetch::Cancelled: return GST_FLOW_FLUSHING;
+      case kling::Refetch::Failed: post_error(self, error); return GST_FLOW_ERROR;
+    }
+  }
+  return GST_FLOW_OK;
+}
+
+// The bytes of a present range: without a copy when memory holds them all,
+// otherwise copied from memory and the spill file (holes read again first).
+static GstFlowReturn read_range(GstKlingSrc* self, kling::DownloadStore& store, guint64 offset,
+                                size_t length, GstBuffer** out) {
+  using Where = kling::DownloadStore::Piece::Where;
+  auto pieces = store.locate(offset, length);
+  auto in = [&](Where where) {
+    return std::any_of(pieces.begin(), pieces.end(), [&](const auto& p) { return p.where == where; });
+  };
+  if (!in(Where::File) && !in(Where::Hole)) {
+    GstBuffer* buffer = gst_buffer_new();
+    for (const auto& piece : pieces)
+      gst_buffer_append_memory(buffer, wrap_piece(piece));
+    *out = buffer;
+    return GST_FLOW_OK;
+  }
+  if (in(Where::Hole)) {
+    if (GstFlowReturn ret = refetch_holes(self, store, pieces); ret != GST_FLOW_OK)
+      return ret;
+    pieces = store.locate(offset, length);
+  }
   GstBuffer* buffer = gst_buffer_new_allocate(nullptr, length, nullptr);
   GstMapInfo map;
   if (!buffer || !gst_buffer_map(buffer, &map, GST_MAP_WRITE)) {
-    if (buffer) gst_buffer_unref(buffer);
-    return nullptr;
+    if (buffer)
+      gst_buffer_unref(buffer);
+    post_error(self, {kling::ErrorKind::Write, "Cannot allocate a buffer", {}, 0, current_task_id(self)});
+    return GST_FLOW_ERROR;
   }
-  bool ok = store.read(offset, length, map.data);
+  bool ok = true;
+  for (const auto& piece : pieces) {
+    uint8_t* dest = map.data + (piece.offset - offset);
+    if (piece.where == Where::Memory)
+      memcpy(dest, piece.data, piece.size);
+    else
+      ok = ok && piece.where == Where::File && store.read(piece.offset, piece.size, dest);
+  }
+  const int err = errno;
   gst_buffer_unmap(buffer, &map);
   if (!ok) {
     gst_buffer_unref(buffer);
-    return nullptr;
+    post_error(self, {kling::ErrorKind::Write, "Cannot read back the downloaded video",
+                      g_strerror(err), 0, current_task_id(self)});
+    return GST_FLOW_ERROR;
   }
-  return buffer;
+  *out = buffer;
+  return GST_FLOW_OK;
 }
 
 static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guint size,
@@ -554,6 +618,9 @@ static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guin
   std::shared_ptr<kling::DownloadStore> store;
   if (GstFlowReturn ret = ensure_running(self, &store); ret != GST_FLOW_OK)
     return ret;
+  // Pull mode reads anywhere at any time: keep every byte on disk, read nothing twice.
+  if (GST_PAD_MODE(GST_BASE_SRC_PAD(base)) == GST_PAD_MODE_PULL)
+    store->keep_everything();
 
   size_t length = size;
   kling::Error error;
@@ -566,12 +633,9 @@ static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guin
   update_duration(self, *store);
   send_tags(self);
 
-  GstBuffer* buffer = wrap_recent_chunk(*store, offset, length);
-  if (!buffer && !(buffer = read_from_file(*store, offset, length))) {
-    post_error(self, {kling::ErrorKind::Write, "Cannot read back the downloaded video",
-                      g_strerror(errno), 0, current_task_id(self)});
-    return GST_FLOW_ERROR;
-  }
+  GstBuffer* buffer = nullptr;
+  if (GstFlowReturn ret = read_range(self, *store, offset, length, &buffer); ret != GST_FLOW_OK)
+    return ret;
   GST_BUFFER_OFFSET(buffer) = offset;
   GST_BUFFER_OFFSET_END(buffer) = offset + length;
   *buf = buffer;
@@ -599,12 +663,16 @@ static void set_flushing(GstKlingSrc* self, bool flushing) {
 
 // unlock() only wakes the streaming thread: a flushing seek must not stop the task.
 static gboolean gst_kling_src_unlock(GstBaseSrc* base) {
-  set_flushing(GST_KLING_SRC(base), true);
+  GstKlingSrc* self = GST_KLING_SRC(base);
+  g_cancellable_cancel(self->priv->cancellable.get());
+  set_flushing(self, true);
   return TRUE;
 }
 
 static gboolean gst_kling_src_unlock_stop(GstBaseSrc* base) {
-  set_flushing(GST_KLING_SRC(base), false);
+  GstKlingSrc* self = GST_KLING_SRC(base);
+  g_cancellable_reset(self->priv->cancellable.get());
+  set_flushing(self, false);
   return TRUE;
 }
 

@@ -10,6 +10,7 @@
 
 #include "glib_ptr.h"
 #include "http_transport.h"
+#include "retry_policy.h"
 #include "task_journal.h"
 #include "video_cache.h"
 
@@ -81,8 +82,10 @@ class TaskRunner::Worker {
 
   // Sleeps `ms` unless cancelled first; false when cancelled.
   bool sleep_ms(unsigned ms);
-  unsigned backoff_ms(unsigned attempt) const;
-  unsigned retry_wait_ms(const std::optional<unsigned>& retry_after, unsigned attempt) const;
+  unsigned backoff_ms(unsigned attempt) const { return kling::backoff_ms(request_.poll_interval_ms, attempt); }
+  unsigned retry_wait_ms(const std::optional<unsigned>& retry_after, unsigned attempt) const {
+    return kling::retry_wait_ms(request_.poll_interval_ms, retry_after, attempt);
+  }
   std::optional<unsigned> ms_to_deadline() const;
   std::string poll_url_for(const api::Task& task) const;
   Outcome fail(Error error);
@@ -431,8 +434,10 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
     DownloadResult r;
     if (store_->total() && offset >= *store_->total())
       r.complete = true;  // every byte arrived before (an earlier run was stopped at the end)
-    else
+    else {
+      store_->set_source(url);  // where a reader coming back for let-go bytes reads them again
       r = http.download(url, offset, sink, cancellable_.get());
+    }
     if (r.cancelled)
       return Outcome::Cancelled;
     if (r.sink_failed) {
@@ -485,7 +490,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
         url = reply.task.outputs.front();
       continue;
     }
-    if (gone || (r.status >= 400 && r.status < 500 && r.status != 408 && r.status != 429)) {
+    if (gone || is_final_download_status(r.status)) {
       // Only a prediction that is gone too ends the task for good (never picked up again).
       if (prediction_gone)
         journal_status(id, TaskJournal::kGone, {}, "output " + std::to_string(r.status));
@@ -508,23 +513,6 @@ bool TaskRunner::Worker::sleep_ms(unsigned ms) {
   std::unique_lock<std::mutex> lock(mutex_);
   wake_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return cancelled_; });
   return !cancelled_;
-}
-
-unsigned TaskRunner::Worker::retry_wait_ms(const std::optional<unsigned>& retry_after,
-                                           unsigned attempt) const {
-  // At least what the server asks, never less than our own backoff (Retry-After: 0
-  // must not become a busy loop), and at most a day.
-  uint64_t asked = retry_after ? static_cast<uint64_t>(*retry_after) * 1000 : 0;
-  return static_cast<unsigned>(std::min<uint64_t>(std::max<uint64_t>(asked, backoff_ms(attempt)),
-                                                  24ull * 3600 * 1000));
-}
-
-unsigned TaskRunner::Worker::backoff_ms(unsigned attempt) const {
-  // Exponential from min(1 s, poll-interval), capped at 30 s, with full jitter above half.
-  const unsigned base = std::max(10u, std::min(1000u, request_.poll_interval_ms));
-  uint64_t ms = static_cast<uint64_t>(base) << std::min(attempt - 1, 12u);
-  ms = std::min<uint64_t>(ms, 30000);
-  return static_cast<unsigned>(ms / 2 + static_cast<uint64_t>(g_random_double() * (ms / 2)));
 }
 
 std::optional<unsigned> TaskRunner::Worker::ms_to_deadline() const {

@@ -1,0 +1,190 @@
+// DownloadStore without GStreamer and without a network: where each byte is
+// after it arrives, depending on what the reader took and what was asked.
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "download_store.h"
+
+using kling::DownloadStore;
+using Where = DownloadStore::Piece::Where;
+
+namespace {
+
+constexpr size_t kChunk = DownloadStore::kChunkSize;
+constexpr size_t kChunks = 20;  // more than stay in memory
+
+std::string pattern(size_t size) {
+  std::string out(size, '\0');
+  for (size_t i = 0; i < size; i++)
+    out[i] = static_cast<char>((i * 2654435761u) >> 13);
+  return out;
+}
+
+// Writes `data` as the task runner does, a chunk at a time; `take` reads each
+// chunk as soon as it is there, as a push-mode reader keeping up does.
+void download(DownloadStore& store, const std::string& data, bool take) {
+  kling::Error error;
+  for (size_t offset = 0; offset < data.size(); offset += kChunk) {
+    size_t capacity = 0;
+    char* buffer = store.write_buffer(&capacity);
+    g_assert_cmpuint(capacity, ==, kChunk);
+    const size_t n = std::min(kChunk, data.size() - offset);
+    memcpy(buffer, data.data() + offset, n);
+    g_assert_true(store.commit(buffer, n, &error));
+    if (take)
+      for (const auto& piece : store.locate(offset, n))
+        g_assert_true(piece.where == Where::Memory);
+  }
+  store.finish();
+}
+
+// The bytes of [offset, offset + size) from wherever they are; holes fail the test.
+std::string bytes_at(DownloadStore& store, uint64_t offset, size_t size) {
+  std::string out;
+  for (const auto& piece : store.locate(offset, size)) {
+    g_assert_true(piece.where != Where::Hole);
+    if (piece.where == Where::Memory) {
+      out.append(piece.data, piece.size);
+    } else {
+      std::string part(piece.size, '\0');
+      g_assert_true(store.read(piece.offset, piece.size, reinterpret_cast<uint8_t*>(&part[0])));
+      out += part;
+    }
+  }
+  return out;
+}
+
+std::unique_ptr<DownloadStore> new_store() {
+  kling::Error error;
+  auto store = DownloadStore::create(&error);
+  g_assert_nonnull(store.get());
+  return store;
+}
+
+void test_untaken_chunks_are_spilled() {
+  auto store = new_store();
+  const std::string data = pattern(kChunks * kChunk + 123);
+  download(*store, data, false);
+  auto pieces = store->locate(0, data.size());
+  g_assert_true(pieces.front().where == Where::File);  // evicted before anybody read it
+  g_assert_true(pieces.back().where == Where::Memory);  // the last chunks stay in memory
+  g_assert_true(bytes_at(*store, 0, data.size()) == data);
+}
+
+void test_taken_chunks_are_let_go_and_filled_back() {
+  auto store = new_store();
+  const std::string data = pattern(kChunks * kChunk + 123);
+  download(*store, data, true);
+  // The reader kept up: what left memory was never written.
+  auto pieces = store->locate(kChunk + 7, 3 * kChunk);
+  g_assert_cmpuint(pieces.size(), ==, 1);
+  g_assert_true(pieces[0].where == Where::Hole);
+  g_assert_cmpuint(pieces[0].offset, ==, kChunk + 7);
+  g_assert_cmpuint(pieces[0].size, ==, 3 * kChunk);
+  // One hole from the start to where the chunks still in memory begin.
+  pieces = store->locate(0, data.size());
+  g_assert_true(pieces[0].where == Where::Hole && pieces[0].offset == 0);
+  g_assert_cmpuint(pieces[0].size % kChunk, ==, 0);
+  g_assert_true(pieces[1].where == Where::Memory && pieces[1].offset == pieces[0].size);
+  g_assert_true(bytes_at(*store, pieces[1].offset, data.size() - pieces[1].offset) ==
+                data.substr(pieces[1].offset));
+
+  kling::Error error;
+  g_assert_true(store->fill(kChunk, data.data() + kChunk, 2 * kChunk, &error));
+  g_assert_true(bytes_at(*store, kChunk + 7, kChunk) == data.substr(kChunk + 7, kChunk));
+  pieces = store->locate(kChunk, 3 * kChunk);
+  g_assert_true(pieces[0].where == Where::File && pieces[0].size == 2 * kChunk);
+  g_assert_true(pieces[1].where == Where::Hole);
+  // A cache copy needs every byte: refused while there are holes.
+  g_autofree char* path = g_build_filename(g_get_tmp_dir(), "kling-store-copy-XXXXXX", nullptr);
+  int fd = g_mkstemp(path);
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_false(store->copy_to(fd));
+  close(fd);
+  g_unlink(path);
+}
+
+void test_partly_taken_chunk_is_spilled() {
+  auto store = new_store();
+  const std::string data = pattern(kChunks * kChunk);
+  kling::Error error;
+  for (size_t offset = 0; offset < data.size(); offset += kChunk) {
+    size_t capacity = 0;
+    char* buffer = store->write_buffer(&capacity);
+    memcpy(buffer, data.data() + offset, kChunk);
+    g_assert_true(store->commit(buffer, kChunk, &error));
+    if (offset == 0)
+      store->locate(0, kChunk / 2);  // only half of chunk 0 (a seek went elsewhere)
+    if (offset == kChunk)
+      store->locate(kChunk + 10, kChunk - 10);  // chunk 1 but its first bytes
+  }
+  g_assert_true(store->locate(0, kChunk)[0].where == Where::File);
+  g_assert_true(store->locate(kChunk, kChunk)[0].where == Where::File);
+  g_assert_true(bytes_at(*store, 0, 2 * kChunk) == data.substr(0, 2 * kChunk));
+}
+
+void test_keep_everything_spills_taken_chunks() {
+  auto store = new_store();
+  store->keep_everything();
+  const std::string data = pattern(kChunks * kChunk + 5);
+  download(*store, data, true);
+  for (const auto& piece : store->locate(0, data.size()))
+    g_assert_true(piece.where != Where::Hole);
+  g_assert_true(bytes_at(*store, 0, data.size()) == data);
+  // Every byte, the ones still in memory too, reaches the cache copy.
+  g_autofree char* path = g_build_filename(g_get_tmp_dir(), "kling-store-copy-XXXXXX", nullptr);
+  int fd = g_mkstemp(path);
+  g_assert_true(store->copy_to(fd));
+  close(fd);
+  g_autofree char* copied = nullptr;
+  gsize length = 0;
+  g_assert_true(g_file_get_contents(path, &copied, &length, nullptr));
+  g_unlink(path);
+  g_assert_true(std::string(copied, length) == data);
+}
+
+void test_cache_entry_keeps_everything() {
+  g_autofree char* dir = g_dir_make_tmp("kling-store-XXXXXX", nullptr);
+  kling::Error error;
+  auto store = DownloadStore::create(&error, dir);
+  g_assert_nonnull(store.get());
+  const std::string data = pattern(kChunks * kChunk);
+  download(*store, data, true);
+  const std::string target = std::string(dir) + "/entry.mp4";
+  std::string why;
+  g_assert_true(store->persist(target, &why));
+  g_autofree char* saved = nullptr;
+  gsize length = 0;
+  g_assert_true(g_file_get_contents(target.c_str(), &saved, &length, nullptr));
+  g_assert_true(std::string(saved, length) == data);
+  g_unlink(target.c_str());
+  g_rmdir(dir);
+}
+
+void test_reads_spanning_chunks_share_memory() {
+  auto store = new_store();
+  const std::string data = pattern(4 * kChunk);
+  download(*store, data, false);
+  auto pieces = store->locate(kChunk / 2, 2 * kChunk);
+  g_assert_cmpuint(pieces.size(), ==, 3);  // the end of chunk 0, chunk 1, the start of chunk 2
+  for (const auto& piece : pieces)
+    g_assert_true(piece.where == Where::Memory && piece.chunk);
+  g_assert_true(bytes_at(*store, kChunk / 2, 2 * kChunk) == data.substr(kChunk / 2, 2 * kChunk));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  g_test_init(&argc, &argv, nullptr);
+  g_test_add_func("/store/untaken-chunks-are-spilled", test_untaken_chunks_are_spilled);
+  g_test_add_func("/store/taken-chunks-are-let-go-and-filled-back", test_taken_chunks_are_let_go_and_filled_back);
+  g_test_add_func("/store/partly-taken-chunk-is-spilled", test_partly_taken_chunk_is_spilled);
+  g_test_add_func("/store/keep-everything-spills-taken-chunks", test_keep_everything_spills_taken_chunks);
+  g_test_add_func("/store/cache-entry-keeps-everything", test_cache_entry_keeps_everything);
+  g_test_add_func("/store/reads-spanning-chunks-share-memory", test_reads_spanning_chunks_share_memory);
+  return g_test_run();
+}
