@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # klingsrc benchmarks, each side by side with its anchor, on loopback against kling-emulator.
-# Usage: bench/run.sh   (env: RUNS=5 throughput repeats; BUILD=build dir; PLUGIN=path/libgstkling.so to
+# Usage: bench/run.sh   (env: RUNS=15 throughput repeats; BUILD=build dir; PLUGIN=path/libgstkling.so to
 #        measure another build; PROFILE=1 also runs bench/profile.sh)
 # Output: bench/results/raw.tsv (every figure), bench/results/results.md (the table), stdout.
 set -euo pipefail
@@ -8,7 +8,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-15}
 RESULTS=${RESULTS:-$HERE/results}
 MiB=$((1024 * 1024))
 
@@ -104,6 +104,11 @@ for run in $(seq "$RUNS"); do
     dl=$(awk -F= '/^t_eos=/{e=$2} /^t_poll_complete=/{p=$2} END{printf "%.3f", e-p}' "$W/o")
     record throughput "klingsrc blocksize=$bs" "$W/o" "download_ms=$dl"
   done
+  # The same with cache-dir: every byte also goes to disk (as in pull mode), the cost of keeping it.
+  kb "$(kling cache 100 "cache-dir=$W/cache") ! fakesink sync=false" >"$W/o"
+  dl=$(awk -F= '/^t_eos=/{e=$2} /^t_poll_complete=/{p=$2} END{printf "%.3f", e-p}' "$W/o")
+  record throughput "klingsrc cache-dir (every byte to disk)" "$W/o" "download_ms=$dl"
+  rm -rf "$W/cache"
   kb "souphttpsrc name=src location=$URL ! fakesink sync=false" >"$W/o"
   record throughput souphttpsrc "$W/o"
   kb "filesrc name=src location=$W/256.bin blocksize=262144 ! fakesink sync=false" >"$W/o"

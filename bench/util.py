@@ -130,7 +130,7 @@ def report(raw_path, out_path, machine_path):
     fsrc = med("throughput", "filesrc", "t_eos")
     mib = 256.0
     order = ["klingsrc blocksize=65536", "klingsrc blocksize=262144", "klingsrc blocksize=1048576",
-             "souphttpsrc", "curl", "filesrc"]
+             "klingsrc cache-dir (every byte to disk)", "souphttpsrc", "curl", "filesrc"]
     for v in order:
         if (("throughput", v)) not in rows:
             continue

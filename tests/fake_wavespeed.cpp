@@ -4,6 +4,7 @@
 #include <gst/gst.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <chrono>
@@ -196,23 +197,27 @@ void FakeWaveSpeed::handle_cdn(SoupServerMessage* msg, const std::string& path,
       send(msg, *reply);
       return;
     }
-  if (path != "/outputs/video.mp4") {
+  if (path != output_path) {
     send(msg, {404, "not found", "text/plain"});
     return;
   }
   FakeReply reply{200, video, "video/mp4"};
   reply.headers["Accept-Ranges"] = "bytes";
-  unsigned long long start = 0;
-  if (!rec.range.empty() && sscanf(rec.range.c_str(), "bytes=%llu-", &start) == 1) {
+  unsigned long long start = 0, last = 0;
+  const int fields = rec.range.empty() ? 0 : sscanf(rec.range.c_str(), "bytes=%llu-%llu", &start, &last);
+  if (fields >= 1) {
     if (start >= video.size()) {
       send(msg, {416, "", "text/plain"});
       return;
     }
+    if (fields == 1 || last >= video.size())
+      last = video.size() - 1;
+    if (range_cap)
+      last = std::min<unsigned long long>(last, start + *range_cap - 1);
     reply.status = 206;
-    reply.body = video.substr(start);
-    reply.headers["Content-Range"] = "bytes " + std::to_string(start) + "-" +
-                                     std::to_string(video.size() - 1) + "/" +
-                                     std::to_string(video.size());
+    reply.body = video.substr(start, last - start + 1);
+    reply.headers["Content-Range"] = "bytes " + std::to_string(start) + "-" + std::to_string(last) +
+                                     "/" + std::to_string(video.size());
   }
   send(msg, reply);
 }

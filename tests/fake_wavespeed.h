@@ -45,7 +45,7 @@ class FakeWaveSpeed {
 
   std::string api_url() const { return api_url_; }
   std::string cdn_url() const { return cdn_url_; }
-  std::string output_url() const { return cdn_url_ + "/outputs/video.mp4"; }
+  std::string output_url() const { return cdn_url_ + output_path; }
 
   // ---- script (set before the element runs; read under the lock) ----
   std::string key = "test-key";
@@ -55,6 +55,8 @@ class FakeWaveSpeed {
   std::string fail_error = "content moderation flagged the prompt";
   int fail_code = 1200;
   std::string video;                     // bytes the CDN serves
+  std::string output_path = "/outputs/video.mp4";  // where (change only while nothing runs)
+  std::optional<size_t> range_cap;       // a 206 carries at most this many bytes
   bool get_url_is_bare = false;          // urls.get as /predictions/{id} instead of .../result
   // Overrides: return a reply to send instead of the default one.
   std::function<std::optional<FakeReply>(int n)> on_submit;  // n: 1-based count

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "download_store.h"
+#include "store_helpers.h"
 
 using kling::DownloadStore;
 using Where = DownloadStore::Piece::Where;
@@ -24,40 +25,6 @@ std::string pattern(size_t size) {
   return out;
 }
 
-// Writes `data` as the task runner does, a chunk at a time; `take` reads each
-// chunk as soon as it is there, as a push-mode reader keeping up does.
-void download(DownloadStore& store, const std::string& data, bool take) {
-  kling::Error error;
-  for (size_t offset = 0; offset < data.size(); offset += kChunk) {
-    size_t capacity = 0;
-    char* buffer = store.write_buffer(&capacity);
-    g_assert_cmpuint(capacity, ==, kChunk);
-    const size_t n = std::min(kChunk, data.size() - offset);
-    memcpy(buffer, data.data() + offset, n);
-    g_assert_true(store.commit(buffer, n, &error));
-    if (take)
-      for (const auto& piece : store.locate(offset, n))
-        g_assert_true(piece.where == Where::Memory);
-  }
-  store.finish();
-}
-
-// The bytes of [offset, offset + size) from wherever they are; holes fail the test.
-std::string bytes_at(DownloadStore& store, uint64_t offset, size_t size) {
-  std::string out;
-  for (const auto& piece : store.locate(offset, size)) {
-    g_assert_true(piece.where != Where::Hole);
-    if (piece.where == Where::Memory) {
-      out.append(piece.data, piece.size);
-    } else {
-      std::string part(piece.size, '\0');
-      g_assert_true(store.read(piece.offset, piece.size, reinterpret_cast<uint8_t*>(&part[0])));
-      out += part;
-    }
-  }
-  return out;
-}
-
 std::unique_ptr<DownloadStore> new_store() {
   kling::Error error;
   auto store = DownloadStore::create(&error);
@@ -68,7 +35,7 @@ std::unique_ptr<DownloadStore> new_store() {
 void test_untaken_chunks_are_spilled() {
   auto store = new_store();
   const std::string data = pattern(kChunks * kChunk + 123);
-  download(*store, data, false);
+  download_into(*store, data, false);
   auto pieces = store->locate(0, data.size());
   g_assert_true(pieces.front().where == Where::File);  // evicted before anybody read it
   g_assert_true(pieces.back().where == Where::Memory);  // the last chunks stay in memory
@@ -78,7 +45,7 @@ void test_untaken_chunks_are_spilled() {
 void test_taken_chunks_are_let_go_and_filled_back() {
   auto store = new_store();
   const std::string data = pattern(kChunks * kChunk + 123);
-  download(*store, data, true);
+  download_into(*store, data, true);
   // The reader kept up: what left memory was never written.
   auto pieces = store->locate(kChunk + 7, 3 * kChunk);
   g_assert_cmpuint(pieces.size(), ==, 1);
@@ -131,7 +98,7 @@ void test_keep_everything_spills_taken_chunks() {
   auto store = new_store();
   store->keep_everything();
   const std::string data = pattern(kChunks * kChunk + 5);
-  download(*store, data, true);
+  download_into(*store, data, true);
   for (const auto& piece : store->locate(0, data.size()))
     g_assert_true(piece.where != Where::Hole);
   g_assert_true(bytes_at(*store, 0, data.size()) == data);
@@ -153,7 +120,7 @@ void test_cache_entry_keeps_everything() {
   auto store = DownloadStore::create(&error, dir);
   g_assert_nonnull(store.get());
   const std::string data = pattern(kChunks * kChunk);
-  download(*store, data, true);
+  download_into(*store, data, true);
   const std::string target = std::string(dir) + "/entry.mp4";
   std::string why;
   g_assert_true(store->persist(target, &why));
@@ -168,12 +135,39 @@ void test_cache_entry_keeps_everything() {
 void test_reads_spanning_chunks_share_memory() {
   auto store = new_store();
   const std::string data = pattern(4 * kChunk);
-  download(*store, data, false);
+  download_into(*store, data, false);
   auto pieces = store->locate(kChunk / 2, 2 * kChunk);
   g_assert_cmpuint(pieces.size(), ==, 3);  // the end of chunk 0, chunk 1, the start of chunk 2
   for (const auto& piece : pieces)
     g_assert_true(piece.where == Where::Memory && piece.chunk);
   g_assert_true(bytes_at(*store, kChunk / 2, 2 * kChunk) == data.substr(kChunk / 2, 2 * kChunk));
+}
+
+// A reader that located memory pieces may use them after the store let go of
+// them (a refetch of a hole in the same range takes a while): the pieces hold
+// their chunks, and the store never reuses a chunk a piece still holds.
+void test_located_pieces_outlive_the_ring() {
+  auto store = new_store();
+  const std::string data = pattern(kChunks * kChunk);
+  kling::Error error;
+  auto commit_chunk = [&](size_t index) {
+    size_t capacity = 0;
+    char* buffer = store->write_buffer(&capacity);
+    memcpy(buffer, data.data() + index * kChunk, kChunk);
+    g_assert_true(store->commit(buffer, kChunk, &error));
+  };
+  for (size_t i = 0; i < 4; i++)
+    commit_chunk(i);
+  auto pieces = store->locate(kChunk / 2, 3 * kChunk);  // taken: these may be let go
+  for (size_t i = 4; i < kChunks; i++)
+    commit_chunk(i);  // far past the ring: chunks 0-3 leave memory unwritten, the pool turns over
+  g_assert_true(store->locate(kChunk, kChunk, false)[0].where == Where::Hole);
+  std::string held;
+  for (const auto& piece : pieces) {
+    g_assert_true(piece.where == Where::Memory);
+    held.append(piece.data, piece.size);
+  }
+  g_assert_true(held == data.substr(kChunk / 2, 3 * kChunk));
 }
 
 }  // namespace
@@ -186,5 +180,6 @@ int main(int argc, char** argv) {
   g_test_add_func("/store/keep-everything-spills-taken-chunks", test_keep_everything_spills_taken_chunks);
   g_test_add_func("/store/cache-entry-keeps-everything", test_cache_entry_keeps_everything);
   g_test_add_func("/store/reads-spanning-chunks-share-memory", test_reads_spanning_chunks_share_memory);
+  g_test_add_func("/store/located-pieces-outlive-the-ring", test_located_pieces_outlive_the_ring);
   return g_test_run();
 }

@@ -46,7 +46,7 @@ std::unique_ptr<DownloadStore> DownloadStore::create(Error* error, const std::st
 bool DownloadStore::persist(const std::string& target, std::string* error) {
   if (path_.empty() && !linkable_)
     return false;
-  if (!all_on_disk(error))
+  if (!flush_to_disk(error))
     return false;
   if (fsync(fd_) != 0) {
     *error = "cannot write " + target + ": " + g_strerror(errno);
@@ -94,7 +94,7 @@ std::unique_ptr<DownloadStore> DownloadStore::open_complete(const std::string& p
 
 bool DownloadStore::copy_to(int out) {
   std::string error;
-  if (!all_on_disk(&error)) {
+  if (!flush_to_disk(&error)) {
     errno = EIO;
     return false;
   }
@@ -241,7 +241,7 @@ void DownloadStore::mark_on_disk(uint64_t begin, uint64_t end) {
   on_disk_[begin] = end;
 }
 
-bool DownloadStore::all_on_disk(std::string* error) {
+bool DownloadStore::flush_to_disk(std::string* error) {
   std::unique_lock<std::mutex> lock(mutex_);
   for (size_t i = 0; i < recent_.size(); i++)
     if (!recent_[i].on_disk)
@@ -252,11 +252,11 @@ bool DownloadStore::all_on_disk(std::string* error) {
   const bool whole = have_ == 0 || (on_disk_.size() == 1 && on_disk_.begin()->first == 0 &&
                                     on_disk_.begin()->second >= have_);
   if (!whole)
-    *error = "the video was streamed without keeping every byte";
+    *error = "it was streamed without keeping every byte (cache-dir was set after it started)";
   return whole;
 }
 
-std::vector<DownloadStore::Piece> DownloadStore::locate(uint64_t offset, size_t size) {
+std::vector<DownloadStore::Piece> DownloadStore::locate(uint64_t offset, size_t size, bool take) {
   std::vector<Piece> pieces;
   const uint64_t end = offset + size;
   std::lock_guard<std::mutex> lock(mutex_);
@@ -267,7 +267,7 @@ std::vector<DownloadStore::Piece> DownloadStore::locate(uint64_t offset, size_t 
     if (recent != recent_.end()) {
       const size_t n = static_cast<size_t>(std::min(end, recent->offset + recent->size) - pos);
       pieces.push_back({Piece::Where::Memory, pos, n, recent->data + (pos - recent->offset), recent->chunk});
-      if (pos <= recent->taken_end)
+      if (take && pos <= recent->taken_end)
         recent->taken_end = std::max(recent->taken_end, pos + n);
       pos += n;
       continue;
@@ -372,6 +372,8 @@ bool DownloadStore::read(uint64_t offset, size_t size, uint8_t* dest) const {
     ssize_t n = pread(fd_, dest + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR)
       continue;
+    if (n == 0)
+      errno = EIO;  // the file is shorter than what it should hold
     if (n <= 0)
       return false;
     done += static_cast<size_t>(n);

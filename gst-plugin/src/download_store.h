@@ -64,8 +64,9 @@ class DownloadStore {
   Wait wait_for(uint64_t offset, size_t* size, Error* error);
   // From now on every chunk is spilled, taken or not (random access is expected).
   void keep_everything();
-  // Where the bytes of a range wait_for() said is present are, in order. Pieces
-  // in memory count as taken by the reader.
+  // Where the bytes of a range wait_for() said is present are, in order. With
+  // `take`, pieces in memory count as taken by the reader. A Memory piece's
+  // chunk keeps its bytes valid after the store itself lets go of them.
   struct Piece {
     enum class Where { Memory, File, Hole } where;
     uint64_t offset;
@@ -73,11 +74,14 @@ class DownloadStore {
     const char* data;              // Memory: the bytes, inside `chunk`
     std::shared_ptr<Chunk> chunk;  // Memory: keeps them alive
   };
-  std::vector<Piece> locate(uint64_t offset, size_t size);
+  std::vector<Piece> locate(uint64_t offset, size_t size, bool take = true);
   // Copies a range of the spill file (a File piece).
   bool read(uint64_t offset, size_t size, uint8_t* dest) const;
   // Bytes of a hole, read again: into the spill file.
   bool fill(uint64_t offset, const char* data, size_t size, Error* error);
+  // Writes what is only in memory to the file (writer's thread); false, and why,
+  // when some bytes are nowhere because they were let go.
+  bool flush_to_disk(std::string* error);
   // Copies every byte present to `fd` (for the cache); false and errno on failure.
   bool copy_to(int fd);
   // fsyncs and links or renames a store made with a `dir` to `path`; false when it cannot be.
@@ -94,7 +98,6 @@ class DownloadStore {
   int spill(std::unique_lock<std::mutex>& lock, size_t index);
   int write_at(uint64_t offset, const char* data, size_t size);  // 0 or an errno
   void mark_on_disk(uint64_t begin, uint64_t end);  // mutex_ held
-  bool all_on_disk(std::string* error);  // spills what is in memory; false if there are holes
 
   const int fd_;
   std::string path_;  // a named temporary file, removed unless persisted

@@ -398,6 +398,8 @@ static gboolean gst_kling_src_start(GstBaseSrc* base) {
       }
     }
   } else {
+    if (!request.cache_dir.empty())  // a cache entry needs every byte from now on
+      gen->store->keep_everything();
     GST_INFO_OBJECT(self, "same request as before: %s",
                     gen->store->complete() ? "replaying the downloaded video"
                     : gen->task_id.empty() ? "not submitted yet"
@@ -449,6 +451,12 @@ static GstFlowReturn ensure_running(GstKlingSrc* self, std::shared_ptr<kling::Do
   }
   for (int i = 0; i < 400 && !previous.expired(); i++)
     g_usleep(5 * 1000);
+  if (!previous.expired()) {  // stuck in a disk write: two writers must never share the store
+    post_error(self, {kling::ErrorKind::Write,
+                      "The previous run of this element has not finished writing its download yet",
+                      "its worker thread is still alive after 2 s", 0, current_task_id(self)});
+    return GST_FLOW_ERROR;
+  }
   std::optional<kling::Error> error;
   {
     std::lock_guard<std::mutex> lock(self->priv->state_lock);
@@ -534,56 +542,53 @@ static GstMemory* wrap_piece(const kling::DownloadStore::Piece& piece) {
                                 });
 }
 
-// Reads let-go bytes (holes) of [offset, offset + length) again from the CDN
-// into the spill file, a few MiB at a time so that a reader going on finds them.
-static GstFlowReturn refetch_holes(GstKlingSrc* self, kling::DownloadStore& store,
-                                   const std::vector<kling::DownloadStore::Piece>& pieces) {
-  for (const auto& piece : pieces) {
-    if (piece.where != kling::DownloadStore::Piece::Where::Hole)
-      continue;
-    std::optional<kling::Request> request;
-    {
-      std::lock_guard<std::mutex> lock(self->priv->state_lock);
-      request = self->priv->request;
-    }
-    if (!request)
-      return GST_FLOW_FLUSHING;
-    const uint64_t span = std::max<uint64_t>(piece.size, kling::kRefetchSpan);
-    const uint64_t end = std::min(piece.offset + span, store.have());
-    GST_INFO_OBJECT(self, "reading bytes %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT " again",
-                    piece.offset, end);
-    kling::Error error;
-    switch (kling::refetch(*request, store, piece.offset, end - piece.offset,
-                           self->priv->cancellable.get(), current_task_id(self), &error)) {
-      case kling::Refetch::Done: break;
-      case kling::Refetch::Cancelled: return GST_FLOW_FLUSHING;
-      case kling::Refetch::Failed: post_error(self, error); return GST_FLOW_ERROR;
-    }
+// Reads a hole again from the CDN into the spill file: at least kRefetchSpan
+// (a reader going on finds its next bytes there), up to the next byte present.
+static GstFlowReturn refetch_hole(GstKlingSrc* self, kling::DownloadStore& store,
+                                  const kling::DownloadStore::Piece& hole) {
+  std::optional<kling::Request> request;
+  {
+    std::lock_guard<std::mutex> lock(self->priv->state_lock);
+    request = self->priv->request;
   }
-  return GST_FLOW_OK;
+  if (!request)
+    return GST_FLOW_FLUSHING;
+  const uint64_t span = std::min(std::max<uint64_t>(hole.size, kling::kRefetchSpan),
+                                 store.have() - hole.offset);
+  const auto ahead = store.locate(hole.offset, static_cast<size_t>(span), false);
+  const uint64_t size = ahead.front().size;  // the hole, up to the next byte present
+  GST_INFO_OBJECT(self, "reading %" G_GUINT64_FORMAT " bytes at %" G_GUINT64_FORMAT " again", size,
+                  hole.offset);
+  kling::Error error;
+  switch (kling::refetch(*request, store, hole.offset, size, self->priv->cancellable.get(),
+                         current_task_id(self), &error)) {
+    case kling::Refetch::Done: return GST_FLOW_OK;
+    case kling::Refetch::Cancelled: return GST_FLOW_FLUSHING;
+    case kling::Refetch::Failed: break;
+  }
+  post_error(self, error);
+  return GST_FLOW_ERROR;
 }
 
 // The bytes of a present range: without a copy when memory holds them all,
-// otherwise copied from memory and the spill file (holes read again first).
+// otherwise copied from memory and the spill file, holes read again first.
+// The pieces are located once: a Memory piece holds its chunk even if the
+// store lets go of it meanwhile, and a hole read again is on disk for good.
 static GstFlowReturn read_range(GstKlingSrc* self, kling::DownloadStore& store, guint64 offset,
                                 size_t length, GstBuffer** out) {
   using Where = kling::DownloadStore::Piece::Where;
-  auto pieces = store.locate(offset, length);
-  auto in = [&](Where where) {
-    return std::any_of(pieces.begin(), pieces.end(), [&](const auto& p) { return p.where == where; });
-  };
-  if (!in(Where::File) && !in(Where::Hole)) {
+  const auto pieces = store.locate(offset, length);
+  if (std::all_of(pieces.begin(), pieces.end(), [](const auto& p) { return p.where == Where::Memory; })) {
     GstBuffer* buffer = gst_buffer_new();
     for (const auto& piece : pieces)
       gst_buffer_append_memory(buffer, wrap_piece(piece));
     *out = buffer;
     return GST_FLOW_OK;
   }
-  if (in(Where::Hole)) {
-    if (GstFlowReturn ret = refetch_holes(self, store, pieces); ret != GST_FLOW_OK)
-      return ret;
-    pieces = store.locate(offset, length);
-  }
+  for (const auto& piece : pieces)
+    if (piece.where == Where::Hole)
+      if (GstFlowReturn ret = refetch_hole(self, store, piece); ret != GST_FLOW_OK)
+        return ret;
   GstBuffer* buffer = gst_buffer_new_allocate(nullptr, length, nullptr);
   GstMapInfo map;
   if (!buffer || !gst_buffer_map(buffer, &map, GST_MAP_WRITE)) {
@@ -592,17 +597,18 @@ static GstFlowReturn read_range(GstKlingSrc* self, kling::DownloadStore& store, 
     post_error(self, {kling::ErrorKind::Write, "Cannot allocate a buffer", {}, 0, current_task_id(self)});
     return GST_FLOW_ERROR;
   }
-  bool ok = true;
+  int err = 0;
   for (const auto& piece : pieces) {
     uint8_t* dest = map.data + (piece.offset - offset);
     if (piece.where == Where::Memory)
       memcpy(dest, piece.data, piece.size);
-    else
-      ok = ok && piece.where == Where::File && store.read(piece.offset, piece.size, dest);
+    else if (!store.read(piece.offset, piece.size, dest)) {
+      err = errno;
+      break;
+    }
   }
-  const int err = errno;
   gst_buffer_unmap(buffer, &map);
-  if (!ok) {
+  if (err) {
     gst_buffer_unref(buffer);
     post_error(self, {kling::ErrorKind::Write, "Cannot read back the downloaded video",
                       g_strerror(err), 0, current_task_id(self)});

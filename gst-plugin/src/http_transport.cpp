@@ -113,7 +113,7 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
 }
 
 DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, ByteSink& sink,
-                                       GCancellable* cancellable) {
+                                       GCancellable* cancellable, std::optional<uint64_t> end) {
   DownloadResult result;
   GRef<SoupMessage> msg = new_message("GET", url, &result.error);
   if (!msg)
@@ -121,8 +121,10 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
   // The bytes must arrive as the CDN stores them: no transparent decoding.
   soup_message_disable_feature(msg.get(), SOUP_TYPE_CONTENT_DECODER);
   SoupMessageHeaders* headers = soup_message_get_request_headers(msg.get());
-  if (offset > 0)
-    soup_message_headers_set_range(headers, static_cast<goffset>(offset), -1);
+  const bool ranged = offset > 0 || end;
+  if (ranged)
+    soup_message_headers_set_range(headers, static_cast<goffset>(offset),
+                                   end ? static_cast<goffset>(*end) - 1 : -1);
 
   g_autoptr(GError) error = nullptr;
   g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg.get(), cancellable, &error);
@@ -162,6 +164,8 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
 
   if (result.total)
     sink.set_total(*result.total);  // before the first byte: readers may seek to the end
+  if (ranged)
+    sink.ranged(result.status == SOUP_STATUS_PARTIAL_CONTENT);
   for (;;) {
     // Whole buffers: each one the sink can hand downstream as it is.
     size_t capacity = 0;
@@ -187,11 +191,13 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
       break;
     }
     if (n < capacity) {  // the end of the body
-      const uint64_t end = offset + result.received;
+      const uint64_t reached = offset + result.received;
+      result.range_done = result.status == SOUP_STATUS_PARTIAL_CONTENT && expected &&
+                          result.received >= *expected;
       result.complete = (!expected || result.received >= *expected) &&
-                        (!result.total || end >= *result.total);
+                        (!result.total || reached >= *result.total);
       if (!result.complete)
-        result.error = "the reply stopped after byte " + std::to_string(end) + " of " +
+        result.error = "the reply stopped after byte " + std::to_string(reached) + " of " +
                        std::to_string(result.total ? *result.total : offset + *expected);
       break;
     }

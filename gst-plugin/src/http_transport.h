@@ -32,6 +32,7 @@ struct DownloadResult {
   std::optional<uint64_t> total;     // full size of the resource, when the server said
   uint64_t received = 0;             // bytes handed to the sink
   bool complete = false;             // every byte up to `total` (or the end) arrived
+  bool range_done = false;           // a 206 delivered its whole announced range (maybe not to the end)
   bool cancelled = false;
   bool sink_failed = false;
   std::optional<unsigned> retry_after;
@@ -43,6 +44,8 @@ class ByteSink {
  public:
   virtual ~ByteSink() = default;
   virtual void set_total(uint64_t total) = 0;       // as soon as the headers tell
+  // Whether a server asked for a range answered with it (206) or with the whole file.
+  virtual void ranged(bool honoured) {}
   virtual char* next_buffer(size_t* capacity) = 0;  // room for the next bytes
   // `size` bytes at `data`, inside the last next_buffer(), come next. False stops.
   virtual bool commit(const char* data, size_t size) = 0;
@@ -59,9 +62,10 @@ class HttpTransport {
   HttpResult api_call(const char* method, const std::string& url, const std::string* json_body,
                       GCancellable* cancellable);
 
-  // Streams `url` from byte `offset` into `sink`, whole buffers at a time. Never sends the key.
+  // Streams `url` from byte `offset` (up to `end`, exclusive, when given) into `sink`,
+  // whole buffers at a time. Never sends the key.
   DownloadResult download(const std::string& url, uint64_t offset, ByteSink& sink,
-                          GCancellable* cancellable);
+                          GCancellable* cancellable, std::optional<uint64_t> end = std::nullopt);
 
  private:
   GRef<SoupMessage> new_message(const char* method, const std::string& url, std::string* error);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "api_client.h"
 #include "http_transport.h"
 #include "retry_policy.h"
 
@@ -16,16 +17,34 @@ class FileSink : public ByteSink {
  public:
   FileSink(DownloadStore& store, uint64_t offset, uint64_t end)
       : pos(offset), store_(store), end_(end), known_total_(store.total()) {}
+  uint64_t end() const { return end_; }
   void set_total(uint64_t total) override {
     if (known_total_ && total != *known_total_)
       changed_to = total;  // not the bytes we streamed before: none of them may be mixed in
+  }
+  void ranged(bool honoured) override {
+    if (honoured || whole_)
+      return;
+    if (pos == 0)
+      take_whole_file();
+    else
+      restart_from_zero = true;  // what comes first is not at `pos`: stop, ask again from 0
+  }
+  // A server that ignores Range: read everything downloaded in one pass from
+  // byte 0, and keep what comes next, rather than the whole file again per hole.
+  void take_whole_file() {
+    restart_from_zero = false;
+    whole_ = true;
+    pos = 0;
+    end_ = std::max(end_, store_.have());
+    store_.keep_everything();
   }
   char* next_buffer(size_t* capacity) override {
     *capacity = buffer_.size();
     return buffer_.data();
   }
   bool commit(const char* data, size_t size) override {
-    if (changed_to)
+    if (changed_to || restart_from_zero)
       return false;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(size, end_ - pos));
     if (!store_.fill(pos, data, n, &error)) {
@@ -37,16 +56,30 @@ class FileSink : public ByteSink {
   }
 
   uint64_t pos;
+  bool restart_from_zero = false;
   std::optional<uint64_t> changed_to;
   bool write_failed = false;
   Error error;
 
  private:
   DownloadStore& store_;
-  const uint64_t end_;
+  uint64_t end_;
+  bool whole_ = false;
   const std::optional<uint64_t> known_total_;
   std::vector<char> buffer_ = std::vector<char>(DownloadStore::kChunkSize);
 };
+
+// The output URL the prediction gives now (a refused one may have been
+// replaced), or nothing. The key goes to the API's origin only.
+std::optional<std::string> current_output_url(HttpTransport& http, const Request& request,
+                                              const std::string& task_id, GCancellable* cancellable) {
+  HttpResult r = http.api_call("GET", api::result_url(request.api_url, task_id), nullptr, cancellable);
+  api::Reply reply = api::parse_reply(r.status, r.body);
+  if (reply.kind != api::ReplyKind::Task || reply.task.outputs.empty() ||
+      !is_http_url(reply.task.outputs.front()))
+    return std::nullopt;
+  return reply.task.outputs.front();
+}
 
 // The calling thread's own main context for one refetch: a sync SoupSession
 // needs one pushed, and the streaming thread has none.
@@ -80,21 +113,22 @@ bool sleep_cancellable(unsigned ms, GCancellable* cancellable) {
 
 Refetch refetch(const Request& request, DownloadStore& store, uint64_t offset, uint64_t size,
                 GCancellable* cancellable, const std::string& task_id, Error* error) {
-  const std::string url = store.source();
-  const uint64_t end = offset + size;
-  const std::string what = "Reading bytes " + std::to_string(offset) + "-" + std::to_string(end - 1) +
-                           " of the video of task " + task_id + " again";
+  std::string url = store.source();
+  const std::string what = "Reading bytes " + std::to_string(offset) + "-" +
+                           std::to_string(offset + size - 1) + " of the video of task " + task_id +
+                           " again";
   if (url.empty()) {
     *error = {ErrorKind::NotFound, what + ": no URL to read them from", {}, 0, task_id};
     return Refetch::Failed;
   }
   ScopedContext context;
   HttpTransport http(request);  // made and dropped inside `context`
-  FileSink sink(store, offset, end);
+  FileSink sink(store, offset, offset + size);
+  bool asked_api = false;
   for (unsigned failures = 0;;) {
     const uint64_t from = sink.pos;
-    DownloadResult r = http.download(url, from, sink, cancellable);
-    if (sink.pos >= end)
+    DownloadResult r = http.download(url, from, sink, cancellable, sink.end());
+    if (sink.pos >= sink.end())
       return Refetch::Done;
     if (r.cancelled || g_cancellable_is_cancelled(cancellable))
       return Refetch::Cancelled;
@@ -102,6 +136,10 @@ Refetch refetch(const Request& request, DownloadStore& store, uint64_t offset, u
       *error = sink.error;
       error->task_id = task_id;
       return Refetch::Failed;
+    }
+    if (sink.restart_from_zero) {
+      sink.take_whole_file();
+      continue;
     }
     if (sink.changed_to || r.complete) {
       *error = {ErrorKind::BadReply,
@@ -111,14 +149,26 @@ Refetch refetch(const Request& request, DownloadStore& store, uint64_t offset, u
                 r.status, task_id};
       return Refetch::Failed;
     }
+    if (sink.pos > from)
+      failures = 0;  // progress was made: only consecutive failures count
+    if (r.range_done)
+      continue;  // a CDN that serves ranges of its own size: ask for the next at once
     if (is_final_download_status(r.status)) {
+      if (!asked_api && !task_id.empty()) {  // as the task runner does: the URL may have changed
+        asked_api = true;
+        if (auto fresh = current_output_url(http, request, task_id, cancellable); fresh && *fresh != url) {
+          url = *fresh;
+          store.set_source(url);
+          continue;
+        }
+        if (g_cancellable_is_cancelled(cancellable))
+          return Refetch::Cancelled;
+      }
       *error = {r.status == 403 ? ErrorKind::NotAuthorized : ErrorKind::NotFound,
                 what + " failed: HTTP " + std::to_string(r.status) + " (outputs are kept for 7 days)",
                 "GET " + url, r.status, task_id};
       return Refetch::Failed;
     }
-    if (sink.pos > from)
-      failures = 0;  // progress was made: only consecutive failures count
     if (++failures > request.retries) {
       *error = {ErrorKind::Network,
                 what + " failed " + std::to_string(failures) + " times: " +
@@ -126,8 +176,9 @@ Refetch refetch(const Request& request, DownloadStore& store, uint64_t offset, u
                 "GET " + url, r.status, task_id};
       return Refetch::Failed;
     }
-    if (!sleep_cancellable(retry_wait_ms(request.poll_interval_ms, r.retry_after, failures),
-                           cancellable))
+    // The streaming thread waits here: never longer than 30 s at a time.
+    const unsigned wait = std::min(30000u, retry_wait_ms(request.poll_interval_ms, r.retry_after, failures));
+    if (!sleep_cancellable(wait, cancellable))
       return Refetch::Cancelled;
   }
 }

@@ -470,6 +470,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
     }
     if (r.received > 0)
       failures = 0;  // progress was made: only consecutive failures count
+    if (r.range_done)
+      continue;  // a CDN that serves a file in ranges of its own size: ask for the next at once
 
     const bool gone = r.status == 403 || r.status == 404 || r.status == 410;
     if (gone && !reread) {

@@ -69,6 +69,8 @@ bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStor
   }
   const std::string fp = r.fingerprint();
   const std::string video = entry(fp, ".mp4");
+  if (!store.flush_to_disk(error))
+    return false;
   // Linked or renamed into place when it can be; copied otherwise.
   if (!store.persist(video, error) &&
       !write_atomically(video, [&](int fd) { return store.copy_to(fd); }, error))

@@ -1,0 +1,180 @@
+// refetch(): bytes a DownloadStore let go of, read again from a real HTTP
+// server on loopback (the scriptable fake CDN and API), without GStreamer.
+#include <glib.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "download_store.h"
+#include "fake_wavespeed.h"
+#include "pipeline_run.h"
+#include "refetch.h"
+#include "store_helpers.h"
+
+using kling::DownloadStore;
+using kling::Refetch;
+using Where = DownloadStore::Piece::Where;
+
+namespace {
+
+constexpr size_t kChunk = DownloadStore::kChunkSize;
+constexpr size_t kMiB = 1024 * 1024;
+
+struct Fixture {
+  std::unique_ptr<FakeWaveSpeed> fake;
+  std::unique_ptr<DownloadStore> store;
+  kling::Request request;
+};
+
+// A finished download the reader took chunk by chunk as it came: everything
+// but the last chunks was let go.
+void setup(Fixture* f, gconstpointer) {
+  f->fake = std::make_unique<FakeWaveSpeed>();
+  f->fake->video = random_bytes(6 * kMiB + 99);
+  f->fake->polls_until_done = 0;
+  kling::Error error;
+  f->store = DownloadStore::create(&error);
+  g_assert_nonnull(f->store.get());
+  download_into(*f->store, f->fake->video, true);
+  f->store->set_source(f->fake->output_url());
+  f->request.api_url = f->fake->api_url();
+  f->request.api_key = f->fake->key;
+  f->request.poll_interval_ms = 20;
+  f->request.request_timeout_s = 5;
+}
+
+void teardown(Fixture* f, gconstpointer) {
+  f->store.reset();
+  f->fake.reset();
+}
+
+// refetch() as an int, for g_assert_cmpint.
+int run(Fixture* f, uint64_t offset, uint64_t size, kling::Error* error,
+        GCancellable* cancellable = nullptr) {
+  return static_cast<int>(
+      kling::refetch(f->request, *f->store, offset, size, cancellable, f->fake->task_id, error));
+}
+
+int cdn_gets(FakeWaveSpeed& fake) { return fake.count("cdn", "GET"); }
+
+void test_reads_a_bounded_range(Fixture* f, gconstpointer) {
+  g_assert_true(f->store->locate(kMiB, kMiB, false)[0].where == Where::Hole);
+  kling::Error error;
+  g_assert_cmpint(run(f, kMiB, kMiB, &error), ==, static_cast<int>(Refetch::Done));
+  g_assert_true(bytes_at(*f->store, kMiB, kMiB) == f->fake->video.substr(kMiB, kMiB));
+  auto reqs = f->fake->requests();
+  g_assert_cmpuint(reqs.size(), ==, 1);
+  g_assert_cmpstr(reqs[0].range.c_str(), ==, "bytes=1048576-2097151");
+  g_assert_cmpstr(reqs[0].authorization.c_str(), ==, "");  // the key never goes to the CDN
+  g_assert_true(f->store->locate(0, kMiB, false)[0].where == Where::Hole);  // nothing else read
+}
+
+// A server that ignores Range sends the whole file: one pass keeps it all,
+// instead of reading it from byte 0 again for every hole.
+void test_server_ignoring_range_is_read_once(Fixture* f, gconstpointer) {
+  const std::string video = f->fake->video;
+  f->fake->on_download = [video](int, const std::string&) -> std::optional<FakeReply> {
+    FakeReply r{200, video, "video/mp4"};
+    r.cut_after = video.size();  // written raw: SoupServer would answer the Range itself
+    return r;
+  };
+  kling::Error error;
+  g_assert_cmpint(run(f, 3 * kMiB, kMiB, &error), ==, static_cast<int>(Refetch::Done));
+  // The first reply started at byte 0, not at the hole: one more request takes it all.
+  g_assert_cmpint(cdn_gets(*f->fake), ==, 2);
+  g_assert_true(bytes_at(*f->store, 0, video.size()) == video);  // no hole left anywhere
+}
+
+// A CDN that answers each Range with at most 256 KiB: asked again at once, no
+// failure counted (retries=0 would otherwise end it).
+void test_capped_ranges_are_followed(Fixture* f, gconstpointer) {
+  f->fake->range_cap = 256 * 1024;
+  f->request.retries = 0;
+  kling::Error error;
+  g_assert_cmpint(run(f, 100, 2 * kMiB, &error), ==, static_cast<int>(Refetch::Done));
+  g_assert_true(bytes_at(*f->store, 100, 2 * kMiB) == f->fake->video.substr(100, 2 * kMiB));
+  g_assert_cmpint(cdn_gets(*f->fake), ==, 8);  // 2 MiB in 256 KiB replies
+}
+
+// A refused output URL may have been replaced: the prediction is read again
+// (with the key, from the API) and the new URL used.
+void test_refused_url_is_looked_up_again(Fixture* f, gconstpointer) {
+  f->fake->output_path = "/outputs/renewed.mp4";  // the old URL now answers 404
+  kling::Error error;
+  g_assert_cmpint(run(f, 0, kMiB, &error), ==, static_cast<int>(Refetch::Done));
+  g_assert_true(bytes_at(*f->store, 0, kMiB) == f->fake->video.substr(0, kMiB));
+  assert_str_eq(f->store->source(), f->fake->output_url());
+  bool asked_api = false;
+  for (const auto& r : f->fake->requests()) {
+    if (r.server == "api") {
+      asked_api = true;
+      assert_str_eq(r.path, "/api/v3/predictions/" + f->fake->task_id + "/result");
+      assert_str_eq(r.authorization, "Bearer " + f->fake->key);
+    } else {
+      g_assert_cmpstr(r.authorization.c_str(), ==, "");
+    }
+  }
+  g_assert_true(asked_api);
+}
+
+void test_refusal_is_an_error_with_the_task(Fixture* f, gconstpointer) {
+  f->fake->on_download = [](int, const std::string&) -> std::optional<FakeReply> {
+    return FakeReply{410, "gone", "text/plain"};
+  };
+  kling::Error error;
+  g_assert_cmpint(run(f, 0, kMiB, &error), ==, static_cast<int>(Refetch::Failed));
+  g_assert_true(error.kind == kling::ErrorKind::NotFound);
+  g_assert_cmpuint(error.http_status, ==, 410);
+  g_assert_true(contains(error.message, f->fake->task_id));
+  g_assert_true(contains(error.message, "HTTP 410"));
+  g_assert_cmpint(cdn_gets(*f->fake), ==, 1);  // the prediction still names the same URL
+  g_assert_cmpint(f->fake->count("api", "GET"), ==, 1);
+}
+
+void test_changed_file_is_refused(Fixture* f, gconstpointer) {
+  f->fake->video += "more";
+  kling::Error error;
+  g_assert_cmpint(run(f, kMiB, kMiB, &error), ==, static_cast<int>(Refetch::Failed));
+  g_assert_true(error.kind == kling::ErrorKind::BadReply);
+  g_assert_true(contains(error.message, "no longer the one"));
+  g_assert_true(f->store->locate(kMiB, kMiB, false)[0].where == Where::Hole);  // nothing mixed in
+}
+
+void test_cancel_ends_a_hung_read(Fixture* f, gconstpointer) {
+  f->fake->on_download = [](int, const std::string&) -> std::optional<FakeReply> {
+    FakeReply r;
+    r.hang = true;
+    return r;
+  };
+  g_autoptr(GCancellable) cancellable = g_cancellable_new();
+  std::thread canceller([&] {
+    f->fake->wait_for_count("cdn", "GET", 1, 5000);
+    g_usleep(50 * 1000);
+    g_cancellable_cancel(cancellable);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  kling::Error error;
+  const int result = run(f, 0, kMiB, &error, cancellable);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  canceller.join();
+  g_assert_cmpint(result, ==, static_cast<int>(Refetch::Cancelled));
+  g_assert_cmpfloat(secs, <, 2.0);  // request-timeout is 5 s: the cancel ended it
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  g_test_init(&argc, &argv, nullptr);
+#define ADD(path, fn) g_test_add(path, Fixture, nullptr, setup, fn, teardown)
+  ADD("/refetch/reads-a-bounded-range", test_reads_a_bounded_range);
+  ADD("/refetch/server-ignoring-range-is-read-once", test_server_ignoring_range_is_read_once);
+  ADD("/refetch/capped-ranges-are-followed", test_capped_ranges_are_followed);
+  ADD("/refetch/refused-url-is-looked-up-again", test_refused_url_is_looked_up_again);
+  ADD("/refetch/refusal-is-an-error-with-the-task", test_refusal_is_an_error_with_the_task);
+  ADD("/refetch/changed-file-is-refused", test_changed_file_is_refused);
+  ADD("/refetch/cancel-ends-a-hung-read", test_cancel_ends_a_hung_read);
+  return g_test_run();
+}
