@@ -217,7 +217,7 @@ void FakeWaveSpeed::handle_cdn(SoupServerMessage* msg, const std::string& path,
     reply.status = 206;
     reply.body = video.substr(start, last - start + 1);
     reply.headers["Content-Range"] = "bytes " + std::to_string(start) + "-" + std::to_string(last) +
-                                     "/" + std::to_string(video.size());
+                                     "/" + (range_total_unknown ? "*" : std::to_string(video.size()));
   }
   send(msg, reply);
 }

@@ -57,6 +57,7 @@ class FakeWaveSpeed {
   std::string video;                     // bytes the CDN serves
   std::string output_path = "/outputs/video.mp4";  // where (change only while nothing runs)
   std::optional<size_t> range_cap;       // a 206 carries at most this many bytes
+  bool range_total_unknown = false;      // a 206 says "bytes a-b/*"
   bool get_url_is_bare = false;          // urls.get as /predictions/{id} instead of .../result
   // Overrides: return a reply to send instead of the default one.
   std::function<std::optional<FakeReply>(int n)> on_submit;  // n: 1-based count

@@ -18,10 +18,17 @@ namespace {
 constexpr size_t kChunk = DownloadStore::kChunkSize;
 constexpr size_t kChunks = 20;  // more than stay in memory
 
+// Bytes that never repeat at a chunk-aligned distance (xorshift): a piece from
+// the wrong chunk cannot pass for the right one.
 std::string pattern(size_t size) {
   std::string out(size, '\0');
-  for (size_t i = 0; i < size; i++)
-    out[i] = static_cast<char>((i * 2654435761u) >> 13);
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    out[i] = static_cast<char>(x >> 56);
+  }
   return out;
 }
 

@@ -479,6 +479,25 @@ void test_pull_mode_keeps_every_byte(Fixture* f, gconstpointer) {
   gst_object_unref(pad);
 }
 
+// A CDN that answers each Range with 256 KiB and "bytes a-b/*" (no total): no
+// reply is the end of the file, the download goes on to the last byte.
+void test_capped_ranges_without_total_are_not_the_end(Fixture* f, gconstpointer) {
+  const std::string video = f->fake->video;
+  f->fake->on_download = [video](int n, const std::string&) -> std::optional<FakeReply> {
+    if (n != 1) return std::nullopt;
+    FakeReply r{200, video, "video/mp4"};
+    r.cut_after = 1000000;
+    return r;
+  };
+  f->fake->range_cap = kChunk;
+  f->fake->range_total_unknown = true;
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_cmpuint(run->bytes.size(), ==, video.size());
+  g_assert_true(run->bytes == video);
+}
+
 void test_retry_after_past_deadline_fails_at_once(Fixture* f, gconstpointer) {
   f->fake->on_poll = [](int) -> std::optional<FakeReply> {
     FakeReply r{429, R"({"code":429,"message":"slow down"})"};
@@ -800,12 +819,18 @@ void test_no_second_submit_across_state_cycles(Fixture* f, gconstpointer) {
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
 }
 
-void test_resume_after_stop_while_polling(Fixture* f, gconstpointer) {
+// A run set to NULL while its task is being polled (the task goes on).
+std::unique_ptr<Run> stopped_while_polling(Fixture* f) {
   f->fake->polls_until_done = 6;
   auto run = make_run(*f->fake);
   gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
   g_assert_true(f->fake->wait_for_count("api", "GET", 2, 10000));
   gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  return run;
+}
+
+void test_resume_after_stop_while_polling(Fixture* f, gconstpointer) {
+  auto run = stopped_while_polling(f);
   {
     std::lock_guard<std::mutex> lock(run->mutex);
     run->bytes.clear();
@@ -1004,6 +1029,24 @@ void test_cache_replays_without_submit(Fixture* f, gconstpointer) {
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 2);
 }
 
+// cache-dir set on an element stopped while polling: the resumed download is
+// kept whole and cached, and a new element replays it without a submit.
+void test_cache_dir_set_after_a_stop_while_polling(Fixture* f, gconstpointer) {
+  auto run = stopped_while_polling(f);
+  g_autofree char* dir = g_dir_make_tmp("kling-cache-XXXXXX", nullptr);
+  g_object_set(run->src, "cache-dir", dir, nullptr);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(progress_says(*run, "Saved the video of task "));
+  auto replay = make_run(*f->fake);
+  g_object_set(replay->src, "cache-dir", dir, nullptr);
+  play_to_end(*replay);
+  g_assert_true(replay->eos);
+  g_assert_true(replay->bytes == f->fake->video);
+  g_assert_true(progress_says(*replay, "Replaying the cached video of task "));
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+}
+
 // ------------------------------------------------------------------ models, tags
 
 void test_i2v_sends_image_not_aspect_ratio(Fixture* f, gconstpointer) {
@@ -1159,6 +1202,7 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/retry/polls-survive-5xx-and-gateway-pages", test_poll_retries_on_5xx_and_gateway);
   ADD("/klingsrc/retry/submit-429-retried", test_submit_429_retried);
   ADD("/klingsrc/retry/download-resumes-with-range", test_download_resumes_with_range);
+  ADD("/klingsrc/retry/capped-ranges-without-total-are-not-the-end", test_capped_ranges_without_total_are_not_the_end);
   ADD("/klingsrc/seek/push-seek-back-reads-let-go-bytes-again", test_push_seek_back_reads_let_go_bytes_again);
   ADD("/klingsrc/seek/refused-reread-is-a-clear-error", test_refused_reread_is_a_clear_error);
   ADD("/klingsrc/seek/pull-mode-keeps-every-byte", test_pull_mode_keeps_every_byte);
@@ -1194,6 +1238,7 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/journal/rerun-after-interruption-picks-up-the-paid-task", test_rerun_picks_up_journaled_task);
   ADD("/klingsrc/journal/resume-unfinished-false-submits-anew", test_resume_unfinished_off_submits_anew);
   ADD("/klingsrc/cache/repeated-request-replays-without-submit", test_cache_replays_without_submit);
+  ADD("/klingsrc/cache/set-after-a-stop-while-polling", test_cache_dir_set_after_a_stop_while_polling);
   ADD("/klingsrc/models/i2v-sends-image-and-guidance-not-aspect-ratio", test_i2v_sends_image_not_aspect_ratio);
   ADD("/klingsrc/models/fields-a-model-does-not-take-are-refused", test_fields_a_model_does_not_take);
   ADD("/klingsrc/tags/title-from-prompt-encoder-from-model", test_tags);

@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -83,8 +84,7 @@ void test_server_ignoring_range_is_read_once(Fixture* f, gconstpointer) {
   };
   kling::Error error;
   g_assert_cmpint(run(f, 3 * kMiB, kMiB, &error), ==, static_cast<int>(Refetch::Done));
-  // The first reply started at byte 0, not at the hole: one more request takes it all.
-  g_assert_cmpint(cdn_gets(*f->fake), ==, 2);
+  g_assert_cmpint(cdn_gets(*f->fake), ==, 1);  // its start is kept too, not dropped and asked again
   g_assert_true(bytes_at(*f->store, 0, video.size()) == video);  // no hole left anywhere
 }
 
@@ -97,6 +97,35 @@ void test_capped_ranges_are_followed(Fixture* f, gconstpointer) {
   g_assert_cmpint(run(f, 100, 2 * kMiB, &error), ==, static_cast<int>(Refetch::Done));
   g_assert_true(bytes_at(*f->store, 100, 2 * kMiB) == f->fake->video.substr(100, 2 * kMiB));
   g_assert_cmpint(cdn_gets(*f->fake), ==, 8);  // 2 MiB in 256 KiB replies
+}
+
+// "bytes a-b/*" capped replies: no total, so none of them is the end of the file.
+void test_capped_ranges_without_total_are_followed(Fixture* f, gconstpointer) {
+  f->fake->range_cap = 256 * 1024;
+  f->fake->range_total_unknown = true;
+  kling::Error error;
+  g_assert_cmpint(run(f, 100, kMiB, &error), ==, static_cast<int>(Refetch::Done));
+  g_assert_true(bytes_at(*f->store, 100, kMiB) == f->fake->video.substr(100, kMiB));
+}
+
+// A range that ends before it starts (an empty 206) is not progress: retried
+// with backoff up to `retries`, never asked again in a tight loop.
+void test_range_ending_before_its_start_is_refused(Fixture* f, gconstpointer) {
+  const size_t size = f->fake->video.size();
+  f->fake->on_download = [size](int, const std::string& range) -> std::optional<FakeReply> {
+    unsigned long long start = 0;
+    sscanf(range.c_str(), "bytes=%llu-", &start);
+    FakeReply r{206, "", "video/mp4"};
+    r.headers["Content-Range"] = "bytes " + std::to_string(start) + "-" + std::to_string(start - 1) +
+                                 "/" + std::to_string(size);
+    return r;
+  };
+  f->request.retries = 2;
+  kling::Error error;
+  g_assert_cmpint(run(f, kMiB, kMiB, &error), ==, static_cast<int>(Refetch::Failed));
+  g_assert_true(error.kind == kling::ErrorKind::Network);
+  g_assert_true(contains(error.message, "different range"));
+  g_assert_cmpint(cdn_gets(*f->fake), ==, 3);
 }
 
 // A refused output URL may have been replaced: the prediction is read again
@@ -172,6 +201,8 @@ int main(int argc, char** argv) {
   ADD("/refetch/reads-a-bounded-range", test_reads_a_bounded_range);
   ADD("/refetch/server-ignoring-range-is-read-once", test_server_ignoring_range_is_read_once);
   ADD("/refetch/capped-ranges-are-followed", test_capped_ranges_are_followed);
+  ADD("/refetch/capped-ranges-without-total-are-followed", test_capped_ranges_without_total_are_followed);
+  ADD("/refetch/range-ending-before-its-start-is-refused", test_range_ending_before_its_start_is_refused);
   ADD("/refetch/refused-url-is-looked-up-again", test_refused_url_is_looked_up_again);
   ADD("/refetch/refusal-is-an-error-with-the-task", test_refusal_is_an_error_with_the_task);
   ADD("/refetch/changed-file-is-refused", test_changed_file_is_refused);

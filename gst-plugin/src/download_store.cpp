@@ -195,6 +195,8 @@ bool DownloadStore::commit(const char* data, size_t size, Error* error) {
                        g_strerror(err), 0, {}};
         return false;
       }
+    } else if (!oldest.on_disk) {
+      let_go_any_ = true;
     }
     recent_.pop_front();
   }
@@ -379,6 +381,16 @@ bool DownloadStore::read(uint64_t offset, size_t size, uint8_t* dest) const {
     done += static_cast<size_t>(n);
   }
   return true;
+}
+
+bool DownloadStore::flushing() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return flushing_;
+}
+
+bool DownloadStore::let_go_any() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return let_go_any_;
 }
 
 void DownloadStore::set_flushing(bool flushing) {

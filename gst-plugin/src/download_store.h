@@ -88,6 +88,9 @@ class DownloadStore {
   bool persist(const std::string& path, std::string* error);
   // True wakes and refuses every wait (unlock); false lets them wait again (unlock_stop).
   void set_flushing(bool flushing);
+  bool flushing() const;
+  // True once a chunk left memory without being written (a hole exists or did).
+  bool let_go_any() const;
 
  private:
   DownloadStore(int fd, std::string path, bool linkable)
@@ -105,6 +108,7 @@ class DownloadStore {
   mutable std::mutex mutex_;
   std::string source_;
   bool keep_everything_ = false;
+  bool let_go_any_ = false;
   std::map<uint64_t, uint64_t> on_disk_;  // ranges [first, second) of the spill file that hold bytes
   std::condition_variable changed_;
   uint64_t have_ = 0;

@@ -398,7 +398,8 @@ static gboolean gst_kling_src_start(GstBaseSrc* base) {
       }
     }
   } else {
-    if (!request.cache_dir.empty())  // a cache entry needs every byte from now on
+    // A cache entry needs every byte: keep them from now on, if none was let go yet.
+    if (!request.cache_dir.empty() && !gen->store->let_go_any())
       gen->store->keep_everything();
     GST_INFO_OBJECT(self, "same request as before: %s",
                     gen->store->complete() ? "replaying the downloaded video"
@@ -443,19 +444,27 @@ static gboolean gst_kling_src_stop(GstBaseSrc* base) {
 static GstFlowReturn ensure_running(GstKlingSrc* self, std::shared_ptr<kling::DownloadStore>* store) {
   // A runner stopped from its own thread (a bus sync handler) winds down by itself:
   // two workers must never write one store, so let it finish first (it is cancelled).
+  // It may be saving a large video to the cache: wait for it (a flush ends the wait),
+  // unless the video is complete and nothing needs writing any more.
   std::weak_ptr<void> previous;
+  std::shared_ptr<kling::DownloadStore> previous_store;
   {
     std::lock_guard<std::mutex> lock(self->priv->state_lock);
-    if (self->priv->generation && !self->priv->generation->runner)
+    if (self->priv->generation && !self->priv->generation->runner) {
       previous = self->priv->generation->previous_worker;
+      previous_store = self->priv->generation->store;
+    }
   }
-  for (int i = 0; i < 400 && !previous.expired(); i++)
+  for (int i = 0; !previous.expired() && !previous_store->complete(); i++) {
+    if (previous_store->flushing())
+      return GST_FLOW_FLUSHING;
+    if (i == 12000) {  // a minute: stuck in a disk write
+      post_error(self, {kling::ErrorKind::Write,
+                        "The previous run of this element has not finished writing its download",
+                        "its worker thread is still alive after 60 s", 0, current_task_id(self)});
+      return GST_FLOW_ERROR;
+    }
     g_usleep(5 * 1000);
-  if (!previous.expired()) {  // stuck in a disk write: two writers must never share the store
-    post_error(self, {kling::ErrorKind::Write,
-                      "The previous run of this element has not finished writing its download yet",
-                      "its worker thread is still alive after 2 s", 0, current_task_id(self)});
-    return GST_FLOW_ERROR;
   }
   std::optional<kling::Error> error;
   {
@@ -556,6 +565,8 @@ static GstFlowReturn refetch_hole(GstKlingSrc* self, kling::DownloadStore& store
   const uint64_t span = std::min(std::max<uint64_t>(hole.size, kling::kRefetchSpan),
                                  store.have() - hole.offset);
   const auto ahead = store.locate(hole.offset, static_cast<size_t>(span), false);
+  if (ahead.front().where != kling::DownloadStore::Piece::Where::Hole)
+    return GST_FLOW_OK;  // read again with an earlier hole (a server that ignores Range)
   const uint64_t size = ahead.front().size;  // the hole, up to the next byte present
   GST_INFO_OBJECT(self, "reading %" G_GUINT64_FORMAT " bytes at %" G_GUINT64_FORMAT " again", size,
                   hole.offset);

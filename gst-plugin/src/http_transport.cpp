@@ -138,24 +138,23 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
   result.retry_after = api::parse_retry_after(soup_message_headers_get_one(reply, "Retry-After"),
                                               g_get_real_time() / G_USEC_PER_SEC);
 
-  uint64_t skip = 0;  // bytes of a full reply we already have
+  uint64_t base = offset;  // where the first byte the sink gets sits in the file
+  uint64_t skip = 0;       // bytes of a full reply to drop before that
   std::optional<uint64_t> expected;
   const bool has_length = soup_message_headers_get_encoding(reply) == SOUP_ENCODING_CONTENT_LENGTH;
   if (result.status == SOUP_STATUS_PARTIAL_CONTENT) {
-    goffset start = 0, end = 0, total = 0;
-    if (!soup_message_headers_get_content_range(reply, &start, &end, &total) ||
-        static_cast<uint64_t>(start) != offset) {
+    goffset first = 0, last = 0, total = 0;
+    if (!soup_message_headers_get_content_range(reply, &first, &last, &total) ||
+        static_cast<uint64_t>(first) != offset || last < first) {
       result.error = "the server answered a different range than asked";
       return result;
     }
     if (total >= 0)
       result.total = static_cast<uint64_t>(total);
-    expected = static_cast<uint64_t>(end - start + 1);
+    expected = static_cast<uint64_t>(last - first + 1);
   } else if (result.status == SOUP_STATUS_OK) {
-    if (has_length) {
+    if (has_length)
       result.total = static_cast<uint64_t>(soup_message_headers_get_content_length(reply));
-      expected = *result.total >= offset ? *result.total - offset : 0;
-    }
     skip = offset;  // the server ignored our Range
   } else {
     g_input_stream_close(stream, nullptr, nullptr);
@@ -164,8 +163,11 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
 
   if (result.total)
     sink.set_total(*result.total);  // before the first byte: readers may seek to the end
-  if (ranged)
-    sink.ranged(result.status == SOUP_STATUS_PARTIAL_CONTENT);
+  if (ranged && sink.ranged(result.status == SOUP_STATUS_PARTIAL_CONTENT) &&
+      result.status == SOUP_STATUS_OK)
+    base = skip = 0;  // the sink takes the whole file from byte 0
+  if (result.status == SOUP_STATUS_OK && result.total)
+    expected = *result.total >= base ? *result.total - base : 0;
   for (;;) {
     // Whole buffers: each one the sink can hand downstream as it is.
     size_t capacity = 0;
@@ -191,14 +193,15 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
       break;
     }
     if (n < capacity) {  // the end of the body
-      const uint64_t reached = offset + result.received;
-      result.range_done = result.status == SOUP_STATUS_PARTIAL_CONTENT && expected &&
-                          result.received >= *expected;
+      const uint64_t reached = base + result.received;
+      const bool partial = result.status == SOUP_STATUS_PARTIAL_CONTENT;
+      result.range_done = partial && expected && result.received >= *expected && result.received > 0;
+      // A range is the end of the file only where its total says so (not with "/*").
       result.complete = (!expected || result.received >= *expected) &&
-                        (!result.total || reached >= *result.total);
-      if (!result.complete)
+                        (result.total ? reached >= *result.total : !partial);
+      if (!result.complete && !result.range_done)
         result.error = "the reply stopped after byte " + std::to_string(reached) + " of " +
-                       std::to_string(result.total ? *result.total : offset + *expected);
+                       std::to_string(result.total ? *result.total : base + *expected);
       break;
     }
   }

@@ -44,8 +44,10 @@ class ByteSink {
  public:
   virtual ~ByteSink() = default;
   virtual void set_total(uint64_t total) = 0;       // as soon as the headers tell
-  // Whether a server asked for a range answered with it (206) or with the whole file.
-  virtual void ranged(bool honoured) {}
+  // Whether a server asked for a range answered with it (206) or with the whole
+  // file (200). Then true takes the file from byte 0; false (the default) drops
+  // the bytes before the offset asked for.
+  virtual bool ranged(bool honoured) { return false; }
   virtual char* next_buffer(size_t* capacity) = 0;  // room for the next bytes
   // `size` bytes at `data`, inside the last next_buffer(), come next. False stops.
   virtual bool commit(const char* data, size_t size) = 0;

@@ -22,29 +22,24 @@ class FileSink : public ByteSink {
     if (known_total_ && total != *known_total_)
       changed_to = total;  // not the bytes we streamed before: none of them may be mixed in
   }
-  void ranged(bool honoured) override {
+  // A server that ignores Range sends the whole file: take everything downloaded
+  // from it in this one pass, from byte 0, and keep what comes next, rather
+  // than drop the start now and read the whole file again for every hole.
+  bool ranged(bool honoured) override {
     if (honoured || whole_)
-      return;
-    if (pos == 0)
-      take_whole_file();
-    else
-      restart_from_zero = true;  // what comes first is not at `pos`: stop, ask again from 0
-  }
-  // A server that ignores Range: read everything downloaded in one pass from
-  // byte 0, and keep what comes next, rather than the whole file again per hole.
-  void take_whole_file() {
-    restart_from_zero = false;
+      return false;
     whole_ = true;
     pos = 0;
     end_ = std::max(end_, store_.have());
     store_.keep_everything();
+    return true;
   }
   char* next_buffer(size_t* capacity) override {
     *capacity = buffer_.size();
     return buffer_.data();
   }
   bool commit(const char* data, size_t size) override {
-    if (changed_to || restart_from_zero)
+    if (changed_to)
       return false;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(size, end_ - pos));
     if (!store_.fill(pos, data, n, &error)) {
@@ -56,7 +51,6 @@ class FileSink : public ByteSink {
   }
 
   uint64_t pos;
-  bool restart_from_zero = false;
   std::optional<uint64_t> changed_to;
   bool write_failed = false;
   Error error;
@@ -136,10 +130,6 @@ Refetch refetch(const Request& request, DownloadStore& store, uint64_t offset, u
       *error = sink.error;
       error->task_id = task_id;
       return Refetch::Failed;
-    }
-    if (sink.restart_from_zero) {
-      sink.take_whole_file();
-      continue;
     }
     if (sink.changed_to || r.complete) {
       *error = {ErrorKind::BadReply,

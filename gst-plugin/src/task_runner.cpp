@@ -444,6 +444,11 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
       sink.error.task_id = id;
       return fail(sink.error);
     }
+    if (r.complete && store_->total() && store_->have() < *store_->total()) {
+      r.complete = false;  // this reply ended, but the file was announced longer: resume
+      r.error = "the reply ended at byte " + std::to_string(store_->have()) + " of " +
+                std::to_string(*store_->total());
+    }
     if (r.complete && r.status != 416 && !store_->total() && (!confirming_end || r.received > 0)) {
       confirming_end = true;
       continue;
