@@ -10,8 +10,7 @@
 #include <string>
 #include <vector>
 
-// g_assert_cmpstr keeps the pointers it is given: bind temporaries first.
-#define assert_str_eq(a, b) do { const std::string _a = (a), _b = (b); g_assert_cmpstr(_a.c_str(), ==, _b.c_str()); } while (0)
+#include "assert_str.h"
 
 struct Progress {
   GstProgressType type;

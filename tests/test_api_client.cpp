@@ -1,10 +1,8 @@
 // The API client on its own: request building and every reply shape, on strings.
 #include <json-glib/json-glib.h>
 
-// g_assert_cmpstr keeps the pointers it is given: bind temporaries first.
-#define assert_str_eq(a, b) do { const std::string _a = (a), _b = (b); g_assert_cmpstr(_a.c_str(), ==, _b.c_str()); } while (0)
-
 #include "api_client.h"
+#include "assert_str.h"
 #include "kling_uri.h"
 #include "request.h"
 
@@ -75,6 +73,18 @@ static void test_parse_completed() {
   g_assert_true(r.task.has_nsfw_contents.at(0));
   g_assert_cmpint(r.task.inference_ms, ==, 61234);
   g_assert_true(api::is_final_status(r.task.status));
+}
+
+static void test_http_output() {
+  auto reply = [](const char* outputs) {
+    return api::parse_reply(200, std::string(R"({"code":200,"data":{"id":"t1","status":"completed","outputs":)") +
+                                     outputs + "}}");
+  };
+  assert_str_eq(api::http_output(reply(R"(["https://cdn.example/a.mp4","http://b"])")).value_or(""),
+                "https://cdn.example/a.mp4");
+  g_assert_false(api::http_output(reply("[]")).has_value());
+  g_assert_false(api::http_output(reply(R"(["file:///etc/passwd"])")).has_value());
+  g_assert_false(api::http_output(api::parse_reply(404, R"({"code":404,"message":"gone"})")).has_value());
 }
 
 static void test_parse_failed_task() {
@@ -245,6 +255,7 @@ int main(int argc, char** argv) {
   g_test_add_func("/api/parse/malformed-replies", test_parse_malformed);
   g_test_add_func("/api/parse/odd-but-legal-replies", test_parse_odd_but_legal);
   g_test_add_func("/api/retry-after-seconds-and-date", test_retry_after);
+  g_test_add_func("/api/http-output-only-an-http-url", test_http_output);
   g_test_add_func("/request/validate-before-any-network", test_validate);
   g_test_add_func("/request/fingerprint-ignores-key", test_fingerprint);
   g_test_add_func("/uri/kling-scheme", test_uri);

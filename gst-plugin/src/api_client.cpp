@@ -214,6 +214,13 @@ Reply parse_reply(unsigned http_status, std::string_view body) {
   return reply;
 }
 
+std::optional<std::string> http_output(const Reply& reply) {
+  if (reply.kind != ReplyKind::Task || reply.task.outputs.empty() ||
+      !is_http_url(reply.task.outputs.front()))
+    return std::nullopt;
+  return reply.task.outputs.front();
+}
+
 bool is_final_status(const std::string& s) {
   return s == "completed" || s == "failed" || s == "cancelled" || s == "canceled" ||
          s == "timeout" || s == "deleted";

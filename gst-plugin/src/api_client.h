@@ -50,6 +50,9 @@ std::string build_submit_body(const Request& request);
 
 Reply parse_reply(unsigned http_status, std::string_view body);
 
+// The first output of a readable task reply, when it is an http(s) URL (the only kind downloaded).
+std::optional<std::string> http_output(const Reply& reply);
+
 // Final statuses end polling; `completed` is the only good one.
 bool is_final_status(const std::string& status);
 // 1xxx task codes: the input must change. 5xxx: transient on WaveSpeed's side.

@@ -153,6 +153,10 @@ void DownloadStore::keep_everything() {
 }
 
 namespace {
+Error write_error(int err) {
+  return Error{ErrorKind::Write, "Cannot write the video to a temporary file", g_strerror(err), 0, {}};
+}
+
 constexpr size_t kRecentChunks = 8;  // 2 MiB a reader may share without a copy
 constexpr size_t kPooledChunks = 32; // reused while no buffer holds them
 }  // namespace
@@ -191,8 +195,7 @@ bool DownloadStore::commit(const char* data, size_t size, Error* error) {
     const bool taken = oldest.taken_end >= oldest.offset + oldest.size;
     if (!oldest.on_disk && (keep_everything_ || !taken)) {
       if (int err = spill(lock, 0)) {
-        *error = Error{ErrorKind::Write, "Cannot write the video to a temporary file",
-                       g_strerror(err), 0, {}};
+        *error = write_error(err);
         return false;
       }
     } else if (!oldest.on_disk) {
@@ -296,7 +299,7 @@ std::vector<DownloadStore::Piece> DownloadStore::locate(uint64_t offset, size_t 
 
 bool DownloadStore::fill(uint64_t offset, const char* data, size_t size, Error* error) {
   if (int err = write_at(offset, data, size)) {
-    *error = Error{ErrorKind::Write, "Cannot write the video to a temporary file", g_strerror(err), 0, {}};
+    *error = write_error(err);
     return false;
   }
   std::lock_guard<std::mutex> lock(mutex_);

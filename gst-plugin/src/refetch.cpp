@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "api_client.h"
+#include "glib_ptr.h"
 #include "http_transport.h"
 #include "retry_policy.h"
 
@@ -68,28 +69,8 @@ class FileSink : public ByteSink {
 std::optional<std::string> current_output_url(HttpTransport& http, const Request& request,
                                               const std::string& task_id, GCancellable* cancellable) {
   HttpResult r = http.api_call("GET", api::result_url(request.api_url, task_id), nullptr, cancellable);
-  api::Reply reply = api::parse_reply(r.status, r.body);
-  if (reply.kind != api::ReplyKind::Task || reply.task.outputs.empty() ||
-      !is_http_url(reply.task.outputs.front()))
-    return std::nullopt;
-  return reply.task.outputs.front();
+  return api::http_output(api::parse_reply(r.status, r.body));
 }
-
-// The calling thread's own main context for one refetch: a sync SoupSession
-// needs one pushed, and the streaming thread has none.
-class ScopedContext {
- public:
-  ScopedContext() : context_(g_main_context_new()) { g_main_context_push_thread_default(context_); }
-  ~ScopedContext() {
-    g_main_context_pop_thread_default(context_);
-    g_main_context_unref(context_);
-  }
-  ScopedContext(const ScopedContext&) = delete;
-  ScopedContext& operator=(const ScopedContext&) = delete;
-
- private:
-  GMainContext* context_;
-};
 
 // False when cancelled during the wait.
 bool sleep_cancellable(unsigned ms, GCancellable* cancellable) {
@@ -115,7 +96,7 @@ Refetch refetch(const Request& request, DownloadStore& store, uint64_t offset, u
     *error = {ErrorKind::NotFound, what + ": no URL to read them from", {}, 0, task_id};
     return Refetch::Failed;
   }
-  ScopedContext context;
+  ScopedMainContext context;  // the streaming thread has none; a sync SoupSession needs one
   HttpTransport http(request);  // made and dropped inside `context`
   FileSink sink(store, offset, offset + size);
   bool asked_api = false;
@@ -154,7 +135,7 @@ Refetch refetch(const Request& request, DownloadStore& store, uint64_t offset, u
         if (g_cancellable_is_cancelled(cancellable))
           return Refetch::Cancelled;
       }
-      *error = {r.status == 403 ? ErrorKind::NotAuthorized : ErrorKind::NotFound,
+      *error = {download_refusal_kind(r.status),
                 what + " failed: HTTP " + std::to_string(r.status) + " (outputs are kept for 7 days)",
                 "GET " + url, r.status, task_id};
       return Refetch::Failed;

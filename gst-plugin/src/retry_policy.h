@@ -4,6 +4,8 @@
 
 #include <optional>
 
+#include "kling_error.h"
+
 namespace kling {
 
 // Exponential from min(1 s, poll-interval), capped at 30 s, with full jitter above half.
@@ -17,6 +19,11 @@ unsigned retry_wait_ms(unsigned poll_interval_ms, const std::optional<unsigned>&
 // A refusal of an output URL (4xx other than 408 and 429): asking again gets the same.
 inline bool is_final_download_status(unsigned status) {
   return status >= 400 && status < 500 && status != 408 && status != 429;
+}
+
+// What such a refusal is reported as.
+inline ErrorKind download_refusal_kind(unsigned status) {
+  return status == 403 ? ErrorKind::NotAuthorized : ErrorKind::NotFound;
 }
 
 }  // namespace kling

@@ -122,26 +122,24 @@ TaskRunner::Worker::Worker(Request request, std::string resume_id,
       task_id_(std::move(resume_id)) {}
 
 void TaskRunner::Worker::run() noexcept {
-  // The worker owns its context: libsoup's sync calls iterate it, nobody else does.
-  GMainContext* context = g_main_context_new();
-  g_main_context_push_thread_default(context);
-  Outcome outcome = Outcome::Failed;
-  try {
-    HttpTransport http(request_);
-    outcome = execute(http);
-  } catch (const std::exception& e) {
-    fail(Error{ErrorKind::Network, "Internal error in the task runner", e.what(), 0, task_id()});
-  } catch (...) {
-    fail(Error{ErrorKind::Network, "Internal error in the task runner", {}, 0, task_id()});
+  {
+    ScopedMainContext context;  // the worker's own
+    Outcome outcome = Outcome::Failed;
+    try {
+      HttpTransport http(request_);
+      outcome = execute(http);
+    } catch (const std::exception& e) {
+      fail(Error{ErrorKind::Network, "Internal error in the task runner", e.what(), 0, task_id()});
+    } catch (...) {
+      fail(Error{ErrorKind::Network, "Internal error in the task runner", {}, 0, task_id()});
+    }
+    if (outcome == Outcome::Cancelled) {
+      std::string id = task_id();
+      if (!id.empty() && !store_->complete() && !stop_announced_)
+        progress(ProgressType::Canceled, "poll",
+                 "Stopped waiting for task " + id + "; it goes on at WaveSpeed: resume with request-id=" + id);
+    }
   }
-  if (outcome == Outcome::Cancelled) {
-    std::string id = task_id();
-    if (!id.empty() && !store_->complete() && !stop_announced_)
-      progress(ProgressType::Canceled, "poll",
-               "Stopped waiting for task " + id + "; it goes on at WaveSpeed: resume with request-id=" + id);
-  }
-  g_main_context_pop_thread_default(context);
-  g_main_context_unref(context);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     finished_ = true;
@@ -492,16 +490,15 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
       const unsigned status = effective_status(pr, reply);
       prediction_gone = status == 404 || status == 410 ||
                         (reply.kind == api::ReplyKind::Task && reply.task.outputs.empty());
-      if (reply.kind == api::ReplyKind::Task && !reply.task.outputs.empty() &&
-          is_http_url(reply.task.outputs.front()))
-        url = reply.task.outputs.front();
+      if (auto fresh = api::http_output(reply))
+        url = *fresh;
       continue;
     }
     if (gone || is_final_download_status(r.status)) {
       // Only a prediction that is gone too ends the task for good (never picked up again).
       if (prediction_gone)
         journal_status(id, TaskJournal::kGone, {}, "output " + std::to_string(r.status));
-      return fail({r.status == 403 ? ErrorKind::NotAuthorized : ErrorKind::NotFound,
+      return fail({download_refusal_kind(r.status),
                    "The video of task " + id + " cannot be downloaded: HTTP " +
                        std::to_string(r.status) + " (outputs are kept for 7 days)",
                    "GET " + url, r.status, id});
