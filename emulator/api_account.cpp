@@ -88,13 +88,7 @@ void ApiServer::handle_models(SoupServerMessage *msg)
     return reply_envelope_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
 
   g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "code");
-  json_builder_add_int_value(b, 200);
-  json_builder_set_member_name(b, "message");
-  json_builder_add_string_value(b, "success");
-  json_builder_set_member_name(b, "data");
-  json_builder_begin_array(b);
+  begin_success_envelope(b, true);
   for (const ModelSpec &model : models())
     add_model_json(b, model, config_.price);
   json_builder_end_array(b);

@@ -67,7 +67,7 @@ std::string to_json(JsonBuilder *b)
   return tidy_numbers(text);
 }
 
-void begin_success_envelope(JsonBuilder *b)
+void begin_success_envelope(JsonBuilder *b, bool array)
 {
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "code");
@@ -75,7 +75,10 @@ void begin_success_envelope(JsonBuilder *b)
   json_builder_set_member_name(b, "message");
   json_builder_add_string_value(b, "success");
   json_builder_set_member_name(b, "data");
-  json_builder_begin_object(b);
+  if (array)
+    json_builder_begin_array(b);
+  else
+    json_builder_begin_object(b);
 }
 
 std::string envelope_error(int code, const std::string &message, const std::string &error_code)

@@ -13,8 +13,9 @@ namespace emu {
 std::string to_json(JsonBuilder *b);
 
 // {"code":200,"message":"success","data":{ ... left open for the data's members;
-// two json_builder_end_object() close it.
-void begin_success_envelope(JsonBuilder *b);
+// two json_builder_end_object() close it. With array, data is an array ("data":[),
+// closed by json_builder_end_array() then json_builder_end_object().
+void begin_success_envelope(JsonBuilder *b, bool array = false);
 
 // {"code":CODE,"message":MESSAGE} plus "error_code" when not empty.
 std::string envelope_error(int code, const std::string &message, const std::string &error_code = {});
