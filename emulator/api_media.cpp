@@ -61,12 +61,9 @@ void ApiServer::handle_upload_ticket(SoupServerMessage *msg)
   if (!config_.key_role.empty())
     return reply_role_forbidden(msg, "upload media");
 
-  g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
-  gsize size = 0;
-  const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &size));
   g_autoptr(JsonParser) parser = json_parser_new();
   std::string problem;
-  JsonObject *body = parse_object(parser, data, size, &problem);
+  JsonObject *body = body_object(msg, parser, &problem);
   if (!body)
     return reply_envelope_error(msg, SOUP_STATUS_BAD_REQUEST, problem);
 
@@ -107,9 +104,7 @@ void ApiServer::handle_upload_ticket(SoupServerMessage *msg)
   }
   json_builder_end_object(b);
   json_builder_end_object(b);
-  json_builder_end_object(b);
-  json_builder_end_object(b);
-  reply(msg, SOUP_STATUS_OK, "application/json", to_json(b));
+  reply_success(msg, b);
 }
 
 void ApiServer::handle_upload_binary(SoupServerMessage *msg)
@@ -160,9 +155,7 @@ void ApiServer::handle_upload_binary(SoupServerMessage *msg)
   json_builder_add_int_value(b, gint64(g_bytes_get_size(part)));
   json_builder_set_member_name(b, "download_url");
   json_builder_add_string_value(b, url.c_str());
-  json_builder_end_object(b);
-  json_builder_end_object(b);
-  reply(msg, SOUP_STATUS_OK, "application/json", to_json(b));
+  reply_success(msg, b);
 }
 
 } // namespace emu

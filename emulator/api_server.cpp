@@ -163,12 +163,9 @@ void ApiServer::handle_submit(SoupServerMessage *msg, const std::string &model_i
     return reply_envelope_error(msg, SOUP_STATUS_NOT_FOUND,
                                 "Model not found: " + model_id + " (GET /api/v3/models lists the models)");
 
-  g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
-  gsize size = 0;
-  const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &size));
   g_autoptr(JsonParser) parser = json_parser_new();
   std::string problem;
-  JsonObject *body = parse_object(parser, data, size, &problem);
+  JsonObject *body = body_object(msg, parser, &problem);
   if (!body)
     return reply_bare_error(msg, SOUP_STATUS_BAD_REQUEST, problem);
 
@@ -246,9 +243,7 @@ void ApiServer::handle_delete(SoupServerMessage *msg, const std::string &id)
   json_builder_add_string_value(b, id.c_str());
   json_builder_set_member_name(b, "status");
   json_builder_add_string_value(b, "deleted");
-  json_builder_end_object(b);
-  json_builder_end_object(b);
-  reply(msg, SOUP_STATUS_OK, "application/json", to_json(b));
+  reply_success(msg, b);
 }
 
 std::string ApiServer::task_json(const TaskView &task) const
@@ -306,6 +301,25 @@ void ApiServer::reply(SoupServerMessage *msg, int status, const char *content_ty
   log_.write("api", msg, status);
   soup_server_message_set_status(msg, guint(status), nullptr);
   soup_server_message_set_response(msg, content_type, SOUP_MEMORY_COPY, body.data(), body.size());
+}
+
+void ApiServer::reply_success(SoupServerMessage *msg, JsonBuilder *b, bool array)
+{
+  if (array)
+    json_builder_end_array(b);
+  else
+    json_builder_end_object(b);
+  json_builder_end_object(b);
+  reply(msg, SOUP_STATUS_OK, "application/json", to_json(b));
+}
+
+JsonObject *ApiServer::body_object(SoupServerMessage *msg, JsonParser *parser, std::string *problem)
+{
+  g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
+  gsize size = 0;
+  const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &size));
+  // The parser copies what it keeps: the bytes may go.
+  return parse_object(parser, data, size, problem);
 }
 
 void ApiServer::reply_envelope_error(SoupServerMessage *msg, int status, const std::string &message,

@@ -7,6 +7,7 @@
 #include "task_store.h"
 #include "video_maker.h"
 
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include <memory>
@@ -67,6 +68,10 @@ private:
   bool authorized(SoupServerMessage *msg) const;
   void hang(SoupServerMessage *msg);
   void reply(SoupServerMessage *msg, int status, const char *content_type, const std::string &body);
+  // Closes the data begin_success_envelope() opened and the envelope, replies 200.
+  void reply_success(SoupServerMessage *msg, JsonBuilder *b, bool array = false);
+  // The request body as a JSON object (owned by parser); nullptr with problem set.
+  static JsonObject *body_object(SoupServerMessage *msg, JsonParser *parser, std::string *problem);
   void reply_envelope_error(SoupServerMessage *msg, int status, const std::string &message,
                             const std::string &error_code = {});
   void reply_bare_error(SoupServerMessage *msg, int status, const std::string &message);
