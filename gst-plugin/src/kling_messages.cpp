@@ -13,6 +13,7 @@ void gst_kling_post_error(GstElement* element, const kling::Error& error) {
     case kling::ErrorKind::NotAuthorized: code = GST_RESOURCE_ERROR_NOT_AUTHORIZED; break;
     case kling::ErrorKind::NotFound: code = GST_RESOURCE_ERROR_NOT_FOUND; break;
     case kling::ErrorKind::Write: code = GST_RESOURCE_ERROR_WRITE; break;
+    case kling::ErrorKind::TooLarge: code = GST_RESOURCE_ERROR_NO_SPACE_LEFT; break;
     case kling::ErrorKind::TaskFailed: code = GST_RESOURCE_ERROR_FAILED; break;
     case kling::ErrorKind::BadReply:
     case kling::ErrorKind::Timeout:

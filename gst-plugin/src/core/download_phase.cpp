@@ -16,9 +16,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
   class StoreSink : public ByteSink {
    public:
     StoreSink(DownloadStore& store, const TaskEvents& events) : store_(store), events_(events) {}
-    void set_total(uint64_t total) override {
-      if (!store_.total())
-        store_.set_total(total);
+    bool set_total(uint64_t total) override {
+      return store_.total() || store_.set_total(total, &error);
     }
     char* next_buffer(size_t* capacity) override { return store_.write_buffer(capacity); }
     bool commit(const char* data, size_t size) override {
@@ -95,6 +94,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
       HttpResult pr = http.api_call("GET", poll_url_for(task), nullptr, cancellable_.get());
       if (pr.cancelled)
         return Outcome::Cancelled;
+      if (!pr.redirect_to.empty())
+        return fail(redirect_error(pr, "GET", poll_url_for(task), id));
       api::Reply reply = api::parse_reply(pr.status, pr.body);
       const unsigned status = effective_status(pr, reply);
       prediction_gone = status == 404 || status == 410 ||

@@ -40,6 +40,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::poll_until_final(HttpTransport& 
       return Outcome::Cancelled;
     if (r.tls_failed)
       return fail(tls_error(r, url, id));
+    if (!r.redirect_to.empty())
+      return fail(redirect_error(r, "GET", url, id));
     api::Reply reply = api::parse_reply(r.status, r.body);
     const unsigned http_status = effective_status(r, reply);
 

@@ -71,12 +71,9 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
                "Task " + task->id + " submitted (status " + task->status + ")");
       return Outcome::Done;
     }
+    if (!r.redirect_to.empty())
+      return fail(redirect_error(r, "POST", url, {}));
     std::string debug = "POST " + url + " answered HTTP " + std::to_string(r.status);
-    if (status >= 300 && status < 400)
-      return fail({ErrorKind::BadReply,
-                   "The API answered the submit with a redirect (HTTP " + std::to_string(status) +
-                       "), which is not followed so the key goes nowhere else: check api-url",
-                   debug, status, {}});
     if (status >= 500 || reply.kind == api::ReplyKind::Gateway)
       debug += "; not retried: the task may have been created, see your WaveSpeed dashboard";
     if (reply.kind == api::ReplyKind::Malformed || reply.kind == api::ReplyKind::Task)

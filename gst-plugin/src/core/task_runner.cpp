@@ -60,7 +60,9 @@ TaskRunner::Worker::Worker(Request request, std::string resume_id,
       journal_(request_.journal_path, request_.fingerprint()),
       cache_(request_.cache_dir),
       cancellable_(GRef<GCancellable>::adopt(g_cancellable_new())),
-      task_id_(std::move(resume_id)) {}
+      task_id_(std::move(resume_id)) {
+  store_->set_max_size(request_.max_size);
+}
 
 void TaskRunner::Worker::run() noexcept {
   // The worker's own context, its default while it runs: libsoup's sync calls iterate it.
