@@ -93,7 +93,9 @@ Refetch refetch(const Request& request, DownloadStore& store, uint64_t offset, u
     *error = {ErrorKind::NotFound, what + ": no URL to read them from", {}, 0, task_id};
     return Refetch::Failed;
   }
-  ScopedMainContext context;  // the streaming thread has none; a sync SoupSession needs one
+  // The streaming thread has no context of its own; a sync SoupSession needs one.
+  g_autoptr(GMainContext) context = g_main_context_new();
+  g_autoptr(GMainContextPusher) pusher = g_main_context_pusher_new(context);
   HttpTransport http(request);  // made and dropped inside `context`
   FileSink sink(store, offset, offset + size);
   FileVersion version = store.version();  // If-Range: only bytes of the file streamed before
