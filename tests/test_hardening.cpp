@@ -22,22 +22,29 @@ constexpr const char* kPrompt = "a red fox in snow";
 
 // Another origin on loopback (a second address when the machine has it) that
 // counts what reaches it and whether any request carried a key.
+// A SoupServer with `handler` on its own thread, on `ip` (or 127.0.0.1 when
+// the machine lacks that address); `*url` is where it listens.
+std::unique_ptr<ServerThread> serve(SoupServer** server, std::string* url, const char* ip,
+                                    SoupServerCallback handler, gpointer data) {
+  return std::make_unique<ServerThread>(
+      [=] {
+        *server = soup_server_new(nullptr, nullptr);
+        soup_server_add_handler(*server, nullptr, handler, data, nullptr);
+        *url = listen_loopback(*server, ip, false);
+        if (url->empty())
+          *url = listen_loopback(*server, "127.0.0.1", false);
+      },
+      [=] {
+        soup_server_disconnect(*server);
+        g_object_unref(*server);
+      });
+}
+
 class OtherServer {
  public:
   OtherServer() {
-    thread_ = std::make_unique<ServerThread>(
-        [this] {
-          server_ = soup_server_new(nullptr, nullptr);
-          g_signal_connect(server_, "request-read", G_CALLBACK(on_request), this);
-          soup_server_add_handler(server_, nullptr, handle, this, nullptr);
-          url_ = listen_loopback(server_, "127.0.0.3", false);
-          if (url_.empty())
-            url_ = listen_loopback(server_, "127.0.0.1", false);
-        },
-        [this] {
-          soup_server_disconnect(server_);
-          g_object_unref(server_);
-        });
+    thread_ = serve(&server_, &url_, "127.0.0.3", handle, this);
+    g_signal_connect(server_, "request-read", G_CALLBACK(on_request), this);
   }
   ~OtherServer() { thread_.reset(); }
   std::string url() const { return url_; }
@@ -335,18 +342,7 @@ class ProxyServer {
     g_autofree char* creds = g_base64_encode(reinterpret_cast<const guchar*>((user + ":" + pw).data()),
                                              user.size() + pw.size() + 1);
     expected_ = std::string("Basic ") + creds;
-    thread_ = std::make_unique<ServerThread>(
-        [this] {
-          server_ = soup_server_new(nullptr, nullptr);
-          soup_server_add_handler(server_, nullptr, handle, this, nullptr);
-          url_ = listen_loopback(server_, "127.0.0.4", false);
-          if (url_.empty())
-            url_ = listen_loopback(server_, "127.0.0.1", false);
-        },
-        [this] {
-          soup_server_disconnect(server_);
-          g_object_unref(server_);
-        });
+    thread_ = serve(&server_, &url_, "127.0.0.4", handle, this);
   }
   ~ProxyServer() { thread_.reset(); }
   std::string url() const { return url_; }
