@@ -9,7 +9,8 @@ namespace kling::live {
 
 // What the child's bus handler (any of its threads) and this player share.
 struct ClipPlayer::Shared {
-  std::mutex mutex;
+  std::mutex mutex;        // what follows
+  std::mutex state_mutex;  // start and stop of the pipeline, one at a time
   Status status;
   bool failed = false;
   bool stopping = false;
@@ -180,18 +181,31 @@ GstBusSyncReply ClipPlayer::on_message(GstBus*, GstMessage* msg, gpointer data) 
   return GST_BUS_DROP;
 }
 
-bool ClipPlayer::start() {
+// Off the caller's thread (the live output's): a state change can take a while under load.
+void ClipPlayer::start() {
   if (failed() || !src_)
-    return false;
-  if (gst_element_set_state(pipeline_, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    std::lock_guard<std::mutex> lock(shared_->mutex);
-    shared_->failed = true;
-    shared_->status.state = "failed";
-    if (shared_->status.error.empty())
-      shared_->status.error = "the clip's pipeline did not start";
-    return false;
-  }
-  return true;
+    return;
+  auto* shared = new std::shared_ptr<Shared>(shared_);
+  gst_element_call_async(
+      pipeline_,
+      [](GstElement* pipeline, gpointer data) {
+        auto& shared = *static_cast<std::shared_ptr<Shared>*>(data);
+        // Serialised with stop(): a pipeline stopped must not start after.
+        std::lock_guard<std::mutex> state_lock(shared->state_mutex);
+        {
+          std::lock_guard<std::mutex> lock(shared->mutex);
+          if (shared->stopping)
+            return;
+        }
+        if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+          std::lock_guard<std::mutex> lock(shared->mutex);
+          shared->failed = true;
+          shared->status.state = "failed";
+          if (shared->status.error.empty())
+            shared->status.error = "the clip's pipeline did not start";
+        }
+      },
+      shared, [](gpointer d) { delete static_cast<std::shared_ptr<Shared>*>(d); });
 }
 
 bool ClipPlayer::ready() {
@@ -237,6 +251,7 @@ void ClipPlayer::set_caps(GstCaps* caps) {
 }
 
 void ClipPlayer::stop() {
+  std::lock_guard<std::mutex> state_lock(shared_->state_mutex);
   {
     std::lock_guard<std::mutex> lock(shared_->mutex);
     shared_->stopping = true;

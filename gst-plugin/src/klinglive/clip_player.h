@@ -37,8 +37,8 @@ class ClipPlayer {
   ClipPlayer(const ClipPlayer&) = delete;
   ClipPlayer& operator=(const ClipPlayer&) = delete;
 
-  // Builds the pipeline and sets it PLAYING; false (status failed) if that fails.
-  bool start();
+  // Sets the pipeline PLAYING, off this thread; a failure shows as failed().
+  void start();
   // True once the first frame waits in the appsink (the frame is kept for pull()).
   bool ready();
   // The next frame, or nullptr when none is decoded yet (or the clip ended).
