@@ -14,7 +14,8 @@ namespace kling {
 
 namespace {
 
-// Writes `fill`'s output to a temporary file in `path`'s folder, then renames it over `path`.
+// Writes `fill`'s output to a temporary file in `path`'s folder, then renames it over
+// `path`: for a video, too big to hold in memory for g_file_set_contents_full.
 template <typename Fill>
 bool write_atomically(const std::string& path, Fill fill, std::string* error) {
   std::string tmp = path + ".tmp-XXXXXX";
@@ -87,9 +88,17 @@ bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStor
   json::add_int(b, "size", static_cast<int64_t>(store.have()));
   json_builder_end_object(b);
   const std::string json = json::to_string(b);
-  return write_atomically(entry(fp, ".json"), [&](int fd) {
-    return write(fd, json.data(), json.size()) == static_cast<ssize_t>(json.size());
-  }, error);
+  // Written last, durably: without it the entry does not exist.
+  g_autoptr(GError) gerror = nullptr;
+  if (!g_file_set_contents_full(entry(fp, ".json").c_str(), json.data(),
+                                static_cast<gssize>(json.size()),
+                                static_cast<GFileSetContentsFlags>(G_FILE_SET_CONTENTS_CONSISTENT |
+                                                                   G_FILE_SET_CONTENTS_DURABLE),
+                                0600, &gerror)) {
+    *error = gerror->message;
+    return false;
+  }
+  return true;
 }
 
 }  // namespace kling
