@@ -188,11 +188,16 @@ def find_python_with_gst():
     return None
 
 
-def example_python(args, workdir):
+def python_with_gst_or_skip():
     python = find_python_with_gst()
     if python is None:
         print("SKIP: no python3 with PyGObject and Gst 1.0 (python3-gi, gir1.2-gstreamer-1.0)")
         sys.exit(77)
+    return python
+
+
+def example_python(args, workdir):
+    python = python_with_gst_or_skip()
     script = os.path.join(args.examples, "python", "generate.py")
     out = os.path.join(workdir, "fox.mp4")
     with Emulator(args.emulator, workdir) as emulator:
@@ -283,10 +288,7 @@ def example_live_channel(args, workdir):
 
 
 def example_live_queue(args, workdir):
-    python = find_python_with_gst()
-    if python is None:
-        print("SKIP: no python3 with PyGObject and Gst 1.0 (python3-gi, gir1.2-gstreamer-1.0)")
-        sys.exit(77)
+    python = python_with_gst_or_skip()
     script = os.path.join(args.examples, "python", "live_queue.py")
     with Emulator(args.emulator, workdir) as emulator:
         res = run([python, script, "--sink", "fakesink sync=true", "one", "two", "three", "--",
@@ -298,9 +300,9 @@ def example_live_queue(args, workdir):
 
 
 def example_rtsp(args, workdir):
-    python = find_python_with_gst()
+    python = python_with_gst_or_skip()
     probe = "import gi; gi.require_version('GstRtspServer', '1.0')"
-    if python is None or subprocess.run([python, "-c", probe]).returncode != 0:
+    if subprocess.run([python, "-c", probe]).returncode != 0:
         print("SKIP: no GstRtspServer for python3 (gir1.2-gst-rtsp-server-1.0)")
         sys.exit(77)
     with Emulator(args.emulator, workdir, "--hang-submit") as emulator:
