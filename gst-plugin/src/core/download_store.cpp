@@ -84,12 +84,34 @@ std::unique_ptr<DownloadStore> DownloadStore::open_complete(const std::string& p
     close(fd);
     return nullptr;
   }
+  return open_complete(fd, static_cast<uint64_t>(st.st_size));
+}
+
+std::unique_ptr<DownloadStore> DownloadStore::open_complete(int fd, uint64_t size) {
   std::unique_ptr<DownloadStore> store(new DownloadStore(fd, {}, false));
-  store->have_ = static_cast<uint64_t>(st.st_size);
+  store->have_ = size;
   store->total_ = store->have_;
   store->complete_ = true;
   store->on_disk_[0] = store->have_;
   return store;
+}
+
+bool DownloadStore::append_past_end(const std::string& bytes) {
+  std::string error;
+  if (!flush_to_disk(&error)) {
+    errno = EIO;
+    return false;
+  }
+  const uint64_t end = have();
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(end + done));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
 }
 
 bool DownloadStore::copy_to(int out) {
