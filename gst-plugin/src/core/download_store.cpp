@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -186,19 +185,27 @@ constexpr size_t kPooledChunks = 32; // reused while no buffer holds them
 char* DownloadStore::write_buffer(size_t* size) {
   std::lock_guard<std::mutex> lock(mutex_);
   filling_.reset();
-  // A chunk no reader and no recent entry holds any more is free to reuse.
-  for (const auto& chunk : pool_)
-    if (chunk.use_count() == 1) {
-      // Order the reuse after the last reader's release of the chunk.
-      std::atomic_thread_fence(std::memory_order_acquire);
-      filling_ = chunk;
-      break;
+  std::unique_ptr<Chunk> chunk;
+  {
+    std::lock_guard<std::mutex> pool_lock(pool_->mutex);
+    if (!pool_->free.empty()) {
+      chunk = std::move(pool_->free.back());
+      pool_->free.pop_back();
     }
-  if (!filling_) {
-    filling_ = std::make_shared<Chunk>(kChunkSize);
-    if (pool_.size() < kPooledChunks)
-      pool_.push_back(filling_);
   }
+  if (!chunk)
+    chunk = std::make_unique<Chunk>(kChunkSize);
+  // The last holder returns the chunk to the pool (or frees it when the pool is
+  // full or the store gone).
+  std::weak_ptr<ChunkPool> pool = pool_;
+  filling_ = std::shared_ptr<Chunk>(chunk.release(), [pool](Chunk* c) {
+    std::unique_ptr<Chunk> owned(c);
+    if (auto p = pool.lock()) {
+      std::lock_guard<std::mutex> pool_lock(p->mutex);
+      if (p->free.size() < kPooledChunks)
+        p->free.push_back(std::move(owned));
+    }
+  });
   *size = filling_->capacity;
   return filling_->data.get();
 }

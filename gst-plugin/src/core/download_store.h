@@ -134,7 +134,15 @@ class DownloadStore {
   };
   std::shared_ptr<Chunk> filling_;
   std::deque<Recent> recent_;
-  std::vector<std::shared_ptr<Chunk>> pool_;
+  // Chunks no one holds any more, ready for reuse. The last holder of a chunk
+  // (a buffer downstream, on any thread) gives it back under the pool's mutex:
+  // that lock orders its last read before the writer's next fill, in a way
+  // ThreadSanitizer can check. Shared with the chunks, which may outlive the store.
+  struct ChunkPool {
+    std::mutex mutex;
+    std::vector<std::unique_ptr<Chunk>> free;
+  };
+  std::shared_ptr<ChunkPool> pool_ = std::make_shared<ChunkPool>();
 };
 
 }  // namespace kling

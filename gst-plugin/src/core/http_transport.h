@@ -12,6 +12,7 @@
 #include <string>
 
 #include "glib_ptr.h"
+#include "kling_error.h"
 #include "request.h"
 
 namespace kling {
@@ -25,6 +26,9 @@ struct HttpResult {
   bool tls_failed = false;           // the server's certificate was refused: nothing was sent
   bool request_sent = false;         // the whole request was written out
   bool cancelled = false;
+  // A 3xx reply: where it pointed (scheme://host:port, or why not known). Never
+  // followed, never retried: the key must not go to another origin.
+  std::string redirect_to;
 };
 
 struct DownloadResult {
@@ -52,6 +56,10 @@ class ByteSink {
   // `size` bytes at `data`, inside the last next_buffer(), come next. False stops.
   virtual bool commit(const char* data, size_t size) = 0;
 };
+
+// The error for an API call answered with a redirect (`r.redirect_to` set).
+Error redirect_error(const HttpResult& r, const char* method, const std::string& url,
+                     const std::string& task_id);
 
 class HttpTransport {
  public:
