@@ -151,6 +151,81 @@ void test_redirected_prediction_reread_is_an_error(Fixture* f, gconstpointer) {
   assert_key_only_to_api(f);
 }
 
+// ------------------------------------------------------------------ disk use
+
+constexpr size_t kMiB = 1024 * 1024;
+
+// A CDN announcing a terabyte: refused at its headers with the default
+// max-size (4 GiB), before a byte is written, and not asked again.
+void test_announced_too_big_is_refused(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 0;
+  const std::string start = random_bytes(kMiB);
+  f->fake->on_download = [start](int, const std::string&) -> std::optional<FakeReply> {
+    FakeReply r{200, start, "video/mp4"};
+    r.cut_after = start.size();
+    r.content_length = 1ull << 40;
+    return r;
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT, "max-size");
+  g_assert_true(contains(run->error->message, "1099511627776"));
+  g_assert_cmpuint(run->bytes.size(), ==, 0);
+  g_usleep(100 * 1000);  // a retry would come by now; a raw reply is recorded after it is sent
+  g_assert_cmpint(f->fake->count("cdn", "GET"), ==, 1);
+}
+
+void test_max_size_bounds_an_announced_video(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 0;
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "max-size", static_cast<guint64>(kMiB), nullptr);
+  guint64 max_size = 0;
+  g_object_get(run->src, "max-size", &max_size, nullptr);
+  g_assert_cmpuint(max_size, ==, kMiB);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT, "max-size");
+  g_assert_cmpuint(run->bytes.size(), ==, 0);
+}
+
+// No length announced at all: max-size stops the body as it comes.
+void test_max_size_bounds_an_unannounced_video(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 0;
+  const std::string video = f->fake->video;
+  f->fake->on_download = [video](int, const std::string&) -> std::optional<FakeReply> {
+    FakeReply r{200, video, "video/mp4"};
+    r.cut_after = video.size();
+    r.until_close = true;
+    return r;
+  };
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "max-size", static_cast<guint64>(kMiB), nullptr);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT, "max-size");
+  g_assert_cmpuint(run->bytes.size(), <=, kMiB);
+}
+
+// The first reply announces N bytes and breaks; the resume (a server ignoring
+// Range, its body running until the connection closes) sends more than N: an
+// error, and never more than N bytes downstream.
+void test_more_than_announced_is_an_error(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 0;
+  const std::string video = f->fake->video;
+  const std::string longer = video + random_bytes(kMiB);
+  f->fake->on_download = [video, longer](int n, const std::string&) -> std::optional<FakeReply> {
+    FakeReply r{200, n == 1 ? video : longer, "video/mp4"};
+    r.cut_after = n == 1 ? video.size() / 2 : longer.size();
+    r.until_close = n > 1;
+    return r;
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+               ("more than the " + std::to_string(video.size()) + " bytes it announced").c_str());
+  g_assert_cmpuint(run->bytes.size(), <=, video.size());
+  g_assert_true(run->bytes == video.substr(0, run->bytes.size()));
+  g_assert_true(f->fake->wait_for_count("cdn", "GET", 2, 1000));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -162,5 +237,9 @@ int main(int argc, char** argv) {
   ADD("/hardening/redirect/poll-is-an-immediate-error", test_redirected_poll_is_an_immediate_error);
   ADD("/hardening/redirect/submit-is-an-immediate-error", test_redirected_submit_is_an_immediate_error);
   ADD("/hardening/redirect/prediction-reread-is-an-error", test_redirected_prediction_reread_is_an_error);
+  ADD("/hardening/disk/announced-too-big-is-refused", test_announced_too_big_is_refused);
+  ADD("/hardening/disk/max-size-bounds-an-announced-video", test_max_size_bounds_an_announced_video);
+  ADD("/hardening/disk/max-size-bounds-an-unannounced-video", test_max_size_bounds_an_unannounced_video);
+  ADD("/hardening/disk/more-than-announced-is-an-error", test_more_than_announced_is_an_error);
   return g_test_run();
 }

@@ -191,8 +191,12 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
     return result;
   }
 
-  if (result.total)
-    sink.set_total(*result.total);  // before the first byte: readers may seek to the end
+  // Before the first byte: readers may seek to the end.
+  if (result.total && !sink.set_total(*result.total)) {
+    result.sink_failed = true;
+    g_input_stream_close(stream, nullptr, nullptr);
+    return result;
+  }
   if (ranged && sink.ranged(result.status == SOUP_STATUS_PARTIAL_CONTENT) &&
       result.status == SOUP_STATUS_OK)
     base = skip = 0;  // the sink takes the whole file from byte 0

@@ -47,7 +47,8 @@ struct DownloadResult {
 class ByteSink {
  public:
   virtual ~ByteSink() = default;
-  virtual void set_total(uint64_t total) = 0;       // as soon as the headers tell
+  // As soon as the headers tell; false stops (the sink refuses a file that large).
+  virtual bool set_total(uint64_t total) = 0;
   // Whether a server asked for a range answered with it (206) or with the whole
   // file (200). Then true takes the file from byte 0; false (the default) drops
   // the bytes before the offset asked for.

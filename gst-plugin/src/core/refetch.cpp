@@ -19,9 +19,10 @@ class FileSink : public ByteSink {
   FileSink(DownloadStore& store, uint64_t offset, uint64_t end)
       : pos(offset), store_(store), end_(end), known_total_(store.total()) {}
   uint64_t end() const { return end_; }
-  void set_total(uint64_t total) override {
+  bool set_total(uint64_t total) override {
     if (known_total_ && total != *known_total_)
       changed_to = total;  // not the bytes we streamed before: none of them may be mixed in
+    return true;
   }
   // A server that ignores Range sends the whole file: take everything downloaded
   // from it in this one pass, from byte 0, and keep what comes next, rather

@@ -119,7 +119,9 @@ TaskRunner::Worker::Worker(Request request, std::string resume_id,
       journal_(request_.journal_path, request_.fingerprint()),
       cache_(request_.cache_dir),
       cancellable_(GRef<GCancellable>::adopt(g_cancellable_new())),
-      task_id_(std::move(resume_id)) {}
+      task_id_(std::move(resume_id)) {
+  store_->set_max_size(request_.max_size);
+}
 
 void TaskRunner::Worker::run() noexcept {
   {
@@ -400,9 +402,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
   class StoreSink : public ByteSink {
    public:
     StoreSink(DownloadStore& store, const TaskEvents& events) : store_(store), events_(events) {}
-    void set_total(uint64_t total) override {
-      if (!store_.total())
-        store_.set_total(total);
+    bool set_total(uint64_t total) override {
+      return store_.total() || store_.set_total(total, &error);
     }
     char* next_buffer(size_t* capacity) override { return store_.write_buffer(capacity); }
     bool commit(const char* data, size_t size) override {
