@@ -53,7 +53,8 @@ class Emulator:
                 if not chunk:
                     raise Failure(f"kling-emulator exited: {text!r}")
                 text += chunk
-        self.api = dict(re.findall(r"^(API|CDN): (\S+)$", text.decode(), re.M))["API"]
+        addresses = dict(re.findall(r"^(API|CDN): (\S+)$", text.decode(), re.M))
+        self.api, self.cdn = addresses["API"], addresses["CDN"]
 
     def requests(self):
         try:
@@ -135,7 +136,7 @@ def read(path):
 
 
 def say(output):
-    for line in output.splitlines()[-12:]:
+    for line in output.splitlines()[-40:]:
         print("#   " + line)
 
 
@@ -331,8 +332,9 @@ def case_gone_task_is_submitted_again_saying_why(args):
         check(r1 == 0 and c.emu.submits() == 1, "the first run submits")
     finally:
         c.emu.stop()
-    # The same ledger, an emulator that has forgotten every task (as after 7 days).
-    c.emu = Emulator(args.emulator, c.dir)
+    # The same ledger and API address, an emulator that has forgotten every task (as after 7 days).
+    port, cdn_port = c.emu.api.rsplit(":", 1)[1], c.emu.cdn.rsplit(":", 1)[1]
+    c.emu = Emulator(args.emulator, c.dir, f"--port={port}", f"--cdn-port={cdn_port}")
     try:
         rc, out = c.run(["prompt=soon gone"], c.path("b.mp4"))
         say(out)

@@ -11,7 +11,8 @@
 #include "glib_ptr.h"
 #include "http_transport.h"
 #include "retry_policy.h"
-#include "task_journal.h"
+#include "ledger.h"
+#include "submit_gate.h"
 #include "video_cache.h"
 
 namespace kling {
@@ -72,9 +73,13 @@ class TaskRunner::Worker {
 
  private:
   using Clock = std::chrono::steady_clock;
-  enum class Outcome { Done, Failed, Cancelled };
+  // Gone: a task picked up from the ledger no longer exists; the request is admitted again.
+  enum class Outcome { Done, Failed, Cancelled, Gone };
 
   Outcome execute(HttpTransport& http);
+  // Asks the ledger what this run does: `task` gets a task to replay or follow,
+  // or stays without an id for a submit (which admit() has priced and allowed).
+  Outcome admit(HttpTransport& http, api::Task* task);
   Outcome submit(HttpTransport& http, api::Task* task);
   Outcome poll_until_final(HttpTransport& http, api::Task* task);
   Outcome conclude(api::Task final_task, const std::string& url, api::Task* task);
@@ -92,14 +97,14 @@ class TaskRunner::Worker {
   // Publishes a status change (and journals it unless `journal` is false).
   void set_task(const api::Task& task, bool journal = true);
   void journal_status(const std::string& id, const std::string& status,
-                      const std::vector<std::string>& outputs, const std::string& detail);
+                      const std::vector<std::string>& outputs, const std::string& detail,
+                      const char* state = nullptr);
   void journal_failure(const std::string& what, const std::string& error);
   void progress(ProgressType type, const char* code, const std::string& text);
 
   const Request request_;
   const std::shared_ptr<DownloadStore> store_;
   const TaskEvents events_;
-  const TaskJournal journal_;
   const VideoCache cache_;
   std::optional<Clock::time_point> deadline_;
 
@@ -109,6 +114,11 @@ class TaskRunner::Worker {
   bool cancelled_ = false;
   bool finished_ = false;
   std::string task_id_;
+  // The ledger's word on this request (after cancellable_: it uses it).
+  SubmitGate gate_;
+  std::string resubmit_why_;  // a task of this request is gone: said in the submit text
+  std::string price_text_;    // "costs $1.30, balance $12.40"
+  bool from_ledger_ = false;  // the task was picked up from the ledger: gone means submit again
 };
 
 TaskRunner::Worker::Worker(Request request, std::string resume_id,
@@ -116,10 +126,12 @@ TaskRunner::Worker::Worker(Request request, std::string resume_id,
     : request_(std::move(request)),
       store_(std::move(store)),
       events_(std::move(events)),
-      journal_(request_.journal_path, request_.fingerprint()),
-      cache_(request_.cache_dir),
+      cache_(request_.cache_dir, request_.cache_max_size),
       cancellable_(GRef<GCancellable>::adopt(g_cancellable_new())),
-      task_id_(std::move(resume_id)) {
+      task_id_(std::move(resume_id)),
+      gate_(request_, cancellable_.get(),
+            {[this](const std::string& text) { progress(ProgressType::Continue, "submit", text); },
+             [this](unsigned ms) { return sleep_ms(ms); }, [this] { return ms_to_deadline(); }}) {
   store_->set_max_size(request_.max_size);
 }
 
@@ -159,49 +171,82 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::execute(HttpTransport& http) {
     return Outcome::Done;
   api::Task task;
   task.id = task_id();
-  if (task.id.empty() && request_.resume_unfinished) {
-    const TaskJournal::Lookup past = journal_.lookup(g_get_real_time() / G_USEC_PER_SEC);
-    // A task paid for by an earlier run that never delivered: pick it up instead of paying again.
-    if (const auto& entry = past.unfinished) {
-      task.id = entry->task_id;
-      set_task(task, false);
-      g_autoptr(GDateTime) when = g_date_time_new_from_unix_local(entry->submitted_unix);
-      g_autofree char* at = when ? g_date_time_format(when, "%F %T") : g_strdup("?");
-      progress(ProgressType::Start, "submit",
-               "Picking up unfinished task " + task.id + " (submitted " + at + ", last status " +
-                   entry->status + ") from the journal instead of paying for a new one; "
-                   "set resume-unfinished=false for a fresh variation");
-    } else if (past.uncertain_submit) {
-      g_autoptr(GDateTime) when = g_date_time_new_from_unix_local(*past.uncertain_submit);
-      g_autofree char* at = when ? g_date_time_format(when, "%F %T") : g_strdup("?");
-      progress(ProgressType::Continue, "submit",
-               std::string("Note: a submit of this request at ") + at +
-                   " never got its reply; if it made a task, it is on your WaveSpeed dashboard");
-    }
-  }
-  if (task.id.empty()) {
-    Outcome o = submit(http, &task);
-    if (o != Outcome::Done)
+  // Twice at most: a task picked up from the ledger that turns out gone is paid for again, once.
+  for (int round = 0;; round++) {
+    const bool known = !task.id.empty();  // request-id, or an earlier run of this element
+    if (!known)
+      if (Outcome o = admit(http, &task); o != Outcome::Done)
+        return o;
+    Outcome o = Outcome::Done;
+    if (task.id.empty())
+      o = submit(http, &task);
+    else if (task.outputs.empty() && known)
+      progress(ProgressType::Start, "poll", "Resuming task " + task.id);
+    // A replay has its output already: no poll.
+    if (o == Outcome::Done && task.outputs.empty())
+      o = poll_until_final(http, &task);
+    if (o == Outcome::Done)
+      o = download(http, std::move(task));
+    if (o != Outcome::Gone)
       return o;
-  } else {
-    progress(ProgressType::Start, "poll", "Resuming task " + task.id);
+    if (round > 0 || store_->have() > 0)
+      return fail({ErrorKind::NotFound, "Task " + task_id() + " is gone (WaveSpeed keeps tasks for 7 days)",
+                   {}, 0, task_id()});
+    task = api::Task();
+    from_ledger_ = false;
   }
-  Outcome o = poll_until_final(http, &task);
-  if (o != Outcome::Done)
-    return o;
-  return download(http, std::move(task));
+}
+
+TaskRunner::Worker::Outcome TaskRunner::Worker::admit(HttpTransport& http, api::Task* task) {
+  SubmitGate::Admission a = gate_.admit(http);
+  auto when = [](int64_t unix_time) {
+    g_autoptr(GDateTime) t = g_date_time_new_from_unix_local(unix_time);
+    g_autofree char* text = t ? g_date_time_format(t, "%F %T") : g_strdup("?");
+    return std::string(text);
+  };
+  switch (a.kind) {
+    case SubmitGate::Admission::Kind::Cancelled: return Outcome::Cancelled;
+    case SubmitGate::Admission::Kind::Refused: return fail(a.error);
+    case SubmitGate::Admission::Kind::Submit:
+      resubmit_why_ = a.why;
+      price_text_ = a.price_text;
+      return Outcome::Done;
+    case SubmitGate::Admission::Kind::Replay:
+      task->id = a.row.task_id;
+      task->status = "completed";
+      task->outputs = a.row.outputs;
+      from_ledger_ = true;
+      set_task(*task, false);
+      // COMPLETE: nothing to wait for before the first byte (gst-launch plays on).
+      progress(ProgressType::Complete, "submit",
+               "Replay of task " + task->id + " (submitted " + when(a.row.created) +
+                   "), costs nothing: streaming its video from " + task->outputs.front());
+      return Outcome::Done;
+    case SubmitGate::Admission::Kind::Follow:
+      task->id = a.row.task_id;
+      task->status = a.row.status;
+      from_ledger_ = true;
+      set_task(*task, false);
+      progress(ProgressType::Start, "submit",
+               "Following task " + task->id + " of this request (submitted " + when(a.row.created) +
+                   ", last status " + (a.row.status.empty() ? "unknown" : a.row.status) +
+                   ") from the ledger instead of paying for a new one; costs nothing more");
+      return Outcome::Done;
+  }
+  return Outcome::Failed;
 }
 
 TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api::Task* task) {
   const std::string url = api::submit_url(request_.api_url, request_.model);
   const std::string body = api::build_submit_body(request_);
   progress(ProgressType::Start, "submit",
-           "Submitting a " + std::to_string(request_.duration) + " s " + request_.aspect_ratio +
-               " video to " + request_.model);
+           (resubmit_why_.empty() ? std::string() : "Submitting again: " + resubmit_why_ + ". ") +
+               "Submitting a " + std::to_string(request_.duration) + " s " + request_.aspect_ratio +
+               " video to " + request_.model + (price_text_.empty() ? "" : ": " + price_text_));
 
   for (unsigned attempt = 1;; attempt++) {
-    // On record before the POST: a crash during it leaves a note for the next run.
-    journal_.record_submitting(nullptr);
+    // On record before the POST: a crash during it leaves it unanswered for every later run.
+    gate_.sending();
     HttpResult r = http.api_call("POST", url, &body, cancellable_.get());
     api::Reply reply = api::parse_reply(r.status, r.body);
     const unsigned status = effective_status(r, reply);
@@ -211,8 +256,15 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
     const bool has_task = reply.kind == api::ReplyKind::Task && !reply.task.id.empty();
     // Otherwise, until a task id arrives, a task may exist that we know nothing of.
     submit_uncertain_ = !no_task && !has_task;
-    if (no_task)
-      journal_.record_submitting(r.cancelled ? "not sent" : "refused");
+    // The ledger learns what the submit came to before anything else is said.
+    const bool retrying = no_task && (status == 429 || r.never_connected) && attempt <= request_.retries &&
+                          !r.cancelled && !r.tls_failed;
+    const bool named_task = !has_task && !reply.task.id.empty();  // an error reply naming its task
+    if (no_task && !retrying)
+      gate_.no_task();
+    else if (!no_task && !has_task && !named_task)
+      gate_.unanswered(r.status ? "HTTP " + std::to_string(r.status) + " without a task id"
+                                : r.cancelled ? "stopped before the reply" : r.transport_error);
     if (r.cancelled)
       return Outcome::Cancelled;
 
@@ -249,9 +301,9 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
       if (task->status.empty())
         task->status = "created";
       set_task(*task, false);  // the id is known to the element from here on
-      // Journaled before the first poll: from here on a crash cannot lose the task.
+      // On the ledger before the first poll: from here on a crash cannot lose the task.
       std::string error;
-      if (!journal_.record_submitted(request_, task->id, task->status, &error))
+      if (!gate_.submitted(task->id, task->status, &error))
         journal_failure(task->id, error);
       progress(ProgressType::Continue, "submit",
                "Task " + task->id + " submitted (status " + task->status + ")");
@@ -260,6 +312,22 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
     if (!r.redirect_to.empty())
       return fail(redirect_error(r, "POST", url, {}));
     std::string debug = "POST " + url + " answered HTTP " + std::to_string(r.status);
+    if (named_task) {
+      // Refused or failed, yet it names a task: that task may exist and bill. Keep its id.
+      api::Task named = reply.task;
+      if (named.status.empty())
+        named.status = "unknown";
+      submit_uncertain_ = false;
+      set_task(named, false);
+      std::string error;
+      if (!gate_.submitted(named.id, named.status, &error))
+        journal_failure(named.id, error);
+      return fail({kind_for_status(status),
+                   "WaveSpeed answered the submit " + describe_status(r, reply) + " but named task " +
+                       named.id + ", which may exist: run the same request again to follow it, or "
+                       "resume it with request-id=" + named.id,
+                   debug, status, named.id});
+    }
     if (status >= 500 || reply.kind == api::ReplyKind::Gateway)
       debug += "; not retried: the task may have been created, see your WaveSpeed dashboard";
     if (reply.kind == api::ReplyKind::Malformed || reply.kind == api::ReplyKind::Task)
@@ -339,8 +407,11 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::poll_until_final(HttpTransport& 
       return fail({ErrorKind::BadReply, "Unreadable reply while polling task " + id + ": " + reply.message,
                    "GET " + url + " answered HTTP " + std::to_string(r.status), http_status, id});
     if (reply.kind == api::ReplyKind::ApiError) {
-      if (http_status == 404 || http_status == 410)
-        journal_status(id, TaskJournal::kGone, {}, reply.message);  // nothing left to resume
+      if (http_status == 404 || http_status == 410) {
+        journal_status(id, "", {}, "HTTP " + std::to_string(http_status), Ledger::kGone);  // nothing left to resume
+        if (from_ledger_)
+          return Outcome::Gone;
+      }
       std::string what = http_status == 404 || http_status == 410
                              ? "Task " + id + " not found (WaveSpeed keeps tasks for 7 days): "
                              : "Polling task " + id + " failed: ";
@@ -467,7 +538,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
       progress(ProgressType::Complete, "download",
                "Downloaded " + std::to_string(store_->have()) + " bytes of task " + id);
       // Journaled before EOS can reach the application: a rerun must not pick it up.
-      journal_status(id, TaskJournal::kDelivered, {}, std::to_string(store_->have()) + " bytes");
+      journal_status(id, "", {}, std::to_string(store_->have()) + " bytes", Ledger::kDelivered);
       store_->finish();
       return Outcome::Done;
     }
@@ -498,8 +569,11 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
     }
     if (gone || is_final_download_status(r.status)) {
       // Only a prediction that is gone too ends the task for good (never picked up again).
-      if (prediction_gone)
-        journal_status(id, TaskJournal::kGone, {}, "output " + std::to_string(r.status));
+      if (prediction_gone) {
+        journal_status(id, "", {}, "output HTTP " + std::to_string(r.status), Ledger::kGone);
+        if (from_ledger_ && store_->have() == 0)
+          return Outcome::Gone;
+      }
       return fail({download_refusal_kind(r.status),
                    "The video of task " + id + " cannot be downloaded: HTTP " +
                        std::to_string(r.status) + " (outputs are kept for 7 days)",
@@ -542,15 +616,17 @@ void TaskRunner::Worker::set_task(const api::Task& task, bool journal) {
     task_id_ = task.id;
   }
   if (journal)
-    journal_status(task.id, task.status, task.outputs, task.error);
+    journal_status(task.id, task.status, task.outputs, task.error,
+                   api::is_final_status(task.status) && task.status != "completed" ? Ledger::kFailed : nullptr);
   if (events_.task && !task.status.empty())
     events_.task(task);
 }
 
 void TaskRunner::Worker::journal_status(const std::string& id, const std::string& status,
-                                const std::vector<std::string>& outputs, const std::string& detail) {
+                                const std::vector<std::string>& outputs, const std::string& detail,
+                                const char* state) {
   std::string error;
-  if (!journal_.record_status(id, status, outputs, detail, &error))
+  if (!gate_.record(id, status, outputs, state, detail, &error))
     journal_failure(id, error);
 }
 
