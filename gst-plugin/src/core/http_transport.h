@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "download_store.h"
 #include "glib_ptr.h"
 #include "kling_error.h"
 #include "request.h"
@@ -39,6 +40,7 @@ struct DownloadResult {
   bool range_done = false;           // a 206 delivered its whole announced range (maybe not to the end)
   bool cancelled = false;
   bool sink_failed = false;
+  bool changed = false;              // the reply is of another version of the file than asked
   std::optional<unsigned> retry_after;
   std::string error;                 // transport or protocol error text
 };
@@ -74,9 +76,12 @@ class HttpTransport {
                       GCancellable* cancellable);
 
   // Streams `url` from byte `offset` (up to `end`, exclusive, when given) into `sink`,
-  // whole buffers at a time. Never sends the key.
+  // whole buffers at a time. Never sends the key. With `version`, a range asks
+  // If-Range for it and a reply of another version feeds nothing (`changed`);
+  // an unknown version is learnt from the reply.
   DownloadResult download(const std::string& url, uint64_t offset, ByteSink& sink,
-                          GCancellable* cancellable, std::optional<uint64_t> end = std::nullopt);
+                          GCancellable* cancellable, std::optional<uint64_t> end = std::nullopt,
+                          FileVersion* version = nullptr);
 
  private:
   GRef<SoupMessage> new_message(const char* method, const std::string& url, std::string* error);

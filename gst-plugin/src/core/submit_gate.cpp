@@ -172,6 +172,8 @@ SubmitGate::Admission SubmitGate::price_and_budget(HttpTransport& http, int64_t 
 
 void SubmitGate::sending() { sending_ = true; }
 
+void SubmitGate::not_sent() { sending_ = false; }
+
 bool SubmitGate::submitted(const std::string& task_id, const std::string& status, std::string* error) {
   const int64_t row = std::exchange(held_row_, 0);
   sending_ = false;

@@ -48,7 +48,8 @@ class SubmitGate {
   // The POST is going out (again): until its answer, a crash leaves it unanswered.
   void sending();
   bool submitted(const std::string& task_id, const std::string& status, std::string* error);
-  void no_task();                         // proven: no task was made
+  void not_sent();                        // this POST made no task (another may follow)
+  void no_task();                         // proven: no task was made, none will be sent
   void unanswered(const std::string& detail);
   // A status change of `task_id` (outputs, "delivered", "gone", "failed").
   bool record(const std::string& task_id, const std::string& status,
