@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "fd_io.h"
 #include "json_util.h"
 
 namespace kling {
@@ -23,15 +24,7 @@ constexpr size_t kTail = 16;  // trailer length (8 bytes, little-endian) + magic
 constexpr uint64_t kMaxTrailer = 1 << 20;
 
 bool read_at(int fd, uint64_t offset, void* dest, size_t size) {
-  for (size_t done = 0; done < size;) {
-    ssize_t n = pread(fd, static_cast<char*>(dest) + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
+  return fd_io::read_all(fd, dest, size, offset) == 0;
 }
 
 // SHA-256 of the first `size` bytes, read with `read(offset, n, dest)`.
@@ -58,17 +51,6 @@ std::string tail_for(const std::string& trailer) {
   return trailer + tail;
 }
 
-bool write_all(int fd, const std::string& bytes) {
-  for (size_t done = 0; done < bytes.size();) {
-    ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -157,7 +139,7 @@ bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStor
       *error = "cannot create " + tmp + ": " + g_strerror(errno);
       return false;
     }
-    ok = store.copy_to(fd) && write_all(fd, trailer) && fsync(fd) == 0;
+    ok = store.copy_to(fd) && fd_io::write_all(fd, trailer.data(), trailer.size()) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok) {
       *error = "cannot write " + tmp + ": " + g_strerror(errno);
