@@ -75,6 +75,10 @@ class HttpTransport {
   HttpResult api_call(const char* method, const std::string& url, const std::string* json_body,
                       GCancellable* cancellable);
 
+  // The proxy resolver a request to `url` goes through; nullptr for a loopback
+  // host, which is always reached directly.
+  GProxyResolver* proxy_resolver_for(const std::string& url) const;
+
   // Streams `url` from byte `offset` (up to `end`, exclusive, when given) into `sink`,
   // whole buffers at a time. Never sends the key. With `version`, a range asks
   // If-Range for it and a reply of another version feeds nothing (`changed`);
@@ -84,12 +88,17 @@ class HttpTransport {
                           FileVersion* version = nullptr);
 
  private:
-  GRef<SoupMessage> new_message(const char* method, const std::string& url, std::string* error);
+  // The message and the session to send it with (`session` is set then).
+  GRef<SoupMessage> new_message(const char* method, const std::string& url, SoupSession** session,
+                                std::string* error);
+  SoupSession* session_for(GUri* uri) const;
 
   const std::string api_url_;
   const std::string api_key_;
   const bool ssl_strict_;
-  GRef<SoupSession> session_;
+  const std::string proxy_id_, proxy_pw_;
+  GRef<SoupSession> session_;         // through the proxy, for every other host
+  GRef<SoupSession> direct_session_;  // no proxy: for loopback hosts
 };
 
 }  // namespace kling
