@@ -42,10 +42,13 @@ struct Reply {
   Task task;            // when kind == Task
 };
 
+// api-url + /api/v3/ + path (models, media/uploads, ...).
+std::string v3_url(const std::string& api_url, const std::string& path);
 std::string submit_url(const std::string& api_url, const std::string& model);
 // The documented fallback poll URL when a reply carries no urls.get.
 std::string result_url(const std::string& api_url, const std::string& task_id);
-// The JSON body of a submit: the prompt exactly as given, duration as an integer.
+// The JSON body of a submit to a model of the built-in table (kling::build_submit_body
+// checks a request against any model's schema): the prompt exactly as given, duration an integer.
 std::string build_submit_body(const Request& request);
 
 Reply parse_reply(unsigned http_status, std::string_view body);

@@ -10,6 +10,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "glib_ptr.h"
 #include "request.h"
@@ -60,9 +62,20 @@ class HttpTransport {
   // Call on the thread that will use it, with its GMainContext pushed.
   explicit HttpTransport(const Request& request);
 
-  // A request to the API. The key is attached only when `url` is on api-url's origin.
+  using Header = std::pair<std::string, std::string>;
+
+  // A request to the API. The key and the X-Client-* headers are attached only
+  // when `url` is on api-url's origin.
   HttpResult api_call(const char* method, const std::string& url, const std::string* json_body,
                       GCancellable* cancellable);
+
+  // One PUT of `body` to a storage host with exactly `headers` (an upload ticket's):
+  // never the key, never a redirect.
+  HttpResult put(const std::string& url, const std::vector<Header>& headers, GBytes* body,
+                 GCancellable* cancellable);
+
+  // X-Client-Name (gst-kling, or WAVESPEED_CLIENT_NAME), X-Client-Version, X-Client-OS.
+  static std::vector<Header> client_headers();
 
   // Streams `url` from byte `offset` (up to `end`, exclusive, when given) into `sink`,
   // whole buffers at a time. Never sends the key.
@@ -71,6 +84,8 @@ class HttpTransport {
 
  private:
   GRef<SoupMessage> new_message(const char* method, const std::string& url, std::string* error);
+  // Sends `msg` (no redirects) and reads its reply, at most kMaxApiBody.
+  HttpResult exchange(SoupMessage* msg, GCancellable* cancellable);
 
   const std::string api_url_;
   const std::string api_key_;

@@ -8,32 +8,10 @@
 
 #include <cerrno>
 
+#include "atomic_file.h"
 #include "json_util.h"
 
 namespace kling {
-
-namespace {
-
-// Writes `fill`'s output to a temporary file in `path`'s folder, then renames it over `path`.
-template <typename Fill>
-bool write_atomically(const std::string& path, Fill fill, std::string* error) {
-  std::string tmp = path + ".tmp-XXXXXX";
-  int fd = g_mkstemp_full(tmp.data(), O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    *error = "cannot create " + tmp + ": " + g_strerror(errno);
-    return false;
-  }
-  bool ok = fill(fd) && fsync(fd) == 0;
-  int saved = errno;
-  ok = close(fd) == 0 && ok;
-  if (ok && g_rename(tmp.c_str(), path.c_str()) == 0)
-    return true;
-  *error = "cannot write " + path + ": " + g_strerror(ok ? errno : saved);
-  g_unlink(tmp.c_str());
-  return false;
-}
-
-}  // namespace
 
 std::string VideoCache::entry(const std::string& fingerprint, const char* ext) const {
   g_autofree char* path = g_build_filename(dir_.c_str(), (fingerprint + ext).c_str(), nullptr);
