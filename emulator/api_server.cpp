@@ -1,6 +1,8 @@
 // kling-emulator: API routes, validation, the envelope and fault injection.
 #include "api_server.h"
 
+#include "catalog.h"
+#include "json_text.h"
 #include "server_util.h"
 
 #include <json-glib/json-glib.h>
@@ -15,6 +17,10 @@ namespace {
 constexpr char kPrefix[] = "/api/v3/";
 constexpr char kPredictions[] = "/api/v3/predictions/";
 constexpr char kResultSuffix[] = "/result";
+constexpr char kDefaultModel[] = "kwaivgi/kling-v2.0-t2v-master";
+constexpr char kPricePath[] = "/api/v3/model/price";
+constexpr char kBalancePath[] = "/api/v3/balance";
+constexpr char kModelsPath[] = "/api/v3/models";
 
 bool starts_with(const std::string &s, const char *prefix)
 {
@@ -25,38 +31,6 @@ bool ends_with(const std::string &s, const char *suffix)
 {
   const size_t n = strlen(suffix);
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
-}
-
-std::string to_json(JsonBuilder *b)
-{
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  g_autofree char *text = json_to_string(root, FALSE);
-  return text;
-}
-
-// {"code":200,"message":"success","data":{ ... left open for the data's members;
-// two json_builder_end_object() close it.
-void begin_success_envelope(JsonBuilder *b)
-{
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "code");
-  json_builder_add_int_value(b, 200);
-  json_builder_set_member_name(b, "message");
-  json_builder_add_string_value(b, "success");
-  json_builder_set_member_name(b, "data");
-  json_builder_begin_object(b);
-}
-
-std::string envelope_error(int code, const std::string &message)
-{
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json_builder_set_member_name(b, "code");
-  json_builder_add_int_value(b, code);
-  json_builder_set_member_name(b, "message");
-  json_builder_add_string_value(b, message.c_str());
-  json_builder_end_object(b);
-  return to_json(b);
 }
 
 // Validates the submit body; returns an error message or "" and fills request.
@@ -149,6 +123,20 @@ void ApiServer::on_request(SoupServer *, SoupServerMessage *msg, const char *pat
 void ApiServer::handle(SoupServerMessage *msg, const std::string &path)
 {
   const std::string method = soup_server_message_get_method(msg);
+  auto only = [&](const char *allowed, void (ApiServer::*handler)(SoupServerMessage *)) {
+    if (method == allowed)
+      (this->*handler)(msg);
+    else
+      reply_bare_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method not allowed");
+  };
+
+  // Fixed paths first: none of them is a model.
+  if (path == kPricePath)
+    return only("POST", &ApiServer::handle_price);
+  if (path == kBalancePath)
+    return only("GET", &ApiServer::handle_balance);
+  if (path == kModelsPath)
+    return only("GET", &ApiServer::handle_models);
 
   if (starts_with(path, kPredictions)) {
     std::string rest = path.substr(strlen(kPredictions));
@@ -226,6 +214,15 @@ void ApiServer::handle_submit(SoupServerMessage *msg, const std::string &model)
   const std::string problem = validate(json_node_get_object(root), model, &request);
   if (!problem.empty())
     return reply_envelope_error(msg, SOUP_STATUS_BAD_REQUEST, problem);
+
+  if (const ModelSpec *spec = find_model(model))
+    request.price = model_price(*spec, config_.price, json_node_get_object(root));
+  else
+    request.price = model_price(*find_model(kDefaultModel), config_.price, json_node_get_object(root));
+  const double balance = this->balance();
+  if (config_.check_balance && !config_.no_balance && request.price > balance + 1e-9)
+    return reply_envelope_error(msg, 402, "Insufficient balance: the task costs $" + money(request.price) +
+                                              ", the balance is $" + money(balance));
 
   const std::string id = tasks_.create(request);
   if (!config_.video_file.empty()) {
@@ -347,9 +344,10 @@ void ApiServer::reply(SoupServerMessage *msg, int status, const char *content_ty
   soup_server_message_set_response(msg, content_type, SOUP_MEMORY_COPY, body.data(), body.size());
 }
 
-void ApiServer::reply_envelope_error(SoupServerMessage *msg, int status, const std::string &message)
+void ApiServer::reply_envelope_error(SoupServerMessage *msg, int status, const std::string &message,
+                                     const std::string &error_code)
 {
-  reply(msg, status, "application/json", envelope_error(status, message));
+  reply(msg, status, "application/json", envelope_error(status, message, error_code));
 }
 
 void ApiServer::reply_bare_error(SoupServerMessage *msg, int status, const std::string &message)

@@ -37,10 +37,17 @@ private:
   void handle_poll(SoupServerMessage *msg, const std::string &id);
   void handle_delete(SoupServerMessage *msg, const std::string &id);
 
+  // The account: api_account.cpp.
+  void handle_price(SoupServerMessage *msg);
+  void handle_balance(SoupServerMessage *msg);
+  void handle_models(SoupServerMessage *msg);
+  double balance() const;  // the starting credit less what the tasks cost
+
   bool authorized(SoupServerMessage *msg) const;
   void hang(SoupServerMessage *msg);
   void reply(SoupServerMessage *msg, int status, const char *content_type, const std::string &body);
-  void reply_envelope_error(SoupServerMessage *msg, int status, const std::string &message);
+  void reply_envelope_error(SoupServerMessage *msg, int status, const std::string &message,
+                            const std::string &error_code = {});
   void reply_bare_error(SoupServerMessage *msg, int status, const std::string &message);
   void reply_gateway_502(SoupServerMessage *msg);
   std::string task_json(const TaskView &task) const;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace emu {
@@ -22,6 +23,15 @@ struct Config {
   std::string output_dir;   // where generated files go (empty: a temp dir)
 
   std::string request_log;  // JSON lines, one per request
+
+  // Money: the quote and the account.
+  std::optional<double> price;  // --price: every model's base price (per 5 s)
+  bool no_price = false;        // the price endpoint answers 404
+  bool fail_price = false;      // ... 500
+  double balance = 100.0;       // starting credit, US dollars
+  bool check_balance = false;   // --balance given: a submit above the balance is refused (402)
+  bool no_balance = false;      // the balance endpoint answers 404 (and no credit check)
+  bool fail_balance = false;    // ... 500
 
   // Faults.
   int fail_submits_429 = 0;

@@ -12,6 +12,7 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -28,7 +29,8 @@ constexpr char kSummary[] =
     "  CDN: http://HOST:PORT\n"
     "\n"
     "Endpoints: POST /api/v3/{model}, GET /api/v3/predictions/{id}[/result],\n"
-    "DELETE /api/v3/predictions/{id} (Authorization: Bearer KEY), and\n"
+    "DELETE /api/v3/predictions/{id}, POST /api/v3/model/price, GET /api/v3/balance,\n"
+    "GET /api/v3/models (all with Authorization: Bearer KEY), and\n"
     "GET/HEAD /outputs/{id}.mp4 on the CDN (Range supported, no key needed).\n"
     "Tasks go created -> processing -> completed (or failed) over --latency-ms;\n"
     "unless --video-file is given, each task renders a real H.264 MP4 of the\n"
@@ -82,6 +84,8 @@ int main(int argc, char **argv)
   gboolean hang_polls = FALSE, processing_5004 = FALSE;
   int port = 0, cdn_port = 0, latency_ms = config.latency_ms, video_scale = 1, retry_after = 1;
   int fail_submits_429 = 0, fail_polls_500 = 0, fail_polls_502 = 0;
+  double price = NAN, balance = NAN;
+  gboolean no_price = FALSE, fail_price = FALSE, no_balance = FALSE, fail_balance = FALSE;
 
   const GOptionEntry entries[] = {
       {"host", 0, 0, G_OPTION_ARG_STRING, &host, "API address to bind (default 127.0.0.1; loopback only unless --allow-remote)", "ADDR"},
@@ -106,6 +110,12 @@ int main(int argc, char **argv)
       {"hang-submit", 0, 0, G_OPTION_ARG_NONE, &hang_submit, "Fault: never answer submits (the connection stays open)", nullptr},
       {"hang-polls", 0, 0, G_OPTION_ARG_NONE, &hang_polls, "Fault: never answer polls (the connection stays open)", nullptr},
       {"processing-5004", 0, 0, G_OPTION_ARG_NONE, &processing_5004, "Fault: while processing, polls carry data.code=5004 (sync wait timed out; keep polling)", nullptr},
+      {"price", 0, 0, G_OPTION_ARG_DOUBLE, &price, "Every model's base price in US dollars per 5 s (default: each model's own, e.g. 1.30)", "USD"},
+      {"no-price", 0, 0, G_OPTION_ARG_NONE, &no_price, "POST /api/v3/model/price answers 404 (an API without quotes)", nullptr},
+      {"fail-price", 0, 0, G_OPTION_ARG_NONE, &fail_price, "Fault: POST /api/v3/model/price answers 500 with an error envelope", nullptr},
+      {"balance", 0, 0, G_OPTION_ARG_DOUBLE, &balance, "The account's starting credit in US dollars (default 100); each accepted submit costs its price, a failed task is refunded; when given, a submit costing more than the balance gets 402", "USD"},
+      {"no-balance", 0, 0, G_OPTION_ARG_NONE, &no_balance, "GET /api/v3/balance answers 404 (and submits are not checked against the credit)", nullptr},
+      {"fail-balance", 0, 0, G_OPTION_ARG_NONE, &fail_balance, "Fault: GET /api/v3/balance answers 500 with an error envelope", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
 
@@ -148,12 +158,24 @@ int main(int argc, char **argv)
   config.hang_submit = hang_submit;
   config.hang_polls = hang_polls;
   config.processing_5004 = processing_5004;
+  if (!std::isnan(price))
+    config.price = price;
+  config.no_price = no_price;
+  config.fail_price = fail_price;
+  if (!std::isnan(balance)) {
+    config.balance = balance;
+    config.check_balance = true;
+  }
+  config.no_balance = no_balance;
+  config.fail_balance = fail_balance;
 
   if (port < 0 || port > 65535 || cdn_port < 0 || cdn_port > 65535)
     return fail("--port and --cdn-port must be 0..65535");
   if (latency_ms < 0 || video_scale < 1 || retry_after < 0 || fail_submits_429 < 0 || fail_polls_500 < 0 ||
       fail_polls_502 < 0)
     return fail("--latency-ms, --retry-after and the fault counts must be >= 0, --video-scale >= 1");
+  if ((config.price && !(*config.price >= 0 && *config.price < 1e6)) || (!std::isnan(balance) && !(balance > -1e9 && balance < 1e9)))
+    return fail("--price must be 0..1000000 and --balance a number");
   if (config.api_key.empty())
     return fail("--api-key must not be empty");
   if (!allow_remote && !emu::is_loopback_host(config.host))

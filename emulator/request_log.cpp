@@ -66,6 +66,19 @@ void RequestLog::write(const char *server, SoupServerMessage *msg, int status)
     json_builder_add_string_value(b, range);
   else
     json_builder_add_null_value(b);
+  // Who is calling: WaveSpeed's clients send these attribution headers.
+  for (const char *header : {"X-Client-Name", "X-Client-Version", "X-Client-OS"}) {
+    g_autofree char *member = g_ascii_strdown(header, -1);
+    for (char *p = member; *p; p++)
+      if (*p == '-')
+        *p = '_';
+    json_builder_set_member_name(b, member);
+    const char *value = soup_message_headers_get_one(headers, header);
+    if (value)
+      json_builder_add_string_value(b, value);
+    else
+      json_builder_add_null_value(b);
+  }
   json_builder_set_member_name(b, "body");
   json_builder_add_string_value(b, text);
   json_builder_set_member_name(b, "status");

@@ -64,7 +64,24 @@ void TaskStore::set_generation_error(const std::string &id, const std::string &m
 bool TaskStore::remove(const std::string &id)
 {
   std::lock_guard<std::mutex> lock(mutex_);
-  return tasks_.erase(id) > 0;
+  auto it = tasks_.find(id);
+  if (it == tasks_.end() || it->second->deleted)
+    return false;
+  it->second->deleted = true;
+  return true;
+}
+
+double TaskStore::charged() const
+{
+  std::lock_guard<std::mutex> lock(mutex_);
+  double total = 0;
+  for (const auto &entry : tasks_) {
+    TaskView view;
+    fill_status(*entry.second, &view);
+    if (view.status != "failed")
+      total += entry.second->request.price;
+  }
+  return total;
 }
 
 std::optional<TaskView> TaskStore::view(const std::string &id) const
@@ -80,29 +97,41 @@ std::optional<TaskView> TaskStore::view(const std::string &id) const
   view.model = task.request.model;
   view.created_at = task.created_at;
 
+  fill_status(task, &view);
+  if (task.deleted) {
+    // Deleted: the task is still known (polls say so) but its output is gone.
+    view.status = "deleted";
+    view.code = 0;
+    view.error.clear();
+    view.output_path.clear();
+  }
+  return view;
+}
+
+void TaskStore::fill_status(const Task &task, TaskView *view) const
+{
   const int64_t latency_us = int64_t(config_.latency_ms) * 1000;
   const int64_t elapsed_us = g_get_monotonic_time() - task.submitted_us;
   const bool latency_over = elapsed_us >= latency_us;
 
   if (latency_over && config_.fail_task) {
-    view.status = "failed";
-    view.code = config_.fail_task_code;
-    view.error = config_.fail_task_message;
+    view->status = "failed";
+    view->code = config_.fail_task_code;
+    view->error = config_.fail_task_message;
   } else if (latency_over && !task.generation_error.empty()) {
-    view.status = "failed";
-    view.code = 5000;
-    view.error = "Internal error: video generation failed: " + task.generation_error;
+    view->status = "failed";
+    view->code = 5000;
+    view->error = "Internal error: video generation failed: " + task.generation_error;
   } else if (latency_over && !task.output_path.empty()) {
-    view.status = "completed";
-    view.output_path = task.output_path;
-    view.inference_ms = std::max(latency_us, task.output_ready_us - task.submitted_us) / 1000;
+    view->status = "completed";
+    view->output_path = task.output_path;
+    view->inference_ms = std::max(latency_us, task.output_ready_us - task.submitted_us) / 1000;
   } else {
     // "created" for the first quarter of the latency, then "processing".
-    view.status = elapsed_us < latency_us / 4 ? "created" : "processing";
-    if (view.status == "processing" && config_.processing_5004)
-      view.code = 5004;
+    view->status = elapsed_us < latency_us / 4 ? "created" : "processing";
+    if (view->status == "processing" && config_.processing_5004)
+      view->code = 5004;
   }
-  return view;
 }
 
 } // namespace emu

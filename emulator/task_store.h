@@ -23,6 +23,7 @@ struct TaskRequest {
   std::string prompt;
   std::string aspect_ratio;  // 16:9, 9:16 or 1:1
   int duration = 5;          // seconds
+  double price = 0;          // charged at submit, refunded if the task fails
 };
 
 // What a poll (or the CDN) sees of a task at a given moment.
@@ -30,7 +31,7 @@ struct TaskView {
   std::string id;
   std::string model;
   std::string created_at;    // ISO 8601 UTC with milliseconds
-  std::string status;        // created, processing, completed, failed
+  std::string status;        // created, processing, completed, failed, deleted
   int code = 0;              // task error code; 0 = none to report
   std::string error;         // failure message, empty otherwise
   int64_t inference_ms = 0;  // set once completed
@@ -48,11 +49,15 @@ public:
   void set_output(const std::string &id, const std::string &path);
   void set_generation_error(const std::string &id, const std::string &message);
 
-  // Marks the task deleted; false if unknown (or already deleted).
+  // Marks the task deleted (polls then show "deleted", its output is gone);
+  // false if unknown or already deleted.
   bool remove(const std::string &id);
 
-  // The task as seen now; nullopt if unknown or deleted.
+  // The task as seen now; nullopt if unknown.
   std::optional<TaskView> view(const std::string &id) const;
+
+  // What the tasks cost so far: the prices of every task not failed (deleted ones included).
+  double charged() const;
 
 private:
   struct Task {
@@ -62,7 +67,11 @@ private:
     std::string output_path;   // set when the file exists
     int64_t output_ready_us = 0;
     std::string generation_error;
+    bool deleted = false;
   };
+
+  // The status part of a view (status, code, error, inference, output), now.
+  void fill_status(const Task &task, TaskView *view) const;
 
   const Config &config_;
   mutable std::mutex mutex_;

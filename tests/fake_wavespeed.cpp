@@ -113,9 +113,11 @@ void FakeWaveSpeed::send(SoupServerMessage* msg, const FakeReply& reply) {
       g_snprintf(size, sizeof size, "%zx", *reply.cut_after);
       raw += "Transfer-Encoding: chunked\r\n\r\n" + std::string(size) + "\r\n" +
              reply.body.substr(0, *reply.cut_after) + "\r\n";  // no 0-chunk: cut
+    } else if (reply.until_close) {
+      raw += "\r\n" + reply.body.substr(0, *reply.cut_after);
     } else {
-      raw += "Content-Length: " + std::to_string(reply.body.size()) + "\r\n\r\n" +
-             reply.body.substr(0, *reply.cut_after);
+      raw += "Content-Length: " + std::to_string(reply.content_length.value_or(reply.body.size())) +
+             "\r\n\r\n" + reply.body.substr(0, *reply.cut_after);
     }
     std::thread([stream, raw] {
       if (G_IS_SOCKET_CONNECTION(stream))

@@ -28,6 +28,8 @@ struct FakeReply {
   // `cut_after` bytes of `body`, then the connection closes.
   std::optional<size_t> cut_after;
   bool chunked = false;  // with cut_after: a chunked reply cut before its last chunk
+  std::optional<uint64_t> content_length;  // with cut_after: announced instead of body.size()
+  bool until_close = false;  // with cut_after: no length at all, the body ends when the connection closes
 };
 
 struct RecordedRequest {

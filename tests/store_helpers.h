@@ -15,7 +15,7 @@
 inline void download_into(kling::DownloadStore& store, const std::string& data, bool take) {
   constexpr size_t kChunk = kling::DownloadStore::kChunkSize;
   kling::Error error;
-  store.set_total(data.size());
+  g_assert_true(store.set_total(data.size(), &error));
   for (size_t offset = 0; offset < data.size(); offset += kChunk) {
     size_t capacity = 0;
     char* buffer = store.write_buffer(&capacity);

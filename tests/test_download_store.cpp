@@ -179,6 +179,29 @@ void test_located_pieces_outlive_the_ring() {
 
 }  // namespace
 
+// The disk a download uses is bounded: by max-size, and by the size announced.
+void test_size_is_bounded() {
+  auto store = new_store();
+  store->set_max_size(3 * kChunk);
+  kling::Error error;
+  g_assert_false(store->set_total(3 * kChunk + 1, &error));
+  g_assert_true(error.kind == kling::ErrorKind::TooLarge);
+  g_assert_false(store->total().has_value());
+  size_t capacity = 0;
+  for (int i = 0; i < 3; i++)
+    g_assert_true(store->commit(store->write_buffer(&capacity), kChunk, &error));
+  g_assert_false(store->commit(store->write_buffer(&capacity), 1, &error));  // nothing announced
+  g_assert_true(error.kind == kling::ErrorKind::TooLarge);
+
+  auto announced = new_store();
+  g_assert_true(announced->set_total(kChunk + 10, &error));
+  g_assert_true(announced->commit(announced->write_buffer(&capacity), kChunk, &error));
+  g_assert_false(announced->commit(announced->write_buffer(&capacity), 11, &error));
+  g_assert_true(error.kind == kling::ErrorKind::BadReply);
+  g_assert_cmpuint(announced->have(), ==, kChunk);
+  g_assert_true(announced->commit(announced->write_buffer(&capacity), 10, &error));
+}
+
 int main(int argc, char** argv) {
   g_test_init(&argc, &argv, nullptr);
   g_test_add_func("/store/untaken-chunks-are-spilled", test_untaken_chunks_are_spilled);
@@ -188,5 +211,6 @@ int main(int argc, char** argv) {
   g_test_add_func("/store/cache-entry-keeps-everything", test_cache_entry_keeps_everything);
   g_test_add_func("/store/reads-spanning-chunks-share-memory", test_reads_spanning_chunks_share_memory);
   g_test_add_func("/store/located-pieces-outlive-the-ring", test_located_pieces_outlive_the_ring);
+  g_test_add_func("/store/size-is-bounded", test_size_is_bounded);
   return g_test_run();
 }

@@ -510,7 +510,14 @@ void test_unknown_id_and_delete()
   g_assert_cmpint(json_object_get_int_member(deleted->object(), "code"), ==, 200);
   g_assert_cmpstr(json_object_get_string_member(deleted->data(), "id"), ==, id.c_str());
   g_assert_cmpstr(json_object_get_string_member(deleted->data(), "status"), ==, "deleted");
-  assert_envelope_error(*poll(*e, id), 404, "not found");
+  // Polls then say so (a final status), with no output, in both forms.
+  for (bool result_form : {true, false}) {
+    auto after = poll(*e, id, result_form);
+    g_assert_cmpuint(after->status, ==, 200);
+    g_assert_cmpstr(json_object_get_string_member(after->data(), "status"), ==, "deleted");
+    g_assert_cmpuint(json_array_get_length(json_object_get_array_member(after->data(), "outputs")), ==, 0);
+  }
+  g_assert_cmpuint(request("GET", e->cdn + "/outputs/" + id + ".mp4", nullptr)->status, ==, 404);
   assert_envelope_error(*request("DELETE", e->api + "/api/v3/predictions/" + id, kKey), 404, "not found");
 }
 
@@ -671,6 +678,122 @@ void test_generate_16_9()
   g_assert_cmpuint(facts.height, ==, 180);
 }
 
+
+// ---------------------------------------------------------------- money
+
+double quote(const Emulator &e, const std::string &body)
+{
+  auto reply = request("POST", e.api + "/api/v3/model/price", kKey, body);
+  g_assert_cmpuint(reply->status, ==, 200);
+  g_assert_cmpint(json_object_get_int_member(reply->object(), "code"), ==, 200);
+  g_assert_cmpstr(json_object_get_string_member(reply->data(), "currency"), ==, "USD");
+  const double price = json_object_get_double_member(reply->data(), "price");
+  g_assert_cmpfloat(json_object_get_double_member(reply->data(), "discounted_price"), ==, price);
+  g_assert_cmpfloat(json_object_get_double_member(reply->data(), "discount_rate"), ==, 0.0);
+  return price;
+}
+
+double balance_of(const Emulator &e)
+{
+  auto reply = request("GET", e.api + "/api/v3/balance", kKey);
+  g_assert_cmpuint(reply->status, ==, 200);
+  return json_object_get_double_member(reply->data(), "balance");
+}
+
+size_t count_path(const Emulator &e, const char *path)
+{
+  auto log = e.log();
+  size_t n = 0;
+  for (auto *entry : log)
+    n += g_str_equal(json_object_get_string_member(entry, "path"), path);
+  free_log(log);
+  return n;
+}
+
+void test_price_from_base_and_duration()
+{
+  auto e = start_emulator({});
+  g_assert_cmpfloat(quote(*e, "{\"model_id\":\"kwaivgi/kling-v2.0-t2v-master\",\"inputs\":{\"prompt\":\"x\",\"duration\":10}}"),
+                    ==, 2.60);
+  // The model's default duration (5 s) when the inputs do not say.
+  g_assert_cmpfloat(quote(*e, "{\"model_id\":\"kwaivgi/kling-v2.0-t2v-master\",\"inputs\":{\"prompt\":\"x\"}}"), ==, 1.30);
+  g_assert_cmpfloat(quote(*e, "{\"model_id\":\"kwaivgi/kling-v2.1-i2v-master\",\"inputs\":{\"duration\":5}}"), ==, 1.30);
+  // The reply's number is written short.
+  auto raw = request("POST", e->api + "/api/v3/model/price", kKey,
+                     "{\"model_id\":\"kwaivgi/kling-v2.0-t2v-master\",\"inputs\":{\"duration\":10}}");
+  g_assert_nonnull(strstr(raw->body.c_str(), "\"price\":2.6,"));
+
+  assert_envelope_error(*request("POST", e->api + "/api/v3/model/price", kKey,
+                                 "{\"model_id\":\"kwaivgi/no-such-model\",\"inputs\":{}}"),
+                        404, "Model not found: kwaivgi/no-such-model");
+  assert_envelope_error(*request("POST", e->api + "/api/v3/model/price", kKey, "{\"inputs\":{}}"), 400,
+                        "Missing required parameter: model_id");
+  assert_envelope_error(*request("POST", e->api + "/api/v3/model/price", nullptr,
+                                 "{\"model_id\":\"kwaivgi/kling-v2.0-t2v-master\"}"),
+                        401, "Invalid API key");
+  g_assert_cmpuint(request("GET", e->api + "/api/v3/model/price", kKey)->status, ==, 405);
+  // A quote is free: no task, no charge.
+  g_assert_cmpfloat(balance_of(*e), ==, 100.0);
+  g_assert_cmpuint(count_path(*e, "/api/v3/model/price"), ==, 8);
+
+  auto flat = start_emulator({"--price", "0.5"});
+  g_assert_cmpfloat(quote(*flat, "{\"model_id\":\"kwaivgi/kling-v2.0-t2v-master\",\"inputs\":{\"duration\":10}}"), ==, 1.0);
+  g_assert_cmpfloat(quote(*flat, "{\"model_id\":\"kwaivgi/kling-v9-t2v-test\",\"inputs\":{\"duration\":5}}"), ==, 0.5);
+}
+
+void test_balance_charged_and_refunded()
+{
+  auto e = start_emulator({"--balance", "12.4"});
+  g_assert_cmpfloat(balance_of(*e), ==, 12.40);
+  const std::string id = submit_ok(*e, "{\"prompt\":\"a red fox\",\"duration\":10}");
+  g_assert_cmpfloat(balance_of(*e), ==, 9.80);
+  submit_ok(*e, "{\"prompt\":\"a red fox\"}");
+  g_assert_cmpfloat(balance_of(*e), ==, 8.50);
+  // A deleted task was still made: no refund.
+  g_assert_cmpuint(request("DELETE", e->api + "/api/v3/predictions/" + id, kKey)->status, ==, 200);
+  g_assert_cmpfloat(balance_of(*e), ==, 8.50);
+  g_assert_cmpuint(count_path(*e, "/api/v3/balance"), ==, 4);
+  assert_envelope_error(*request("GET", e->api + "/api/v3/balance", "wrong"), 401, "Invalid API key");
+
+  // A submit above the balance is refused, and makes no task.
+  auto poor = start_emulator({"--balance", "2", "--price", "1.5"});
+  submit_ok(*poor, "{\"prompt\":\"x\"}");
+  assert_envelope_error(*submit(*poor, "{\"prompt\":\"x\"}"), 402, "Insufficient balance: the task costs $1.50, the balance is $0.50");
+  g_assert_cmpfloat(balance_of(*poor), ==, 0.5);
+
+  // A failed task is refunded.
+  auto failing = start_emulator({"--balance", "5", "--fail-task", "1200:Content moderation"});
+  const std::string failed = submit_ok(*failing, "{\"prompt\":\"x\",\"duration\":10}");
+  g_assert_cmpfloat(balance_of(*failing), ==, 2.40);
+  poll_until_final(*failing, failed);
+  g_assert_cmpfloat(balance_of(*failing), ==, 5.0);
+
+  // Without --balance the credit (100) is shown but never refuses a submit.
+  auto rich = start_emulator({"--price", "60"});
+  submit_ok(*rich, "{\"prompt\":\"x\"}");
+  submit_ok(*rich, "{\"prompt\":\"x\"}");
+  g_assert_cmpfloat(balance_of(*rich), ==, -20.0);
+}
+
+void test_money_endpoints_absent_or_failing()
+{
+  auto absent = start_emulator({"--no-price", "--no-balance", "--balance", "0"});
+  auto price = request("POST", absent->api + "/api/v3/model/price", kKey, "{\"model_id\":\"kwaivgi/kling-v2.0-t2v-master\"}");
+  g_assert_cmpuint(price->status, ==, 404);
+  g_assert_cmpuint(request("GET", absent->api + "/api/v3/balance", kKey)->status, ==, 404);
+  // Without a balance endpoint nothing checks the credit.
+  submit_ok(*absent, "{\"prompt\":\"x\"}");
+
+  auto failing = start_emulator({"--fail-price", "--fail-balance"});
+  assert_envelope_error(*request("POST", failing->api + "/api/v3/model/price", kKey,
+                                 "{\"model_id\":\"kwaivgi/kling-v2.0-t2v-master\"}"),
+                        500, "Internal server error");
+  assert_envelope_error(*request("GET", failing->api + "/api/v3/balance", kKey), 500, "Internal server error");
+  // The key is still checked first.
+  assert_envelope_error(*request("GET", failing->api + "/api/v3/balance", nullptr), 401, "Invalid API key");
+  g_assert_cmpuint(count_path(*failing, "/api/v3/balance"), ==, 2);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -696,7 +819,7 @@ int main(int argc, char **argv)
   g_test_add_func("/emulator/cdn/byte-ranges-and-head", test_cdn_ranges);
   g_test_add_func("/emulator/auth/wrong-or-missing-key-is-401", test_auth_401);
   g_test_add_func("/emulator/submit/invalid-input-is-400", test_submit_validation_400);
-  g_test_add_func("/emulator/poll/unknown-id-is-404-and-delete-works", test_unknown_id_and_delete);
+  g_test_add_func("/emulator/poll/unknown-id-is-404-and-delete-shows-deleted", test_unknown_id_and_delete);
   g_test_add_func("/emulator/fault/submit-429-with-retry-after", test_fault_submit_429);
   g_test_add_func("/emulator/fault/polls-500", test_fault_polls_500);
   g_test_add_func("/emulator/fault/polls-502-html", test_fault_polls_502);
@@ -709,6 +832,10 @@ int main(int argc, char **argv)
   g_test_add_func("/emulator/generate/9x16-faststart-exact-duration", test_generate_faststart);
   g_test_add_func("/emulator/generate/1x1-moov-at-end-10s", test_generate_moov_at_end);
   g_test_add_func("/emulator/generate/16x9-size", test_generate_16_9);
+
+  g_test_add_func("/emulator/money/price-from-base-and-duration", test_price_from_base_and_duration);
+  g_test_add_func("/emulator/money/balance-charged-and-refunded", test_balance_charged_and_refunded);
+  g_test_add_func("/emulator/money/endpoints-absent-or-failing", test_money_endpoints_absent_or_failing);
 
   const int status = g_test_run();
 

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -123,10 +122,29 @@ DownloadStore::~DownloadStore() {
     g_unlink(path_.c_str());
 }
 
-void DownloadStore::set_total(uint64_t total) {
+namespace {
+Error too_large(uint64_t size, uint64_t max_size, bool announced) {
+  return Error{ErrorKind::TooLarge,
+               std::string("The video ") + (announced ? "is announced as " : "is over ") +
+                   std::to_string(size) + " bytes, more than max-size (" + std::to_string(max_size) +
+                   " bytes): not downloaded further",
+               "raise max-size to accept it", 0, {}};
+}
+}  // namespace
+
+void DownloadStore::set_max_size(uint64_t max_size) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  max_size_ = max_size;
+}
+
+bool DownloadStore::set_total(uint64_t total, Error* error) {
   bool reserve;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (total > max_size_) {
+      *error = too_large(total, max_size_, true);
+      return false;
+    }
     total_ = total;
     reserve = keep_everything_;
     changed_.notify_all();
@@ -135,6 +153,7 @@ void DownloadStore::set_total(uint64_t total) {
   // growing it chunk by chunk.
   if (reserve && total > 0)
     posix_fallocate(fd_, 0, static_cast<off_t>(total));
+  return true;
 }
 
 void DownloadStore::set_source(std::string url) {
@@ -164,25 +183,46 @@ constexpr size_t kPooledChunks = 32; // reused while no buffer holds them
 char* DownloadStore::write_buffer(size_t* size) {
   std::lock_guard<std::mutex> lock(mutex_);
   filling_.reset();
-  // A chunk no reader and no recent entry holds any more is free to reuse.
-  for (const auto& chunk : pool_)
-    if (chunk.use_count() == 1) {
-      // Order the reuse after the last reader's release of the chunk.
-      std::atomic_thread_fence(std::memory_order_acquire);
-      filling_ = chunk;
-      break;
+  std::unique_ptr<Chunk> chunk;
+  {
+    std::lock_guard<std::mutex> pool_lock(pool_->mutex);
+    if (!pool_->free.empty()) {
+      chunk = std::move(pool_->free.back());
+      pool_->free.pop_back();
     }
-  if (!filling_) {
-    filling_ = std::make_shared<Chunk>(kChunkSize);
-    if (pool_.size() < kPooledChunks)
-      pool_.push_back(filling_);
   }
+  if (!chunk)
+    chunk = std::make_unique<Chunk>(kChunkSize);
+  // The last holder returns the chunk to the pool (or frees it when the pool is
+  // full or the store gone).
+  std::weak_ptr<ChunkPool> pool = pool_;
+  filling_ = std::shared_ptr<Chunk>(chunk.release(), [pool](Chunk* c) {
+    std::unique_ptr<Chunk> owned(c);
+    if (auto p = pool.lock()) {
+      std::lock_guard<std::mutex> pool_lock(p->mutex);
+      if (p->free.size() < kPooledChunks)
+        p->free.push_back(std::move(owned));
+    }
+  });
   *size = filling_->capacity;
   return filling_->data.get();
 }
 
 bool DownloadStore::commit(const char* data, size_t size, Error* error) {
   std::unique_lock<std::mutex> lock(mutex_);
+  // Never past what was announced, nor past the maximum when nothing was.
+  const uint64_t limit = total_ ? *total_ : max_size_;
+  if (size > limit - std::min(limit, have_)) {
+    if (!total_) {
+      *error = too_large(have_ + size, max_size_, false);
+      return false;
+    }
+    *error = Error{ErrorKind::BadReply,
+                   "The server sent more than the " + std::to_string(*total_) +
+                       " bytes it announced for the video: stopped there",
+                   {}, 0, {}};
+    return false;
+  }
   // One step for readers: the bytes count as present and their chunk is shareable.
   recent_.push_back({have_, data, size, std::move(filling_), have_, false});
   have_ += size;

@@ -43,12 +43,16 @@ class DownloadStore {
   DownloadStore& operator=(const DownloadStore&) = delete;
 
   // --- writer side (the task runner) ---
-  void set_total(uint64_t total);
+  // The most bytes the store takes (max-size): bounds the disk it uses.
+  void set_max_size(uint64_t max_size);
+  // False (and `error`) when `total` is over the maximum: nothing is reserved.
+  bool set_total(uint64_t total, Error* error);
   // The URL the bytes are being read from: holes are read again from there.
   void set_source(std::string url);
   std::string source() const;
   // Read the next bytes into write_buffer(), then commit() the part of it that
-  // holds them; false (and `error`) when the spill file cannot be written.
+  // holds them; false (and `error`) when the spill file cannot be written, or
+  // the bytes would go past the announced total or the maximum (none is kept then).
   char* write_buffer(size_t* size);
   bool commit(const char* data, size_t size, Error* error);
   void finish();           // every byte is present
@@ -113,6 +117,7 @@ class DownloadStore {
   std::condition_variable changed_;
   uint64_t have_ = 0;
   std::optional<uint64_t> total_;
+  uint64_t max_size_ = UINT64_MAX;
   bool complete_ = false;
   bool flushing_ = false;
   int waiters_ = 0;
@@ -129,7 +134,15 @@ class DownloadStore {
   };
   std::shared_ptr<Chunk> filling_;
   std::deque<Recent> recent_;
-  std::vector<std::shared_ptr<Chunk>> pool_;
+  // Chunks no one holds any more, ready for reuse. The last holder of a chunk
+  // (a buffer downstream, on any thread) gives it back under the pool's mutex:
+  // that lock orders its last read before the writer's next fill, in a way
+  // ThreadSanitizer can check. Shared with the chunks, which may outlive the store.
+  struct ChunkPool {
+    std::mutex mutex;
+    std::vector<std::unique_ptr<Chunk>> free;
+  };
+  std::shared_ptr<ChunkPool> pool_ = std::make_shared<ChunkPool>();
 };
 
 }  // namespace kling

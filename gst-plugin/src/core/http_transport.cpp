@@ -23,7 +23,32 @@ gboolean accept_any_certificate(SoupMessage*, GTlsCertificate*, GTlsCertificateF
   return TRUE;
 }
 
+// scheme://host:port of `location` resolved against `base`, the part of a
+// redirect's target that may be shown (its path and query may hold tokens).
+std::string redirect_origin(const std::string& base, const char* location) {
+  if (!location || !*location)
+    return "nowhere (no Location header)";
+  g_autoptr(GUri) from = g_uri_parse(base.c_str(), G_URI_FLAGS_NONE, nullptr);
+  g_autoptr(GUri) to = from ? g_uri_parse_relative(from, location, G_URI_FLAGS_NONE, nullptr) : nullptr;
+  if (!to || !g_uri_get_host(to))
+    return "an unreadable Location";
+  std::string origin = std::string(g_uri_get_scheme(to)) + "://" + g_uri_get_host(to);
+  if (g_uri_get_port(to) > 0)
+    origin += ":" + std::to_string(g_uri_get_port(to));
+  return origin;
+}
+
 }  // namespace
+
+Error redirect_error(const HttpResult& r, const char* method, const std::string& url,
+                     const std::string& task_id) {
+  return {ErrorKind::BadReply,
+          "The API answered " + std::string(method) + " with a redirect (HTTP " +
+              std::to_string(r.status) + ") to " + r.redirect_to +
+              "; it is not followed, so the key goes nowhere else: check api-url",
+          std::string(method) + " " + url + " answered HTTP " + std::to_string(r.status), r.status,
+          task_id};
+}
 
 HttpTransport::HttpTransport(const Request& request)
     : api_url_(request.api_url), api_key_(request.api_key), ssl_strict_(request.ssl_strict) {
@@ -123,6 +148,11 @@ HttpResult HttpTransport::exchange(SoupMessage* msg, GCancellable* cancellable) 
   SoupMessageHeaders* reply_headers = soup_message_get_response_headers(msg);
   result.retry_after = api::parse_retry_after(
       soup_message_headers_get_one(reply_headers, "Retry-After"), g_get_real_time() / G_USEC_PER_SEC);
+  if (SOUP_STATUS_IS_REDIRECTION(result.status)) {
+    result.redirect_to = redirect_origin(url, soup_message_headers_get_one(reply_headers, "Location"));
+    g_input_stream_close(stream, nullptr, nullptr);
+    return result;
+  }
 
   // Read at most kMaxApiBody: a reply is untrusted input.
   std::vector<char> buf(64 * 1024);
@@ -196,8 +226,12 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
     return result;
   }
 
-  if (result.total)
-    sink.set_total(*result.total);  // before the first byte: readers may seek to the end
+  // Before the first byte: readers may seek to the end.
+  if (result.total && !sink.set_total(*result.total)) {
+    result.sink_failed = true;
+    g_input_stream_close(stream, nullptr, nullptr);
+    return result;
+  }
   if (ranged && sink.ranged(result.status == SOUP_STATUS_PARTIAL_CONTENT) &&
       result.status == SOUP_STATUS_OK)
     base = skip = 0;  // the sink takes the whole file from byte 0

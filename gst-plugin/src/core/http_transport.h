@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "glib_ptr.h"
+#include "kling_error.h"
 #include "request.h"
 
 namespace kling {
@@ -27,6 +28,9 @@ struct HttpResult {
   bool tls_failed = false;           // the server's certificate was refused: nothing was sent
   bool request_sent = false;         // the whole request was written out
   bool cancelled = false;
+  // A 3xx reply: where it pointed (scheme://host:port, or why not known). Never
+  // followed, never retried: the key must not go to another origin.
+  std::string redirect_to;
 };
 
 struct DownloadResult {
@@ -45,7 +49,8 @@ struct DownloadResult {
 class ByteSink {
  public:
   virtual ~ByteSink() = default;
-  virtual void set_total(uint64_t total) = 0;       // as soon as the headers tell
+  // As soon as the headers tell; false stops (the sink refuses a file that large).
+  virtual bool set_total(uint64_t total) = 0;
   // Whether a server asked for a range answered with it (206) or with the whole
   // file (200). Then true takes the file from byte 0; false (the default) drops
   // the bytes before the offset asked for.
@@ -54,6 +59,10 @@ class ByteSink {
   // `size` bytes at `data`, inside the last next_buffer(), come next. False stops.
   virtual bool commit(const char* data, size_t size) = 0;
 };
+
+// The error for an API call answered with a redirect (`r.redirect_to` set).
+Error redirect_error(const HttpResult& r, const char* method, const std::string& url,
+                     const std::string& task_id);
 
 class HttpTransport {
  public:

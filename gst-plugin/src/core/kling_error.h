@@ -17,6 +17,7 @@ enum class ErrorKind {
   Timeout,        // the overall deadline passed
   Network,        // transport failure after retries
   Write,          // local spill file
+  TooLarge,       // the video is (or is announced) larger than max-size
 };
 
 struct Error {

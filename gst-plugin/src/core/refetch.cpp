@@ -19,9 +19,10 @@ class FileSink : public ByteSink {
   FileSink(DownloadStore& store, uint64_t offset, uint64_t end)
       : pos(offset), store_(store), end_(end), known_total_(store.total()) {}
   uint64_t end() const { return end_; }
-  void set_total(uint64_t total) override {
+  bool set_total(uint64_t total) override {
     if (known_total_ && total != *known_total_)
       changed_to = total;  // not the bytes we streamed before: none of them may be mixed in
+    return true;
   }
   // A server that ignores Range sends the whole file: take everything downloaded
   // from it in this one pass, from byte 0, and keep what comes next, rather
@@ -67,8 +68,12 @@ class FileSink : public ByteSink {
 // The output URL the prediction gives now (a refused one may have been
 // replaced), or nothing. The key goes to the API's origin only.
 std::optional<std::string> current_output_url(HttpTransport& http, const Request& request,
-                                              const std::string& task_id, GCancellable* cancellable) {
-  HttpResult r = http.api_call("GET", api::result_url(request.api_url, task_id), nullptr, cancellable);
+                                              const std::string& task_id, GCancellable* cancellable,
+                                              std::optional<Error>* redirect) {
+  const std::string url = api::result_url(request.api_url, task_id);
+  HttpResult r = http.api_call("GET", url, nullptr, cancellable);
+  if (!r.redirect_to.empty())
+    *redirect = redirect_error(r, "GET", url, task_id);
   return api::http_output(api::parse_reply(r.status, r.body));
 }
 
@@ -127,13 +132,19 @@ Refetch refetch(const Request& request, DownloadStore& store, uint64_t offset, u
     if (is_final_download_status(r.status)) {
       if (!asked_api && !task_id.empty()) {  // as the task runner does: the URL may have changed
         asked_api = true;
-        if (auto fresh = current_output_url(http, request, task_id, cancellable); fresh && *fresh != url) {
+        std::optional<Error> redirect;
+        if (auto fresh = current_output_url(http, request, task_id, cancellable, &redirect);
+            fresh && *fresh != url) {
           url = *fresh;
           store.set_source(url);
           continue;
         }
         if (g_cancellable_is_cancelled(cancellable))
           return Refetch::Cancelled;
+        if (redirect) {
+          *error = *redirect;
+          return Refetch::Failed;
+        }
       }
       *error = {download_refusal_kind(r.status),
                 what + " failed: HTTP " + std::to_string(r.status) + " (outputs are kept for 7 days)",

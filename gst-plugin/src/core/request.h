@@ -45,6 +45,7 @@ struct Request {
   unsigned timeout_s = 1800;         // submit + generation; 0 = none
   unsigned request_timeout_s = 30;   // per-request inactivity timeout
   unsigned retries = 5;              // consecutive failed polls/downloads tolerated
+  uint64_t max_size = 4ull << 30;    // bytes: the largest video taken (bounds the disk used)
   bool ssl_strict = true;
   GRef<GTlsDatabase> tls_database;
 

@@ -119,7 +119,9 @@ TaskRunner::Worker::Worker(Request request, std::string resume_id,
       journal_(request_.journal_path, request_.fingerprint()),
       cache_(request_.cache_dir),
       cancellable_(GRef<GCancellable>::adopt(g_cancellable_new())),
-      task_id_(std::move(resume_id)) {}
+      task_id_(std::move(resume_id)) {
+  store_->set_max_size(request_.max_size);
+}
 
 void TaskRunner::Worker::run() noexcept {
   {
@@ -255,12 +257,9 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
                "Task " + task->id + " submitted (status " + task->status + ")");
       return Outcome::Done;
     }
+    if (!r.redirect_to.empty())
+      return fail(redirect_error(r, "POST", url, {}));
     std::string debug = "POST " + url + " answered HTTP " + std::to_string(r.status);
-    if (status >= 300 && status < 400)
-      return fail({ErrorKind::BadReply,
-                   "The API answered the submit with a redirect (HTTP " + std::to_string(status) +
-                       "), which is not followed so the key goes nowhere else: check api-url",
-                   debug, status, {}});
     if (status >= 500 || reply.kind == api::ReplyKind::Gateway)
       debug += "; not retried: the task may have been created, see your WaveSpeed dashboard";
     if (reply.kind == api::ReplyKind::Malformed || reply.kind == api::ReplyKind::Task)
@@ -311,6 +310,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::poll_until_final(HttpTransport& 
       return Outcome::Cancelled;
     if (r.tls_failed)
       return fail(tls_error(r, url, id));
+    if (!r.redirect_to.empty())
+      return fail(redirect_error(r, "GET", url, id));
     api::Reply reply = api::parse_reply(r.status, r.body);
     const unsigned http_status = effective_status(r, reply);
 
@@ -401,9 +402,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
   class StoreSink : public ByteSink {
    public:
     StoreSink(DownloadStore& store, const TaskEvents& events) : store_(store), events_(events) {}
-    void set_total(uint64_t total) override {
-      if (!store_.total())
-        store_.set_total(total);
+    bool set_total(uint64_t total) override {
+      return store_.total() || store_.set_total(total, &error);
     }
     char* next_buffer(size_t* capacity) override { return store_.write_buffer(capacity); }
     bool commit(const char* data, size_t size) override {
@@ -486,6 +486,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
       HttpResult pr = http.api_call("GET", poll_url_for(task), nullptr, cancellable_.get());
       if (pr.cancelled)
         return Outcome::Cancelled;
+      if (!pr.redirect_to.empty())
+        return fail(redirect_error(pr, "GET", poll_url_for(task), id));
       api::Reply reply = api::parse_reply(pr.status, pr.body);
       const unsigned status = effective_status(pr, reply);
       prediction_gone = status == 404 || status == 410 ||

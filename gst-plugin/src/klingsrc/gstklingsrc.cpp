@@ -66,6 +66,7 @@ enum {
   PROP_JOURNAL,
   PROP_RESUME_UNFINISHED,
   PROP_CACHE_DIR,
+  PROP_MAX_SIZE,
 };
 
 // What the properties hold; read under `settings_lock`, copied once in start().
@@ -135,6 +136,7 @@ static void post_error(GstKlingSrc* self, const kling::Error& error) {
     case kling::ErrorKind::NotAuthorized: code = GST_RESOURCE_ERROR_NOT_AUTHORIZED; break;
     case kling::ErrorKind::NotFound: code = GST_RESOURCE_ERROR_NOT_FOUND; break;
     case kling::ErrorKind::Write: code = GST_RESOURCE_ERROR_WRITE; break;
+    case kling::ErrorKind::TooLarge: code = GST_RESOURCE_ERROR_NO_SPACE_LEFT; break;
     case kling::ErrorKind::TaskFailed: code = GST_RESOURCE_ERROR_FAILED; break;
     case kling::ErrorKind::BadReply:
     case kling::ErrorKind::Timeout:
@@ -315,6 +317,7 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
     case PROP_TIMEOUT: s.base.timeout_s = g_value_get_uint(value); break;
     case PROP_REQUEST_TIMEOUT: s.base.request_timeout_s = g_value_get_uint(value); break;
     case PROP_RETRIES: s.base.retries = g_value_get_uint(value); break;
+    case PROP_MAX_SIZE: s.base.max_size = g_value_get_uint64(value); break;
     case PROP_REQUEST_ID: set_string(&s.base.request_id, value); break;
     case PROP_SSL_STRICT: s.base.ssl_strict = g_value_get_boolean(value); break;
     case PROP_TLS_DATABASE:
@@ -352,6 +355,7 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
     case PROP_TIMEOUT: g_value_set_uint(value, s.base.timeout_s); break;
     case PROP_REQUEST_TIMEOUT: g_value_set_uint(value, s.base.request_timeout_s); break;
     case PROP_RETRIES: g_value_set_uint(value, s.base.retries); break;
+    case PROP_MAX_SIZE: g_value_set_uint64(value, s.base.max_size); break;
     case PROP_REQUEST_ID: g_value_set_string(value, s.base.request_id.c_str()); break;
     case PROP_SSL_STRICT: g_value_set_boolean(value, s.base.ssl_strict); break;
     case PROP_TLS_DATABASE: g_value_set_object(value, s.base.tls_database.get()); break;
@@ -861,6 +865,11 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
           "Consecutive failed polls or downloads tolerated before giving up (a submit is "
           "retried only when no task can have been made)",
           0, 100, kDefaults.retries, rw));
+  g_object_class_install_property(gobject_class, PROP_MAX_SIZE,
+      g_param_spec_uint64("max-size", "Maximum size",
+          "Largest video accepted, in bytes (default 4 GiB): a server announcing more, or "
+          "sending more than it announced, is an error; bounds the disk the download uses",
+          1, G_MAXUINT64, kDefaults.max_size, rw));
   g_object_class_install_property(gobject_class, PROP_REQUEST_ID,
       g_param_spec_string("request-id", "Request id",
           "Id of an existing task: poll it and stream its video instead of submitting (resume "

@@ -1,0 +1,245 @@
+// klingsrc against servers that misbehave in ways an attacker or a broken CDN
+// might: redirects away from the API, proxies, files that change under a
+// resume, replies larger than announced. Real SoupServers on loopback.
+#include <glib/gstdio.h>
+#include <gst/gst.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fake_wavespeed.h"
+#include "pipeline_run.h"
+#include "server_thread.h"
+
+namespace {
+
+constexpr const char* kPrompt = "a red fox in snow";
+
+// Another origin on loopback (a second address when the machine has it) that
+// counts what reaches it and whether any request carried a key.
+class OtherServer {
+ public:
+  OtherServer() {
+    thread_ = std::make_unique<ServerThread>(
+        [this] {
+          server_ = soup_server_new(nullptr, nullptr);
+          g_signal_connect(server_, "request-read", G_CALLBACK(on_request), this);
+          soup_server_add_handler(server_, nullptr, handle, this, nullptr);
+          url_ = listen_loopback(server_, "127.0.0.3", false);
+          if (url_.empty())
+            url_ = listen_loopback(server_, "127.0.0.1", false);
+        },
+        [this] {
+          soup_server_disconnect(server_);
+          g_object_unref(server_);
+        });
+  }
+  ~OtherServer() { thread_.reset(); }
+  std::string url() const { return url_; }
+  // host:port, as an error names it.
+  std::string host_port() const { return url_.substr(url_.find("://") + 3); }
+  int requests() const { return requests_; }
+  int with_key() const { return with_key_; }
+
+ private:
+  static void on_request(SoupServer*, SoupServerMessage* msg, gpointer data) {
+    auto* self = static_cast<OtherServer*>(data);
+    self->requests_++;
+    if (soup_message_headers_get_one(soup_server_message_get_request_headers(msg), "Authorization"))
+      self->with_key_++;
+  }
+  static void handle(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, gpointer) {
+    soup_server_message_set_status(msg, 502, nullptr);
+  }
+
+  SoupServer* server_ = nullptr;
+  std::string url_;
+  std::atomic<int> requests_{0};
+  std::atomic<int> with_key_{0};
+  std::unique_ptr<ServerThread> thread_;
+};
+
+std::unique_ptr<Run> make_run(FakeWaveSpeed& fake, const std::string& desc = "klingsrc name=src ! fakesink name=sink") {
+  auto run = parse_run(desc);
+  g_object_set(run->src, "api-url", fake.api_url().c_str(), "api-key", fake.key.c_str(),
+               "poll-interval", 20u, "journal", "", "prompt", kPrompt, nullptr);
+  return run;
+}
+
+struct Fixture {
+  std::unique_ptr<FakeWaveSpeed> fake;
+  std::unique_ptr<OtherServer> other;
+};
+
+void setup(Fixture* f, gconstpointer) {
+  f->fake = std::make_unique<FakeWaveSpeed>();
+  f->fake->video = random_bytes(3 * 1024 * 1024 + 17);
+  f->other = std::make_unique<OtherServer>();
+}
+
+void teardown(Fixture* f, gconstpointer) {
+  f->fake.reset();
+  f->other.reset();
+}
+
+FakeReply redirect(unsigned status, const std::string& to) {
+  FakeReply r{status, "", "text/plain"};
+  r.headers["Location"] = to;
+  return r;
+}
+
+// The key went to the API and nowhere else.
+void assert_key_only_to_api(Fixture* f) {
+  for (const auto& r : f->fake->requests())
+    if (r.server != "api")
+      g_assert_cmpstr(r.authorization.c_str(), ==, "");
+  g_assert_cmpint(f->other->requests(), ==, 0);
+  g_assert_cmpint(f->other->with_key(), ==, 0);
+}
+
+// ------------------------------------------------------------------ redirects
+
+// A poll redirected to another origin: one poll, an immediate error naming the
+// redirect and where it pointed, not six retries of "HTTP 302: empty reply".
+void test_redirected_poll_is_an_immediate_error(Fixture* f, gconstpointer) {
+  const std::string target = f->other->url() + "/api/v3/predictions/" + f->fake->task_id + "/result";
+  f->fake->on_poll = [target](int) -> std::optional<FakeReply> { return redirect(302, target); };
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "retries", 5u, nullptr);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "redirect (HTTP 302)");
+  g_assert_true(contains(run->error->message, f->other->host_port()));
+  g_assert_true(contains(run->debug, f->fake->task_id));
+  g_assert_cmpint(f->fake->count("api", "GET"), ==, 1);  // never retried
+  assert_key_only_to_api(f);
+}
+
+void test_redirected_submit_is_an_immediate_error(Fixture* f, gconstpointer) {
+  const std::string target = f->other->url() + "/api/v3/kwaivgi/kling-v2.0-t2v-master";
+  f->fake->on_submit = [target](int) -> std::optional<FakeReply> { return redirect(307, target); };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "redirect (HTTP 307)");
+  g_assert_true(contains(run->error->message, f->other->host_port()));
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+  g_assert_cmpint(f->fake->count("api", "GET"), ==, 0);
+  assert_key_only_to_api(f);
+}
+
+// The output URL is refused, and reading the prediction again is redirected:
+// that is the error, by name, not the CDN's 404.
+void test_redirected_prediction_reread_is_an_error(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 0;
+  const std::string target = f->other->url() + "/elsewhere";
+  f->fake->on_poll = [target](int n) -> std::optional<FakeReply> {
+    if (n == 1)
+      return std::nullopt;  // completed, with the output URL
+    return redirect(301, target);
+  };
+  f->fake->on_download = [](int, const std::string&) -> std::optional<FakeReply> {
+    return FakeReply{404, "not found", "text/plain"};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "redirect (HTTP 301)");
+  g_assert_true(contains(run->error->message, f->other->host_port()));
+  g_assert_cmpint(f->fake->count("api", "GET"), ==, 2);
+  assert_key_only_to_api(f);
+}
+
+// ------------------------------------------------------------------ disk use
+
+constexpr size_t kMiB = 1024 * 1024;
+
+// A CDN announcing a terabyte: refused at its headers with the default
+// max-size (4 GiB), before a byte is written, and not asked again.
+void test_announced_too_big_is_refused(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 0;
+  const std::string start = random_bytes(kMiB);
+  f->fake->on_download = [start](int, const std::string&) -> std::optional<FakeReply> {
+    FakeReply r{200, start, "video/mp4"};
+    r.cut_after = start.size();
+    r.content_length = 1ull << 40;
+    return r;
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT, "max-size");
+  g_assert_true(contains(run->error->message, "1099511627776"));
+  g_assert_cmpuint(run->bytes.size(), ==, 0);
+  g_usleep(100 * 1000);  // a retry would come by now; a raw reply is recorded after it is sent
+  g_assert_cmpint(f->fake->count("cdn", "GET"), ==, 1);
+}
+
+void test_max_size_bounds_an_announced_video(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 0;
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "max-size", static_cast<guint64>(kMiB), nullptr);
+  guint64 max_size = 0;
+  g_object_get(run->src, "max-size", &max_size, nullptr);
+  g_assert_cmpuint(max_size, ==, kMiB);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT, "max-size");
+  g_assert_cmpuint(run->bytes.size(), ==, 0);
+}
+
+// No length announced at all: max-size stops the body as it comes.
+void test_max_size_bounds_an_unannounced_video(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 0;
+  const std::string video = f->fake->video;
+  f->fake->on_download = [video](int, const std::string&) -> std::optional<FakeReply> {
+    FakeReply r{200, video, "video/mp4"};
+    r.cut_after = video.size();
+    r.until_close = true;
+    return r;
+  };
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "max-size", static_cast<guint64>(kMiB), nullptr);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT, "max-size");
+  g_assert_cmpuint(run->bytes.size(), <=, kMiB);
+}
+
+// The first reply announces N bytes and breaks; the resume (a server ignoring
+// Range, its body running until the connection closes) sends more than N: an
+// error, and never more than N bytes downstream.
+void test_more_than_announced_is_an_error(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 0;
+  const std::string video = f->fake->video;
+  const std::string longer = video + random_bytes(kMiB);
+  f->fake->on_download = [video, longer](int n, const std::string&) -> std::optional<FakeReply> {
+    FakeReply r{200, n == 1 ? video : longer, "video/mp4"};
+    r.cut_after = n == 1 ? video.size() / 2 : longer.size();
+    r.until_close = n > 1;
+    return r;
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ,
+               ("more than the " + std::to_string(video.size()) + " bytes it announced").c_str());
+  g_assert_cmpuint(run->bytes.size(), <=, video.size());
+  g_assert_true(run->bytes == video.substr(0, run->bytes.size()));
+  g_assert_true(f->fake->wait_for_count("cdn", "GET", 2, 1000));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  g_unsetenv("WAVESPEED_API_KEY");
+  g_unsetenv("WAVESPEED_BASE_URL");
+  gst_init(&argc, &argv);
+  g_test_init(&argc, &argv, nullptr);
+#define ADD(path, fn) g_test_add(path, Fixture, nullptr, setup, fn, teardown)
+  ADD("/hardening/redirect/poll-is-an-immediate-error", test_redirected_poll_is_an_immediate_error);
+  ADD("/hardening/redirect/submit-is-an-immediate-error", test_redirected_submit_is_an_immediate_error);
+  ADD("/hardening/redirect/prediction-reread-is-an-error", test_redirected_prediction_reread_is_an_error);
+  ADD("/hardening/disk/announced-too-big-is-refused", test_announced_too_big_is_refused);
+  ADD("/hardening/disk/max-size-bounds-an-announced-video", test_max_size_bounds_an_announced_video);
+  ADD("/hardening/disk/max-size-bounds-an-unannounced-video", test_max_size_bounds_an_unannounced_video);
+  ADD("/hardening/disk/more-than-announced-is-an-error", test_more_than_announced_is_an_error);
+  return g_test_run();
+}
