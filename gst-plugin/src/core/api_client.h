@@ -21,6 +21,7 @@ struct Task {
   std::string get_url; // data.urls.get
   std::vector<std::string> outputs;
   std::vector<bool> has_nsfw_contents;
+  bool has_audio = false;  // not from the reply: the model's catalogue entry says its videos have sound
   std::string error;   // data.error
   int code = 0;        // data.code (task error code, 5004 while a sync wait timed out)
   int64_t inference_ms = -1;

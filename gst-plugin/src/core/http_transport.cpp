@@ -149,6 +149,7 @@ HttpResult HttpTransport::exchange(SoupMessage* msg, GCancellable* cancellable) 
   result.retry_after = api::parse_retry_after(
       soup_message_headers_get_one(reply_headers, "Retry-After"), g_get_real_time() / G_USEC_PER_SEC);
   if (SOUP_STATUS_IS_REDIRECTION(result.status)) {
+    g_autofree char* url = g_uri_to_string(soup_message_get_uri(msg));
     result.redirect_to = redirect_origin(url, soup_message_headers_get_one(reply_headers, "Location"));
     g_input_stream_close(stream, nullptr, nullptr);
     return result;

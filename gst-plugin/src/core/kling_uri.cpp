@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "params.h"
 #include "request.h"
 
 namespace kling {
@@ -52,11 +53,14 @@ std::optional<KlingUri> parse_kling_uri(const char* text, std::string* error) {
                  "the element's properties";
         return std::nullopt;
       }
-      if (!allowed(key)) {
+      if (allowed(key)) {
+        out.params.emplace_back(key, v ? v : "");
+      } else if (is_param_name(n)) {
+        out.fields.emplace_back(n, v ? v : "");  // a request field, checked by the model's schema
+      } else {
         *error = "Unknown parameter \"" + key + "\" in the kling:// URI";
         return std::nullopt;
       }
-      out.params.emplace_back(key, v ? v : "");
     }
     if (gerr) {
       *error = std::string("Invalid query in the kling:// URI: ") + gerr->message;
@@ -70,11 +74,12 @@ std::string format_kling_uri(const KlingUri& uri) {
   g_autofree char* model = g_uri_escape_string(uri.model.c_str(), "/", FALSE);
   std::string out = std::string("kling://") + model;
   char sep = '?';
-  for (const auto& [name, value] : uri.params) {
-    g_autofree char* v = g_uri_escape_string(value.c_str(), ":", FALSE);
-    out += sep + name + "=" + v;
-    sep = '&';
-  }
+  for (const auto* list : {&uri.params, &uri.fields})
+    for (const auto& [name, value] : *list) {
+      g_autofree char* v = g_uri_escape_string(value.c_str(), ":", FALSE);
+      out += sep + name + "=" + v;
+      sep = '&';
+    }
   return out;
 }
 

@@ -9,9 +9,12 @@
 #include <mutex>
 
 #include "glib_ptr.h"
+#include "catalog_fetch.h"
 #include "http_transport.h"
 #include "retry_policy.h"
+#include "submit_body.h"
 #include "task_journal.h"
+#include "uploader.h"
 #include "video_cache.h"
 
 namespace kling {
@@ -75,7 +78,10 @@ class TaskRunner::Worker {
   enum class Outcome { Done, Failed, Cancelled };
 
   Outcome execute(HttpTransport& http);
-  Outcome submit(HttpTransport& http, api::Task* task);
+  // Before anything is sent: the model's fields (catalogue), the body checked against them,
+  // a local image uploaded. `body` gets the submit body.
+  Outcome prepare(HttpTransport& http, std::string* body);
+  Outcome submit(HttpTransport& http, api::Task* task, const std::string& body);
   Outcome poll_until_final(HttpTransport& http, api::Task* task);
   Outcome conclude(api::Task final_task, const std::string& url, api::Task* task);
   Outcome download(HttpTransport& http, api::Task task);
@@ -108,6 +114,7 @@ class TaskRunner::Worker {
   std::condition_variable wake_;
   bool cancelled_ = false;
   bool finished_ = false;
+  bool has_audio_ = false;  // the worker's own: the model's videos have sound
   std::string task_id_;
 };
 
@@ -180,10 +187,16 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::execute(HttpTransport& http) {
     }
   }
   if (task.id.empty()) {
-    Outcome o = submit(http, &task);
+    std::string body;
+    Outcome o = prepare(http, &body);
+    if (o == Outcome::Done)
+      o = submit(http, &task, body);
     if (o != Outcome::Done)
       return o;
   } else {
+    // Nothing to check before a poll; the catalogue still says whether the video has sound.
+    const CatalogLookup found = ModelCatalogue(request_.api_url).lookup(http, request_.model, cancellable_.get());
+    has_audio_ = found.model && found.model->has_audio;
     progress(ProgressType::Start, "poll", "Resuming task " + task.id);
   }
   Outcome o = poll_until_final(http, &task);
@@ -192,9 +205,38 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::execute(HttpTransport& http) {
   return download(http, std::move(task));
 }
 
-TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api::Task* task) {
+TaskRunner::Worker::Outcome TaskRunner::Worker::prepare(HttpTransport& http, std::string* body) {
+  const CatalogLookup found = ModelCatalogue(request_.api_url).lookup(http, request_.model, cancellable_.get());
+  if (found.cancelled)
+    return Outcome::Cancelled;
+  const ModelSchema* schema = found.model ? &*found.model : nullptr;
+  SubmitBody checked;
+  // A refusal here sends nothing: no upload, no submit.
+  if (auto error = build_submit_body(request_, schema, {}, &checked))
+    return fail(*error);
+  has_audio_ = checked.has_audio;
+  if (!request_.image_file.empty()) {
+    std::string url;
+    Error error;
+    const auto said = [this](bool done, const std::string& text) {
+      progress(done ? ProgressType::Complete : ProgressType::Start, "upload", text);
+    };
+    switch (ImageUploader(request_).upload(http, cancellable_.get(), said,
+                                           [this](unsigned ms) { return sleep_ms(ms); }, &url, &error)) {
+      case ImageUploader::Outcome::Cancelled: return Outcome::Cancelled;
+      case ImageUploader::Outcome::Failed: return fail(error);
+      case ImageUploader::Outcome::Done: break;
+    }
+    if (auto e = build_submit_body(request_, schema, url, &checked))
+      return fail(*e);
+  }
+  *body = checked.json;
+  return Outcome::Done;
+}
+
+TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api::Task* task,
+                                                       const std::string& body) {
   const std::string url = api::submit_url(request_.api_url, request_.model);
-  const std::string body = api::build_submit_body(request_);
   progress(ProgressType::Start, "submit",
            "Submitting a " + std::to_string(request_.duration) + " s " + request_.aspect_ratio +
                " video to " + request_.model);
@@ -543,8 +585,11 @@ void TaskRunner::Worker::set_task(const api::Task& task, bool journal) {
   }
   if (journal)
     journal_status(task.id, task.status, task.outputs, task.error);
-  if (events_.task && !task.status.empty())
-    events_.task(task);
+  if (events_.task && !task.status.empty()) {
+    api::Task told = task;
+    told.has_audio = has_audio_;
+    events_.task(told);
+  }
 }
 
 void TaskRunner::Worker::journal_status(const std::string& id, const std::string& status,
