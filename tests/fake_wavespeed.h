@@ -40,6 +40,7 @@ struct RecordedRequest {
   std::string path;
   std::string authorization;  // "" when absent
   std::string range;
+  std::string if_range;
   std::string body;
   std::map<std::string, std::string> headers;  // every request header, names as sent
   std::string header(const std::string& name) const;  // case-insensitive, "" when absent
@@ -71,6 +72,7 @@ class FakeWaveSpeed {
   // The upload ticket's headers the storage requires on the PUT (besides no Authorization).
   std::map<std::string, std::string> upload_headers = {{"Content-Type", "image/png"},
                                                        {"x-upload-token", "tok-1"}};
+  std::string etag;                      // the video's ETag; a Range whose If-Range differs gets it whole
   // Overrides: return a reply to send instead of the default one.
   std::function<std::optional<FakeReply>(int n)> on_submit;  // n: 1-based count
   std::function<std::optional<FakeReply>(int n)> on_poll;

@@ -317,7 +317,8 @@ void setup(Fixture* f, gconstpointer) {
 void teardown(Fixture* f, gconstpointer) { f->fake.reset(); }
 
 CatalogLookup lookup(Fixture* f, const char* id) {
-  ScopedMainContext context;
+  g_autoptr(GMainContext) context = g_main_context_new();
+  g_autoptr(GMainContextPusher) pusher = g_main_context_pusher_new(context);
   HttpTransport http(f->request);
   return ModelCatalogue(f->request.api_url, f->dir).lookup(http, id, nullptr);
 }
@@ -377,7 +378,8 @@ void test_client_headers_to_the_api_only(Fixture* f, gconstpointer) {
   assert_str_eq(reqs[1].header("X-Client-Version"), "0.1.0");
   g_assert_false(reqs[1].header("X-Client-OS").empty());
   // A PUT names nobody and carries no key, even to the API's own origin.
-  ScopedMainContext context;
+  g_autoptr(GMainContext) context = g_main_context_new();
+  g_autoptr(GMainContextPusher) pusher = g_main_context_pusher_new(context);
   HttpTransport http(f->request);
   g_autoptr(GBytes) bytes = g_bytes_new_static("x", 1);
   http.put(f->fake->api_url() + "/bucket/x", {{"Authorization", "Bearer leak"}}, bytes, nullptr);
@@ -388,7 +390,8 @@ void test_client_headers_to_the_api_only(Fixture* f, gconstpointer) {
 
 ImageUploader::Outcome upload(Fixture* f, const Request& r, std::string* url, Error* error,
                               std::vector<std::string>* said = nullptr) {
-  ScopedMainContext context;
+  g_autoptr(GMainContext) context = g_main_context_new();
+  g_autoptr(GMainContextPusher) pusher = g_main_context_pusher_new(context);
   HttpTransport http(r);
   return ImageUploader(r, f->dir).upload(
       http, nullptr, [said](bool, const std::string& text) { if (said) said->push_back(text); },

@@ -226,6 +226,104 @@ void test_more_than_announced_is_an_error(Fixture* f, gconstpointer) {
   g_assert_true(f->fake->wait_for_count("cdn", "GET", 2, 1000));
 }
 
+// ------------------------------------------------------------------ resumes
+
+// Entries in `dir` (the cache folder), removing them and it.
+int count_and_remove(const char* dir) {
+  int n = 0;
+  if (GDir* d = g_dir_open(dir, 0, nullptr)) {
+    while (const char* name = g_dir_read_name(d)) {
+      g_autofree char* path = g_build_filename(dir, name, nullptr);
+      g_unlink(path);
+      n++;
+    }
+    g_dir_close(d);
+  }
+  g_rmdir(dir);
+  return n;
+}
+
+// The download breaks halfway; before the resume the file at the URL is
+// replaced by another of the same size. `how` scripts the resume's reply.
+enum class Resume { HonoursIfRange, IgnoresIfRange, NewTotalNoEtag };
+
+void changed_file_is_never_spliced(Fixture* f, Resume how) {
+  f->fake->polls_until_done = 0;
+  const std::string first = f->fake->video;
+  const std::string second = random_bytes(how == Resume::NewTotalNoEtag ? first.size() + 5 : first.size());
+  f->fake->etag = how == Resume::NewTotalNoEtag ? "" : "\"v1\"";
+  FakeWaveSpeed* fake = f->fake.get();
+  f->fake->on_download = [fake, first, second, how](int n, const std::string& range) -> std::optional<FakeReply> {
+    if (n == 1) {
+      FakeReply r{200, first, "video/mp4"};
+      if (!fake->etag.empty())
+        r.headers["ETag"] = fake->etag;
+      r.cut_after = first.size() / 2;
+      fake->video = second;  // replaced once the first reply is on its way
+      fake->etag = how == Resume::NewTotalNoEtag ? "" : "\"v2\"";
+      return r;
+    }
+    if (how != Resume::IgnoresIfRange)
+      return std::nullopt;  // the fake CDN: If-Range honoured, the new file whole
+    unsigned long long start = 0;
+    sscanf(range.c_str(), "bytes=%llu-", &start);
+    FakeReply r{206, second.substr(start), "video/mp4"};
+    r.headers["ETag"] = "\"v2\"";
+    r.headers["Content-Range"] = "bytes " + std::to_string(start) + "-" +
+                                 std::to_string(second.size() - 1) + "/" + std::to_string(second.size());
+    return r;
+  };
+  g_autofree char* cache = g_dir_make_tmp("klingsrc-cache-XXXXXX", nullptr);
+  {
+    auto run = make_run(*f->fake);
+    g_object_set(run->src, "cache-dir", cache, nullptr);
+    play_to_end(*run);
+    assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "changed at its URL");
+    g_assert_true(contains(run->error->message, "not splicing"));
+    // Not one byte of the second file went downstream.
+    g_assert_cmpuint(run->bytes.size(), <=, first.size() / 2);
+    g_assert_true(run->bytes == first.substr(0, run->bytes.size()));
+  }
+  g_assert_true(f->fake->wait_for_count("cdn", "GET", 2, 1000));
+  auto reqs = f->fake->requests();
+  const RecordedRequest& resume = reqs.back();
+  assert_str_eq(resume.range, "bytes=" + std::to_string(first.size() / 2) + "-");
+  assert_str_eq(resume.if_range, how == Resume::NewTotalNoEtag ? "" : "\"v1\"");
+  g_assert_cmpint(f->fake->count("cdn", "GET"), ==, 2);  // a changed file is not retried
+  g_assert_cmpint(count_and_remove(cache), ==, 0);       // and the cache keeps nothing of it
+}
+
+void test_changed_file_behind_if_range(Fixture* f, gconstpointer) {
+  changed_file_is_never_spliced(f, Resume::HonoursIfRange);
+}
+void test_changed_file_with_if_range_ignored(Fixture* f, gconstpointer) {
+  changed_file_is_never_spliced(f, Resume::IgnoresIfRange);
+}
+void test_changed_file_with_a_new_total(Fixture* f, gconstpointer) {
+  changed_file_is_never_spliced(f, Resume::NewTotalNoEtag);
+}
+
+// The same file behind its ETag: the resume is a 206 and the bytes are whole.
+void test_unchanged_file_resumes(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 0;
+  f->fake->etag = "\"v1\"";
+  const std::string video = f->fake->video;
+  f->fake->on_download = [video](int n, const std::string&) -> std::optional<FakeReply> {
+    if (n > 1)
+      return std::nullopt;
+    FakeReply r{200, video, "video/mp4"};
+    r.headers["ETag"] = "\"v1\"";
+    r.cut_after = video.size() / 3;
+    return r;
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_true(run->eos);
+  g_assert_true(run->bytes == video);
+  auto reqs = f->fake->requests();
+  assert_str_eq(reqs.back().if_range, "\"v1\"");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -241,5 +339,9 @@ int main(int argc, char** argv) {
   ADD("/hardening/disk/max-size-bounds-an-announced-video", test_max_size_bounds_an_announced_video);
   ADD("/hardening/disk/max-size-bounds-an-unannounced-video", test_max_size_bounds_an_unannounced_video);
   ADD("/hardening/disk/more-than-announced-is-an-error", test_more_than_announced_is_an_error);
+  ADD("/hardening/resume/changed-file-behind-if-range-is-never-spliced", test_changed_file_behind_if_range);
+  ADD("/hardening/resume/changed-file-with-if-range-ignored-is-never-spliced", test_changed_file_with_if_range_ignored);
+  ADD("/hardening/resume/changed-file-with-a-new-total-is-never-spliced", test_changed_file_with_a_new_total);
+  ADD("/hardening/resume/unchanged-file-resumes-behind-its-etag", test_unchanged_file_resumes);
   return g_test_run();
 }

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "api_client.h"
-#include "atomic_file.h"
 #include "cache_paths.h"
 
 namespace kling {
@@ -63,8 +62,7 @@ CatalogLookup ModelCatalogue::lookup(HttpTransport& http, const std::string& mod
     else
       why_not = r.status ? "HTTP " + std::to_string(r.status) : r.transport_error;
     if (models) {
-      std::string error;  // not kept: the next run fetches it again
-      write_file_atomically(path_, r.body, &error);
+      save_cache_file(path_, r.body);  // when it cannot, the next run fetches it again
       source = "WaveSpeed's model catalogue";
     } else if (cached) {
       models = std::move(cached);  // an old catalogue knows more than the built-in table

@@ -1,5 +1,5 @@
 // The model catalogue of an API origin: GET /api/v3/models, kept on disk for an
-// hour ($XDG_CACHE_HOME/gst-kling/models-<origin>.json, written atomically) and
+// hour ($XDG_CACHE_HOME/gst-kling/models-<origin>.json, renamed into place) and
 // the built-in table when it cannot be had. Runs on the task runner's thread.
 #pragma once
 

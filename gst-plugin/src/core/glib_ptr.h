@@ -1,5 +1,5 @@
-// RAII owners for GLib/GObject resources held as C++ members, and for a
-// thread's own main context. (Other locals use g_autoptr/g_autofree.)
+// RAII owner for GObjects held as C++ members. (Locals use g_autoptr/g_autofree,
+// a thread's own main context g_main_context_pusher_new.)
 #pragma once
 
 #include <glib-object.h>
@@ -28,22 +28,6 @@ class GRef {
 
  private:
   T* obj_ = nullptr;
-};
-
-// A new GMainContext, the calling thread's default while this lives: libsoup's
-// sync calls iterate it, nobody else does.
-class ScopedMainContext {
- public:
-  ScopedMainContext() : context_(g_main_context_new()) { g_main_context_push_thread_default(context_); }
-  ~ScopedMainContext() {
-    g_main_context_pop_thread_default(context_);
-    g_main_context_unref(context_);
-  }
-  ScopedMainContext(const ScopedMainContext&) = delete;
-  ScopedMainContext& operator=(const ScopedMainContext&) = delete;
-
- private:
-  GMainContext* context_;
 };
 
 }  // namespace kling

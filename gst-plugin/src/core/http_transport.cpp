@@ -38,6 +38,33 @@ std::string redirect_origin(const std::string& base, const char* location) {
   return origin;
 }
 
+// The version a reply names (`total`: the file's size it announced).
+FileVersion version_of(SoupMessageHeaders* reply, std::optional<uint64_t> total) {
+  FileVersion v;
+  const char* etag = soup_message_headers_get_one(reply, "ETag");
+  if (etag && !g_str_has_prefix(etag, "W/"))
+    v.etag = etag;
+  const char* modified = soup_message_headers_get_one(reply, "Last-Modified");
+  v.last_modified = modified ? modified : "";
+  v.total = total;
+  return v;
+}
+
+// How `got` differs from `want`, or "" when nothing says it is another version.
+// A whole file sent for a range asked If-Range must name the same version.
+std::string version_change(const FileVersion& want, const FileVersion& got, bool whole_for_if_range) {
+  if (!want.etag.empty() && !got.etag.empty() && want.etag != got.etag)
+    return "ETag " + want.etag + ", now " + got.etag;
+  if (!want.last_modified.empty() && !got.last_modified.empty() &&
+      want.last_modified != got.last_modified)
+    return "Last-Modified " + want.last_modified + ", now " + got.last_modified;
+  if (want.total && got.total && *want.total != *got.total)
+    return std::to_string(*want.total) + " bytes, now " + std::to_string(*got.total);
+  if (whole_for_if_range && (want.etag.empty() ? got.last_modified.empty() : got.etag.empty()))
+    return "the whole file sent again under no version";
+  return {};
+}
+
 }  // namespace
 
 Error redirect_error(const HttpResult& r, const char* method, const std::string& url,
@@ -179,7 +206,8 @@ HttpResult HttpTransport::exchange(SoupMessage* msg, GCancellable* cancellable) 
 }
 
 DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, ByteSink& sink,
-                                       GCancellable* cancellable, std::optional<uint64_t> end) {
+                                       GCancellable* cancellable, std::optional<uint64_t> end,
+                                       FileVersion* version) {
   DownloadResult result;
   GRef<SoupMessage> msg = new_message("GET", url, &result.error);
   if (!msg)
@@ -191,6 +219,11 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
   if (ranged)
     soup_message_headers_set_range(headers, static_cast<goffset>(offset),
                                    end ? static_cast<goffset>(*end) - 1 : -1);
+  // The range only if the file is still the one the earlier bytes came from.
+  const std::string if_range =
+      !ranged || !version ? "" : !version->etag.empty() ? version->etag : version->last_modified;
+  if (!if_range.empty())
+    soup_message_headers_replace(headers, "If-Range", if_range.c_str());
 
   g_autoptr(GError) error = nullptr;
   g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg.get(), cancellable, &error);
@@ -227,6 +260,19 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
     return result;
   }
 
+  if (version) {
+    const FileVersion got = version_of(reply, result.total);
+    const std::string change =
+        version_change(*version, got, !if_range.empty() && result.status == SOUP_STATUS_OK);
+    if (!change.empty()) {
+      result.changed = true;
+      result.error = "the file changed at its URL (" + change + ")";
+      g_input_stream_close(stream, nullptr, nullptr);
+      return result;
+    }
+    if (version->etag.empty() && version->last_modified.empty() && !version->total)
+      *version = got;  // the first reply names the version
+  }
   // Before the first byte: readers may seek to the end.
   if (result.total && !sink.set_total(*result.total)) {
     result.sink_failed = true;

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "download_store.h"
 #include "glib_ptr.h"
 #include "kling_error.h"
 #include "request.h"
@@ -41,6 +42,7 @@ struct DownloadResult {
   bool range_done = false;           // a 206 delivered its whole announced range (maybe not to the end)
   bool cancelled = false;
   bool sink_failed = false;
+  bool changed = false;              // the reply is of another version of the file than asked
   std::optional<unsigned> retry_after;
   std::string error;                 // transport or protocol error text
 };
@@ -87,9 +89,12 @@ class HttpTransport {
   static std::vector<Header> client_headers();
 
   // Streams `url` from byte `offset` (up to `end`, exclusive, when given) into `sink`,
-  // whole buffers at a time. Never sends the key.
+  // whole buffers at a time. Never sends the key. With `version`, a range asks
+  // If-Range for it and a reply of another version feeds nothing (`changed`);
+  // an unknown version is learnt from the reply.
   DownloadResult download(const std::string& url, uint64_t offset, ByteSink& sink,
-                          GCancellable* cancellable, std::optional<uint64_t> end = std::nullopt);
+                          GCancellable* cancellable, std::optional<uint64_t> end = std::nullopt,
+                          FileVersion* version = nullptr);
 
  private:
   GRef<SoupMessage> new_message(const char* method, const std::string& url, std::string* error);

@@ -33,13 +33,19 @@ class TaskRunner {
   TaskRunner(const TaskRunner&) = delete;
   TaskRunner& operator=(const TaskRunner&) = delete;
 
+  // The worker thread's name, as /proc shows it.
+  static constexpr const char* kThreadName = "kling-task";
+
   void start();
-  // Cancels every wait and request and joins. The task keeps running on WaveSpeed.
-  void stop();
+  // Cancels every wait and request and joins the worker (it ends promptly once
+  // cancelled). False when called on the worker's own thread (a bus sync
+  // handler): then join() must be called later from another thread.
+  // The task keeps running on WaveSpeed.
+  bool stop();
+  // Joins a worker already stopped; false on its own thread.
+  bool join();
   // The element told the user it stopped waiting (an EOS): do not say it again at stop().
   void mark_stop_announced();
-  // Expires when the worker thread is done (it can outlive a runner stopped on its own thread).
-  std::weak_ptr<void> liveness() const { return worker_; }
   // The task id once submitted ("" before). Any thread.
   std::string task_id() const;
   // True once the task reached a final status other than completed: a rerun must submit anew.
@@ -49,8 +55,8 @@ class TaskRunner {
   bool submit_uncertain() const;
 
  private:
-  // Everything the worker thread touches, shared with it: stop() from the worker
-  // itself (a bus sync handler) can then let go of the runner safely.
+  // Everything the worker thread touches, shared with it: a runner dropped on
+  // its own thread (a bus sync handler) leaves the worker alive until it returns.
   class Worker;
   std::shared_ptr<Worker> worker_;
   std::thread thread_;

@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "api_client.h"
-#include "atomic_file.h"
 #include "cache_paths.h"
 #include "json_util.h"
 #include "retry_policy.h"
@@ -122,8 +121,7 @@ void ImageUploader::remember(const std::string& url) const {
   json::add_string(b, "sha256", request_.image_sha256);
   json::add_int(b, "time", g_get_real_time() / G_USEC_PER_SEC);
   json_builder_end_object(b);
-  std::string error;  // not kept: the next run uploads again
-  write_file_atomically(record_, json::to_string(b), &error);
+  save_cache_file(record_, json::to_string(b));  // when it cannot, the next run uploads again
 }
 
 ImageUploader::Outcome ImageUploader::upload(HttpTransport& http, GCancellable* cancellable,

@@ -8,10 +8,33 @@
 
 #include <cerrno>
 
-#include "atomic_file.h"
 #include "json_util.h"
 
 namespace kling {
+
+namespace {
+
+// Writes `fill`'s output to a temporary file in `path`'s folder, then renames it over
+// `path`: for a video, too big to hold in memory for g_file_set_contents_full.
+template <typename Fill>
+bool write_atomically(const std::string& path, Fill fill, std::string* error) {
+  std::string tmp = path + ".tmp-XXXXXX";
+  int fd = g_mkstemp_full(tmp.data(), O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = "cannot create " + tmp + ": " + g_strerror(errno);
+    return false;
+  }
+  bool ok = fill(fd) && fsync(fd) == 0;
+  int saved = errno;
+  ok = close(fd) == 0 && ok;
+  if (ok && g_rename(tmp.c_str(), path.c_str()) == 0)
+    return true;
+  *error = "cannot write " + path + ": " + g_strerror(ok ? errno : saved);
+  g_unlink(tmp.c_str());
+  return false;
+}
+
+}  // namespace
 
 std::string VideoCache::entry(const std::string& fingerprint, const char* ext) const {
   g_autofree char* path = g_build_filename(dir_.c_str(), (fingerprint + ext).c_str(), nullptr);
@@ -65,9 +88,17 @@ bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStor
   json::add_int(b, "size", static_cast<int64_t>(store.have()));
   json_builder_end_object(b);
   const std::string json = json::to_string(b);
-  return write_atomically(entry(fp, ".json"), [&](int fd) {
-    return write(fd, json.data(), json.size()) == static_cast<ssize_t>(json.size());
-  }, error);
+  // Written last, durably: without it the entry does not exist.
+  g_autoptr(GError) gerror = nullptr;
+  if (!g_file_set_contents_full(entry(fp, ".json").c_str(), json.data(),
+                                static_cast<gssize>(json.size()),
+                                static_cast<GFileSetContentsFlags>(G_FILE_SET_CONTENTS_CONSISTENT |
+                                                                   G_FILE_SET_CONTENTS_DURABLE),
+                                0600, &gerror)) {
+    *error = gerror->message;
+    return false;
+  }
+  return true;
 }
 
 }  // namespace kling

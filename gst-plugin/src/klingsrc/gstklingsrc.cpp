@@ -25,22 +25,16 @@
  */
 #include "gstklingsrc.h"
 
-#include <algorithm>
-#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
-#include "download_store.h"
-#include "glib_ptr.h"
+#include "generation.h"
 #include "kling_enums.h"
+#include "kling_messages.h"
 #include "kling_uri.h"
-#include "refetch.h"
-#include "request.h"
 #include "task_journal.h"
-#include "task_runner.h"
-#include "video_cache.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_kling_src_debug);
 #define GST_CAT_DEFAULT gst_kling_src_debug
@@ -90,30 +84,14 @@ struct Settings {
   std::unique_ptr<GstStructure, decltype(&gst_structure_free)> params{nullptr, gst_structure_free};
 };
 
-// One generation, kept across stop()/start() so that the same request on the
-// same element never submits (bills) twice: a finished video replays from its
-// store, a task in flight is polled again by its id.
-struct Generation {
-  std::string fingerprint;
-  std::string task_id;
-  bool submit_uncertain = false;  // a submit may have made a task we have no id for
-  std::shared_ptr<kling::DownloadStore> store;
-  std::unique_ptr<kling::TaskRunner> runner;
-  std::weak_ptr<void> previous_worker;  // a stopped runner's thread, until it is done
-};
-
 }  // namespace
 
 struct GstKlingSrcPrivate {
   std::mutex settings_lock;
   Settings settings;
-
-  // Cancelled by unlock(): a read of let-go bytes from the CDN ends at once.
-  kling::GRef<GCancellable> cancellable = kling::GRef<GCancellable>::adopt(g_cancellable_new());
-
-  std::mutex state_lock;  // guards everything below
-  std::optional<kling::Request> request;
-  std::unique_ptr<Generation> generation;
+  // The core: which generation to reuse, resume or replay, its runner, its bytes.
+  std::unique_ptr<kling::Generation> generation;
+  // Streaming thread only.
   bool duration_posted = false;
   bool tags_sent = false;
 };
@@ -134,118 +112,6 @@ GST_ELEMENT_REGISTER_DEFINE(klingsrc, "klingsrc", GST_RANK_NONE, GST_TYPE_KLING_
 
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
-
-// ---------------------------------------------------------------- messages
-
-static void post_error(GstKlingSrc* self, const kling::Error& error) {
-  GstResourceError code;
-  switch (error.kind) {
-    case kling::ErrorKind::Settings:
-    case kling::ErrorKind::InvalidInput: code = GST_RESOURCE_ERROR_SETTINGS; break;
-    case kling::ErrorKind::NotAuthorized: code = GST_RESOURCE_ERROR_NOT_AUTHORIZED; break;
-    case kling::ErrorKind::NotFound: code = GST_RESOURCE_ERROR_NOT_FOUND; break;
-    case kling::ErrorKind::Write: code = GST_RESOURCE_ERROR_WRITE; break;
-    case kling::ErrorKind::TooLarge: code = GST_RESOURCE_ERROR_NO_SPACE_LEFT; break;
-    case kling::ErrorKind::TaskFailed: code = GST_RESOURCE_ERROR_FAILED; break;
-    case kling::ErrorKind::BadReply:
-    case kling::ErrorKind::Timeout:
-    case kling::ErrorKind::Network:
-    default: code = GST_RESOURCE_ERROR_READ; break;
-  }
-  std::string debug = error.debug;
-  if (!error.task_id.empty())
-    debug = "task id: " + error.task_id + (debug.empty() ? "" : "; " + debug);
-  GstStructure* details = gst_structure_new("details", "http-status-code", G_TYPE_UINT,
-                                            error.http_status, "task-id", G_TYPE_STRING,
-                                            error.task_id.c_str(), nullptr);
-  gst_element_message_full_with_details(GST_ELEMENT(self), GST_MESSAGE_ERROR, GST_RESOURCE_ERROR,
-                                        code, g_strdup(error.message.c_str()),
-                                        debug.empty() ? nullptr : g_strdup(debug.c_str()), __FILE__,
-                                        GST_FUNCTION, __LINE__, details);
-}
-
-static GstProgressType to_gst(kling::ProgressType type) {
-  switch (type) {
-    case kling::ProgressType::Start: return GST_PROGRESS_TYPE_START;
-    case kling::ProgressType::Continue: return GST_PROGRESS_TYPE_CONTINUE;
-    case kling::ProgressType::Complete: return GST_PROGRESS_TYPE_COMPLETE;
-    case kling::ProgressType::Canceled: return GST_PROGRESS_TYPE_CANCELED;
-    default: return GST_PROGRESS_TYPE_ERROR;
-  }
-}
-
-static GstStructure* task_structure(const kling::api::Task& task) {
-  GValue outputs = G_VALUE_INIT, nsfw = G_VALUE_INIT, item = G_VALUE_INIT;
-  gst_value_array_init(&outputs, task.outputs.size());
-  for (const std::string& url : task.outputs) {
-    g_value_init(&item, G_TYPE_STRING);
-    g_value_set_string(&item, url.c_str());
-    gst_value_array_append_and_take_value(&outputs, &item);
-  }
-  gst_value_array_init(&nsfw, task.has_nsfw_contents.size());
-  for (bool flag : task.has_nsfw_contents) {
-    g_value_init(&item, G_TYPE_BOOLEAN);
-    g_value_set_boolean(&item, flag);
-    gst_value_array_append_and_take_value(&nsfw, &item);
-  }
-  GstStructure* s = gst_structure_new("kling/task", "id", G_TYPE_STRING, task.id.c_str(),
-                                      "status", G_TYPE_STRING, task.status.c_str(), "model",
-                                      G_TYPE_STRING, task.model.c_str(), "inference-time",
-                                      G_TYPE_INT64, task.inference_ms, "error", G_TYPE_STRING,
-                                      task.error.c_str(), "code", G_TYPE_INT, task.code,
-                                      "has-audio", G_TYPE_BOOLEAN, task.has_audio, nullptr);
-  gst_structure_take_value(s, "outputs", &outputs);
-  gst_structure_take_value(s, "has-nsfw-contents", &nsfw);
-  return s;
-}
-
-// A weak reference: a worker left running (stopped from its own thread) must
-// not post on an element that is gone.
-class ElementRef {
- public:
-  explicit ElementRef(GstElement* element) { g_weak_ref_init(&ref_, element); }
-  ~ElementRef() { g_weak_ref_clear(&ref_); }
-  ElementRef(const ElementRef&) = delete;
-  ElementRef& operator=(const ElementRef&) = delete;
-  // Posts `make(element)`'s message if the element still exists.
-  template <typename Make>
-  void post(Make make) {
-    GstElement* element = static_cast<GstElement*>(g_weak_ref_get(&ref_));
-    if (!element)
-      return;
-    gst_element_post_message(element, make(element));
-    gst_object_unref(element);
-  }
-
- private:
-  GWeakRef ref_;
-};
-
-static kling::TaskEvents make_events(GstKlingSrc* self) {
-  auto ref = std::make_shared<ElementRef>(GST_ELEMENT(self));
-  kling::TaskEvents events;
-  events.progress = [ref](kling::ProgressType type, const char* code, const std::string& text) {
-    ref->post([&](GstElement* element) {
-      GST_INFO_OBJECT(element, "progress (%s): %s", code, text.c_str());
-      return gst_message_new_progress(GST_OBJECT(element), to_gst(type), code, text.c_str());
-    });
-  };
-  events.task = [ref](const kling::api::Task& task) {
-    ref->post([&](GstElement* element) {
-      GST_INFO_OBJECT(element, "task %s: %s", task.id.c_str(), task.status.c_str());
-      return gst_message_new_element(GST_OBJECT(element), task_structure(task));
-    });
-  };
-  events.download = [ref](uint64_t have, std::optional<uint64_t> total) {
-    ref->post([&](GstElement* element) {
-      GstStructure* s = gst_structure_new("kling/download", "bytes", G_TYPE_UINT64, have, "total",
-                                          G_TYPE_INT64, total ? static_cast<gint64>(*total) : -1,
-                                          nullptr);
-      return gst_message_new_element(GST_OBJECT(element), s);
-    });
-  };
-  return events;
-}
 
 // ---------------------------------------------------------------- properties
 
@@ -374,10 +240,7 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
 }
 
 static std::string current_task_id(GstKlingSrc* self) {
-  std::lock_guard<std::mutex> lock(self->priv->state_lock);
-  const Generation* gen = self->priv->generation.get();
-  if (!gen) return {};
-  return gen->runner ? gen->runner->task_id() : gen->task_id;
+  return self->priv->generation->task_id();
 }
 
 static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* value,
@@ -418,148 +281,25 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
 
 static gboolean gst_kling_src_start(GstBaseSrc* base) {
   GstKlingSrc* self = GST_KLING_SRC(base);
-  kling::Request request = snapshot_request(self);
-  // A local image is read (hashed) here: its bytes, not its path, name the request.
-  if (auto error = kling::resolve_local_image(&request)) {
-    post_error(self, *error);
+  if (auto error = self->priv->generation->start(snapshot_request(self))) {
+    gst_kling_post_error(GST_ELEMENT(self), *error);
     return FALSE;
   }
-  if (auto error = kling::validate(request)) {
-    post_error(self, *error);
-    return FALSE;
-  }
-  // Cheap and remote-free: GstBaseSrc may start() just to probe random access.
-  std::lock_guard<std::mutex> lock(self->priv->state_lock);
-  std::string fingerprint = request.fingerprint();
-  auto& gen = self->priv->generation;
-  if (!gen || gen->fingerprint != fingerprint) {
-    gen = std::make_unique<Generation>();
-    gen->fingerprint = fingerprint;
-    gen->task_id = request.request_id;
-    // A finished video of the very same request replays from the cache: nothing is submitted.
-    kling::VideoCache cache(request.cache_dir);
-    if ((gen->store = cache.open(fingerprint, &gen->task_id))) {
-      std::string text = "Replaying the cached video of task " + gen->task_id + " from " +
-                         cache.dir() + "; nothing submitted";
-      gst_element_post_message(GST_ELEMENT(self),
-          gst_message_new_progress(GST_OBJECT(self), GST_PROGRESS_TYPE_COMPLETE, "cache", text.c_str()));
-    } else {
-      kling::Error error;
-      gen->store = kling::DownloadStore::create(&error, request.cache_dir);
-      if (!gen->store) {
-        gen.reset();
-        post_error(self, error);
-        return FALSE;
-      }
-    }
-  } else {
-    // A cache entry needs every byte: keep them from now on, if none was let go yet.
-    if (!request.cache_dir.empty() && !gen->store->let_go_any())
-      gen->store->keep_everything();
-    GST_INFO_OBJECT(self, "same request as before: %s",
-                    gen->store->complete() ? "replaying the downloaded video"
-                    : gen->task_id.empty() ? "not submitted yet"
-                                           : "resuming its task");
-  }
-  gen->store->set_flushing(false);
-  self->priv->request = std::move(request);
   self->priv->duration_posted = false;
   self->priv->tags_sent = false;
   return TRUE;
 }
 
 static gboolean gst_kling_src_stop(GstBaseSrc* base) {
-  GstKlingSrc* self = GST_KLING_SRC(base);
-  std::unique_ptr<kling::TaskRunner> runner;
-  Generation* gen = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(self->priv->state_lock);
-    gen = self->priv->generation.get();
-    if (gen)
-      runner = std::move(gen->runner);
-    self->priv->request.reset();
-  }
-  if (!runner)
-    return TRUE;
-  runner->stop();  // prompt: every wait and request is cancellable
-  // Read what the task came to only once its worker is done with it.
-  std::lock_guard<std::mutex> lock(self->priv->state_lock);
-  if (self->priv->generation.get() != gen)
-    return TRUE;
-  gen->task_id = runner->task_id();
-  gen->submit_uncertain = gen->task_id.empty() && runner->submit_uncertain();
-  gen->previous_worker = runner->liveness();
-  // A task that ended badly is done with: running the request again submits anew.
-  if (runner->task_failed())
-    self->priv->generation.reset();
+  GST_KLING_SRC(base)->priv->generation->stop();
   return TRUE;
 }
 
-// Starts the task on the first buffer asked for, never in start().
-static GstFlowReturn ensure_running(GstKlingSrc* self, std::shared_ptr<kling::DownloadStore>* store) {
-  // A runner stopped from its own thread (a bus sync handler) winds down by itself:
-  // two workers must never write one store, so let it finish first (it is cancelled).
-  // It may be saving a large video to the cache: wait for it (a flush ends the wait),
-  // unless the video is complete and nothing needs writing any more.
-  std::weak_ptr<void> previous;
-  std::shared_ptr<kling::DownloadStore> previous_store;
-  {
-    std::lock_guard<std::mutex> lock(self->priv->state_lock);
-    if (self->priv->generation && !self->priv->generation->runner) {
-      previous = self->priv->generation->previous_worker;
-      previous_store = self->priv->generation->store;
-    }
-  }
-  for (int i = 0; !previous.expired() && !previous_store->complete(); i++) {
-    if (previous_store->flushing())
-      return GST_FLOW_FLUSHING;
-    if (i == 12000) {  // a minute: stuck in a disk write
-      post_error(self, {kling::ErrorKind::Write,
-                        "The previous run of this element has not finished writing its download",
-                        "its worker thread is still alive after 60 s", 0, current_task_id(self)});
-      return GST_FLOW_ERROR;
-    }
-    g_usleep(5 * 1000);
-  }
-  std::optional<kling::Error> error;
-  {
-    std::lock_guard<std::mutex> lock(self->priv->state_lock);
-    auto& gen = self->priv->generation;
-    if (!gen || !self->priv->request)
-      return GST_FLOW_FLUSHING;
-    *store = gen->store;
-    if (gen->runner || gen->store->complete())
-      return GST_FLOW_OK;
-    // The last submit on this element never got its reply: another could bill twice.
-    if (gen->submit_uncertain && self->priv->request->resume_unfinished)
-      error = kling::Error{kling::ErrorKind::TaskFailed,
-                           "An earlier submit of this request may have created a task whose reply "
-                           "never arrived: not submitting again, to avoid a second charge",
-                           "Find the task on your WaveSpeed dashboard and set request-id, or set "
-                           "resume-unfinished=false to submit anyway", 0, {}};
-    if (!error) {
-      try {
-        gen->store->clear_error();
-        gen->runner = std::make_unique<kling::TaskRunner>(*self->priv->request, gen->task_id,
-                                                          gen->store, make_events(self));
-        gen->runner->start();
-        return GST_FLOW_OK;
-      } catch (const std::exception& e) {  // no thread to be had
-        gen->runner.reset();
-        error = kling::Error{kling::ErrorKind::Network, "Cannot start the task's thread", e.what(),
-                             0, gen->task_id};
-      }
-    }
-  }
-  post_error(self, *error);
-  return GST_FLOW_ERROR;
-}
-
 // Lets basesrc and downstream know the size once the download announced it.
-static void update_duration(GstKlingSrc* self, const kling::DownloadStore& store) {
+static void update_duration(GstKlingSrc* self) {
   if (self->priv->duration_posted)
     return;
-  auto total = store.total();
+  auto total = self->priv->generation->size();
   if (!total)
     return;
   self->priv->duration_posted = true;
@@ -575,21 +315,17 @@ static void send_tags(GstKlingSrc* self) {
   if (self->priv->tags_sent)
     return;
   self->priv->tags_sent = true;
-  kling::Request request;
-  {
-    std::lock_guard<std::mutex> lock(self->priv->state_lock);
-    if (!self->priv->request)
-      return;
-    request = *self->priv->request;
-  }
+  std::optional<kling::Request> request = self->priv->generation->request();
+  if (!request)
+    return;
   std::string id = current_task_id(self);
   GstTagList* tags = gst_tag_list_new_empty();
   gst_tag_list_set_scope(tags, GST_TAG_SCOPE_GLOBAL);
-  if (!request.prompt.empty())
-    gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_TITLE, request.prompt.c_str(),
-                     GST_TAG_DESCRIPTION, request.prompt.c_str(), nullptr);
+  if (!request->prompt.empty())
+    gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_TITLE, request->prompt.c_str(),
+                     GST_TAG_DESCRIPTION, request->prompt.c_str(), nullptr);
   std::string comment = "WaveSpeed task " + id;
-  gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_ENCODER, request.model.c_str(),
+  gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_ENCODER, request->model.c_str(),
                    GST_TAG_APPLICATION_NAME, "gst-kling", GST_TAG_COMMENT, comment.c_str(), nullptr);
   gst_element_post_message(GST_ELEMENT(self),
                            gst_message_new_tag(GST_OBJECT(self), gst_tag_list_copy(tags)));
@@ -606,119 +342,60 @@ static GstMemory* wrap_piece(const kling::DownloadStore::Piece& piece) {
                                 });
 }
 
-// Reads a hole again from the CDN into the spill file: at least kRefetchSpan
-// (a reader going on finds its next bytes there), up to the next byte present.
-static GstFlowReturn refetch_hole(GstKlingSrc* self, kling::DownloadStore& store,
-                                  const kling::DownloadStore::Piece& hole) {
-  std::optional<kling::Request> request;
-  {
-    std::lock_guard<std::mutex> lock(self->priv->state_lock);
-    request = self->priv->request;
-  }
-  if (!request)
-    return GST_FLOW_FLUSHING;
-  const uint64_t span = std::min(std::max<uint64_t>(hole.size, kling::kRefetchSpan),
-                                 store.have() - hole.offset);
-  const auto ahead = store.locate(hole.offset, static_cast<size_t>(span), false);
-  if (ahead.front().where != kling::DownloadStore::Piece::Where::Hole)
-    return GST_FLOW_OK;  // read again with an earlier hole (a server that ignores Range)
-  const uint64_t size = ahead.front().size;  // the hole, up to the next byte present
-  GST_INFO_OBJECT(self, "reading %" G_GUINT64_FORMAT " bytes at %" G_GUINT64_FORMAT " again", size,
-                  hole.offset);
-  kling::Error error;
-  switch (kling::refetch(*request, store, hole.offset, size, self->priv->cancellable.get(),
-                         current_task_id(self), &error)) {
-    case kling::Refetch::Done: return GST_FLOW_OK;
-    case kling::Refetch::Cancelled: return GST_FLOW_FLUSHING;
-    case kling::Refetch::Failed: break;
-  }
-  post_error(self, error);
-  return GST_FLOW_ERROR;
-}
-
-// The bytes of a present range: without a copy when memory holds them all,
-// otherwise copied from memory and the spill file, holes read again first.
-// The pieces are located once: a Memory piece holds its chunk even if the
-// store lets go of it meanwhile, and a hole read again is on disk for good.
-static GstFlowReturn read_range(GstKlingSrc* self, kling::DownloadStore& store, guint64 offset,
-                                size_t length, GstBuffer** out) {
-  using Where = kling::DownloadStore::Piece::Where;
-  const auto pieces = store.locate(offset, length);
-  if (std::all_of(pieces.begin(), pieces.end(), [](const auto& p) { return p.where == Where::Memory; })) {
+// The buffer of a read: without a copy when memory holds every piece.
+static GstBuffer* make_buffer(const kling::Generation::Read& read, kling::Error* error) {
+  if (read.in_memory) {
     GstBuffer* buffer = gst_buffer_new();
-    for (const auto& piece : pieces)
+    for (const auto& piece : read.pieces)
       gst_buffer_append_memory(buffer, wrap_piece(piece));
-    *out = buffer;
-    return GST_FLOW_OK;
+    return buffer;
   }
-  for (const auto& piece : pieces)
-    if (piece.where == Where::Hole)
-      if (GstFlowReturn ret = refetch_hole(self, store, piece); ret != GST_FLOW_OK)
-        return ret;
-  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, length, nullptr);
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, read.size, nullptr);
   GstMapInfo map;
   if (!buffer || !gst_buffer_map(buffer, &map, GST_MAP_WRITE)) {
     if (buffer)
       gst_buffer_unref(buffer);
-    post_error(self, {kling::ErrorKind::Write, "Cannot allocate a buffer", {}, 0, current_task_id(self)});
-    return GST_FLOW_ERROR;
+    *error = {kling::ErrorKind::Write, "Cannot allocate a buffer", {}, 0, {}};
+    return nullptr;
   }
-  int err = 0;
-  for (const auto& piece : pieces) {
-    uint8_t* dest = map.data + (piece.offset - offset);
-    if (piece.where == Where::Memory)
-      memcpy(dest, piece.data, piece.size);
-    else if (!store.read(piece.offset, piece.size, dest)) {
-      err = errno;
-      break;
-    }
-  }
+  bool ok = kling::Generation::copy(read, map.data, error);
   gst_buffer_unmap(buffer, &map);
-  if (err) {
+  if (!ok) {
     gst_buffer_unref(buffer);
-    post_error(self, {kling::ErrorKind::Write, "Cannot read back the downloaded video",
-                      g_strerror(err), 0, current_task_id(self)});
-    return GST_FLOW_ERROR;
+    return nullptr;
   }
-  *out = buffer;
-  return GST_FLOW_OK;
+  return buffer;
 }
 
 static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guint size,
                                           GstBuffer** buf) {
   GstKlingSrc* self = GST_KLING_SRC(base);
-  std::shared_ptr<kling::DownloadStore> store;
-  if (GstFlowReturn ret = ensure_running(self, &store); ret != GST_FLOW_OK)
-    return ret;
-  // Pull mode reads anywhere at any time: keep every byte on disk, read nothing twice.
-  if (GST_PAD_MODE(GST_BASE_SRC_PAD(base)) == GST_PAD_MODE_PULL)
-    store->keep_everything();
-
-  size_t length = size;
-  kling::Error error;
-  switch (store->wait_for(offset, &length, &error)) {
-    case kling::DownloadStore::Wait::Flushing: return GST_FLOW_FLUSHING;
-    case kling::DownloadStore::Wait::Eos: return GST_FLOW_EOS;
-    case kling::DownloadStore::Wait::Failed: post_error(self, error); return GST_FLOW_ERROR;
-    case kling::DownloadStore::Wait::Ready: break;
+  // Pull mode (typefind, qtdemux) reads anywhere at any time.
+  const bool random_access = GST_PAD_MODE(GST_BASE_SRC_PAD(base)) == GST_PAD_MODE_PULL;
+  kling::Generation::Read read = self->priv->generation->read(offset, size, random_access);
+  switch (read.status) {
+    case kling::Generation::Read::Status::Flushing: return GST_FLOW_FLUSHING;
+    case kling::Generation::Read::Status::Eos: return GST_FLOW_EOS;
+    case kling::Generation::Read::Status::Error: gst_kling_post_error(GST_ELEMENT(self), read.error); return GST_FLOW_ERROR;
+    case kling::Generation::Read::Status::Ok: break;
   }
-  update_duration(self, *store);
+  update_duration(self);
   send_tags(self);
-
-  GstBuffer* buffer = nullptr;
-  if (GstFlowReturn ret = read_range(self, *store, offset, length, &buffer); ret != GST_FLOW_OK)
-    return ret;
+  kling::Error error;
+  GstBuffer* buffer = make_buffer(read, &error);
+  if (!buffer) {
+    error.task_id = current_task_id(self);
+    gst_kling_post_error(GST_ELEMENT(self), error);
+    return GST_FLOW_ERROR;
+  }
   GST_BUFFER_OFFSET(buffer) = offset;
-  GST_BUFFER_OFFSET_END(buffer) = offset + length;
+  GST_BUFFER_OFFSET_END(buffer) = offset + read.size;
   *buf = buffer;
   return GST_FLOW_OK;
 }
 
 static gboolean gst_kling_src_get_size(GstBaseSrc* base, guint64* size) {
-  GstKlingSrc* self = GST_KLING_SRC(base);
-  std::lock_guard<std::mutex> lock(self->priv->state_lock);
-  auto& gen = self->priv->generation;
-  auto total = gen ? gen->store->total() : std::nullopt;
+  auto total = GST_KLING_SRC(base)->priv->generation->size();
   if (!total)
     return FALSE;
   *size = *total;
@@ -727,49 +404,22 @@ static gboolean gst_kling_src_get_size(GstBaseSrc* base, guint64* size) {
 
 static gboolean gst_kling_src_is_seekable(GstBaseSrc*) { return TRUE; }
 
-static void set_flushing(GstKlingSrc* self, bool flushing) {
-  std::lock_guard<std::mutex> lock(self->priv->state_lock);
-  if (self->priv->generation)
-    self->priv->generation->store->set_flushing(flushing);
-}
-
 // unlock() only wakes the streaming thread: a flushing seek must not stop the task.
 static gboolean gst_kling_src_unlock(GstBaseSrc* base) {
-  GstKlingSrc* self = GST_KLING_SRC(base);
-  g_cancellable_cancel(self->priv->cancellable.get());
-  set_flushing(self, true);
+  GST_KLING_SRC(base)->priv->generation->set_flushing(true);
   return TRUE;
 }
 
 static gboolean gst_kling_src_unlock_stop(GstBaseSrc* base) {
-  GstKlingSrc* self = GST_KLING_SRC(base);
-  g_cancellable_reset(self->priv->cancellable.get());
-  set_flushing(self, false);
+  GST_KLING_SRC(base)->priv->generation->set_flushing(false);
   return TRUE;
 }
 
 // An EOS sent to the element (gst-launch -e on Ctrl-C) ends the wait for the
 // task: say so, with the id, so nobody waits on a progress that will not finish.
 static gboolean gst_kling_src_send_event(GstElement* element, GstEvent* event) {
-  GstKlingSrc* self = GST_KLING_SRC(element);
-  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS) {
-    std::optional<std::string> text;
-    {
-      std::lock_guard<std::mutex> lock(self->priv->state_lock);
-      const Generation* gen = self->priv->generation.get();
-      if (gen && gen->runner && !gen->store->complete()) {
-        gen->runner->mark_stop_announced();
-        std::string id = gen->runner->task_id();
-        text = id.empty() ? "Stopped before the task was submitted"
-                          : "Stopped waiting for task " + id +
-                                "; it goes on at WaveSpeed: resume with request-id=" + id;
-      }
-    }
-    // Posted unlocked: a sync handler may read task-id.
-    if (text)
-      gst_element_post_message(element, gst_message_new_progress(GST_OBJECT(element),
-          GST_PROGRESS_TYPE_CANCELED, "poll", text->c_str()));
-  }
+  if (GST_EVENT_TYPE(event) == GST_EVENT_EOS)
+    GST_KLING_SRC(element)->priv->generation->announce_stop();
   return GST_ELEMENT_CLASS(parent_class)->send_event(element, event);
 }
 
@@ -856,6 +506,7 @@ static void gst_kling_src_uri_handler_init(gpointer g_iface, gpointer) {
 static void gst_kling_src_init(GstKlingSrc* self) {
   // GObject runs no C++ constructors: the private part is a C++ object of its own.
   self->priv = new GstKlingSrcPrivate();
+  self->priv->generation = std::make_unique<kling::Generation>(gst_kling_element_events(GST_ELEMENT(self), GST_CAT_DEFAULT));
   gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_BYTES);
   gst_base_src_set_blocksize(GST_BASE_SRC(self), kDefaultBlocksize);
 }

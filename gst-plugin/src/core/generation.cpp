@@ -1,0 +1,282 @@
+#include "generation.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "refetch.h"
+#include "video_cache.h"
+
+namespace kling {
+
+// One generation: what an earlier run of the same request left behind.
+struct Generation::State {
+  std::string fingerprint;
+  std::string task_id;
+  bool submit_uncertain = false;  // a submit may have made a task we have no id for
+  std::shared_ptr<DownloadStore> store;
+  std::unique_ptr<TaskRunner> runner;
+};
+
+Generation::Generation(TaskEvents events)
+    : events_(std::move(events)), cancellable_(GRef<GCancellable>::adopt(g_cancellable_new())) {}
+
+Generation::~Generation() {
+  stop();
+  join_previous();
+}
+
+void Generation::progress(ProgressType type, const char* code, const std::string& text) {
+  if (events_.progress)
+    events_.progress(type, code, text);
+}
+
+std::optional<Error> Generation::start(Request request) {
+  // A local image is read (hashed) here: its bytes, not its path, name the request.
+  if (auto error = resolve_local_image(&request))
+    return error;
+  if (auto error = validate(request))
+    return error;
+  std::optional<std::string> replaying;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const std::string fingerprint = request.fingerprint();
+    if (!state_ || state_->fingerprint != fingerprint) {
+      auto state = std::make_unique<State>();
+      state->fingerprint = fingerprint;
+      state->task_id = request.request_id;
+      // A finished video of the very same request replays from the cache: nothing is submitted.
+      VideoCache cache(request.cache_dir);
+      if ((state->store = cache.open(fingerprint, &state->task_id))) {
+        replaying = "Replaying the cached video of task " + state->task_id + " from " +
+                    cache.dir() + "; nothing submitted";
+      } else {
+        Error error;
+        state->store = DownloadStore::create(&error, request.cache_dir);
+        if (!state->store) {
+          state_.reset();
+          return error;
+        }
+      }
+      state_ = std::move(state);
+    } else if (!request.cache_dir.empty() && !state_->store->let_go_any()) {
+      // A cache entry needs every byte: keep them from now on, if none was let go yet.
+      state_->store->keep_everything();
+    }
+    state_->store->set_flushing(false);
+    request_ = std::move(request);
+  }
+  if (replaying)  // said unlocked: the listener may read task_id()
+    progress(ProgressType::Complete, "cache", *replaying);
+  return std::nullopt;
+}
+
+void Generation::stop() {
+  join_previous();
+  std::unique_ptr<TaskRunner> runner;
+  State* state = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    request_.reset();
+    state = state_.get();
+    if (state) {
+      state->store->set_flushing(true);  // a read waiting for bytes ends now
+      runner = std::move(state->runner);
+    }
+    if (runner)
+      stopping_ = runner.get();
+  }
+  if (!runner)
+    return;
+  // Unlocked: the worker's last events may call task_id().
+  const bool joined = runner->stop();
+  std::lock_guard<std::mutex> lock(mutex_);
+  stopping_ = nullptr;
+  stopped_.notify_all();
+  if (state_.get() == state) {
+    // Read what the task came to only once its worker is done with it.
+    state->task_id = runner->task_id();
+    state->submit_uncertain = state->task_id.empty() && runner->submit_uncertain();
+    // A task that ended badly is done with: running the request again submits anew.
+    if (runner->task_failed())
+      state_.reset();
+  }
+  if (!joined)  // stopped from its own thread: joined before another runner starts
+    previous_ = std::move(runner);
+}
+
+void Generation::join_previous() {
+  std::unique_ptr<TaskRunner> previous;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    previous = std::move(previous_);
+  }
+  if (!previous || previous->join())
+    return;
+  std::lock_guard<std::mutex> lock(mutex_);  // still on its own thread: later
+  if (!previous_)
+    previous_ = std::move(previous);
+}
+
+// Starts the task on the first read, never in start().
+std::shared_ptr<DownloadStore> Generation::ensure_running(Error* error, bool* flushing) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    // A stop() on the worker's own thread (a bus sync handler) has yet to say what the task came to.
+    stopped_.wait(lock, [this] { return stopping_ == nullptr; });
+    if (!previous_)
+      break;
+    // Two workers must never write one store: the one that stop() could not join
+    // (cancelled, it ends promptly) is joined first.
+    std::unique_ptr<TaskRunner> previous = std::move(previous_);
+    lock.unlock();
+    const bool joined = previous->join();
+    lock.lock();
+    if (!joined) {  // on that very thread: cannot happen for a read, never loop on it
+      previous_ = std::move(previous);
+      break;
+    }
+  }
+  if (!state_ || !request_) {
+    *flushing = true;
+    return nullptr;
+  }
+  std::shared_ptr<DownloadStore> store = state_->store;
+  if (state_->runner || store->complete())
+    return store;
+  // The last submit on this element never got its reply: another could bill twice.
+  if (state_->submit_uncertain && request_->resume_unfinished) {
+    *error = {ErrorKind::TaskFailed,
+              "An earlier submit of this request may have created a task whose reply never "
+              "arrived: not submitting again, to avoid a second charge",
+              "Find the task on your WaveSpeed dashboard and set request-id, or set "
+              "resume-unfinished=false to submit anyway",
+              0, {}};
+    return nullptr;
+  }
+  try {
+    store->clear_error();
+    state_->runner = std::make_unique<TaskRunner>(*request_, state_->task_id, store, events_);
+    state_->runner->start();
+    return store;
+  } catch (const std::exception& e) {  // no thread to be had
+    state_->runner.reset();
+    *error = {ErrorKind::Network, "Cannot start the task's thread", e.what(), 0, state_->task_id};
+    return nullptr;
+  }
+}
+
+Generation::Read Generation::read(uint64_t offset, size_t size, bool random_access) {
+  using Where = DownloadStore::Piece::Where;
+  Read r;
+  bool flushing = false;
+  r.store = ensure_running(&r.error, &flushing);
+  if (!r.store) {
+    r.status = flushing ? Read::Status::Flushing : Read::Status::Error;
+    return r;
+  }
+  // Random access reads anywhere at any time: keep every byte on disk, read nothing twice.
+  if (random_access)
+    r.store->keep_everything();
+  size_t length = size;
+  switch (r.store->wait_for(offset, &length, &r.error)) {
+    case DownloadStore::Wait::Flushing: r.status = Read::Status::Flushing; return r;
+    case DownloadStore::Wait::Eos: r.status = Read::Status::Eos; return r;
+    case DownloadStore::Wait::Failed: r.status = Read::Status::Error; return r;
+    case DownloadStore::Wait::Ready: break;
+  }
+  r.offset = offset;
+  r.size = length;
+  // Located once: a Memory piece holds its chunk even if the store lets go of
+  // it meanwhile, and a hole read again is on disk for good.
+  r.pieces = r.store->locate(offset, length);
+  r.in_memory = std::all_of(r.pieces.begin(), r.pieces.end(),
+                            [](const auto& p) { return p.where == Where::Memory; });
+  r.status = Read::Status::Ok;
+  for (const auto& piece : r.pieces)
+    if (piece.where == Where::Hole)
+      if ((r.status = refetch_hole(*r.store, piece, &r.error)) != Read::Status::Ok)
+        return r;
+  return r;
+}
+
+// Reads a hole again from the CDN into the spill file: at least kRefetchSpan
+// (a reader going on finds its next bytes there), up to the next byte present.
+Generation::Read::Status Generation::refetch_hole(DownloadStore& store,
+                                                  const DownloadStore::Piece& hole, Error* error) {
+  std::optional<Request> request = this->request();
+  if (!request)
+    return Read::Status::Flushing;
+  const uint64_t span =
+      std::min(std::max<uint64_t>(hole.size, kRefetchSpan), store.have() - hole.offset);
+  const auto ahead = store.locate(hole.offset, static_cast<size_t>(span), false);
+  if (ahead.front().where != DownloadStore::Piece::Where::Hole)
+    return Read::Status::Ok;  // read again with an earlier hole (a server that ignores Range)
+  const uint64_t size = ahead.front().size;  // the hole, up to the next byte present
+  switch (refetch(*request, store, hole.offset, size, cancellable_.get(), task_id(), error)) {
+    case Refetch::Done: return Read::Status::Ok;
+    case Refetch::Cancelled: return Read::Status::Flushing;
+    case Refetch::Failed: break;
+  }
+  return Read::Status::Error;
+}
+
+bool Generation::copy(const Read& read, uint8_t* dest, Error* error) {
+  for (const auto& piece : read.pieces) {
+    uint8_t* to = dest + (piece.offset - read.offset);
+    if (piece.where == DownloadStore::Piece::Where::Memory) {
+      memcpy(to, piece.data, piece.size);
+    } else if (!read.store->read(piece.offset, piece.size, to)) {
+      *error = {ErrorKind::Write, "Cannot read back the downloaded video", g_strerror(errno), 0, {}};
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<uint64_t> Generation::size() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return state_ ? state_->store->total() : std::nullopt;
+}
+
+std::string Generation::task_id() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stopping_)
+    return stopping_->task_id();
+  if (!state_)
+    return {};
+  return state_->runner ? state_->runner->task_id() : state_->task_id;
+}
+
+std::optional<Request> Generation::request() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return request_;
+}
+
+void Generation::set_flushing(bool flushing) {
+  if (flushing)
+    g_cancellable_cancel(cancellable_.get());
+  else
+    g_cancellable_reset(cancellable_.get());
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (state_)
+    state_->store->set_flushing(flushing);
+}
+
+void Generation::announce_stop() {
+  std::optional<std::string> text;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (state_ && state_->runner && !state_->store->complete()) {
+      state_->runner->mark_stop_announced();
+      const std::string id = state_->runner->task_id();
+      text = id.empty() ? "Stopped before the task was submitted"
+                        : "Stopped waiting for task " + id +
+                              "; it goes on at WaveSpeed: resume with request-id=" + id;
+    }
+  }
+  if (text)  // said unlocked: the listener may read task_id()
+    progress(ProgressType::Canceled, "poll", *text);
+}
+
+}  // namespace kling

@@ -1,0 +1,88 @@
+// The submit: the one POST that makes (and bills) a task, retried only when
+// no task can have been made.
+#include "task_worker.h"
+
+namespace kling {
+
+using namespace runner;
+
+TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api::Task* task) {
+  const std::string url = api::submit_url(request_.api_url, request_.model);
+  const std::string& body = submit_body_;  // checked against the model by prepare()
+  progress(ProgressType::Start, "submit",
+           "Submitting a " + std::to_string(request_.duration) + " s " + request_.aspect_ratio +
+               " video to " + request_.model);
+
+  for (unsigned attempt = 1;; attempt++) {
+    // On record before the POST: a crash during it leaves a note for the next run.
+    journal_.record_submitting(nullptr);
+    HttpResult r = http.api_call("POST", url, &body, cancellable_.get());
+    api::Reply reply = api::parse_reply(r.status, r.body);
+    const unsigned status = effective_status(r, reply);
+    // A refusal (4xx, 429 among them), or a request never written out, proves no task was made.
+    const bool no_task =
+        (r.status != 0 && status >= 400 && status < 500) || r.never_connected || !r.request_sent;
+    const bool has_task = reply.kind == api::ReplyKind::Task && !reply.task.id.empty();
+    // Otherwise, until a task id arrives, a task may exist that we know nothing of.
+    submit_uncertain_ = !no_task && !has_task;
+    if (no_task)
+      journal_.record_submitting(r.cancelled ? "not sent" : "refused");
+    if (r.cancelled)
+      return Outcome::Cancelled;
+
+    if (r.tls_failed)
+      return fail(tls_error(r, url, {}));
+    // Of those, only a 429 or a connection never made is worth trying again.
+    const bool safe_to_retry = no_task && (status == 429 || r.never_connected);
+    if (safe_to_retry && attempt <= request_.retries) {
+      unsigned wait = retry_wait_ms(r.retry_after, attempt);
+      auto left = ms_to_deadline();
+      if (left && wait > *left)
+        return fail({ErrorKind::Timeout,
+                     "WaveSpeed asks to wait " + std::to_string(wait / 1000) +
+                         " s before submitting, past the deadline (timeout=" +
+                         std::to_string(request_.timeout_s) + ")",
+                     describe_status(r, reply), status, {}});
+      progress(ProgressType::Continue, "submit",
+               (status == 429 ? "Submit refused (" : "Could not reach WaveSpeed (") +
+                   describe_status(r, reply) + "), so no task was made; retrying in " +
+                   std::to_string(wait) + " ms");
+      if (!sleep_ms(wait))
+        return Outcome::Cancelled;
+      continue;
+    }
+    if (r.status == 0)
+      return fail({ErrorKind::Network, "Could not submit the task: " + r.transport_error,
+                   r.never_connected ? "no connection could be made"
+                                     : "the request may have reached WaveSpeed, so it is not "
+                                       "retried (that could bill a second task); if it made a "
+                                       "task, it is on your WaveSpeed dashboard",
+                   0, {}});
+    if (has_task) {
+      *task = reply.task;
+      if (task->status.empty())
+        task->status = "created";
+      set_task(*task, false);  // the id is known to the element from here on
+      // Journaled before the first poll: from here on a crash cannot lose the task.
+      std::string error;
+      if (!journal_.record_submitted(request_, task->id, task->status, &error))
+        journal_failure(task->id, error);
+      progress(ProgressType::Continue, "submit",
+               "Task " + task->id + " submitted (status " + task->status + ")");
+      return Outcome::Done;
+    }
+    if (!r.redirect_to.empty())
+      return fail(redirect_error(r, "POST", url, {}));
+    std::string debug = "POST " + url + " answered HTTP " + std::to_string(r.status);
+    if (status >= 500 || reply.kind == api::ReplyKind::Gateway)
+      debug += "; not retried: the task may have been created, see your WaveSpeed dashboard";
+    if (reply.kind == api::ReplyKind::Malformed || reply.kind == api::ReplyKind::Task)
+      return fail({ErrorKind::BadReply, "Unreadable reply to the submit: " +
+                       (reply.kind == api::ReplyKind::Task ? std::string("no task id") : reply.message),
+                   debug, status, {}});
+    return fail({kind_for_status(status), "WaveSpeed refused the task: " + describe_status(r, reply),
+                 debug, status, {}});
+  }
+}
+
+}  // namespace kling

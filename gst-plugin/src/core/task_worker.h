@@ -1,0 +1,111 @@
+// Inside the task runner (not for its users): the worker that lives on the
+// runner's thread, and the helpers its phases share. The flow is in
+// task_runner.cpp; each phase has a file of its own:
+//   pre_submit_phase.cpp  what happens before any money is spent (the journal's unfinished task,
+//                         the request checked against its model, a local image uploaded)
+//   submit_phase.cpp      the one POST that makes (and bills) a task
+//   poll_phase.cpp        polls until a final status, the deadline, retries
+//   download_phase.cpp    the Range-resumed download into the store, the cache entry
+#pragma once
+
+#include <gio/gio.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog_fetch.h"
+#include "glib_ptr.h"
+#include "http_transport.h"
+#include "retry_policy.h"
+#include "task_journal.h"
+#include "task_runner.h"
+#include "video_cache.h"
+
+namespace kling {
+
+namespace runner {
+std::string describe_status(const HttpResult& r, const api::Reply& reply);
+// HTTP status an API error stands for: the top-level code of an error envelope inside a 200.
+unsigned effective_status(const HttpResult& r, const api::Reply& reply);
+bool is_transient(unsigned status, const api::Reply& reply);
+// A refused certificate: retrying cannot help, and nothing was sent.
+Error tls_error(const HttpResult& r, const std::string& url, const std::string& task_id);
+ErrorKind kind_for_status(unsigned status);
+}  // namespace runner
+
+class TaskRunner::Worker {
+ public:
+  Worker(Request request, std::string resume_id, std::shared_ptr<DownloadStore> store,
+         TaskEvents events);
+  void start_clock();
+  void run() noexcept;
+  void cancel();
+  std::string task_id() const;
+  std::atomic<bool> task_failed_{false};
+  std::atomic<bool> submit_uncertain_{false};
+  std::atomic<bool> stop_announced_{false};
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  enum class Outcome { Done, Failed, Cancelled };
+
+  // The flow (task_runner.cpp): prepare, submit unless a task is known, poll, download.
+  Outcome execute(HttpTransport& http);
+  // Before the submit (pre_submit_phase.cpp): each step may end the run, or set
+  // task->id to a task to poll instead of submitting. The request may still be
+  // changed here (nothing else reads it yet); from the submit on it is fixed.
+  Outcome prepare(HttpTransport& http, api::Task* task);
+  Outcome resume_from_journal(api::Task* task);
+  // The model's fields (catalogue), the body checked against them (a refusal sends nothing),
+  // a local image uploaded: sets submit_body_.
+  Outcome check_request(HttpTransport& http);
+  // The model's catalogue entry (or the built-in one); notes whether its videos have sound.
+  CatalogLookup learn_model(HttpTransport& http);
+  // submit_phase.cpp
+  Outcome submit(HttpTransport& http, api::Task* task);
+  // poll_phase.cpp
+  Outcome poll_until_final(HttpTransport& http, api::Task* task);
+  Outcome conclude(api::Task final_task, const std::string& url, api::Task* task);
+  // download_phase.cpp
+  Outcome download(HttpTransport& http, api::Task task);
+  void save_to_cache(const std::string& id);
+
+  // Shared by the phases (task_runner.cpp).
+  // Sleeps `ms` unless cancelled first; false when cancelled.
+  bool sleep_ms(unsigned ms);
+  unsigned backoff_ms(unsigned attempt) const { return kling::backoff_ms(request_.poll_interval_ms, attempt); }
+  unsigned retry_wait_ms(const std::optional<unsigned>& retry_after, unsigned attempt) const {
+    return kling::retry_wait_ms(request_.poll_interval_ms, retry_after, attempt);
+  }
+  std::optional<unsigned> ms_to_deadline() const;
+  std::string poll_url_for(const api::Task& task) const;
+  Outcome fail(Error error);
+  // Publishes a status change (and journals it unless `journal` is false).
+  void set_task(const api::Task& task, bool journal = true);
+  void journal_status(const std::string& id, const std::string& status,
+                      const std::vector<std::string>& outputs, const std::string& detail);
+  void journal_failure(const std::string& what, const std::string& error);
+  void progress(ProgressType type, const char* code, const std::string& text);
+
+  Request request_;  // changed only by prepare(), before the submit
+  std::string submit_body_;  // set by prepare(): the request as its model takes it
+  bool has_audio_ = false;   // the model's videos have sound (told in each task event)
+  const std::shared_ptr<DownloadStore> store_;
+  const TaskEvents events_;
+  const TaskJournal journal_;
+  const VideoCache cache_;
+  std::optional<Clock::time_point> deadline_;
+
+  GRef<GCancellable> cancellable_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool cancelled_ = false;
+  std::string task_id_;
+};
+
+}  // namespace kling
