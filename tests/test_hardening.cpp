@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fake_wavespeed.h"
+#include "http_transport.h"
 #include "pipeline_run.h"
 #include "server_thread.h"
 
@@ -21,22 +22,29 @@ constexpr const char* kPrompt = "a red fox in snow";
 
 // Another origin on loopback (a second address when the machine has it) that
 // counts what reaches it and whether any request carried a key.
+// A SoupServer with `handler` on its own thread, on `ip` (or 127.0.0.1 when
+// the machine lacks that address); `*url` is where it listens.
+std::unique_ptr<ServerThread> serve(SoupServer** server, std::string* url, const char* ip,
+                                    SoupServerCallback handler, gpointer data) {
+  return std::make_unique<ServerThread>(
+      [=] {
+        *server = soup_server_new(nullptr, nullptr);
+        soup_server_add_handler(*server, nullptr, handler, data, nullptr);
+        *url = listen_loopback(*server, ip, false);
+        if (url->empty())
+          *url = listen_loopback(*server, "127.0.0.1", false);
+      },
+      [=] {
+        soup_server_disconnect(*server);
+        g_object_unref(*server);
+      });
+}
+
 class OtherServer {
  public:
   OtherServer() {
-    thread_ = std::make_unique<ServerThread>(
-        [this] {
-          server_ = soup_server_new(nullptr, nullptr);
-          g_signal_connect(server_, "request-read", G_CALLBACK(on_request), this);
-          soup_server_add_handler(server_, nullptr, handle, this, nullptr);
-          url_ = listen_loopback(server_, "127.0.0.3", false);
-          if (url_.empty())
-            url_ = listen_loopback(server_, "127.0.0.1", false);
-        },
-        [this] {
-          soup_server_disconnect(server_);
-          g_object_unref(server_);
-        });
+    thread_ = serve(&server_, &url_, "127.0.0.3", handle, this);
+    g_signal_connect(server_, "request-read", G_CALLBACK(on_request), this);
   }
   ~OtherServer() { thread_.reset(); }
   std::string url() const { return url_; }
@@ -324,6 +332,149 @@ void test_unchanged_file_resumes(Fixture* f, gconstpointer) {
   assert_str_eq(reqs.back().if_range, "\"v1\"");
 }
 
+// ------------------------------------------------------------------ proxies
+
+// An HTTP proxy on loopback: asks for credentials (407) until the request
+// carries `user:pw`, then answers with `body` whatever the target.
+class ProxyServer {
+ public:
+  ProxyServer(std::string body, std::string user, std::string pw) : body_(std::move(body)) {
+    g_autofree char* creds = g_base64_encode(reinterpret_cast<const guchar*>((user + ":" + pw).data()),
+                                             user.size() + pw.size() + 1);
+    expected_ = std::string("Basic ") + creds;
+    thread_ = serve(&server_, &url_, "127.0.0.4", handle, this);
+  }
+  ~ProxyServer() { thread_.reset(); }
+  std::string url() const { return url_; }
+  struct Seen {
+    std::string host;
+    bool authorized;
+    bool with_key;
+  };
+  std::vector<Seen> seen() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  static void handle(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, gpointer data) {
+    auto* self = static_cast<ProxyServer*>(data);
+    SoupMessageHeaders* headers = soup_server_message_get_request_headers(msg);
+    const char* auth = soup_message_headers_get_one(headers, "Proxy-Authorization");
+    Seen seen{g_uri_get_host(soup_server_message_get_uri(msg)), auth && auth == self->expected_,
+              soup_message_headers_get_one(headers, "Authorization") != nullptr};
+    {
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      self->seen_.push_back(seen);
+    }
+    if (!seen.authorized) {
+      soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+                                   "Proxy-Authenticate", "Basic realm=\"test\"");
+      soup_server_message_set_status(msg, 407, nullptr);
+      return;
+    }
+    soup_server_message_set_status(msg, 200, nullptr);
+    soup_server_message_set_response(msg, "video/mp4", SOUP_MEMORY_COPY, self->body_.data(),
+                                     self->body_.size());
+  }
+
+  const std::string body_;
+  std::string expected_;
+  SoupServer* server_ = nullptr;
+  std::string url_;
+  mutable std::mutex mutex_;
+  std::vector<Seen> seen_;
+  std::unique_ptr<ServerThread> thread_;
+};
+
+// Sets the environment's proxy for the scope of a test.
+class EnvProxy {
+ public:
+  explicit EnvProxy(const std::string& url) {
+    for (const char* name : kNames) {
+      const char* old = g_getenv(name);
+      saved_.emplace_back(old ? std::optional<std::string>(old) : std::nullopt);
+      if (g_str_has_prefix(name, "no_") || g_str_has_prefix(name, "NO_"))
+        g_unsetenv(name);
+      else
+        g_setenv(name, url.c_str(), TRUE);
+    }
+  }
+  ~EnvProxy() {
+    for (size_t i = 0; i < G_N_ELEMENTS(kNames); i++)
+      if (saved_[i])
+        g_setenv(kNames[i], saved_[i]->c_str(), TRUE);
+      else
+        g_unsetenv(kNames[i]);
+  }
+
+ private:
+  static constexpr const char* kNames[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                           "all_proxy", "no_proxy", "NO_PROXY"};
+  std::vector<std::optional<std::string>> saved_;
+};
+
+// http_proxy in the environment: the API and the CDN are on loopback, so not
+// one request (nor the key) goes through the proxy.
+void test_environment_proxy_never_carries_loopback(Fixture* f, gconstpointer) {
+  EnvProxy env(f->other->url());
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+  g_assert_cmpint(f->other->requests(), ==, 0);
+}
+
+// proxy, proxy-id and proxy-pw: a CDN on another host is reached through the
+// proxy with the credentials; the API on loopback is not, and the key never
+// reaches the proxy.
+void test_proxy_property_carries_other_hosts(Fixture* f, gconstpointer) {
+  ProxyServer proxy(f->fake->video, "user", "s3cret");
+  const std::string output = "http://cdn.invalid/outputs/video.mp4";
+  FakeWaveSpeed* fake = f->fake.get();
+  f->fake->polls_until_done = 0;
+  f->fake->on_poll = [fake, output](int) -> std::optional<FakeReply> {
+    std::string json = fake->task_json("completed");
+    json.replace(json.find(fake->output_url()), fake->output_url().size(), output);
+    return FakeReply{200, json};
+  };
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "proxy", proxy.url().c_str(), "proxy-id", "user", "proxy-pw", "s3cret", nullptr);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+  auto seen = proxy.seen();
+  g_assert_cmpuint(seen.size(), ==, 2);  // refused without the credentials, then served
+  g_assert_false(seen[0].authorized);
+  g_assert_true(seen[1].authorized);
+  for (const auto& s : seen) {
+    assert_str_eq(s.host, "cdn.invalid");
+    g_assert_false(s.with_key);
+  }
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);  // the API directly
+  GParamSpec* pw = g_object_class_find_property(G_OBJECT_GET_CLASS(run->src), "proxy-pw");
+  g_assert_false(pw->flags & G_PARAM_READABLE);
+}
+
+// The transport alone: a non-loopback URL goes through the configured proxy,
+// a loopback one through none; without a proxy set, through the system's resolver.
+void test_transport_proxy_only_off_loopback() {
+  kling::Request request;
+  request.proxy = "http://proxy.example:3128";
+  kling::HttpTransport http(request);
+  GProxyResolver* resolver = http.proxy_resolver_for("https://api.wavespeed.ai/api/v3/x");
+  g_assert_nonnull(resolver);
+  g_auto(GStrv) proxies = g_proxy_resolver_lookup(resolver, "https://api.wavespeed.ai/api/v3/x", nullptr, nullptr);
+  g_assert_nonnull(proxies);
+  g_assert_cmpstr(proxies[0], ==, "http://proxy.example:3128");
+  for (const char* url : {"http://127.0.0.1:8080/api", "http://localhost:1/", "http://[::1]:1/", "http://127.0.0.2/"})
+    g_assert_null(http.proxy_resolver_for(url));
+
+  kling::HttpTransport plain{kling::Request{}};
+  g_assert_true(plain.proxy_resolver_for("https://cdn.example/v.mp4") == g_proxy_resolver_get_default());
+  g_assert_null(plain.proxy_resolver_for("http://127.0.0.1:8080/api"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -343,5 +494,8 @@ int main(int argc, char** argv) {
   ADD("/hardening/resume/changed-file-with-if-range-ignored-is-never-spliced", test_changed_file_with_if_range_ignored);
   ADD("/hardening/resume/changed-file-with-a-new-total-is-never-spliced", test_changed_file_with_a_new_total);
   ADD("/hardening/resume/unchanged-file-resumes-behind-its-etag", test_unchanged_file_resumes);
+  ADD("/hardening/proxy/environment-proxy-never-carries-loopback", test_environment_proxy_never_carries_loopback);
+  ADD("/hardening/proxy/proxy-property-carries-other-hosts-with-credentials", test_proxy_property_carries_other_hosts);
+  g_test_add_func("/hardening/proxy/transport-uses-a-proxy-only-off-loopback", test_transport_proxy_only_off_loopback);
   return g_test_run();
 }

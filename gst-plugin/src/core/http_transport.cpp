@@ -78,16 +78,41 @@ Error redirect_error(const HttpResult& r, const char* method, const std::string&
 }
 
 HttpTransport::HttpTransport(const Request& request)
-    : api_url_(request.api_url), api_key_(request.api_key), ssl_strict_(request.ssl_strict) {
-  session_ = GRef<SoupSession>::adopt(soup_session_new_with_options(
-      "user-agent", "gst-kling/0.1 ", "timeout", request.request_timeout_s, "idle-timeout", 60u,
-      nullptr));
-  if (request.tls_database)
-    g_object_set(session_.get(), "tls-database", request.tls_database.get(), nullptr);
+    : api_url_(request.api_url),
+      api_key_(request.api_key),
+      ssl_strict_(request.ssl_strict),
+      proxy_id_(request.proxy_id),
+      proxy_pw_(request.proxy_pw) {
+  auto new_session = [&request] {
+    auto session = GRef<SoupSession>::adopt(soup_session_new_with_options(
+        "user-agent", "gst-kling/0.1 ", "timeout", request.request_timeout_s, "idle-timeout", 60u,
+        nullptr));
+    if (request.tls_database)
+      g_object_set(session.get(), "tls-database", request.tls_database.get(), nullptr);
+    return session;
+  };
+  // As souphttpsrc: the proxy property, else the system's resolver (the environment's proxy).
+  session_ = new_session();
+  if (!request.proxy.empty()) {
+    g_autoptr(GProxyResolver) proxy = g_simple_proxy_resolver_new(request.proxy.c_str(), nullptr);
+    g_object_set(session_.get(), "proxy-resolver", proxy, nullptr);
+  }
+  // A loopback request stays on this machine: a proxy would carry it (and the key) off it.
+  direct_session_ = new_session();
+  g_object_set(direct_session_.get(), "proxy-resolver", nullptr, nullptr);
+}
+
+SoupSession* HttpTransport::session_for(GUri* uri) const {
+  return is_loopback_host(g_uri_get_host(uri)) ? direct_session_.get() : session_.get();
+}
+
+GProxyResolver* HttpTransport::proxy_resolver_for(const std::string& url) const {
+  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), static_cast<GUriFlags>(SOUP_HTTP_URI_FLAGS), nullptr);
+  return uri ? soup_session_get_proxy_resolver(session_for(uri)) : nullptr;
 }
 
 GRef<SoupMessage> HttpTransport::new_message(const char* method, const std::string& url,
-                                             std::string* error) {
+                                             SoupSession** session, std::string* error) {
   g_autoptr(GError) gerr = nullptr;
   g_autoptr(GUri) uri = g_uri_parse(url.c_str(), static_cast<GUriFlags>(SOUP_HTTP_URI_FLAGS), &gerr);
   if (!uri) {
@@ -97,13 +122,24 @@ GRef<SoupMessage> HttpTransport::new_message(const char* method, const std::stri
   auto msg = GRef<SoupMessage>::adopt(soup_message_new_from_uri(method, uri));
   if (!ssl_strict_)
     g_signal_connect(msg.get(), "accept-certificate", G_CALLBACK(accept_any_certificate), nullptr);
+  if (!proxy_id_.empty())
+    g_signal_connect(msg.get(), "authenticate", G_CALLBACK(+[](SoupMessage*, SoupAuth* auth,
+                                                               gboolean retrying, gpointer self) {
+                       // Once, as souphttpsrc: wrong credentials end in the proxy's 407.
+                       auto* t = static_cast<const HttpTransport*>(self);
+                       if (soup_auth_is_for_proxy(auth) && !retrying)
+                         soup_auth_authenticate(auth, t->proxy_id_.c_str(), t->proxy_pw_.c_str());
+                       return FALSE;
+                     }), this);
+  *session = session_for(uri);
   return msg;
 }
 
 HttpResult HttpTransport::api_call(const char* method, const std::string& url,
                                    const std::string* json_body, GCancellable* cancellable) {
   HttpResult result;
-  GRef<SoupMessage> msg = new_message(method, url, &result.transport_error);
+  SoupSession* session = nullptr;
+  GRef<SoupMessage> msg = new_message(method, url, &session, &result.transport_error);
   if (!msg) {
     result.never_connected = true;
     return result;
@@ -121,13 +157,14 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
     g_autoptr(GBytes) bytes = g_bytes_new(json_body->data(), json_body->size());
     soup_message_set_request_body_from_bytes(msg.get(), "application/json", bytes);
   }
-  return exchange(msg.get(), cancellable);
+  return exchange(session, msg.get(), cancellable);
 }
 
 HttpResult HttpTransport::put(const std::string& url, const std::vector<Header>& headers,
                               GBytes* body, GCancellable* cancellable) {
   HttpResult result;
-  GRef<SoupMessage> msg = new_message("PUT", url, &result.transport_error);
+  SoupSession* session = nullptr;
+  GRef<SoupMessage> msg = new_message("PUT", url, &session, &result.transport_error);
   if (!msg) {
     result.never_connected = true;
     return result;
@@ -138,7 +175,7 @@ HttpResult HttpTransport::put(const std::string& url, const std::vector<Header>&
     if (g_ascii_strcasecmp(name.c_str(), "Authorization") != 0)
       soup_message_headers_replace(h, name.c_str(), value.c_str());
   soup_message_set_request_body_from_bytes(msg.get(), nullptr, body);
-  return exchange(msg.get(), cancellable);
+  return exchange(session, msg.get(), cancellable);
 }
 
 std::vector<HttpTransport::Header> HttpTransport::client_headers() {
@@ -150,7 +187,7 @@ std::vector<HttpTransport::Header> HttpTransport::client_headers() {
           {"X-Client-OS", os}};
 }
 
-HttpResult HttpTransport::exchange(SoupMessage* msg, GCancellable* cancellable) {
+HttpResult HttpTransport::exchange(SoupSession* session, SoupMessage* msg, GCancellable* cancellable) {
   HttpResult result;
   // Redirects would carry the Authorization header elsewhere: the API does not redirect.
   soup_message_add_flags(msg, SOUP_MESSAGE_NO_REDIRECT);
@@ -159,7 +196,7 @@ HttpResult HttpTransport::exchange(SoupMessage* msg, GCancellable* cancellable) 
                      *static_cast<bool*>(sent) = true;
                    }), &result.request_sent);
   g_autoptr(GError) error = nullptr;
-  g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg, cancellable, &error);
+  g_autoptr(GInputStream) stream = soup_session_send(session, msg, cancellable, &error);
   if (!stream) {
     result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     // Only a refused certificate or handshake proves the request was never written.
@@ -209,7 +246,8 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
                                        GCancellable* cancellable, std::optional<uint64_t> end,
                                        FileVersion* version) {
   DownloadResult result;
-  GRef<SoupMessage> msg = new_message("GET", url, &result.error);
+  SoupSession* session = nullptr;
+  GRef<SoupMessage> msg = new_message("GET", url, &session, &result.error);
   if (!msg)
     return result;
   // The bytes must arrive as the CDN stores them: no transparent decoding.
@@ -226,7 +264,7 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
     soup_message_headers_replace(headers, "If-Range", if_range.c_str());
 
   g_autoptr(GError) error = nullptr;
-  g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg.get(), cancellable, &error);
+  g_autoptr(GInputStream) stream = soup_session_send(session, msg.get(), cancellable, &error);
   if (!stream) {
     result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     result.error = error->message;

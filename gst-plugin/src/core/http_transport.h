@@ -87,6 +87,9 @@ class HttpTransport {
 
   // X-Client-Name (gst-kling, or WAVESPEED_CLIENT_NAME), X-Client-Version, X-Client-OS.
   static std::vector<Header> client_headers();
+  // The proxy resolver a request to `url` goes through; nullptr for a loopback
+  // host, which is always reached directly.
+  GProxyResolver* proxy_resolver_for(const std::string& url) const;
 
   // Streams `url` from byte `offset` (up to `end`, exclusive, when given) into `sink`,
   // whole buffers at a time. Never sends the key. With `version`, a range asks
@@ -97,14 +100,19 @@ class HttpTransport {
                           FileVersion* version = nullptr);
 
  private:
-  GRef<SoupMessage> new_message(const char* method, const std::string& url, std::string* error);
-  // Sends `msg` (no redirects) and reads its reply, at most kMaxApiBody.
-  HttpResult exchange(SoupMessage* msg, GCancellable* cancellable);
+  // Sends `msg` with `session` (no redirects) and reads its reply, at most kMaxApiBody.
+  HttpResult exchange(SoupSession* session, SoupMessage* msg, GCancellable* cancellable);
+  // The message and the session to send it with (`session` is set then).
+  GRef<SoupMessage> new_message(const char* method, const std::string& url, SoupSession** session,
+                                std::string* error);
+  SoupSession* session_for(GUri* uri) const;
 
   const std::string api_url_;
   const std::string api_key_;
   const bool ssl_strict_;
-  GRef<SoupSession> session_;
+  const std::string proxy_id_, proxy_pw_;
+  GRef<SoupSession> session_;         // through the proxy, for every other host
+  GRef<SoupSession> direct_session_;  // no proxy: for loopback hosts
 };
 
 }  // namespace kling
