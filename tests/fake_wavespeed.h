@@ -81,6 +81,10 @@ class FakeWaveSpeed {
 
   // What the storage took: the PUT bodies it accepted, in order.
   std::vector<std::string> uploaded() const;
+  // The quote and balance endpoints (404 when unset: an API without them). Their
+  // requests are kept apart from requests(): they make no task.
+  std::optional<FakeReply> price_reply;
+  std::optional<FakeReply> balance_reply;
 
   // ---- what arrived ----
   std::vector<RecordedRequest> requests() const;
@@ -88,6 +92,9 @@ class FakeWaveSpeed {
   // Waits (bounded) until `count(server, method) >= n`.
   bool wait_for_count(const std::string& server, const std::string& method, int n,
                       unsigned timeout_ms) const;
+
+  // Requests to the quote and balance endpoints.
+  std::vector<RecordedRequest> money_requests() const;
 
   std::string task_json(const std::string& status) const;
 
@@ -105,6 +112,7 @@ class FakeWaveSpeed {
   std::vector<RecordedRequest> requests_;
   int submits_ = 0, polls_ = 0, downloads_ = 0, catalogs_ = 0, tickets_ = 0;
   std::vector<std::string> uploaded_;
+  std::vector<RecordedRequest> money_requests_;
   std::vector<SoupServerMessage*> hung_;
 
   SoupServer* api_ = nullptr;

@@ -105,6 +105,16 @@ void test_unknown_model_generates_end_to_end(Fixture* f, gconstpointer) {
   assert_str_eq(json_object_get_string_member(o, "prompt"), kPrompt);
   g_assert_false(json_object_has_member(o, "aspect_ratio"));  // the model takes none
   g_assert_cmpint(f->fake->count("catalog", "GET"), ==, 1);
+  // The quote is asked for the body as it will be sent.
+  bool quoted = false;
+  for (const auto& r : f->fake->money_requests())
+    if (r.path == "/api/v3/model/price") {
+      quoted = true;
+      g_assert_true(contains(r.body, "\"cfg_scale\":0.6999") || contains(r.body, "\"cfg_scale\":0.7"));
+      g_assert_true(contains(r.body, "\"mode\":\"pro\""));
+      g_assert_true(contains(r.body, "\"duration\":\"10\""));
+    }
+  g_assert_true(quoted);
   g_assert_true(contains(run->task_messages.back(), "has-audio=(boolean)false"));
 }
 
@@ -134,10 +144,11 @@ void test_settings_refusals_send_nothing(Fixture* f, gconstpointer) {
       if (!contains(run->error->message, w))
         g_error("\"%s\" not in \"%s\"", w, run->error->message);
   }
-  // Nothing but the catalogue was asked for (once: it was cached): no submit, no upload.
+  // Nothing but the catalogue was asked for (once: it was cached): no quote, no upload, no submit.
   for (const auto& r : f->fake->requests())
     assert_str_eq(r.server, "catalog");
   g_assert_cmpint(f->fake->count("catalog", "GET"), ==, 1);
+  g_assert_cmpuint(f->fake->money_requests().size(), ==, 0);
 }
 
 void test_named_property_wins_over_params(Fixture* f, gconstpointer) {

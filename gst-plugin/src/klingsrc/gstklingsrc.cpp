@@ -34,7 +34,7 @@
 #include "kling_enums.h"
 #include "kling_messages.h"
 #include "kling_uri.h"
-#include "task_journal.h"
+#include "ledger.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_kling_src_debug);
 #define GST_CAT_DEFAULT gst_kling_src_debug
@@ -71,6 +71,10 @@ enum {
   PROP_PROXY,
   PROP_PROXY_ID,
   PROP_PROXY_PW,
+  PROP_VARIATION,
+  PROP_MAX_COST,
+  PROP_DAILY_BUDGET,
+  PROP_CACHE_MAX_SIZE,
 };
 
 // What the properties hold; read under `settings_lock`, copied once in start().
@@ -85,6 +89,8 @@ struct Settings {
   std::optional<std::string> cache_dir;  // unset: KLING_CACHE_DIR; "": off
   // As set, for reading back; base.params holds its fields as the core takes them.
   std::unique_ptr<GstStructure, decltype(&gst_structure_free)> params{nullptr, gst_structure_free};
+  gdouble max_cost = -1.0;               // < 0: KLING_MAX_COST, else no limit
+  gdouble daily_budget = -1.0;           // < 0: KLING_DAILY_BUDGET, else no limit
 };
 
 }  // namespace
@@ -128,7 +134,7 @@ static std::string effective_api_url(const Settings& s) {
 // "none" is there for gst-launch, where the shell eats journal="".
 static std::string effective_journal(const Settings& s) {
   if (!s.journal)
-    return kling::TaskJournal::default_path();
+    return kling::Ledger::default_path();
   return *s.journal == "none" ? std::string() : *s.journal;
 }
 
@@ -165,6 +171,20 @@ static kling::Params params_from_structure(const GstStructure* structure) {
   return params;
 }
 
+// A limit in US dollars: the property when set (>= 0), else the environment's, else none.
+static std::optional<double> effective_limit(gdouble property, const char* env_name) {
+  if (property >= 0.0)
+    return property;
+  const char* env = g_getenv(env_name);
+  if (!env || !*env)
+    return std::nullopt;
+  char* end = nullptr;
+  double v = g_ascii_strtod(env, &end);
+  if (end == env || *end != '\0' || !(v >= 0.0))
+    return std::nullopt;
+  return v;
+}
+
 static kling::Request snapshot_request(GstKlingSrc* self) {
   std::lock_guard<std::mutex> lock(self->priv->settings_lock);
   const Settings& s = self->priv->settings;
@@ -178,6 +198,8 @@ static kling::Request snapshot_request(GstKlingSrc* self) {
     r.guidance_scale = s.guidance_scale;
   r.journal_path = effective_journal(s);
   r.cache_dir = effective_cache_dir(s);
+  r.max_cost = effective_limit(s.max_cost, "KLING_MAX_COST");
+  r.daily_budget = effective_limit(s.daily_budget, "KLING_DAILY_BUDGET");
   return r;
 }
 
@@ -221,6 +243,10 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
       s.cache_dir = v ? std::optional<std::string>(v) : std::nullopt;
       break;
     }
+    case PROP_VARIATION: s.base.variation = g_value_get_uint(value); break;
+    case PROP_MAX_COST: s.max_cost = g_value_get_double(value); break;
+    case PROP_DAILY_BUDGET: s.daily_budget = g_value_get_double(value); break;
+    case PROP_CACHE_MAX_SIZE: s.base.cache_max_size = g_value_get_uint64(value); break;
     case PROP_API_KEY: set_string(&s.api_key, value); break;
     case PROP_API_URL: set_string(&s.api_url, value); break;
     case PROP_MODEL:
@@ -286,6 +312,10 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
     case PROP_JOURNAL: g_value_set_string(value, effective_journal(s).c_str()); break;
     case PROP_RESUME_UNFINISHED: g_value_set_boolean(value, s.base.resume_unfinished); break;
     case PROP_CACHE_DIR: g_value_set_string(value, effective_cache_dir(s).c_str()); break;
+    case PROP_VARIATION: g_value_set_uint(value, s.base.variation); break;
+    case PROP_MAX_COST: g_value_set_double(value, s.max_cost); break;
+    case PROP_DAILY_BUDGET: g_value_set_double(value, s.daily_budget); break;
+    case PROP_CACHE_MAX_SIZE: g_value_set_uint64(value, s.base.cache_max_size); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
 }
@@ -460,6 +490,8 @@ static gchar* gst_kling_src_uri_get_uri(GstURIHandler* handler) {
     uri.params.emplace_back("request-id", s.base.request_id);
   for (const kling::Param& p : s.base.params)  // typed again by the model's schema when read back
     uri.fields.emplace_back(p.name, p.value.kind == kling::ParamValue::Kind::String ? p.value.text : p.value.json());
+  if (s.base.variation)
+    uri.params.emplace_back("variation", std::to_string(s.base.variation));
   return g_strdup(kling::format_kling_uri(uri).c_str());
 }
 
@@ -635,17 +667,43 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
           "(-1 = not sent: the model's default)", -1.0, 1.0, -1.0, rw));
   g_object_class_install_property(gobject_class, PROP_JOURNAL,
       g_param_spec_string("journal", "Journal",
-          "File where every submitted task is journaled so a crash never loses it (default: "
-          "$XDG_STATE_HOME/gst-kling/journal.jsonl; \"none\" or empty: no journal)", nullptr, rw));
+          "The machine's ledger of paid tasks (an SQLite database shared by every process): "
+          "the same request is paid for once, a crash never loses a task, and kling-tasks "
+          "lists them (default: $XDG_STATE_HOME/gst-kling/ledger.db; \"none\" or empty: no "
+          "ledger, and no protection against paying twice across runs)", nullptr, rw));
   g_object_class_install_property(gobject_class, PROP_RESUME_UNFINISHED,
       g_param_spec_boolean("resume-unfinished", "Resume unfinished",
-          "Pick up this request's journaled task that never delivered instead of paying for a "
-          "new one (false: always submit a fresh variation)", TRUE, rw));
+          "Follow this request's task already on the ledger (in flight here or in another "
+          "process) instead of paying for a new one, and refuse after a submit that never got "
+          "its reply (false: submit anyway; a delivered video still replays: change variation "
+          "for a new one)", TRUE, rw));
   g_object_class_install_property(gobject_class, PROP_CACHE_DIR,
       g_param_spec_string("cache-dir", "Cache directory",
           "Folder of finished videos keyed by service, model and every request field: the same "
           "request replays from disk without submitting (default: the KLING_CACHE_DIR "
           "environment variable; empty: no cache)", nullptr, rw));
+  g_object_class_install_property(gobject_class, PROP_VARIATION,
+      g_param_spec_uint("variation", "Variation",
+          "Part of the request's identity: the same request (API, account, model, every field "
+          "sent, variation) is paid for once on this machine and replays while its output lives "
+          "(7 days). A different variation asks for, and pays for, a new generation of the same "
+          "prompt", 0, G_MAXUINT, 0, rw));
+  g_object_class_install_property(gobject_class, PROP_MAX_COST,
+      g_param_spec_double("max-cost", "Maximum cost",
+          "US dollars one generation may be quoted (POST /api/v3/model/price) before it is "
+          "submitted: a higher quote, or none to be had, is a SETTINGS error and nothing is paid "
+          "(-1: the KLING_MAX_COST environment variable, else no limit)",
+          -1.0, G_MAXDOUBLE, -1.0, rw));
+  g_object_class_install_property(gobject_class, PROP_DAILY_BUDGET,
+      g_param_spec_double("daily-budget", "Daily budget",
+          "US dollars this account's tasks on this machine may be quoted since local midnight, "
+          "this one included, across every process sharing the ledger; past it nothing is "
+          "submitted (-1: the KLING_DAILY_BUDGET environment variable, else no limit)",
+          -1.0, G_MAXDOUBLE, -1.0, rw));
+  g_object_class_install_property(gobject_class, PROP_CACHE_MAX_SIZE,
+      g_param_spec_uint64("cache-max-size", "Cache maximum size",
+          "Bytes the cache-dir may hold; least recently used videos go first (0: no limit)",
+          0, G_MAXUINT64, kDefaults.cache_max_size, rw));
   g_object_class_install_property(gobject_class, PROP_TASK_ID,
       g_param_spec_string("task-id", "Task id",
           "Id of the current task once submitted (give it to request-id to resume)", nullptr,
