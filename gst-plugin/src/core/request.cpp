@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "api_client.h"
 #include "model_catalog.h"
 
 namespace kling {
@@ -76,6 +77,8 @@ std::string Request::fingerprint() const {
   add(request_id);
   add(account());
   add(std::to_string(variation));
+  // Every field sent, whatever model or property adds it.
+  add(api::build_submit_body(*this));
   return g_checksum_get_string(sum);
 }
 
