@@ -196,6 +196,15 @@ def case_variation_is_a_new_paid_generation(args):
         check(r2 == 0 and c.emu.submits() == 2, "variation=1 submits a second task")
         r3, o3 = c.run(["prompt=varied", "variation=1"], c.path("v1b.mp4"))
         check(r3 == 0 and c.emu.submits() == 2, "variation=1 again replays it")
+        if args.kling_tasks:
+            task = re.search(r"Task (\w+) submitted", o1).group(1)
+            p = subprocess.run([args.kling_tasks, "fetch", task, "-o", c.path("fetched.mp4")], env=c.env(),
+                               capture_output=True, text=True, timeout=RUN_TIMEOUT)
+            say(p.stdout + p.stderr)
+            check(p.returncode == 0 and read(c.path("fetched.mp4")) == read(c.path("v0.mp4")),
+                  "kling-tasks fetch ID -o FILE writes the paid task's video")
+            check(c.emu.submits() == 2 and "emulator-key" not in p.stdout + p.stderr,
+                  "fetching submits nothing and never prints the key")
     finally:
         c.close()
 
