@@ -402,7 +402,8 @@ def case_rtsp_two_clients_one_submit(args):
             results = [finish(client, 45) for client in clients]
             for _, out in results:
                 say(out)
-            check(all(rc == 0 for rc, _ in results), f"both RTSP clients got the stream (shared={shared})")
+            # The stream's end, not the exit status: a shared media's teardown may race the client's.
+            check(all("Got EOS" in out for _, out in results), f"both RTSP clients got the stream (shared={shared})")
             check(c.emu.submits() == 1, f"one submit for two clients, shared={shared} (saw {c.emu.submits()})")
         finally:
             os.killpg(server.pid, signal.SIGKILL)
