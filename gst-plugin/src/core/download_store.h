@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -86,8 +87,9 @@ class DownloadStore {
   // Writes what is only in memory to the file (writer's thread); false, and why,
   // when some bytes are nowhere because they were let go.
   bool flush_to_disk(std::string* error);
-  // Copies every byte present to `fd` (for the cache); false and errno on failure.
-  bool copy_to(int fd);
+  // Copies every byte present to `fd` (for the cache); false and errno on failure,
+  // or ECANCELED once `cancelled` says so (asked before each megabyte).
+  bool copy_to(int fd, const std::function<bool()>& cancelled = {});
   // fsyncs and links or renames a store made with a `dir` to `path`; false when it cannot be.
   bool persist(const std::string& path, std::string* error);
   // True wakes and refuses every wait (unlock); false lets them wait again (unlock_stop).

@@ -49,7 +49,10 @@ Error redirect_error(const HttpResult& r, const char* method, const std::string&
 }
 
 HttpTransport::HttpTransport(const Request& request)
-    : api_url_(request.api_url), api_key_(request.api_key), ssl_strict_(request.ssl_strict) {
+    : api_url_(request.api_url),
+      api_key_(request.api_key),
+      ssl_strict_(request.ssl_strict),
+      request_timeout_s_(request.request_timeout_s) {
   session_ = GRef<SoupSession>::adopt(soup_session_new_with_options(
       "user-agent", "gst-kling/0.1 ", "timeout", request.request_timeout_s, "idle-timeout", 60u,
       nullptr));
@@ -72,7 +75,8 @@ GRef<SoupMessage> HttpTransport::new_message(const char* method, const std::stri
 }
 
 HttpResult HttpTransport::api_call(const char* method, const std::string& url,
-                                   const std::string* json_body, GCancellable* cancellable) {
+                                   const std::string* json_body, GCancellable* cancellable,
+                                   unsigned timeout_s) {
   HttpResult result;
   GRef<SoupMessage> msg = new_message(method, url, &result.transport_error);
   if (!msg) {
@@ -93,9 +97,19 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
   }
 
   // Whether the request left this machine whole decides whether a failed submit may have billed.
-  g_signal_connect(msg.get(), "wrote-body", G_CALLBACK(+[](SoupMessage*, gpointer sent) {
-                     *static_cast<bool*>(sent) = true;
-                   }), &result.request_sent);
+  // The handler points into this call's frame: disconnected when it returns, though
+  // the session may keep the message a little longer.
+  struct Handler {
+    SoupMessage* msg;
+    gulong id;
+    ~Handler() { g_signal_handler_disconnect(msg, id); }
+  } wrote_body{msg.get(), g_signal_connect(msg.get(), "wrote-body",
+                                           G_CALLBACK(+[](SoupMessage*, gpointer sent) {
+                                             *static_cast<bool*>(sent) = true;
+                                           }),
+                                           &result.request_sent)};
+  // One session, one thread: its timeout can be set for this call alone.
+  soup_session_set_timeout(session_.get(), timeout_s ? timeout_s : request_timeout_s_);
   g_autoptr(GError) error = nullptr;
   g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg.get(), cancellable, &error);
   if (!stream) {
@@ -157,6 +171,7 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
                                    end ? static_cast<goffset>(*end) - 1 : -1);
 
   g_autoptr(GError) error = nullptr;
+  soup_session_set_timeout(session_.get(), request_timeout_s_);  // an api_call may have lowered it
   g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg.get(), cancellable, &error);
   if (!stream) {
     result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);

@@ -70,8 +70,9 @@ class HttpTransport {
   explicit HttpTransport(const Request& request);
 
   // A request to the API. The key is attached only when `url` is on api-url's origin.
+  // `timeout_s` (0: request-timeout) bounds each wait for the server.
   HttpResult api_call(const char* method, const std::string& url, const std::string* json_body,
-                      GCancellable* cancellable);
+                      GCancellable* cancellable, unsigned timeout_s = 0);
 
   // Streams `url` from byte `offset` (up to `end`, exclusive, when given) into `sink`,
   // whole buffers at a time. Never sends the key.
@@ -84,6 +85,7 @@ class HttpTransport {
   const std::string api_url_;
   const std::string api_key_;
   const bool ssl_strict_;
+  const unsigned request_timeout_s_;
   GRef<SoupSession> session_;
 };
 

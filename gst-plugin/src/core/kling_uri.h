@@ -15,6 +15,9 @@ struct KlingUri {
   std::vector<std::pair<std::string, std::string>> params;  // property name, value
 };
 
+// Every property a URI may set (a URI silent on one sets it to its default).
+const std::vector<std::string>& kling_uri_properties();
+
 std::optional<KlingUri> parse_kling_uri(const char* uri, std::string* error);
 std::string format_kling_uri(const KlingUri& uri);
 

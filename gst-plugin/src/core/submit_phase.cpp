@@ -15,8 +15,22 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
 
   for (unsigned attempt = 1;; attempt++) {
     // On record before the POST: a crash during it leaves a note for the next run.
-    journal_.record_submitting(nullptr);
-    HttpResult r = http.api_call("POST", url, &body, cancellable_.get());
+    // A journal another process keeps locked past the wait stops the submit: nothing is paid.
+    std::string journal_error;
+    const bool deadline_bounds_wait = deadline_ && *ms_to_deadline() < request_.request_timeout_s * 1000;
+    switch (journal_.record_submitting(nullptr, &journal_error)) {
+      case TaskJournal::Write::Cancelled: return Outcome::Cancelled;
+      case TaskJournal::Write::Busy:
+        if (deadline_bounds_wait)
+          return fail(deadline_error("before the submit could be journaled (" + journal_error + ")"));
+        return fail({ErrorKind::Write, "Cannot journal the submit: " + journal_error,
+                     "nothing was submitted, so nothing was paid", 0, {}});
+      case TaskJournal::Write::Failed:  // best effort: the submitted line is the one that matters
+      case TaskJournal::Write::Ok: break;
+    }
+    if (past_deadline())
+      return fail(deadline_error("before anything was submitted"));
+    HttpResult r = api_call(http, "POST", url, &body);
     api::Reply reply = api::parse_reply(r.status, r.body);
     const unsigned status = effective_status(r, reply);
     // A refusal (4xx, 429 among them), or a request never written out, proves no task was made.
@@ -26,7 +40,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
     // Otherwise, until a task id arrives, a task may exist that we know nothing of.
     submit_uncertain_ = !no_task && !has_task;
     if (no_task)
-      journal_.record_submitting(r.cancelled ? "not sent" : "refused");
+      journal_.record_submitting(r.cancelled ? "not sent" : "refused", &journal_error);
     if (r.cancelled)
       return Outcome::Cancelled;
 
@@ -51,6 +65,9 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
         return Outcome::Cancelled;
       continue;
     }
+    if (r.status == 0 && past_deadline())
+      return fail(deadline_error("waiting for the reply to the submit (" + r.transport_error +
+                                 "); if it made a task, it is on your WaveSpeed dashboard"));
     if (r.status == 0)
       return fail({ErrorKind::Network, "Could not submit the task: " + r.transport_error,
                    r.never_connected ? "no connection could be made"

@@ -7,6 +7,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <map>
 
@@ -39,25 +40,67 @@ std::string TaskJournal::default_path() {
   return path;
 }
 
-bool TaskJournal::append(const std::string& line, std::string* error) const {
+TaskJournal::Write TaskJournal::lock(int fd, std::string* error) const {
+  const unsigned max_ms = wait_.max_ms ? wait_.max_ms() : kDefaultLockWaitMs;
+  const gint64 end = g_get_monotonic_time() + static_cast<gint64>(max_ms) * 1000;
+  GPollFD cancel_fd{};
+  const bool pollable = wait_.cancellable && g_cancellable_make_pollfd(wait_.cancellable, &cancel_fd);
+  Write result = Write::Ok;
+  // Tried again at growing intervals up to 50 ms; a cancel wakes the wait at once.
+  for (gint64 pause_ms = 1;; pause_ms = std::min<gint64>(pause_ms * 2, 50)) {
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+      break;
+    if (errno == EINTR)
+      continue;
+    if (errno != EWOULDBLOCK) {
+      *error = "cannot lock " + path_ + ": " + g_strerror(errno);
+      result = Write::Failed;
+      break;
+    }
+    if (g_cancellable_is_cancelled(wait_.cancellable)) {
+      *error = "cancelled while waiting for the lock of " + path_;
+      result = Write::Cancelled;
+      break;
+    }
+    const gint64 left_ms = (end - g_get_monotonic_time()) / 1000;
+    if (left_ms <= 0) {
+      g_autofree char* waited = g_strdup_printf("%.1f", max_ms / 1000.0);
+      *error = path_ + " stayed locked by another process for " + waited + " s";
+      result = Write::Busy;
+      break;
+    }
+    g_poll(&cancel_fd, pollable ? 1 : 0, static_cast<gint>(std::min(pause_ms, left_ms)));
+  }
+  if (pollable)
+    g_cancellable_release_fd(wait_.cancellable);
+  return result;
+}
+
+TaskJournal::Write TaskJournal::append(const std::string& line, std::string* error) const {
   g_autofree char* dir = g_path_get_dirname(path_.c_str());
   if (g_mkdir_with_parents(dir, 0700) != 0) {
     *error = "cannot create " + std::string(dir) + ": " + g_strerror(errno);
-    return false;
+    return Write::Failed;
   }
   int fd = g_open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     *error = "cannot open " + path_ + ": " + g_strerror(errno);
-    return false;
+    return Write::Failed;
   }
   // One writer at a time across processes, so lines never interleave.
-  flock(fd, LOCK_EX);
-  bool ok = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && fsync(fd) == 0;
-  if (!ok)
-    *error = "cannot write " + path_ + ": " + g_strerror(errno);
-  flock(fd, LOCK_UN);
+  Write result = lock(fd, error);
+  if (result == Write::Ok) {
+    bool ok = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    // A cancelled run does not wait for the disk: the line is written, the page cache has it.
+    ok = ok && (g_cancellable_is_cancelled(wait_.cancellable) || fsync(fd) == 0);
+    if (!ok) {
+      *error = "cannot write " + path_ + ": " + g_strerror(errno);
+      result = Write::Failed;
+    }
+    flock(fd, LOCK_UN);
+  }
   close(fd);
-  return ok;
+  return result;
 }
 
 bool TaskJournal::record_submitted(const Request& r, const std::string& id,
@@ -75,7 +118,7 @@ bool TaskJournal::record_submitted(const Request& r, const std::string& id,
   json::add_int(b, "duration", r.duration);
   add_string(b, "api_url", r.api_url);
   json_builder_end_object(b);
-  return append(to_line(b), error);
+  return append(to_line(b), error) == Write::Ok;
 }
 
 bool TaskJournal::record_status(const std::string& id, const std::string& status,
@@ -96,7 +139,7 @@ bool TaskJournal::record_status(const std::string& id, const std::string& status
   if (!detail.empty())
     add_string(b, "detail", detail);
   json_builder_end_object(b);
-  return append(to_line(b), error);
+  return append(to_line(b), error) == Write::Ok;
 }
 
 template <typename Each>
@@ -118,15 +161,14 @@ void TaskJournal::for_each_line(Each each) const {
   }
 }
 
-void TaskJournal::record_submitting(const char* outcome) const {
+TaskJournal::Write TaskJournal::record_submitting(const char* outcome, std::string* error) const {
   if (!enabled())
-    return;
+    return Write::Ok;
   g_autoptr(JsonBuilder) b = json_builder_new();
   begin_line(b, fingerprint_, "", outcome ? outcome : "submitting");
   add_string(b, "event", "submit");
   json_builder_end_object(b);
-  std::string error;
-  append(to_line(b), &error);  // best effort: the submitted line is the one that matters
+  return append(to_line(b), error);
 }
 
 TaskJournal::Lookup TaskJournal::lookup(int64_t now) const {

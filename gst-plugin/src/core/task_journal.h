@@ -3,7 +3,10 @@
 // task is submitted (with its parameters, never the key), one per status change.
 #pragma once
 
+#include <gio/gio.h>
+
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,22 +15,33 @@
 
 namespace kling {
 
+// How long a journal write waits for another process's lock on the file, and what ends the wait.
+struct JournalLockWait {
+  GCancellable* cancellable = nullptr;
+  std::function<unsigned()> max_ms;  // asked at each write; unset: 10 s
+};
+
 class TaskJournal {
  public:
+  using LockWait = JournalLockWait;
+  static constexpr unsigned kDefaultLockWaitMs = 10000;
+
   // The journal of one request (named by its fingerprint). `path` empty: off.
-  TaskJournal(std::string path, std::string fingerprint)
-      : path_(std::move(path)), fingerprint_(std::move(fingerprint)) {}
+  TaskJournal(std::string path, std::string fingerprint, LockWait wait = {})
+      : path_(std::move(path)), fingerprint_(std::move(fingerprint)), wait_(std::move(wait)) {}
   // $XDG_STATE_HOME/gst-kling/journal.jsonl
   static std::string default_path();
 
   bool enabled() const { return !path_.empty(); }
 
-  // Each appends one fsync'd line; false and `error` when it cannot.
+  // Each appends one fsync'd line; false and `error` when it cannot (the lock
+  // not had within the wait, or a cancel, among the reasons).
   bool record_submitted(const Request& request, const std::string& task_id,
                         const std::string& status, std::string* error) const;
+  enum class Write { Ok, Failed, Busy, Cancelled };  // Busy: another process held the lock
   // Before each submit (`outcome` null), and after one proven to have made no
   // task (`outcome` says why): a submit whose reply never came stays on record.
-  void record_submitting(const char* outcome) const;
+  Write record_submitting(const char* outcome, std::string* error) const;
   bool record_status(const std::string& task_id, const std::string& status,
                      const std::vector<std::string>& outputs, const std::string& detail,
                      std::string* error) const;
@@ -53,12 +67,15 @@ class TaskJournal {
   static constexpr const char* kGone = "gone";
 
  private:
-  bool append(const std::string& line, std::string* error) const;
+  Write append(const std::string& line, std::string* error) const;
+  // Takes the file's lock, waiting at most the LockWait's time, woken by its cancel.
+  Write lock(int fd, std::string* error) const;
   // Calls `each` with every readable line's object, oldest first.
   template <typename Each>
   void for_each_line(Each each) const;
   std::string path_;
   std::string fingerprint_;
+  LockWait wait_;
 };
 
 }  // namespace kling

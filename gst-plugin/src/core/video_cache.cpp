@@ -61,7 +61,7 @@ std::unique_ptr<DownloadStore> VideoCache::open(const std::string& fingerprint,
 }
 
 bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStore& store,
-                      std::string* error) const {
+                      std::string* error, GCancellable* cancellable) const {
   if (!enabled())
     return true;
   if (g_mkdir_with_parents(dir_.c_str(), 0700) != 0) {
@@ -74,7 +74,9 @@ bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStor
     return false;
   // Linked or renamed into place when it can be; copied otherwise.
   if (!store.persist(video, error) &&
-      !write_atomically(video, [&](int fd) { return store.copy_to(fd); }, error))
+      !write_atomically(video, [&](int fd) {
+        return store.copy_to(fd, [cancellable] { return g_cancellable_is_cancelled(cancellable); });
+      }, error))
     return false;
 
   g_autoptr(JsonBuilder) b = json_builder_new();

@@ -4,6 +4,8 @@
 // from disk without submitting (no second bill).
 #pragma once
 
+#include <gio/gio.h>
+
 #include <memory>
 #include <string>
 
@@ -21,9 +23,9 @@ class VideoCache {
   // The cached video of `fingerprint`, or nullptr. `task_id` gets the task that made it.
   std::unique_ptr<DownloadStore> open(const std::string& fingerprint, std::string* task_id) const;
   // Makes `store` (complete) the entry of `request`: renamed into place when it
-  // was created in the cache folder, copied otherwise.
+  // was created in the cache folder, copied otherwise (a copy `cancellable` ends).
   bool save(const Request& request, const std::string& task_id, DownloadStore& store,
-            std::string* error) const;
+            std::string* error, GCancellable* cancellable = nullptr) const;
 
  private:
   std::string entry(const std::string& fingerprint, const char* ext) const;

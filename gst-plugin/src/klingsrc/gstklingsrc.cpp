@@ -13,11 +13,26 @@
  * ]|
  *
  * Nothing is submitted before the first buffer is asked for, and never twice
- * for the same request on one element. Progress is posted as GstProgress
- * messages (codes `submit`, `poll`, `download`, `cache`, `journal`) and
- * `kling/task` and `kling/download` element messages.
+ * for the same request on one element.
+ *
+ * ## Messages
+ * - GstProgress with codes `submit`, `poll`, `download`, `cache`, `journal`
+ *   (the `poll` COMPLETE comes before the first byte).
+ * - `kling/task` element messages on each status change: `id`, `status`,
+ *   `model`, `outputs`, `inference-time`, `has-nsfw-contents`, `error`, `code`.
+ * - `kling/download` element messages, at most 10 a second: `bytes`, `total`.
+ * - Tags: the prompt as title and description, the model as encoder, the task
+ *   id as comment (downstream too; see the README for pull mode).
+ * Nothing is posted while the element holds a lock: a bus sync handler may
+ * read `task-id`, which also emits notify when it changes.
+ *
+ * ## URI
+ * `kling://MODEL?prompt=...&duration=5|10&aspect-ratio=16:9|9:16|1:1` (also
+ * `negative-prompt`, `request-id`, `poll-interval`, `timeout`): a URI sets
+ * every one of these, to its default where it is silent.
  */
 #include "gstklingsrc.h"
+#include "gstklingsrc_private.h"
 
 #include <memory>
 #include <mutex>
@@ -27,7 +42,6 @@
 #include "generation.h"
 #include "kling_enums.h"
 #include "kling_messages.h"
-#include "kling_uri.h"
 #include "task_journal.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_kling_src_debug);
@@ -63,36 +77,7 @@ enum {
   PROP_MAX_SIZE,
 };
 
-// What the properties hold; read under `settings_lock`, copied once in start().
-struct Settings {
-  kling::Request base;  // the fields a property sets as they are (defaults included)
-  GstKlingDuration duration = GST_KLING_DURATION_5;
-  GstKlingAspectRatio aspect_ratio = GST_KLING_ASPECT_RATIO_16_9;
-  std::string api_key;  // empty: WAVESPEED_API_KEY
-  std::string api_url;  // empty: WAVESPEED_BASE_URL or the default
-  gdouble guidance_scale = -1.0;         // < 0: not sent
-  std::optional<std::string> journal;    // unset: the default path; "none" or "": off
-  std::optional<std::string> cache_dir;  // unset: KLING_CACHE_DIR; "": off
-};
-
 }  // namespace
-
-struct GstKlingSrcPrivate {
-  std::mutex settings_lock;
-  Settings settings;
-  // The core: which generation to reuse, resume or replay, its runner, its bytes.
-  std::unique_ptr<kling::Generation> generation;
-  // Streaming thread only.
-  bool duration_posted = false;
-  bool tags_sent = false;
-};
-
-struct _GstKlingSrc {
-  GstBaseSrc parent;
-  GstKlingSrcPrivate* priv;
-};
-
-static void gst_kling_src_uri_handler_init(gpointer g_iface, gpointer iface_data);
 
 #define gst_kling_src_parent_class parent_class
 G_DEFINE_TYPE_WITH_CODE(GstKlingSrc, gst_kling_src, GST_TYPE_BASE_SRC,
@@ -106,7 +91,7 @@ static GstStaticPadTemplate src_template =
 
 // ---------------------------------------------------------------- properties
 
-static std::string effective_api_url(const Settings& s) {
+static std::string effective_api_url(const GstKlingSrcSettings& s) {
   if (!s.api_url.empty())
     return s.api_url;
   const char* env = g_getenv("WAVESPEED_BASE_URL");
@@ -114,13 +99,13 @@ static std::string effective_api_url(const Settings& s) {
 }
 
 // "none" is there for gst-launch, where the shell eats journal="".
-static std::string effective_journal(const Settings& s) {
+static std::string effective_journal(const GstKlingSrcSettings& s) {
   if (!s.journal)
     return kling::TaskJournal::default_path();
   return *s.journal == "none" ? std::string() : *s.journal;
 }
 
-static std::string effective_cache_dir(const Settings& s) {
+static std::string effective_cache_dir(const GstKlingSrcSettings& s) {
   if (s.cache_dir)
     return *s.cache_dir;
   const char* env = g_getenv("KLING_CACHE_DIR");
@@ -129,7 +114,7 @@ static std::string effective_cache_dir(const Settings& s) {
 
 static kling::Request snapshot_request(GstKlingSrc* self) {
   std::lock_guard<std::mutex> lock(self->priv->settings_lock);
-  const Settings& s = self->priv->settings;
+  const GstKlingSrcSettings& s = self->priv->settings;
   kling::Request r = s.base;
   r.duration = static_cast<int>(s.duration);
   r.aspect_ratio = gst_kling_aspect_ratio_to_string(s.aspect_ratio);
@@ -152,7 +137,7 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
                                        GParamSpec* pspec) {
   GstKlingSrc* self = GST_KLING_SRC(object);
   std::lock_guard<std::mutex> lock(self->priv->settings_lock);
-  Settings& s = self->priv->settings;
+  GstKlingSrcSettings& s = self->priv->settings;
   switch (prop_id) {
     case PROP_PROMPT: set_string(&s.base.prompt, value); break;
     case PROP_NEGATIVE_PROMPT: set_string(&s.base.negative_prompt, value); break;
@@ -199,6 +184,21 @@ static std::string current_task_id(GstKlingSrc* self) {
   return self->priv->generation->task_id();
 }
 
+static GParamSpec* task_id_pspec;
+
+// notify::task-id when it changed since the last one; called with no lock held.
+static void notify_task_id(GstElement* element) {
+  GstKlingSrc* self = GST_KLING_SRC(element);
+  std::string id = current_task_id(self);
+  {
+    std::lock_guard<std::mutex> lock(self->priv->notify_lock);
+    if (id == self->priv->notified_task_id)
+      return;
+    self->priv->notified_task_id = std::move(id);
+  }
+  g_object_notify_by_pspec(G_OBJECT(self), task_id_pspec);
+}
+
 static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* value,
                                        GParamSpec* pspec) {
   GstKlingSrc* self = GST_KLING_SRC(object);
@@ -207,7 +207,7 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
     return;
   }
   std::lock_guard<std::mutex> lock(self->priv->settings_lock);
-  const Settings& s = self->priv->settings;
+  const GstKlingSrcSettings& s = self->priv->settings;
   switch (prop_id) {
     case PROP_PROMPT: g_value_set_string(value, s.base.prompt.c_str()); break;
     case PROP_NEGATIVE_PROMPT: g_value_set_string(value, s.base.negative_prompt.c_str()); break;
@@ -236,17 +236,21 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
 
 static gboolean gst_kling_src_start(GstBaseSrc* base) {
   GstKlingSrc* self = GST_KLING_SRC(base);
-  if (auto error = self->priv->generation->start(snapshot_request(self))) {
+  auto error = self->priv->generation->start(snapshot_request(self));
+  notify_task_id(GST_ELEMENT(self));  // another request, another task (or none yet)
+  if (error) {
     gst_kling_post_error(GST_ELEMENT(self), *error);
     return FALSE;
   }
   self->priv->duration_posted = false;
   self->priv->tags_sent = false;
+  self->priv->reads = 0;
   return TRUE;
 }
 
 static gboolean gst_kling_src_stop(GstBaseSrc* base) {
   GST_KLING_SRC(base)->priv->generation->stop();
+  notify_task_id(GST_ELEMENT(base));  // a failed task is let go
   return TRUE;
 }
 
@@ -265,27 +269,43 @@ static void update_duration(GstKlingSrc* self) {
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_duration_changed(GST_OBJECT(self)));
 }
 
-// Tags on the bus and downstream: the prompt as title and description, the model as encoder.
+// Tags on the bus (once) and downstream: the prompt as title and description,
+// the model as encoder, the task id as comment. In push mode GstBaseSrc pushes
+// the event before the next buffer. In pull mode the demuxer that pulls has no
+// pads while it reads its header and nothing tells a source when it has them:
+// the event goes again on reads 1, 2, 4, 8... so the sink sees it soon after.
 static void send_tags(GstKlingSrc* self) {
-  if (self->priv->tags_sent)
+  GstPad* pad = GST_BASE_SRC_PAD(self);
+  const bool pull = GST_PAD_MODE(pad) == GST_PAD_MODE_PULL;
+  const guint64 n = ++self->priv->reads;
+  if (self->priv->tags_sent && !(pull && (n & (n - 1)) == 0))
     return;
-  self->priv->tags_sent = true;
   std::optional<kling::Request> request = self->priv->generation->request();
   if (!request)
     return;
-  std::string id = current_task_id(self);
   GstTagList* tags = gst_tag_list_new_empty();
   gst_tag_list_set_scope(tags, GST_TAG_SCOPE_GLOBAL);
   if (!request->prompt.empty())
     gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_TITLE, request->prompt.c_str(),
                      GST_TAG_DESCRIPTION, request->prompt.c_str(), nullptr);
-  std::string comment = "WaveSpeed task " + id;
+  std::string comment = "WaveSpeed task " + current_task_id(self);
   gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_ENCODER, request->model.c_str(),
                    GST_TAG_APPLICATION_NAME, "gst-kling", GST_TAG_COMMENT, comment.c_str(), nullptr);
-  gst_element_post_message(GST_ELEMENT(self),
-                           gst_message_new_tag(GST_OBJECT(self), gst_tag_list_copy(tags)));
-  // GstBaseSrc queues a serialized event sent to it and pushes it before the next buffer.
-  gst_element_send_event(GST_ELEMENT(self), gst_event_new_tag(tags));
+  if (!self->priv->tags_sent)
+    gst_element_post_message(GST_ELEMENT(self),
+                             gst_message_new_tag(GST_OBJECT(self), gst_tag_list_copy(tags)));
+  self->priv->tags_sent = true;
+  if (pull) {
+    // Only to a peer that is pulling: a refused sticky event would fail the next read.
+    GstPad* peer = gst_pad_get_peer(pad);
+    if (peer && GST_PAD_MODE(peer) == GST_PAD_MODE_PULL && GST_PAD_IS_ACTIVE(peer))
+      gst_pad_push_event(pad, gst_event_new_tag(tags));
+    else
+      gst_tag_list_unref(tags);
+    if (peer)
+      gst_object_unref(peer);
+  } else
+    gst_element_send_event(GST_ELEMENT(self), gst_event_new_tag(tags));
 }
 
 // Bytes still in memory go downstream as they are: the buffer shares their chunk.
@@ -378,81 +398,12 @@ static gboolean gst_kling_src_send_event(GstElement* element, GstEvent* event) {
   return GST_ELEMENT_CLASS(parent_class)->send_event(element, event);
 }
 
-// ---------------------------------------------------------------- URI handler
-
-static GstURIType gst_kling_src_uri_get_type(GType) { return GST_URI_SRC; }
-
-static const gchar* const* gst_kling_src_uri_get_protocols(GType) {
-  static const gchar* protocols[] = {"kling", nullptr};
-  return protocols;
-}
-
-static gchar* gst_kling_src_uri_get_uri(GstURIHandler* handler) {
-  GstKlingSrc* self = GST_KLING_SRC(handler);
-  std::lock_guard<std::mutex> lock(self->priv->settings_lock);
-  const Settings& s = self->priv->settings;
-  kling::KlingUri uri;
-  uri.model = s.base.model;
-  uri.params = {{"prompt", s.base.prompt},
-                {"duration", std::to_string(static_cast<int>(s.duration))},
-                {"aspect-ratio", gst_kling_aspect_ratio_to_string(s.aspect_ratio)}};
-  if (!s.base.negative_prompt.empty())
-    uri.params.emplace_back("negative-prompt", s.base.negative_prompt);
-  if (!s.base.request_id.empty())
-    uri.params.emplace_back("request-id", s.base.request_id);
-  return g_strdup(kling::format_kling_uri(uri).c_str());
-}
-
-static gboolean gst_kling_src_uri_set_uri(GstURIHandler* handler, const gchar* text,
-                                          GError** error) {
-  GstKlingSrc* self = GST_KLING_SRC(handler);
-  if (GST_STATE(self) > GST_STATE_READY) {
-    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_STATE,
-                "Changing the URI of klingsrc while running is not supported");
-    return FALSE;
-  }
-  std::string message;
-  auto uri = kling::parse_kling_uri(text, &message);
-  if (!uri) {
-    g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI, "%s", message.c_str());
-    return FALSE;
-  }
-  // Validate every value before changing anything.
-  GObjectClass* klass = G_OBJECT_GET_CLASS(self);
-  for (const auto& [name, value] : uri->params) {
-    GParamSpec* pspec = g_object_class_find_property(klass, name.c_str());
-    GValue v = G_VALUE_INIT;
-    bool ok = pspec && gst_value_deserialize_with_pspec(
-                           (g_value_init(&v, pspec->value_type), &v), value.c_str(), pspec) &&
-              !g_param_value_validate(pspec, &v);
-    if (G_IS_VALUE(&v))
-      g_value_unset(&v);
-    if (!ok) {
-      g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
-                  "Invalid value for \"%s\" in the kling:// URI", name.c_str());
-      return FALSE;
-    }
-  }
-  g_object_set(self, "model", uri->model.c_str(), nullptr);
-  for (const auto& [name, value] : uri->params)
-    gst_util_set_object_arg(G_OBJECT(self), name.c_str(), value.c_str());
-  return TRUE;
-}
-
-static void gst_kling_src_uri_handler_init(gpointer g_iface, gpointer) {
-  auto* iface = static_cast<GstURIHandlerInterface*>(g_iface);
-  iface->get_type = gst_kling_src_uri_get_type;
-  iface->get_protocols = gst_kling_src_uri_get_protocols;
-  iface->get_uri = gst_kling_src_uri_get_uri;
-  iface->set_uri = gst_kling_src_uri_set_uri;
-}
-
 // ---------------------------------------------------------------- GObject
 
 static void gst_kling_src_init(GstKlingSrc* self) {
   // GObject runs no C++ constructors: the private part is a C++ object of its own.
   self->priv = new GstKlingSrcPrivate();
-  self->priv->generation = std::make_unique<kling::Generation>(gst_kling_element_events(GST_ELEMENT(self), GST_CAT_DEFAULT));
+  self->priv->generation = std::make_unique<kling::Generation>(gst_kling_element_events(GST_ELEMENT(self), GST_CAT_DEFAULT, notify_task_id));
   gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_BYTES);
   gst_base_src_set_blocksize(GST_BASE_SRC(self), kDefaultBlocksize);
 }
@@ -559,17 +510,14 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
           "Folder of finished videos keyed by service, model and every request field: the same "
           "request replays from disk without submitting (default: the KLING_CACHE_DIR "
           "environment variable; empty: no cache)", nullptr, rw));
-  g_object_class_install_property(gobject_class, PROP_TASK_ID,
-      g_param_spec_string("task-id", "Task id",
-          "Id of the current task once submitted (give it to request-id to resume)", nullptr,
-          static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS)));
+  task_id_pspec = g_param_spec_string("task-id", "Task id",
+      "Id of the current task once submitted (give it to request-id to resume); notified when "
+      "it changes", nullptr, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  g_object_class_install_property(gobject_class, PROP_TASK_ID, task_id_pspec);
 
   gst_element_class_set_static_metadata(element_class, "Kling text-to-video source",
-      "Source/Network", "Generates a video from a text prompt with WaveSpeed's Kling API and "
-      "streams the MP4 (seekable, BYTES). Posts GstProgress messages (submit, poll, download, "
-      "cache, journal) and element messages kling/task (id, status, outputs, inference-time, "
-      "has-nsfw-contents, error, code) and kling/download (bytes, total). URI: "
-      "kling://MODEL?prompt=...&duration=5|10&aspect-ratio=16:9|9:16|1:1", "gst-kling developers");
+      "Source/Network", "Generates a video from a text prompt with WaveSpeed's Kling API",
+      "gst-kling developers");
   gst_element_class_add_static_pad_template(element_class, &src_template);
 
   element_class->send_event = GST_DEBUG_FUNCPTR(gst_kling_src_send_event);
