@@ -24,12 +24,9 @@ void ApiServer::handle_price(SoupServerMessage *msg)
   if (config_.fail_price)
     return reply_envelope_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "Internal server error");
 
-  g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
-  gsize size = 0;
-  const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &size));
   g_autoptr(JsonParser) parser = json_parser_new();
   std::string problem;
-  JsonObject *body = parse_object(parser, data, size, &problem);
+  JsonObject *body = body_object(msg, parser, &problem);
   if (!body)
     return reply_envelope_error(msg, SOUP_STATUS_BAD_REQUEST, problem);
   JsonNode *id = json_object_get_member(body, "model_id");
@@ -57,9 +54,7 @@ void ApiServer::handle_price(SoupServerMessage *msg)
   json_builder_add_double_value(b, 0.0);
   json_builder_set_member_name(b, "currency");
   json_builder_add_string_value(b, "USD");
-  json_builder_end_object(b);
-  json_builder_end_object(b);
-  reply(msg, SOUP_STATUS_OK, "application/json", to_json(b));
+  reply_success(msg, b);
 }
 
 void ApiServer::handle_balance(SoupServerMessage *msg)
@@ -77,9 +72,7 @@ void ApiServer::handle_balance(SoupServerMessage *msg)
   json_builder_add_double_value(b, balance());
   json_builder_set_member_name(b, "currency");
   json_builder_add_string_value(b, "USD");
-  json_builder_end_object(b);
-  json_builder_end_object(b);
-  reply(msg, SOUP_STATUS_OK, "application/json", to_json(b));
+  reply_success(msg, b);
 }
 
 void ApiServer::handle_models(SoupServerMessage *msg)
@@ -91,9 +84,7 @@ void ApiServer::handle_models(SoupServerMessage *msg)
   begin_success_envelope(b, true);
   for (const ModelSpec &model : models())
     add_model_json(b, model, config_.price);
-  json_builder_end_array(b);
-  json_builder_end_object(b);
-  reply(msg, SOUP_STATUS_OK, "application/json", to_json(b));
+  reply_success(msg, b, true);
 }
 
 } // namespace emu

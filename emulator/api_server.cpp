@@ -3,6 +3,7 @@
 
 #include "catalog.h"
 #include "json_text.h"
+#include "schema_check.h"
 #include "server_util.h"
 
 #include <json-glib/json-glib.h>
@@ -16,11 +17,15 @@ namespace {
 
 constexpr char kPrefix[] = "/api/v3/";
 constexpr char kPredictions[] = "/api/v3/predictions/";
+// WaveSpeed's ComfyUI node still polls here.
+constexpr char kPredictionsV2[] = "/api/v2/predictions/";
 constexpr char kResultSuffix[] = "/result";
-constexpr char kDefaultModel[] = "kwaivgi/kling-v2.0-t2v-master";
 constexpr char kPricePath[] = "/api/v3/model/price";
 constexpr char kBalancePath[] = "/api/v3/balance";
 constexpr char kModelsPath[] = "/api/v3/models";
+constexpr char kUploadsPath[] = "/api/v3/media/uploads";
+constexpr char kUploadBinaryPath[] = "/api/v3/media/upload/binary";
+constexpr int64_t kSyncTickMs = 20;
 
 bool starts_with(const std::string &s, const char *prefix)
 {
@@ -33,78 +38,28 @@ bool ends_with(const std::string &s, const char *suffix)
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
-// Validates the submit body; returns an error message or "" and fills request.
-std::string validate(JsonObject *body, const std::string &model, TaskRequest *request)
-{
-  request->model = model;
-
-  JsonNode *prompt = json_object_get_member(body, "prompt");
-  if (!prompt || JSON_NODE_HOLDS_NULL(prompt))
-    return "Missing required parameter: prompt";
-  if (!JSON_NODE_HOLDS_VALUE(prompt) || json_node_get_value_type(prompt) != G_TYPE_STRING)
-    return "Invalid parameter: prompt must be a string";
-  request->prompt = json_node_get_string(prompt);
-  const glong chars = g_utf8_strlen(request->prompt.c_str(), -1);
-  if (chars < 1 || chars > 2500)
-    return "Invalid parameter: prompt must be between 1 and 2500 characters, got " + std::to_string(chars);
-
-  JsonNode *negative = json_object_get_member(body, "negative_prompt");
-  if (negative && !JSON_NODE_HOLDS_NULL(negative) &&
-      (!JSON_NODE_HOLDS_VALUE(negative) || json_node_get_value_type(negative) != G_TYPE_STRING))
-    return "Invalid parameter: negative_prompt must be a string";
-  if (negative && JSON_NODE_HOLDS_VALUE(negative) && g_utf8_strlen(json_node_get_string(negative), -1) > 2500)
-    return "Invalid parameter: negative_prompt must be at most 2500 characters";
-
-  request->aspect_ratio = "16:9";
-  JsonNode *aspect = json_object_get_member(body, "aspect_ratio");
-  if (aspect && !JSON_NODE_HOLDS_NULL(aspect)) {
-    const char *value = JSON_NODE_HOLDS_VALUE(aspect) && json_node_get_value_type(aspect) == G_TYPE_STRING
-                            ? json_node_get_string(aspect)
-                            : nullptr;
-    if (!value || (g_strcmp0(value, "16:9") && g_strcmp0(value, "9:16") && g_strcmp0(value, "1:1")))
-      return "Invalid parameter: aspect_ratio must be one of 16:9, 9:16, 1:1";
-    request->aspect_ratio = value;
-  }
-
-  request->duration = 5;
-  JsonNode *duration = json_object_get_member(body, "duration");
-  if (duration && !JSON_NODE_HOLDS_NULL(duration)) {
-    const bool is_int = JSON_NODE_HOLDS_VALUE(duration) && json_node_get_value_type(duration) == G_TYPE_INT64;
-    const gint64 value = is_int ? json_node_get_int(duration) : 0;
-    if (!is_int || (value != 5 && value != 10))
-      return "Invalid parameter: duration must be an integer, one of 5, 10";
-    request->duration = int(value);
-  }
-
-  JsonNode *guidance = json_object_get_member(body, "guidance_scale");
-  if (guidance && !JSON_NODE_HOLDS_NULL(guidance)) {
-    const GType type = JSON_NODE_HOLDS_VALUE(guidance) ? json_node_get_value_type(guidance) : G_TYPE_INVALID;
-    const bool number = type == G_TYPE_INT64 || type == G_TYPE_DOUBLE;
-    const double value = number ? json_node_get_double(guidance) : NAN;
-    if (!number || !(value >= 0.0 && value <= 1.0))
-      return "Invalid parameter: guidance_scale must be a number between 0 and 1";
-  }
-
-  if (model.find("i2v") != std::string::npos) {
-    JsonNode *image = json_object_get_member(body, "image");
-    if (!image || !JSON_NODE_HOLDS_VALUE(image) || json_node_get_value_type(image) != G_TYPE_STRING ||
-        !*json_node_get_string(image))
-      return "Missing required parameter: image";
-  }
-  return {};
-}
-
 } // namespace
 
-ApiServer::ApiServer(const Config &config, TaskStore &tasks, VideoMaker &videos, RequestLog &log)
-    : config_(config), tasks_(tasks), videos_(videos), log_(log)
+ApiServer::ApiServer(const Config &config, TaskStore &tasks, VideoMaker &videos, RequestLog &log,
+                     StorageServer &storage)
+    : config_(config), tasks_(tasks), videos_(videos), log_(log), storage_(storage)
 {
   server_ = soup_server_new("server-header", "kling-emulator ", NULL);
   soup_server_add_handler(server_, nullptr, on_request, this, nullptr);
+  // For the images of image-to-video tasks.
+  fetcher_ = soup_session_new_with_options("timeout", 10, "user-agent", "kling-emulator-fetcher", NULL);
+  cancel_fetches_ = g_cancellable_new();
 }
 
 ApiServer::~ApiServer()
 {
+  g_cancellable_cancel(cancel_fetches_);
+  g_object_unref(cancel_fetches_);
+  g_object_unref(fetcher_);
+  if (sync_timer_)
+    g_source_remove(sync_timer_);
+  for (auto &wait : sync_waits_)
+    release_sync_wait(*wait);
   soup_server_disconnect(server_);
   g_object_unref(server_);
 }
@@ -137,9 +92,14 @@ void ApiServer::handle(SoupServerMessage *msg, const std::string &path)
     return only("GET", &ApiServer::handle_balance);
   if (path == kModelsPath)
     return only("GET", &ApiServer::handle_models);
+  if (path == kUploadsPath)
+    return only("POST", &ApiServer::handle_upload_ticket);
+  if (path == kUploadBinaryPath)
+    return only("POST", &ApiServer::handle_upload_binary);
 
-  if (starts_with(path, kPredictions)) {
-    std::string rest = path.substr(strlen(kPredictions));
+  const bool v2 = starts_with(path, kPredictionsV2);
+  if (v2 || starts_with(path, kPredictions)) {
+    std::string rest = path.substr(strlen(v2 ? kPredictionsV2 : kPredictions));
     const bool result_form = ends_with(rest, kResultSuffix);
     if (result_form)
       rest.resize(rest.size() - strlen(kResultSuffix));
@@ -147,7 +107,7 @@ void ApiServer::handle(SoupServerMessage *msg, const std::string &path)
       reply_bare_error(msg, SOUP_STATUS_NOT_FOUND, "404 page not found");
     } else if (method == "GET") {
       handle_poll(msg, rest);
-    } else if (method == "DELETE" && !result_form) {
+    } else if (method == "DELETE" && !result_form && !v2) {
       handle_delete(msg, rest);
     } else {
       reply_bare_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method not allowed");
@@ -181,12 +141,14 @@ bool ApiServer::authorized(SoupServerMessage *msg) const
   return config_.api_key == key;
 }
 
-void ApiServer::handle_submit(SoupServerMessage *msg, const std::string &model)
+void ApiServer::handle_submit(SoupServerMessage *msg, const std::string &model_id)
 {
   if (config_.hang_submit)
     return hang(msg);
   if (!authorized(msg))
     return reply_envelope_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
+  if (!config_.key_role.empty())
+    return reply_role_forbidden(msg, "create predictions");
 
   if (submits_seen_++ < config_.fail_submits_429) {
     g_autofree char *seconds = g_strdup_printf("%d", config_.retry_after_s);
@@ -196,35 +158,31 @@ void ApiServer::handle_submit(SoupServerMessage *msg, const std::string &model)
                                     " s");
   }
 
-  SoupMessageBody *body = soup_server_message_get_request_body(msg);
-  g_autoptr(GBytes) bytes = soup_message_body_flatten(body);
-  gsize size = 0;
-  const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &size));
+  const ModelSpec *model = find_model(model_id);
+  if (!model)
+    return reply_envelope_error(msg, SOUP_STATUS_NOT_FOUND,
+                                "Model not found: " + model_id + " (GET /api/v3/models lists the models)");
+
   g_autoptr(JsonParser) parser = json_parser_new();
-  g_autoptr(GError) parse_error = nullptr;
-  if (size == 0)
-    return reply_bare_error(msg, SOUP_STATUS_BAD_REQUEST, "request body is empty, expected a JSON object");
-  if (!json_parser_load_from_data(parser, data, gssize(size), &parse_error))
-    return reply_bare_error(msg, SOUP_STATUS_BAD_REQUEST, std::string("invalid JSON body: ") + parse_error->message);
-  JsonNode *root = json_parser_get_root(parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-    return reply_bare_error(msg, SOUP_STATUS_BAD_REQUEST, "invalid JSON body: expected an object");
+  std::string problem;
+  JsonObject *body = body_object(msg, parser, &problem);
+  if (!body)
+    return reply_bare_error(msg, SOUP_STATUS_BAD_REQUEST, problem);
 
   TaskRequest request;
-  const std::string problem = validate(json_node_get_object(root), model, &request);
+  problem = check_request(*model, body, &request);
   if (!problem.empty())
     return reply_envelope_error(msg, SOUP_STATUS_BAD_REQUEST, problem);
 
-  if (const ModelSpec *spec = find_model(model))
-    request.price = model_price(*spec, config_.price, json_node_get_object(root));
-  else
-    request.price = model_price(*find_model(kDefaultModel), config_.price, json_node_get_object(root));
+  request.price = model_price(*model, config_.price, body);
   const double balance = this->balance();
   if (config_.check_balance && !config_.no_balance && request.price > balance + 1e-9)
     return reply_envelope_error(msg, 402, "Insufficient balance: the task costs $" + money(request.price) +
                                               ", the balance is $" + money(balance));
 
   const std::string id = tasks_.create(request);
+  if (!request.image.empty())
+    fetch_image(id, request.image);
   if (!config_.video_file.empty()) {
     tasks_.set_output(id, config_.video_file);
   } else if (!config_.fail_task) {
@@ -232,6 +190,7 @@ void ApiServer::handle_submit(SoupServerMessage *msg, const std::string &model)
     job.prompt = request.prompt;
     job.aspect_ratio = request.aspect_ratio;
     job.duration_s = request.duration;
+    job.audio = request.audio;
     job.scale = config_.video_scale;
     job.faststart = !config_.moov_at_end;
     job.path = output_dir_ + "/" + id + ".mp4";
@@ -241,10 +200,12 @@ void ApiServer::handle_submit(SoupServerMessage *msg, const std::string &model)
       if (error.empty())
         tasks->set_output(id, path);
       else
-        tasks->set_generation_error(id, error);
+        tasks->set_generation_error(id, 5000, "Internal error: video generation failed: " + error);
     });
   }
 
+  if (request.sync)
+    return wait_sync(msg, id);
   auto view = tasks_.view(id);
   reply(msg, SOUP_STATUS_OK, "application/json", task_json(*view));
 }
@@ -282,9 +243,7 @@ void ApiServer::handle_delete(SoupServerMessage *msg, const std::string &id)
   json_builder_add_string_value(b, id.c_str());
   json_builder_set_member_name(b, "status");
   json_builder_add_string_value(b, "deleted");
-  json_builder_end_object(b);
-  json_builder_end_object(b);
-  reply(msg, SOUP_STATUS_OK, "application/json", to_json(b));
+  reply_success(msg, b);
 }
 
 std::string ApiServer::task_json(const TaskView &task) const
@@ -344,6 +303,25 @@ void ApiServer::reply(SoupServerMessage *msg, int status, const char *content_ty
   soup_server_message_set_response(msg, content_type, SOUP_MEMORY_COPY, body.data(), body.size());
 }
 
+void ApiServer::reply_success(SoupServerMessage *msg, JsonBuilder *b, bool array)
+{
+  if (array)
+    json_builder_end_array(b);
+  else
+    json_builder_end_object(b);
+  json_builder_end_object(b);
+  reply(msg, SOUP_STATUS_OK, "application/json", to_json(b));
+}
+
+JsonObject *ApiServer::body_object(SoupServerMessage *msg, JsonParser *parser, std::string *problem)
+{
+  g_autoptr(GBytes) bytes = soup_message_body_flatten(soup_server_message_get_request_body(msg));
+  gsize size = 0;
+  const char *data = static_cast<const char *>(g_bytes_get_data(bytes, &size));
+  // The parser copies what it keeps: the bytes may go.
+  return parse_object(parser, data, size, problem);
+}
+
 void ApiServer::reply_envelope_error(SoupServerMessage *msg, int status, const std::string &message,
                                      const std::string &error_code)
 {
@@ -358,6 +336,14 @@ void ApiServer::reply_bare_error(SoupServerMessage *msg, int status, const std::
   json_builder_add_string_value(b, message.c_str());
   json_builder_end_object(b);
   reply(msg, status, "application/json", to_json(b));
+}
+
+void ApiServer::reply_role_forbidden(SoupServerMessage *msg, const char *action)
+{
+  reply_envelope_error(msg, SOUP_STATUS_FORBIDDEN,
+                       "Permission denied: this API key was made by a member of role '" + config_.key_role +
+                           "', which may not " + action,
+                       "PERMISSION_DENIED");
 }
 
 void ApiServer::reply_gateway_502(SoupServerMessage *msg)

@@ -3,18 +3,22 @@
 
 #include "config.h"
 #include "request_log.h"
+#include "storage_server.h"
 #include "task_store.h"
 #include "video_maker.h"
 
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace emu {
 
 class ApiServer {
 public:
-  ApiServer(const Config &config, TaskStore &tasks, VideoMaker &videos, RequestLog &log);
+  ApiServer(const Config &config, TaskStore &tasks, VideoMaker &videos, RequestLog &log, StorageServer &storage);
   ~ApiServer();
   ApiServer(const ApiServer &) = delete;
   ApiServer &operator=(const ApiServer &) = delete;
@@ -43,20 +47,48 @@ private:
   void handle_models(SoupServerMessage *msg);
   double balance() const;  // the starting credit less what the tasks cost
 
+  // Uploads and the images tasks name: api_media.cpp.
+  void handle_upload_ticket(SoupServerMessage *msg);
+  void handle_upload_binary(SoupServerMessage *msg);
+  void fetch_image(const std::string &id, const std::string &url);  // fails the task with 1402
+
+  // Sync mode: api_sync.cpp. The reply waits for a final status or --sync-timeout-ms.
+  struct SyncWait {
+    SoupServerMessage *msg = nullptr;  // referenced
+    gulong disconnected = 0;
+    bool gone = false;                 // the client hung up
+    std::string id;
+    int64_t deadline_us = 0;
+  };
+  void wait_sync(SoupServerMessage *msg, const std::string &id);
+  static gboolean on_sync_tick(gpointer self);
+  bool sync_tick();
+  void release_sync_wait(SyncWait &wait);
+
   bool authorized(SoupServerMessage *msg) const;
   void hang(SoupServerMessage *msg);
   void reply(SoupServerMessage *msg, int status, const char *content_type, const std::string &body);
+  // Closes the data begin_success_envelope() opened and the envelope, replies 200.
+  void reply_success(SoupServerMessage *msg, JsonBuilder *b, bool array = false);
+  // The request body as a JSON object (owned by parser); nullptr with problem set.
+  static JsonObject *body_object(SoupServerMessage *msg, JsonParser *parser, std::string *problem);
   void reply_envelope_error(SoupServerMessage *msg, int status, const std::string &message,
                             const std::string &error_code = {});
   void reply_bare_error(SoupServerMessage *msg, int status, const std::string &message);
   void reply_gateway_502(SoupServerMessage *msg);
+  void reply_role_forbidden(SoupServerMessage *msg, const char *action);
   std::string task_json(const TaskView &task) const;
 
   const Config &config_;
   TaskStore &tasks_;
   VideoMaker &videos_;
   RequestLog &log_;
+  StorageServer &storage_;
   SoupServer *server_ = nullptr;
+  SoupSession *fetcher_ = nullptr;
+  GCancellable *cancel_fetches_ = nullptr;
+  std::vector<std::unique_ptr<SyncWait>> sync_waits_;
+  guint sync_timer_ = 0;
   std::string base_url_;
   std::string cdn_url_;
   std::string output_dir_;

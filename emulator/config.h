@@ -12,6 +12,8 @@ struct Config {
   int port = 0;
   std::string cdn_host = "127.0.0.1";
   int cdn_port = 0;
+  std::string storage_host = "127.0.0.1";  // where uploads go (neither API nor CDN)
+  int storage_port = 0;
   bool allow_remote = false;
 
   std::string api_key = "emulator-key";
@@ -47,6 +49,9 @@ struct Config {
   bool hang_submit = false;
   bool hang_polls = false;
   bool processing_5004 = false;
+
+  int sync_timeout_ms = 60000;  // enable_sync_mode: the longest a submit reply waits
+  std::string key_role;         // the key's role may not create tasks (403 with error_code)
 };
 
 } // namespace emu

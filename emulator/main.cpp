@@ -5,6 +5,7 @@
 #include "config.h"
 #include "request_log.h"
 #include "server_util.h"
+#include "storage_server.h"
 #include "task_store.h"
 #include "video_maker.h"
 
@@ -23,18 +24,25 @@ namespace {
 constexpr char kSummary[] =
     "An offline emulator of the WaveSpeed v3 prediction API (kwaivgi/kling-* models).\n"
     "\n"
-    "Two HTTP servers: the API (submit, poll, delete) and a CDN that serves the\n"
-    "outputs. At start it prints exactly two lines, then serves until SIGINT/SIGTERM:\n"
+    "Three HTTP servers: the API, a CDN that serves the outputs, and the storage\n"
+    "origin uploads go to. At start it prints these three lines first, then serves\n"
+    "until SIGINT/SIGTERM:\n"
     "  API: http://HOST:PORT\n"
     "  CDN: http://HOST:PORT\n"
+    "  Storage: http://HOST:PORT\n"
     "\n"
     "Endpoints: POST /api/v3/{model}, GET /api/v3/predictions/{id}[/result],\n"
-    "DELETE /api/v3/predictions/{id}, POST /api/v3/model/price, GET /api/v3/balance,\n"
-    "GET /api/v3/models (all with Authorization: Bearer KEY), and\n"
-    "GET/HEAD /outputs/{id}.mp4 on the CDN (Range supported, no key needed).\n"
+    "GET /api/v2/predictions/{id}/result, DELETE /api/v3/predictions/{id},\n"
+    "POST /api/v3/model/price, GET /api/v3/balance, GET /api/v3/models,\n"
+    "POST /api/v3/media/uploads (a ticket: PUT the bytes to the storage origin\n"
+    "without the key), POST /api/v3/media/upload/binary (multipart field 'file'),\n"
+    "all with Authorization: Bearer KEY; GET/HEAD /outputs/{id}.mp4 on the CDN\n"
+    "(Range supported, no key needed). A submit body may set enable_sync_mode.\n"
+    "Unknown models get 404, bodies the model's schema refuses 400.\n"
     "Tasks go created -> processing -> completed (or failed) over --latency-ms;\n"
     "unless --video-file is given, each task renders a real H.264 MP4 of the\n"
-    "requested duration (1280x720, 720x1280 or 960x960) showing the prompt.";
+    "requested duration (1280x720, 720x1280 or 960x960) showing the prompt\n"
+    "(with an AAC tone for kwaivgi/kling-v2.6-t2v-audio).";
 
 bool parse_pair(const char *text, char separator, std::string *first, std::string *second)
 {
@@ -79,9 +87,11 @@ int main(int argc, char **argv)
 {
   emu::Config config;
   g_autofree char *host = nullptr, *cdn_host = nullptr, *api_key = nullptr, *video_file = nullptr;
+  g_autofree char *storage_host = nullptr, *key_role = nullptr;
   g_autofree char *output_dir = nullptr, *request_log = nullptr, *fail_task = nullptr, *cut_downloads = nullptr;
   gboolean allow_remote = FALSE, moov_at_end = FALSE, expire_outputs = FALSE, hang_submit = FALSE;
   gboolean hang_polls = FALSE, processing_5004 = FALSE;
+  int storage_port = 0, sync_timeout_ms = config.sync_timeout_ms;
   int port = 0, cdn_port = 0, latency_ms = config.latency_ms, video_scale = 1, retry_after = 1;
   int fail_submits_429 = 0, fail_polls_500 = 0, fail_polls_502 = 0;
   double price = NAN, balance = NAN;
@@ -92,7 +102,9 @@ int main(int argc, char **argv)
       {"port", 0, 0, G_OPTION_ARG_INT, &port, "API port (default 0: a free port)", "N"},
       {"cdn-host", 0, 0, G_OPTION_ARG_STRING, &cdn_host, "CDN (output files) address to bind (default 127.0.0.1)", "ADDR"},
       {"cdn-port", 0, 0, G_OPTION_ARG_INT, &cdn_port, "CDN port (default 0: a free port)", "N"},
-      {"allow-remote", 0, 0, G_OPTION_ARG_NONE, &allow_remote, "Allow --host/--cdn-host to be non-loopback addresses", nullptr},
+      {"storage-host", 0, 0, G_OPTION_ARG_STRING, &storage_host, "Storage origin (uploads) address to bind (default 127.0.0.1)", "ADDR"},
+      {"storage-port", 0, 0, G_OPTION_ARG_INT, &storage_port, "Storage origin port (default 0: a free port)", "N"},
+      {"allow-remote", 0, 0, G_OPTION_ARG_NONE, &allow_remote, "Allow --host/--cdn-host/--storage-host to be non-loopback addresses", nullptr},
       {"api-key", 0, 0, G_OPTION_ARG_STRING, &api_key, "The only API key accepted as 'Authorization: Bearer KEY' (default emulator-key)", "KEY"},
       {"latency-ms", 0, 0, G_OPTION_ARG_INT, &latency_ms, "Time from submit to completed/failed (default 3000); 'created' for the first quarter, then 'processing'", "MS"},
       {"video-file", 0, 0, G_OPTION_ARG_FILENAME, &video_file, "Serve this file, as is, as every output instead of generating one (fast tests, benchmarks)", "PATH"},
@@ -110,6 +122,8 @@ int main(int argc, char **argv)
       {"hang-submit", 0, 0, G_OPTION_ARG_NONE, &hang_submit, "Fault: never answer submits (the connection stays open)", nullptr},
       {"hang-polls", 0, 0, G_OPTION_ARG_NONE, &hang_polls, "Fault: never answer polls (the connection stays open)", nullptr},
       {"processing-5004", 0, 0, G_OPTION_ARG_NONE, &processing_5004, "Fault: while processing, polls carry data.code=5004 (sync wait timed out; keep polling)", nullptr},
+      {"sync-timeout-ms", 0, 0, G_OPTION_ARG_INT, &sync_timeout_ms, "enable_sync_mode: the longest a submit's reply waits for the final status before answering 'processing' with code 5004 (default 60000)", "MS"},
+      {"key-role", 0, 0, G_OPTION_ARG_STRING, &key_role, "Fault: the key was made by a member of role ROLE, which may read but not create predictions or upload: 403 with error_code PERMISSION_DENIED", "ROLE"},
       {"price", 0, 0, G_OPTION_ARG_DOUBLE, &price, "Every model's base price in US dollars per 5 s (default: each model's own, e.g. 1.30)", "USD"},
       {"no-price", 0, 0, G_OPTION_ARG_NONE, &no_price, "POST /api/v3/model/price answers 404 (an API without quotes)", nullptr},
       {"fail-price", 0, 0, G_OPTION_ARG_NONE, &fail_price, "Fault: POST /api/v3/model/price answers 500 with an error envelope", nullptr},
@@ -138,6 +152,12 @@ int main(int argc, char **argv)
     config.host = host;
   if (cdn_host)
     config.cdn_host = cdn_host;
+  if (storage_host)
+    config.storage_host = storage_host;
+  config.storage_port = storage_port;
+  config.sync_timeout_ms = sync_timeout_ms;
+  if (key_role)
+    config.key_role = key_role;
   config.port = port;
   config.cdn_port = cdn_port;
   config.allow_remote = allow_remote;
@@ -169,8 +189,12 @@ int main(int argc, char **argv)
   config.no_balance = no_balance;
   config.fail_balance = fail_balance;
 
-  if (port < 0 || port > 65535 || cdn_port < 0 || cdn_port > 65535)
-    return fail("--port and --cdn-port must be 0..65535");
+  if (port < 0 || port > 65535 || cdn_port < 0 || cdn_port > 65535 || storage_port < 0 || storage_port > 65535)
+    return fail("--port, --cdn-port and --storage-port must be 0..65535");
+  if (sync_timeout_ms < 0)
+    return fail("--sync-timeout-ms must be >= 0");
+  if (key_role && !*key_role)
+    return fail("--key-role must not be empty");
   if (latency_ms < 0 || video_scale < 1 || retry_after < 0 || fail_submits_429 < 0 || fail_polls_500 < 0 ||
       fail_polls_502 < 0)
     return fail("--latency-ms, --retry-after and the fault counts must be >= 0, --video-scale >= 1");
@@ -182,6 +206,8 @@ int main(int argc, char **argv)
     return fail("--host " + config.host + " is not a loopback address (pass --allow-remote to bind it)");
   if (!allow_remote && !emu::is_loopback_host(config.cdn_host))
     return fail("--cdn-host " + config.cdn_host + " is not a loopback address (pass --allow-remote to bind it)");
+  if (!allow_remote && !emu::is_loopback_host(config.storage_host))
+    return fail("--storage-host " + config.storage_host + " is not a loopback address (pass --allow-remote to bind it)");
   if (fail_task) {
     std::string code, message;
     int64_t value = 0;
@@ -226,10 +252,11 @@ int main(int argc, char **argv)
       return fail(error->message);
     emu::TaskStore tasks(config);
     emu::VideoMaker videos;
-    emu::ApiServer api(config, tasks, videos, log);
+    emu::StorageServer storage(config, log);
+    emu::ApiServer api(config, tasks, videos, log, storage);
     emu::CdnServer cdn(config, tasks, log);
     api.set_output_dir(config.output_dir);
-    if (!api.start(&error) || !cdn.start(&error)) {
+    if (!api.start(&error) || !cdn.start(&error) || !storage.start(&error)) {
       g_printerr("kling-emulator: cannot listen: %s\n", error->message);
       status = 1;
     } else {
@@ -238,7 +265,8 @@ int main(int argc, char **argv)
       guint sigint = g_unix_signal_add(SIGINT, on_signal, loop);
       guint sigterm = g_unix_signal_add(SIGTERM, on_signal, loop);
       api.set_cdn_url(cdn.base_url());
-      g_print("API: %s\nCDN: %s\n", api.base_url().c_str(), cdn.base_url().c_str());
+      g_print("API: %s\nCDN: %s\nStorage: %s\n", api.base_url().c_str(), cdn.base_url().c_str(),
+              storage.base_url().c_str());
       g_print("key: %s, latency: %d ms, outputs: %s\n", config.api_key.c_str(), config.latency_ms,
               config.video_file.empty() ? config.output_dir.c_str() : config.video_file.c_str());
       fflush(stdout);

@@ -53,12 +53,15 @@ void TaskStore::set_output(const std::string &id, const std::string &path)
   it->second->output_ready_us = g_get_monotonic_time();
 }
 
-void TaskStore::set_generation_error(const std::string &id, const std::string &message)
+void TaskStore::set_generation_error(const std::string &id, int code, const std::string &message)
 {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = tasks_.find(id);
-  if (it != tasks_.end())
+  // The first failure stands (a media fetch failure, then the render it stopped).
+  if (it != tasks_.end() && it->second->generation_error.empty()) {
     it->second->generation_error = message;
+    it->second->generation_code = code;
+  }
 }
 
 bool TaskStore::remove(const std::string &id)
@@ -120,8 +123,8 @@ void TaskStore::fill_status(const Task &task, TaskView *view) const
     view->error = config_.fail_task_message;
   } else if (latency_over && !task.generation_error.empty()) {
     view->status = "failed";
-    view->code = 5000;
-    view->error = "Internal error: video generation failed: " + task.generation_error;
+    view->code = task.generation_code;
+    view->error = task.generation_error;
   } else if (latency_over && !task.output_path.empty()) {
     view->status = "completed";
     view->output_path = task.output_path;

@@ -23,6 +23,9 @@ struct TaskRequest {
   std::string prompt;
   std::string aspect_ratio;  // 16:9, 9:16 or 1:1
   int duration = 5;          // seconds
+  std::string image;         // image-to-video: the first frame's URL
+  bool audio = false;        // the model's videos have a sound track
+  bool sync = false;         // enable_sync_mode: the submit reply waits
   double price = 0;          // charged at submit, refunded if the task fails
 };
 
@@ -47,7 +50,8 @@ public:
 
   // Generation threads report here.
   void set_output(const std::string &id, const std::string &path);
-  void set_generation_error(const std::string &id, const std::string &message);
+  // A failure shown once the latency has passed: data.code = code, data.error = message.
+  void set_generation_error(const std::string &id, int code, const std::string &message);
 
   // Marks the task deleted (polls then show "deleted", its output is gone);
   // false if unknown or already deleted.
@@ -67,6 +71,7 @@ private:
     std::string output_path;   // set when the file exists
     int64_t output_ready_us = 0;
     std::string generation_error;
+    int generation_code = 0;
     bool deleted = false;
   };
 

@@ -12,6 +12,21 @@ namespace emu {
 namespace {
 
 constexpr int kFps = 25;
+constexpr int kAudioRate = 48000;
+constexpr int kAudioBuffersPerSecond = 50;
+
+// The AAC encoder bookworm has: gstreamer1.0-libav's, else plugins-bad's.
+const char *aac_encoder()
+{
+  for (const char *name : {"avenc_aac", "voaacenc"}) {
+    GstElementFactory *factory = gst_element_factory_find(name);
+    if (factory) {
+      gst_object_unref(factory);
+      return name;
+    }
+  }
+  return nullptr;
+}
 
 struct PipelineDeleter {
   void operator()(GstElement *pipeline) const
@@ -45,6 +60,19 @@ std::string VideoMaker::render(const VideoJob &job, const std::atomic<bool> &sto
   const std::string partial = job.path + ".part";
   const std::string moov_tmp = job.path + ".moov";
 
+  // A sound track: a 440 Hz tone, exactly as long as the video.
+  std::string audio_branch;
+  if (job.audio) {
+    const char *encoder = aac_encoder();
+    if (!encoder)
+      return "no AAC encoder (avenc_aac from gstreamer1.0-libav, or voaacenc from gstreamer1.0-plugins-bad)";
+    g_autofree char *branch = g_strdup_printf(
+        " audiotestsrc wave=sine freq=440 volume=0.3 samplesperbuffer=%d num-buffers=%d"
+        " ! audio/x-raw,rate=%d,channels=2 ! audioconvert ! %s ! aacparse ! mux.",
+        kAudioRate / kAudioBuffersPerSecond, job.duration_s * kAudioBuffersPerSecond, kAudioRate, encoder);
+    audio_branch = branch;
+  }
+
   g_autofree char *description = g_strdup_printf(
       "videotestsrc pattern=ball background-color=0xff1d3557 foreground-color=0xfff1faee"
       " num-buffers=%d ! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1"
@@ -52,8 +80,8 @@ std::string VideoMaker::render(const VideoJob &job, const std::atomic<bool> &sto
       "   font-desc=\"Sans 20\" shaded-background=true"
       " ! timeoverlay valignment=bottom halignment=right font-desc=\"Sans 12\""
       " ! x264enc speed-preset=ultrafast key-int-max=%d ! h264parse"
-      " ! mp4mux name=mux ! filesink name=sink",
-      job.duration_s * kFps, width, height, kFps, 2 * kFps);
+      " ! mp4mux name=mux ! filesink name=sink%s",
+      job.duration_s * kFps, width, height, kFps, 2 * kFps, audio_branch.c_str());
   GError *error = nullptr;
   GstElement *raw = gst_parse_launch(description, &error);
   if (!raw || error) {

@@ -1,7 +1,8 @@
 // kling-emulator: renders the "generated" video with GStreamer.
 //
 // Each job runs its own pipeline on its own thread (videotestsrc ball +
-// the prompt in a textoverlay -> x264enc -> mp4mux -> filesink), so the
+// the prompt in a textoverlay -> x264enc -> mp4mux -> filesink, plus
+// audiotestsrc -> AAC for models with sound), so the
 // server loop never waits on encoding. The file appears under its final
 // name only once it is complete.
 #pragma once
@@ -22,6 +23,7 @@ struct VideoJob {
   int duration_s = 5;
   int scale = 1;             // divide width and height by this
   bool faststart = true;     // moov before mdat
+  bool audio = false;        // add an AAC sound track (a tone) of the same length
   std::string path;          // final file name
 };
 

@@ -133,6 +133,8 @@ void FakeWaveSpeed::handle(SoupServer* server, SoupServerMessage* msg, const cha
   rec.authorization = auth ? auth : "";
   const char* range = soup_message_headers_get_one(req_headers, "Range");
   rec.range = range ? range : "";
+  const char* if_range = soup_message_headers_get_one(req_headers, "If-Range");
+  rec.if_range = if_range ? if_range : "";
   SoupMessageBody* body = soup_server_message_get_request_body(msg);
   if (body && body->length)
     rec.body.assign(body->data, static_cast<size_t>(body->length));
@@ -205,8 +207,15 @@ void FakeWaveSpeed::handle_cdn(SoupServerMessage* msg, const std::string& path,
   }
   FakeReply reply{200, video, "video/mp4"};
   reply.headers["Accept-Ranges"] = "bytes";
+  if (!etag.empty())
+    reply.headers["ETag"] = etag;
   unsigned long long start = 0, last = 0;
   const int fields = rec.range.empty() ? 0 : sscanf(rec.range.c_str(), "bytes=%llu-%llu", &start, &last);
+  if (fields >= 1 && !rec.if_range.empty() && rec.if_range != etag) {
+    reply.cut_after = video.size();  // the whole file: written raw, or SoupServer would answer the Range
+    send(msg, reply);
+    return;
+  }
   if (fields >= 1) {
     if (start >= video.size()) {
       send(msg, {416, "", "text/plain"});

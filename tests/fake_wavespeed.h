@@ -37,6 +37,7 @@ struct RecordedRequest {
   std::string path;
   std::string authorization;  // "" when absent
   std::string range;
+  std::string if_range;
   std::string body;
 };
 
@@ -61,6 +62,7 @@ class FakeWaveSpeed {
   std::optional<size_t> range_cap;       // a 206 carries at most this many bytes
   bool range_total_unknown = false;      // a 206 says "bytes a-b/*"
   bool get_url_is_bare = false;          // urls.get as /predictions/{id} instead of .../result
+  std::string etag;                      // the video's ETag; a Range whose If-Range differs gets it whole
   // Overrides: return a reply to send instead of the default one.
   std::function<std::optional<FakeReply>(int n)> on_submit;  // n: 1-based count
   std::function<std::optional<FakeReply>(int n)> on_poll;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fake_wavespeed.h"
+#include "http_transport.h"
 #include "pipeline_run.h"
 #include "server_thread.h"
 
@@ -21,22 +22,29 @@ constexpr const char* kPrompt = "a red fox in snow";
 
 // Another origin on loopback (a second address when the machine has it) that
 // counts what reaches it and whether any request carried a key.
+// A SoupServer with `handler` on its own thread, on `ip` (or 127.0.0.1 when
+// the machine lacks that address); `*url` is where it listens.
+std::unique_ptr<ServerThread> serve(SoupServer** server, std::string* url, const char* ip,
+                                    SoupServerCallback handler, gpointer data) {
+  return std::make_unique<ServerThread>(
+      [=] {
+        *server = soup_server_new(nullptr, nullptr);
+        soup_server_add_handler(*server, nullptr, handler, data, nullptr);
+        *url = listen_loopback(*server, ip, false);
+        if (url->empty())
+          *url = listen_loopback(*server, "127.0.0.1", false);
+      },
+      [=] {
+        soup_server_disconnect(*server);
+        g_object_unref(*server);
+      });
+}
+
 class OtherServer {
  public:
   OtherServer() {
-    thread_ = std::make_unique<ServerThread>(
-        [this] {
-          server_ = soup_server_new(nullptr, nullptr);
-          g_signal_connect(server_, "request-read", G_CALLBACK(on_request), this);
-          soup_server_add_handler(server_, nullptr, handle, this, nullptr);
-          url_ = listen_loopback(server_, "127.0.0.3", false);
-          if (url_.empty())
-            url_ = listen_loopback(server_, "127.0.0.1", false);
-        },
-        [this] {
-          soup_server_disconnect(server_);
-          g_object_unref(server_);
-        });
+    thread_ = serve(&server_, &url_, "127.0.0.3", handle, this);
+    g_signal_connect(server_, "request-read", G_CALLBACK(on_request), this);
   }
   ~OtherServer() { thread_.reset(); }
   std::string url() const { return url_; }
@@ -226,6 +234,247 @@ void test_more_than_announced_is_an_error(Fixture* f, gconstpointer) {
   g_assert_true(f->fake->wait_for_count("cdn", "GET", 2, 1000));
 }
 
+// ------------------------------------------------------------------ resumes
+
+// Entries in `dir` (the cache folder), removing them and it.
+int count_and_remove(const char* dir) {
+  int n = 0;
+  if (GDir* d = g_dir_open(dir, 0, nullptr)) {
+    while (const char* name = g_dir_read_name(d)) {
+      g_autofree char* path = g_build_filename(dir, name, nullptr);
+      g_unlink(path);
+      n++;
+    }
+    g_dir_close(d);
+  }
+  g_rmdir(dir);
+  return n;
+}
+
+// The download breaks halfway; before the resume the file at the URL is
+// replaced by another of the same size. `how` scripts the resume's reply.
+enum class Resume { HonoursIfRange, IgnoresIfRange, NewTotalNoEtag };
+
+void changed_file_is_never_spliced(Fixture* f, Resume how) {
+  f->fake->polls_until_done = 0;
+  const std::string first = f->fake->video;
+  const std::string second = random_bytes(how == Resume::NewTotalNoEtag ? first.size() + 5 : first.size());
+  f->fake->etag = how == Resume::NewTotalNoEtag ? "" : "\"v1\"";
+  FakeWaveSpeed* fake = f->fake.get();
+  f->fake->on_download = [fake, first, second, how](int n, const std::string& range) -> std::optional<FakeReply> {
+    if (n == 1) {
+      FakeReply r{200, first, "video/mp4"};
+      if (!fake->etag.empty())
+        r.headers["ETag"] = fake->etag;
+      r.cut_after = first.size() / 2;
+      fake->video = second;  // replaced once the first reply is on its way
+      fake->etag = how == Resume::NewTotalNoEtag ? "" : "\"v2\"";
+      return r;
+    }
+    if (how != Resume::IgnoresIfRange)
+      return std::nullopt;  // the fake CDN: If-Range honoured, the new file whole
+    unsigned long long start = 0;
+    sscanf(range.c_str(), "bytes=%llu-", &start);
+    FakeReply r{206, second.substr(start), "video/mp4"};
+    r.headers["ETag"] = "\"v2\"";
+    r.headers["Content-Range"] = "bytes " + std::to_string(start) + "-" +
+                                 std::to_string(second.size() - 1) + "/" + std::to_string(second.size());
+    return r;
+  };
+  g_autofree char* cache = g_dir_make_tmp("klingsrc-cache-XXXXXX", nullptr);
+  {
+    auto run = make_run(*f->fake);
+    g_object_set(run->src, "cache-dir", cache, nullptr);
+    play_to_end(*run);
+    assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "changed at its URL");
+    g_assert_true(contains(run->error->message, "not splicing"));
+    // Not one byte of the second file went downstream.
+    g_assert_cmpuint(run->bytes.size(), <=, first.size() / 2);
+    g_assert_true(run->bytes == first.substr(0, run->bytes.size()));
+  }
+  g_assert_true(f->fake->wait_for_count("cdn", "GET", 2, 1000));
+  auto reqs = f->fake->requests();
+  const RecordedRequest& resume = reqs.back();
+  assert_str_eq(resume.range, "bytes=" + std::to_string(first.size() / 2) + "-");
+  assert_str_eq(resume.if_range, how == Resume::NewTotalNoEtag ? "" : "\"v1\"");
+  g_assert_cmpint(f->fake->count("cdn", "GET"), ==, 2);  // a changed file is not retried
+  g_assert_cmpint(count_and_remove(cache), ==, 0);       // and the cache keeps nothing of it
+}
+
+void test_changed_file_behind_if_range(Fixture* f, gconstpointer) {
+  changed_file_is_never_spliced(f, Resume::HonoursIfRange);
+}
+void test_changed_file_with_if_range_ignored(Fixture* f, gconstpointer) {
+  changed_file_is_never_spliced(f, Resume::IgnoresIfRange);
+}
+void test_changed_file_with_a_new_total(Fixture* f, gconstpointer) {
+  changed_file_is_never_spliced(f, Resume::NewTotalNoEtag);
+}
+
+// The same file behind its ETag: the resume is a 206 and the bytes are whole.
+void test_unchanged_file_resumes(Fixture* f, gconstpointer) {
+  f->fake->polls_until_done = 0;
+  f->fake->etag = "\"v1\"";
+  const std::string video = f->fake->video;
+  f->fake->on_download = [video](int n, const std::string&) -> std::optional<FakeReply> {
+    if (n > 1)
+      return std::nullopt;
+    FakeReply r{200, video, "video/mp4"};
+    r.headers["ETag"] = "\"v1\"";
+    r.cut_after = video.size() / 3;
+    return r;
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_true(run->eos);
+  g_assert_true(run->bytes == video);
+  auto reqs = f->fake->requests();
+  assert_str_eq(reqs.back().if_range, "\"v1\"");
+}
+
+// ------------------------------------------------------------------ proxies
+
+// An HTTP proxy on loopback: asks for credentials (407) until the request
+// carries `user:pw`, then answers with `body` whatever the target.
+class ProxyServer {
+ public:
+  ProxyServer(std::string body, std::string user, std::string pw) : body_(std::move(body)) {
+    g_autofree char* creds = g_base64_encode(reinterpret_cast<const guchar*>((user + ":" + pw).data()),
+                                             user.size() + pw.size() + 1);
+    expected_ = std::string("Basic ") + creds;
+    thread_ = serve(&server_, &url_, "127.0.0.4", handle, this);
+  }
+  ~ProxyServer() { thread_.reset(); }
+  std::string url() const { return url_; }
+  struct Seen {
+    std::string host;
+    bool authorized;
+    bool with_key;
+  };
+  std::vector<Seen> seen() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  static void handle(SoupServer*, SoupServerMessage* msg, const char*, GHashTable*, gpointer data) {
+    auto* self = static_cast<ProxyServer*>(data);
+    SoupMessageHeaders* headers = soup_server_message_get_request_headers(msg);
+    const char* auth = soup_message_headers_get_one(headers, "Proxy-Authorization");
+    Seen seen{g_uri_get_host(soup_server_message_get_uri(msg)), auth && auth == self->expected_,
+              soup_message_headers_get_one(headers, "Authorization") != nullptr};
+    {
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      self->seen_.push_back(seen);
+    }
+    if (!seen.authorized) {
+      soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+                                   "Proxy-Authenticate", "Basic realm=\"test\"");
+      soup_server_message_set_status(msg, 407, nullptr);
+      return;
+    }
+    soup_server_message_set_status(msg, 200, nullptr);
+    soup_server_message_set_response(msg, "video/mp4", SOUP_MEMORY_COPY, self->body_.data(),
+                                     self->body_.size());
+  }
+
+  const std::string body_;
+  std::string expected_;
+  SoupServer* server_ = nullptr;
+  std::string url_;
+  mutable std::mutex mutex_;
+  std::vector<Seen> seen_;
+  std::unique_ptr<ServerThread> thread_;
+};
+
+// Sets the environment's proxy for the scope of a test.
+class EnvProxy {
+ public:
+  explicit EnvProxy(const std::string& url) {
+    for (const char* name : kNames) {
+      const char* old = g_getenv(name);
+      saved_.emplace_back(old ? std::optional<std::string>(old) : std::nullopt);
+      if (g_str_has_prefix(name, "no_") || g_str_has_prefix(name, "NO_"))
+        g_unsetenv(name);
+      else
+        g_setenv(name, url.c_str(), TRUE);
+    }
+  }
+  ~EnvProxy() {
+    for (size_t i = 0; i < G_N_ELEMENTS(kNames); i++)
+      if (saved_[i])
+        g_setenv(kNames[i], saved_[i]->c_str(), TRUE);
+      else
+        g_unsetenv(kNames[i]);
+  }
+
+ private:
+  static constexpr const char* kNames[] = {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                                           "all_proxy", "no_proxy", "NO_PROXY"};
+  std::vector<std::optional<std::string>> saved_;
+};
+
+// http_proxy in the environment: the API and the CDN are on loopback, so not
+// one request (nor the key) goes through the proxy.
+void test_environment_proxy_never_carries_loopback(Fixture* f, gconstpointer) {
+  EnvProxy env(f->other->url());
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+  g_assert_cmpint(f->other->requests(), ==, 0);
+}
+
+// proxy, proxy-id and proxy-pw: a CDN on another host is reached through the
+// proxy with the credentials; the API on loopback is not, and the key never
+// reaches the proxy.
+void test_proxy_property_carries_other_hosts(Fixture* f, gconstpointer) {
+  ProxyServer proxy(f->fake->video, "user", "s3cret");
+  const std::string output = "http://cdn.invalid/outputs/video.mp4";
+  FakeWaveSpeed* fake = f->fake.get();
+  f->fake->polls_until_done = 0;
+  f->fake->on_poll = [fake, output](int) -> std::optional<FakeReply> {
+    std::string json = fake->task_json("completed");
+    json.replace(json.find(fake->output_url()), fake->output_url().size(), output);
+    return FakeReply{200, json};
+  };
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "proxy", proxy.url().c_str(), "proxy-id", "user", "proxy-pw", "s3cret", nullptr);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  g_assert_true(run->bytes == f->fake->video);
+  auto seen = proxy.seen();
+  g_assert_cmpuint(seen.size(), ==, 2);  // refused without the credentials, then served
+  g_assert_false(seen[0].authorized);
+  g_assert_true(seen[1].authorized);
+  for (const auto& s : seen) {
+    assert_str_eq(s.host, "cdn.invalid");
+    g_assert_false(s.with_key);
+  }
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);  // the API directly
+  GParamSpec* pw = g_object_class_find_property(G_OBJECT_GET_CLASS(run->src), "proxy-pw");
+  g_assert_false(pw->flags & G_PARAM_READABLE);
+}
+
+// The transport alone: a non-loopback URL goes through the configured proxy,
+// a loopback one through none; without a proxy set, through the system's resolver.
+void test_transport_proxy_only_off_loopback() {
+  kling::Request request;
+  request.proxy = "http://proxy.example:3128";
+  kling::HttpTransport http(request);
+  GProxyResolver* resolver = http.proxy_resolver_for("https://api.wavespeed.ai/api/v3/x");
+  g_assert_nonnull(resolver);
+  g_auto(GStrv) proxies = g_proxy_resolver_lookup(resolver, "https://api.wavespeed.ai/api/v3/x", nullptr, nullptr);
+  g_assert_nonnull(proxies);
+  g_assert_cmpstr(proxies[0], ==, "http://proxy.example:3128");
+  for (const char* url : {"http://127.0.0.1:8080/api", "http://localhost:1/", "http://[::1]:1/", "http://127.0.0.2/"})
+    g_assert_null(http.proxy_resolver_for(url));
+
+  kling::HttpTransport plain{kling::Request{}};
+  g_assert_true(plain.proxy_resolver_for("https://cdn.example/v.mp4") == g_proxy_resolver_get_default());
+  g_assert_null(plain.proxy_resolver_for("http://127.0.0.1:8080/api"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -241,5 +490,12 @@ int main(int argc, char** argv) {
   ADD("/hardening/disk/max-size-bounds-an-announced-video", test_max_size_bounds_an_announced_video);
   ADD("/hardening/disk/max-size-bounds-an-unannounced-video", test_max_size_bounds_an_unannounced_video);
   ADD("/hardening/disk/more-than-announced-is-an-error", test_more_than_announced_is_an_error);
+  ADD("/hardening/resume/changed-file-behind-if-range-is-never-spliced", test_changed_file_behind_if_range);
+  ADD("/hardening/resume/changed-file-with-if-range-ignored-is-never-spliced", test_changed_file_with_if_range_ignored);
+  ADD("/hardening/resume/changed-file-with-a-new-total-is-never-spliced", test_changed_file_with_a_new_total);
+  ADD("/hardening/resume/unchanged-file-resumes-behind-its-etag", test_unchanged_file_resumes);
+  ADD("/hardening/proxy/environment-proxy-never-carries-loopback", test_environment_proxy_never_carries_loopback);
+  ADD("/hardening/proxy/proxy-property-carries-other-hosts-with-credentials", test_proxy_property_carries_other_hosts);
+  g_test_add_func("/hardening/proxy/transport-uses-a-proxy-only-off-loopback", test_transport_proxy_only_off_loopback);
   return g_test_run();
 }

@@ -172,6 +172,23 @@ void test_changed_file_is_refused(Fixture* f, gconstpointer) {
   g_assert_true(f->store->locate(kMiB, kMiB, false)[0].where == Where::Hole);  // nothing mixed in
 }
 
+// The file was replaced by another of the same size: the range is asked
+// If-Range the version streamed before, and nothing of the new file is mixed in.
+void test_replaced_file_behind_its_etag_is_refused(Fixture* f, gconstpointer) {
+  f->store->set_version({"\"v1\"", "", std::nullopt});
+  f->fake->video = random_bytes(f->fake->video.size());
+  f->fake->etag = "\"v2\"";
+  kling::Error error;
+  g_assert_cmpint(run(f, kMiB, kMiB, &error), ==, static_cast<int>(Refetch::Failed));
+  g_assert_true(contains(error.message, "no longer the one"));
+  g_assert_true(contains(error.debug, "\"v2\""));
+  g_assert_true(f->fake->wait_for_count("cdn", "GET", 1, 1000));  // a raw reply is recorded after it is sent
+  auto reqs = f->fake->requests();
+  g_assert_cmpuint(reqs.size(), ==, 1);
+  assert_str_eq(reqs[0].if_range, "\"v1\"");
+  g_assert_true(f->store->locate(kMiB, kMiB, false)[0].where == Where::Hole);  // nothing mixed in
+}
+
 void test_cancel_ends_a_hung_read(Fixture* f, gconstpointer) {
   f->fake->on_download = [](int, const std::string&) -> std::optional<FakeReply> {
     FakeReply r;
@@ -207,5 +224,6 @@ int main(int argc, char** argv) {
   ADD("/refetch/refusal-is-an-error-with-the-task", test_refusal_is_an_error_with_the_task);
   ADD("/refetch/changed-file-is-refused", test_changed_file_is_refused);
   ADD("/refetch/cancel-ends-a-hung-read", test_cancel_ends_a_hung_read);
+  ADD("/refetch/replaced-file-behind-its-etag-is-refused", test_replaced_file_behind_its_etag_is_refused);
   return g_test_run();
 }

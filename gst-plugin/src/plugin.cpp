@@ -1,10 +1,13 @@
 // Plugin entry point: registers the elements, nothing else.
 #include <gst/gst.h>
 
+#include "gstklinglivesrc.h"
 #include "gstklingsrc.h"
 
 static gboolean plugin_init(GstPlugin* plugin) {
-  return GST_ELEMENT_REGISTER(klingsrc, plugin);
+  gboolean ok = GST_ELEMENT_REGISTER(klingsrc, plugin);
+  ok &= GST_ELEMENT_REGISTER(klinglivesrc, plugin);
+  return ok;
 }
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, kling,

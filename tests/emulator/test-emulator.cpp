@@ -32,6 +32,7 @@ struct Emulator {
   GSubprocess *process = nullptr;
   std::string api;
   std::string cdn;
+  std::string storage;
   std::string log_path;
 
   ~Emulator()
@@ -81,13 +82,16 @@ std::unique_ptr<Emulator> start_emulator(std::vector<std::string> extra, bool us
   g_assert_no_error(error);
 
   g_autoptr(GDataInputStream) out = g_data_input_stream_new(g_subprocess_get_stdout_pipe(emulator->process));
-  for (int i = 0; i < 2; i++) {
+  // Three lines first, in this order.
+  const char *prefixes[] = {"API: ", "CDN: ", "Storage: "};
+  std::string *urls[] = {&emulator->api, &emulator->cdn, &emulator->storage};
+  for (int i = 0; i < 3; i++) {
     g_autofree char *line = g_data_input_stream_read_line_utf8(out, nullptr, nullptr, &error);
     g_assert_no_error(error);
     g_assert_nonnull(line);
-    const char *expected = i == 0 ? "API: http://" : "CDN: http://";
-    g_assert_true(g_str_has_prefix(line, expected));
-    (i == 0 ? emulator->api : emulator->cdn) = line + 5;
+    g_assert_true(g_str_has_prefix(line, prefixes[i]));
+    g_assert_true(g_str_has_prefix(line + strlen(prefixes[i]), "http://"));
+    *urls[i] = line + strlen(prefixes[i]);
   }
   return emulator;
 }
@@ -150,8 +154,11 @@ struct Reply {
 
 // Sends one request and reads the body as a stream, keeping what arrived
 // before any error (so a cut download shows how many bytes came).
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
 std::unique_ptr<Reply> request(const char *method, const std::string &url, const char *key,
-                               const std::string &body = "", const char *range = nullptr, guint timeout_s = 10)
+                               const std::string &body = "", const char *range = nullptr, guint timeout_s = 10,
+                               const Headers &extra = {}, const char *content_type = "application/json")
 {
   auto reply = std::make_unique<Reply>();
   g_autoptr(SoupSession) session = soup_session_new_with_options("timeout", timeout_s, NULL);
@@ -164,9 +171,11 @@ std::unique_ptr<Reply> request(const char *method, const std::string &url, const
   }
   if (range)
     soup_message_headers_replace(headers, "Range", range);
-  if (!body.empty() || g_str_equal(method, "POST")) {
+  for (const auto &header : extra)
+    soup_message_headers_replace(headers, header.first.c_str(), header.second.c_str());
+  if (!body.empty() || g_str_equal(method, "POST") || g_str_equal(method, "PUT")) {
     g_autoptr(GBytes) bytes = g_bytes_new(body.data(), body.size());
-    soup_message_set_request_body_from_bytes(msg, "application/json", bytes);
+    soup_message_set_request_body_from_bytes(msg, content_type, bytes);
   }
 
   g_autoptr(GInputStream) stream = soup_session_send(session, msg, nullptr, &reply->error);
@@ -188,9 +197,9 @@ std::unique_ptr<Reply> request(const char *method, const std::string &url, const
 }
 
 std::unique_ptr<Reply> submit(const Emulator &e, const std::string &body, const char *key = kKey,
-                              const char *model = kModel)
+                              const char *model = kModel, guint timeout_s = 10)
 {
-  return request("POST", e.api + "/api/v3/" + model, key, body);
+  return request("POST", e.api + "/api/v3/" + model, key, body, nullptr, timeout_s);
 }
 
 std::unique_ptr<Reply> poll(const Emulator &e, const std::string &id, bool result_form = true, const char *key = kKey)
@@ -198,9 +207,10 @@ std::unique_ptr<Reply> poll(const Emulator &e, const std::string &id, bool resul
   return request("GET", e.api + "/api/v3/predictions/" + id + (result_form ? "/result" : ""), key);
 }
 
-std::string submit_ok(const Emulator &e, const std::string &body = "{\"prompt\":\"a red fox\"}")
+std::string submit_ok(const Emulator &e, const std::string &body = "{\"prompt\":\"a red fox\"}",
+                      const char *model = kModel)
 {
-  auto reply = submit(e, body);
+  auto reply = submit(e, body, kKey, model);
   g_assert_no_error(reply->error);
   g_assert_cmpuint(reply->status, ==, 200);
   return json_object_get_string_member(reply->data(), "id");
@@ -217,7 +227,7 @@ std::unique_ptr<Reply> poll_until_final(const Emulator &e, const std::string &id
     const std::string status = json_object_get_string_member(reply->data(), "status");
     if (seen && (seen->empty() || seen->back() != status))
       seen->push_back(status);
-    if (status == "completed" || status == "failed")
+    if (status == "completed" || status == "failed" || status == "deleted")
       return reply;
     g_assert_cmpint(g_get_monotonic_time(), <, deadline);
     g_usleep(50000);
@@ -278,12 +288,34 @@ struct Mp4Facts {
   bool moov_first = false;
   double duration_s = 0;
   uint32_t width = 0, height = 0;
+  std::vector<std::string> handlers;  // one per track: vide, soun...
 };
+
+// moov/trak/mdia/hdlr's handler type of every track.
+std::vector<std::string> track_handlers(const std::string &file, const std::vector<Box> &top)
+{
+  std::vector<std::string> out;
+  const Box *moov = find_box(top, "moov");
+  g_assert_nonnull(moov);
+  for (const Box &trak : boxes(file, moov->start + moov->header, moov->end)) {
+    if (trak.type != "trak")
+      continue;
+    auto track = boxes(file, trak.start + trak.header, trak.end);
+    const Box *mdia = find_box(track, "mdia");
+    g_assert_nonnull(mdia);
+    auto inside = boxes(file, mdia->start + mdia->header, mdia->end);
+    const Box *hdlr = find_box(inside, "hdlr");
+    g_assert_nonnull(hdlr);
+    out.push_back(file.substr(hdlr->start + hdlr->header + 8, 4));  // after version/flags, pre_defined
+  }
+  return out;
+}
 
 Mp4Facts inspect_mp4(const std::string &file)
 {
   Mp4Facts facts;
   auto top = boxes(file, 0, file.size());
+  facts.handlers = track_handlers(file, top);
   g_assert_cmpuint(top.size(), >, 0);
   g_assert_cmpstr(top[0].type.c_str(), ==, "ftyp");
   const Box *moov = find_box(top, "moov");
@@ -316,9 +348,10 @@ Mp4Facts inspect_mp4(const std::string &file)
 
 void test_start_prints_urls()
 {
-  auto e = start_emulator({"--cdn-host", "127.0.0.2"});
+  auto e = start_emulator({"--cdn-host", "127.0.0.2", "--storage-host", "127.0.0.3"});
   g_assert_true(g_str_has_prefix(e->api.c_str(), "http://127.0.0.1:"));
   g_assert_true(g_str_has_prefix(e->cdn.c_str(), "http://127.0.0.2:"));
+  g_assert_true(g_str_has_prefix(e->storage.c_str(), "http://127.0.0.3:"));
 }
 
 void test_start_refuses_non_loopback()
@@ -794,6 +827,379 @@ void test_money_endpoints_absent_or_failing()
   g_assert_cmpuint(count_path(*failing, "/api/v3/balance"), ==, 2);
 }
 
+
+// ---------------------------------------------------------------- catalogue and schemas
+
+JsonObject *find_model_entry(JsonArray *models, const char *id)
+{
+  for (guint i = 0; i < json_array_get_length(models); i++) {
+    JsonObject *m = json_array_get_object_element(models, i);
+    if (g_str_equal(json_object_get_string_member(m, "model_id"), id))
+      return m;
+  }
+  return nullptr;
+}
+
+JsonObject *request_schema(JsonObject *model)
+{
+  JsonObject *api_schema = json_object_get_object_member(model, "api_schema");
+  JsonArray *schemas = json_object_get_array_member(api_schema, "api_schemas");
+  g_assert_cmpuint(json_array_get_length(schemas), >=, 1);
+  return json_object_get_object_member(json_array_get_object_element(schemas, 0), "request_schema");
+}
+
+bool array_has_string(JsonArray *array, const char *value)
+{
+  for (guint i = 0; i < json_array_get_length(array); i++) {
+    JsonNode *node = json_array_get_element(array, i);
+    if (json_node_get_value_type(node) == G_TYPE_STRING && g_str_equal(json_node_get_string(node), value))
+      return true;
+  }
+  return false;
+}
+
+void test_models_catalogue()
+{
+  auto e = start_emulator({});
+  assert_envelope_error(*request("GET", e->api + "/api/v3/models", nullptr), 401, "Invalid API key");
+  auto reply = request("GET", e->api + "/api/v3/models", kKey);
+  g_assert_cmpuint(reply->status, ==, 200);
+  JsonArray *models = json_object_get_array_member(reply->object(), "data");
+  g_assert_cmpuint(json_array_get_length(models), >=, 6);
+  for (guint i = 0; i < json_array_get_length(models); i++) {
+    JsonObject *m = json_array_get_object_element(models, i);
+    for (const char *member : {"model_id", "name", "type", "description", "formula"})
+      g_assert_cmpuint(strlen(json_object_get_string_member(m, member)), >, 0);
+    g_assert_cmpfloat(json_object_get_double_member(m, "base_price"), >, 0);
+    JsonObject *schema = request_schema(m);
+    g_assert_true(json_object_has_member(json_object_get_object_member(schema, "properties"), "prompt"));
+    g_assert_true(array_has_string(json_object_get_array_member(schema, "required"), "prompt"));
+  }
+  // The plugin's built-in models, the new ones, and their fields.
+  for (const char *id : {"kwaivgi/kling-v2.0-t2v-master", "kwaivgi/kling-v2.1-t2v-master", "kwaivgi/kling-v2.0-i2v-master",
+                         "kwaivgi/kling-v2.1-i2v-master", "kwaivgi/kling-v9-t2v-test", "kwaivgi/kling-v2.6-t2v-audio"})
+    g_assert_nonnull(find_model_entry(models, id));
+  JsonObject *master = find_model_entry(models, "kwaivgi/kling-v2.0-t2v-master");
+  g_assert_cmpfloat(json_object_get_double_member(master, "base_price"), ==, 1.30);
+  g_assert_cmpstr(json_object_get_string_member(master, "type"), ==, "text-to-video");
+  JsonObject *props = json_object_get_object_member(request_schema(master), "properties");
+  JsonObject *duration = json_object_get_object_member(props, "duration");
+  g_assert_cmpstr(json_object_get_string_member(duration, "type"), ==, "integer");
+  g_assert_cmpint(json_object_get_int_member(duration, "default"), ==, 5);
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(duration, "enum")), ==, 2);
+  JsonObject *guidance = json_object_get_object_member(props, "guidance_scale");
+  g_assert_cmpfloat(json_object_get_double_member(guidance, "minimum"), ==, 0.0);
+  g_assert_cmpfloat(json_object_get_double_member(guidance, "maximum"), ==, 1.0);
+  g_assert_true(array_has_string(
+      json_object_get_array_member(json_object_get_object_member(props, "aspect_ratio"), "enum"), "9:16"));
+
+  JsonObject *i2v = find_model_entry(models, "kwaivgi/kling-v2.0-i2v-master");
+  g_assert_cmpstr(json_object_get_string_member(i2v, "type"), ==, "image-to-video");
+  g_assert_true(array_has_string(json_object_get_array_member(request_schema(i2v), "required"), "image"));
+
+  JsonObject *test = find_model_entry(models, "kwaivgi/kling-v9-t2v-test");
+  JsonObject *test_props = json_object_get_object_member(request_schema(test), "properties");
+  JsonObject *cfg = json_object_get_object_member(test_props, "cfg_scale");
+  g_assert_cmpstr(json_object_get_string_member(cfg, "type"), ==, "number");
+  g_assert_cmpfloat(json_object_get_double_member(cfg, "maximum"), ==, 1.0);
+  g_assert_true(array_has_string(json_object_get_array_member(json_object_get_object_member(test_props, "camera"), "enum"),
+                                 "zoom_in"));
+  JsonObject *audio = find_model_entry(models, "kwaivgi/kling-v2.6-t2v-audio");
+  g_assert_true(json_object_get_boolean_member(json_object_get_object_member(audio, "output"), "audio"));
+  g_assert_false(json_object_get_boolean_member(json_object_get_object_member(master, "output"), "audio"));
+
+  // --price shows in the catalogue too.
+  auto flat = start_emulator({"--price", "0.4"});
+  auto priced = request("GET", flat->api + "/api/v3/models", kKey);
+  JsonObject *m = find_model_entry(json_object_get_array_member(priced->object(), "data"), "kwaivgi/kling-v2.0-t2v-master");
+  g_assert_cmpfloat(json_object_get_double_member(m, "base_price"), ==, 0.4);
+}
+
+void test_schema_refusals()
+{
+  auto e = start_emulator({});
+  struct Case {
+    const char *model;
+    std::string body;
+    guint status;
+    const char *message;  // part of it; nullptr: accepted
+  };
+  const char *test = "kwaivgi/kling-v9-t2v-test", *audio = "kwaivgi/kling-v2.6-t2v-audio";
+  const char *i2v = "kwaivgi/kling-v2.1-i2v-master";
+  const Case cases[] = {
+      {"kwaivgi/kling-v7-t2v-imaginary", "{\"prompt\":\"x\"}", 404, "Model not found: kwaivgi/kling-v7-t2v-imaginary"},
+      {kModel, "{\"prompt\":\"x\",\"cfg_scale\":0.5}", 400,
+       "Invalid parameter: cfg_scale is not a parameter of kwaivgi/kling-v2.0-t2v-master (it takes prompt, "
+       "negative_prompt, aspect_ratio, duration, guidance_scale)"},
+      {test, "{\"prompt\":\"x\",\"cfg_scale\":0.7,\"camera\":\"zoom_in\"}", 200, nullptr},
+      {test, "{\"prompt\":\"x\",\"cfg_scale\":1.5}", 400, "Invalid parameter: cfg_scale must be a number between 0 and 1"},
+      {test, "{\"prompt\":\"x\",\"cfg_scale\":\"0.5\"}", 400, "cfg_scale must be a number between 0 and 1"},
+      {test, "{\"prompt\":\"x\",\"camera\":\"dolly\"}", 400,
+       "Invalid parameter: camera must be one of none, zoom_in, zoom_out, pan_left, pan_right"},
+      {test, "{\"prompt\":\"x\",\"guidance_scale\":0.5}", 400, "guidance_scale is not a parameter of kwaivgi/kling-v9-t2v-test"},
+      {audio, "{\"prompt\":\"x\",\"sound\":false}", 200, nullptr},
+      {audio, "{\"prompt\":\"x\",\"sound\":\"yes\"}", 400, "Invalid parameter: sound must be a boolean"},
+      {i2v, "{\"prompt\":\"x\"}", 400, "Missing required parameter: image"},
+      {i2v, "{\"prompt\":\"x\",\"image\":42}", 400, "Invalid parameter: image must be a string"},
+      {i2v, "{\"image\":\"http://127.0.0.1:1/a.png\"}", 400, "Missing required parameter: prompt"},
+      {i2v, "{\"prompt\":\"x\",\"image\":\"http://127.0.0.1:1/a.png\",\"aspect_ratio\":\"16:9\"}", 400,
+       "aspect_ratio is not a parameter of kwaivgi/kling-v2.1-i2v-master"},
+      {kModel, "{\"prompt\":\"x\",\"enable_sync_mode\":1}", 400, "Invalid parameter: enable_sync_mode must be a boolean"},
+      {kModel, "{\"prompt\":\"x\",\"negative_prompt\":null,\"duration\":null}", 200, nullptr},
+  };
+  int accepted = 0;
+  for (const Case &c : cases) {
+    auto reply = submit(*e, c.body, kKey, c.model);
+    if (!c.message) {
+      g_assert_cmpuint(reply->status, ==, 200);
+      accepted++;
+      continue;
+    }
+    assert_envelope_error(*reply, c.status, c.message);
+  }
+  // A refused body makes no task and costs nothing: only the accepted ones were charged.
+  g_assert_cmpfloat(balance_of(*e), ==, 100.0 - 0.5 - 0.7 - 1.3);
+  g_assert_cmpint(accepted, ==, 3);
+}
+
+// ---------------------------------------------------------------- uploads
+
+struct UploadTicket {
+  std::string download_url, upload_url;
+  Headers headers;
+};
+
+UploadTicket ticket(const Emulator &e, const std::string &body)
+{
+  auto reply = request("POST", e.api + "/api/v3/media/uploads", kKey, body);
+  g_assert_cmpuint(reply->status, ==, 200);
+  g_assert_cmpint(json_object_get_int_member(reply->object(), "code"), ==, 200);
+  UploadTicket t;
+  t.download_url = json_object_get_string_member(reply->data(), "download_url");
+  JsonObject *upload = json_object_get_object_member(reply->data(), "upload");
+  g_assert_cmpstr(json_object_get_string_member(upload, "method"), ==, "PUT");
+  t.upload_url = json_object_get_string_member(upload, "url");
+  JsonObject *headers = json_object_get_object_member(upload, "headers");
+  g_autoptr(GList) names = json_object_get_members(headers);
+  for (GList *n = names; n; n = n->next)
+    t.headers.emplace_back(static_cast<const char *>(n->data),
+                           json_object_get_string_member(headers, static_cast<const char *>(n->data)));
+  return t;
+}
+
+std::unique_ptr<Reply> put(const UploadTicket &t, const std::string &bytes, const char *key, Headers headers)
+{
+  const char *type = "application/octet-stream";
+  for (auto &h : headers)
+    if (h.first == "Content-Type")
+      type = h.second.c_str();
+  return request("PUT", t.upload_url, key, bytes, nullptr, 10, headers, type);
+}
+
+void test_upload_ticket_flow()
+{
+  auto e = start_emulator({"--storage-host", "127.0.0.3"});
+  const std::string image = "\x89PNG\r\n\x1a\n-not-really-an-image-\x1f\x01";
+  assert_envelope_error(*request("POST", e->api + "/api/v3/media/uploads", nullptr, "{\"filename\":\"a.png\",\"size\":1}"),
+                        401, "Invalid API key");
+  assert_envelope_error(*request("POST", e->api + "/api/v3/media/uploads", kKey, "{\"size\":1}"), 400,
+                        "Missing required parameter: filename");
+  g_autofree char *body = g_strdup_printf("{\"filename\":\"fox.png\",\"size\":%zu,\"content_type\":\"image/png\"}",
+                                          image.size());
+  UploadTicket t = ticket(*e, body);
+  // On the storage origin: neither the API nor the CDN.
+  g_assert_true(g_str_has_prefix(t.upload_url.c_str(), (e->storage + "/").c_str()));
+  g_assert_true(g_str_has_prefix(t.download_url.c_str(), (e->storage + "/").c_str()));
+  g_assert_true(g_str_has_suffix(t.download_url.c_str(), "/fox.png"));
+  g_assert_cmpuint(t.headers.size(), >=, 2);
+
+  g_assert_cmpuint(request("GET", t.download_url, nullptr)->status, ==, 404);
+  // The bearer key must not travel to the storage host; nor a PUT without the ticket's headers.
+  g_assert_cmpuint(put(t, image, kKey, t.headers)->status, ==, 403);
+  g_assert_cmpuint(put(t, image, nullptr, {{"Content-Type", "image/png"}})->status, ==, 403);
+  Headers wrong_type = t.headers;
+  for (auto &h : wrong_type)
+    if (h.first == "Content-Type")
+      h.second = "image/jpeg";
+  g_assert_cmpuint(put(t, image, nullptr, wrong_type)->status, ==, 403);
+  g_assert_cmpuint(put(t, image + "x", nullptr, t.headers)->status, ==, 400);  // not the announced size
+  g_assert_cmpuint(request("GET", t.download_url, nullptr)->status, ==, 404);
+  g_assert_cmpuint(put(t, image, nullptr, t.headers)->status, ==, 200);
+
+  auto stored = request("GET", t.download_url, nullptr);
+  g_assert_cmpuint(stored->status, ==, 200);
+  g_assert_cmpstr(stored->header("Content-Type"), ==, "image/png");
+  g_assert_true(stored->body == image);
+
+  auto log = e->log();
+  int storage_puts = 0;
+  for (auto *entry : log) {
+    if (!g_str_equal(json_object_get_string_member(entry, "server"), "storage"))
+      continue;
+    if (g_str_equal(json_object_get_string_member(entry, "method"), "PUT"))
+      storage_puts++;
+  }
+  g_assert_cmpint(storage_puts, ==, 5);
+  free_log(log);
+  // Binary bodies are logged as valid JSON: no raw control character (json-glib 1.6 leaves U+001F raw).
+  g_autofree char *raw_log = nullptr;
+  g_assert_true(g_file_get_contents(e->log_path.c_str(), &raw_log, nullptr, nullptr));
+  for (const char *p = raw_log; *p; p++)
+    g_assert_true(*p == '\n' || guchar(*p) >= 0x20);
+
+  // The older multipart upload.
+  g_autoptr(SoupMultipart) multipart = soup_multipart_new("multipart/form-data");
+  g_autoptr(GBytes) part = g_bytes_new(image.data(), image.size());
+  soup_multipart_append_form_file(multipart, "file", "cat.png", "image/png", part);
+  g_autoptr(SoupMessageHeaders) headers = soup_message_headers_new(SOUP_MESSAGE_HEADERS_REQUEST);
+  g_autoptr(GBytes) encoded = nullptr;
+  soup_multipart_to_message(multipart, headers, &encoded);
+  const std::string multipart_body(static_cast<const char *>(g_bytes_get_data(encoded, nullptr)), g_bytes_get_size(encoded));
+  const char *multipart_type = soup_message_headers_get_one(headers, "Content-Type");
+  auto binary = request("POST", e->api + "/api/v3/media/upload/binary", kKey, multipart_body, nullptr, 10, {},
+                        multipart_type);
+  g_assert_cmpuint(binary->status, ==, 200);
+  const std::string url = json_object_get_string_member(binary->data(), "download_url");
+  g_assert_true(g_str_has_prefix(url.c_str(), (e->storage + "/").c_str()));
+  auto fetched = request("GET", url, nullptr);
+  g_assert_cmpuint(fetched->status, ==, 200);
+  g_assert_true(fetched->body == image);
+  assert_envelope_error(*request("POST", e->api + "/api/v3/media/upload/binary", kKey, "{}"), 400, "multipart");
+}
+
+void test_i2v_image_fetch()
+{
+  auto e = start_emulator({});
+  // A name that must be escaped in the URL (as the JS SDK sends a local file name).
+  UploadTicket t = ticket(*e, "{\"filename\":\"first frame.png\",\"size\":4,\"content_type\":\"image/png\"}");
+  g_assert_true(g_str_has_suffix(t.download_url.c_str(), "/first%20frame.png"));
+  g_assert_cmpuint(put(t, "abcd", nullptr, t.headers)->status, ==, 200);
+  const char *i2v = "kwaivgi/kling-v2.0-i2v-master";
+  const std::string ok = submit_ok(*e, "{\"prompt\":\"x\",\"image\":\"" + t.download_url + "\"}", i2v);
+  auto done = poll_until_final(*e, ok);
+  g_assert_cmpstr(json_object_get_string_member(done->data(), "status"), ==, "completed");
+
+  // An image the emulator cannot fetch fails the task with 1402, and is refunded.
+  for (const std::string &url : {e->storage + "/media/0000/missing.png", std::string("http://127.0.0.1:1/a.png"),
+                                 std::string("file:///etc/hostname")}) {
+    const std::string id = submit_ok(*e, "{\"prompt\":\"x\",\"image\":\"" + url + "\"}", i2v);
+    auto failed = poll_until_final(*e, id);
+    g_assert_cmpstr(json_object_get_string_member(failed->data(), "status"), ==, "failed");
+    g_assert_cmpint(json_object_get_int_member(failed->data(), "code"), ==, 1402);
+    g_assert_nonnull(strstr(json_object_get_string_member(failed->data(), "error"), url.c_str()));
+  }
+  g_assert_cmpfloat(balance_of(*e), ==, 100.0 - 1.3);
+}
+
+// ---------------------------------------------------------------- sync mode, v2, roles, headers
+
+void test_sync_mode()
+{
+  auto e = start_emulator({"--latency-ms", "300"});
+  const gint64 start = g_get_monotonic_time();
+  auto reply = submit(*e, "{\"prompt\":\"x\",\"enable_sync_mode\":true}");
+  g_assert_cmpuint(reply->status, ==, 200);
+  g_assert_cmpint(g_get_monotonic_time() - start, >=, 300000);
+  g_assert_cmpstr(json_object_get_string_member(reply->data(), "status"), ==, "completed");
+  g_assert_cmpuint(json_array_get_length(json_object_get_array_member(reply->data(), "outputs")), ==, 1);
+  // One request, no polls.
+  g_assert_cmpuint(count_path(*e, ("/api/v3/" + std::string(kModel)).c_str()), ==, 1);
+  auto log = e->log();
+  g_assert_cmpuint(log.size(), ==, 1);
+  free_log(log);
+
+  auto failing = start_emulator({"--latency-ms", "200", "--fail-task", "1200:Content moderation"});
+  auto failed = submit(*failing, "{\"prompt\":\"x\",\"enable_sync_mode\":true}");
+  g_assert_cmpstr(json_object_get_string_member(failed->data(), "status"), ==, "failed");
+  g_assert_cmpint(json_object_get_int_member(failed->data(), "code"), ==, 1200);
+
+  // Past --sync-timeout-ms: processing, 5004, and a URL to poll; the task goes on.
+  auto slow = start_emulator({"--latency-ms", "1500", "--sync-timeout-ms", "200"});
+  const gint64 t0 = g_get_monotonic_time();
+  auto timed_out = submit(*slow, "{\"prompt\":\"x\",\"enable_sync_mode\":true}");
+  const gint64 waited = g_get_monotonic_time() - t0;
+  g_assert_cmpint(waited, >=, 200000);
+  g_assert_cmpint(waited, <, 1400000);
+  g_assert_cmpstr(json_object_get_string_member(timed_out->data(), "status"), ==, "processing");
+  g_assert_cmpint(json_object_get_int_member(timed_out->data(), "code"), ==, 5004);
+  g_assert_nonnull(strstr(json_object_get_string_member(timed_out->data(), "error"), "Sync mode timed out"));
+  const std::string id = json_object_get_string_member(timed_out->data(), "id");
+  const std::string get = json_object_get_string_member(json_object_get_object_member(timed_out->data(), "urls"), "get");
+  const std::string expected_get = slow->api + "/api/v3/predictions/" + id + "/result";
+  g_assert_cmpstr(get.c_str(), ==, expected_get.c_str());
+  auto later = poll_until_final(*slow, id);
+  g_assert_cmpstr(json_object_get_string_member(later->data(), "status"), ==, "completed");
+
+  // A client that hangs up while waiting leaves the server serving (and exiting cleanly).
+  auto patient = start_emulator({"--latency-ms", "3000"});
+  auto gone = submit(*patient, "{\"prompt\":\"x\",\"enable_sync_mode\":true}", kKey, kModel, 1);
+  g_assert_error(gone->error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpuint(submit(*patient, "{\"prompt\":\"x\"}")->status, ==, 200);
+}
+
+void test_v2_poll_path()
+{
+  auto e = start_emulator({});
+  const std::string id = submit_ok(*e);
+  poll_until_final(*e, id);
+  auto v2 = request("GET", e->api + "/api/v2/predictions/" + id + "/result", kKey);
+  g_assert_cmpuint(v2->status, ==, 200);
+  g_assert_cmpstr(json_object_get_string_member(v2->data(), "status"), ==, "completed");
+  g_assert_cmpstr(json_object_get_string_member(v2->data(), "id"), ==, id.c_str());
+  assert_envelope_error(*request("GET", e->api + "/api/v2/predictions/" + id + "/result", nullptr), 401, "Invalid API key");
+  assert_envelope_error(*request("GET", e->api + "/api/v2/predictions/00ff/result", kKey), 404, "Prediction not found");
+  g_assert_cmpuint(request("DELETE", e->api + "/api/v2/predictions/" + id, kKey)->status, ==, 405);
+}
+
+void test_key_role_forbidden()
+{
+  auto e = start_emulator({"--key-role", "viewer"});
+  std::unique_ptr<Reply> replies[] = {
+      submit(*e, "{\"prompt\":\"x\"}"),
+      request("POST", e->api + "/api/v3/media/uploads", kKey, "{\"filename\":\"a.png\",\"size\":1}")};
+  for (auto &reply : replies) {
+    assert_envelope_error(*reply, 403, "role 'viewer'");
+    g_assert_cmpstr(json_object_get_string_member(reply->object(), "error_code"), ==, "PERMISSION_DENIED");
+  }
+  // Reading is allowed.
+  g_assert_cmpuint(request("GET", e->api + "/api/v3/balance", kKey)->status, ==, 200);
+  g_assert_cmpuint(request("GET", e->api + "/api/v3/models", kKey)->status, ==, 200);
+}
+
+void test_client_headers_logged()
+{
+  auto e = start_emulator({});
+  request("GET", e->api + "/api/v3/balance", kKey, "", nullptr, 10,
+          {{"X-Client-Name", "gst-kling"}, {"X-Client-Version", "0.1.0"}, {"X-Client-OS", "linux"}});
+  request("GET", e->api + "/api/v3/balance", kKey);
+  auto log = e->log();
+  g_assert_cmpuint(log.size(), ==, 2);
+  g_assert_cmpstr(json_object_get_string_member(log[0], "x_client_name"), ==, "gst-kling");
+  g_assert_cmpstr(json_object_get_string_member(log[0], "x_client_version"), ==, "0.1.0");
+  g_assert_cmpstr(json_object_get_string_member(log[0], "x_client_os"), ==, "linux");
+  g_assert_true(json_object_get_null_member(log[1], "x_client_name"));
+  free_log(log);
+}
+
+void test_generate_audio_track()
+{
+  auto e = start_emulator({"--video-scale", "8"}, false);
+  const std::string id = submit_ok(*e, "{\"prompt\":\"a bell\",\"duration\":5}", "kwaivgi/kling-v2.6-t2v-audio");
+  auto done = poll_until_final(*e, id);
+  g_assert_cmpstr(json_object_get_string_member(done->data(), "status"), ==, "completed");
+  auto file = request("GET", json_array_get_string_element(json_object_get_array_member(done->data(), "outputs"), 0),
+                      nullptr);
+  Mp4Facts facts = inspect_mp4(file->body);
+  g_assert_cmpfloat_with_epsilon(facts.duration_s, 5.0, 0.05);
+  g_assert_cmpuint(facts.handlers.size(), ==, 2);
+  g_assert_true(std::find(facts.handlers.begin(), facts.handlers.end(), "soun") != facts.handlers.end());
+  g_assert_true(std::find(facts.handlers.begin(), facts.handlers.end(), "vide") != facts.handlers.end());
+  // A model without sound: one video track.
+  Mp4Facts silent = inspect_mp4(generate(*e, "16:9", 5));
+  g_assert_cmpuint(silent.handlers.size(), ==, 1);
+  g_assert_cmpstr(silent.handlers[0].c_str(), ==, "vide");
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -836,6 +1242,15 @@ int main(int argc, char **argv)
   g_test_add_func("/emulator/money/price-from-base-and-duration", test_price_from_base_and_duration);
   g_test_add_func("/emulator/money/balance-charged-and-refunded", test_balance_charged_and_refunded);
   g_test_add_func("/emulator/money/endpoints-absent-or-failing", test_money_endpoints_absent_or_failing);
+  g_test_add_func("/emulator/models/catalogue-with-schemas", test_models_catalogue);
+  g_test_add_func("/emulator/submit/unknown-model-or-schema-refusal-is-4xx", test_schema_refusals);
+  g_test_add_func("/emulator/upload/ticket-put-to-storage-and-binary", test_upload_ticket_flow);
+  g_test_add_func("/emulator/upload/i2v-image-fetch-fails-1402", test_i2v_image_fetch);
+  g_test_add_func("/emulator/submit/sync-mode", test_sync_mode);
+  g_test_add_func("/emulator/poll/v2-path", test_v2_poll_path);
+  g_test_add_func("/emulator/auth/key-role-403-with-error-code", test_key_role_forbidden);
+  g_test_add_func("/emulator/log/client-headers", test_client_headers_logged);
+  g_test_add_func("/emulator/generate/audio-model-has-sound", test_generate_audio_track);
 
   const int status = g_test_run();
 

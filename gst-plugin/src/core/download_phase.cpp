@@ -41,6 +41,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
   // Without a length, a clean end of the body is not proof of the whole file
   // (a cut chunked reply looks the same): one more Range request must say 416.
   bool confirming_end = false;
+  // Named by the first reply: every resume must be of the same version of the file.
+  FileVersion version = store_->version();
   for (;;) {
     const uint64_t offset = store_->have();
     DownloadResult r;
@@ -48,7 +50,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
       r.complete = true;  // every byte arrived before (an earlier run was stopped at the end)
     else {
       store_->set_source(url);  // where a reader coming back for let-go bytes reads them again
-      r = http.download(url, offset, sink, cancellable_.get());
+      r = http.download(url, offset, sink, cancellable_.get(), std::nullopt, &version);
+      store_->set_version(version);  // for the bytes a reader comes back for
     }
     if (r.cancelled)
       return Outcome::Cancelled;
@@ -56,6 +59,12 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
       sink.error.task_id = id;
       return fail(sink.error);
     }
+    if (r.changed)  // never spliced: the bytes so far are of another file
+      return fail({ErrorKind::BadReply,
+                   "The video of task " + id + " changed at its URL during the download after byte " +
+                       std::to_string(offset) + ": " + r.error +
+                       "; not splicing two files. Run again to download it from the start",
+                   "GET " + url, r.status, id});
     if (r.complete && store_->total() && store_->have() < *store_->total()) {
       r.complete = false;  // this reply ended, but the file was announced longer: resume
       r.error = "the reply ended at byte " + std::to_string(store_->have()) + " of " +

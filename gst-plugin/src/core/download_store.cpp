@@ -170,6 +170,18 @@ std::string DownloadStore::source() const {
   return source_;
 }
 
+void DownloadStore::set_version(FileVersion version) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  version_ = std::move(version);
+}
+
+FileVersion DownloadStore::version() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  FileVersion version = version_;
+  version.total = total_;
+  return version;
+}
+
 void DownloadStore::keep_everything() {
   std::lock_guard<std::mutex> lock(mutex_);
   keep_everything_ = true;

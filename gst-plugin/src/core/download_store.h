@@ -23,6 +23,15 @@
 
 namespace kling {
 
+// Which version of a file the bytes came from, as its server named it. A
+// resume sends it as If-Range and refuses a reply naming another version, so
+// bytes of two versions are never spliced.
+struct FileVersion {
+  std::string etag;           // strong only: If-Range takes no weak ETag
+  std::string last_modified;  // the validator when there is no strong ETag
+  std::optional<uint64_t> total;
+};
+
 // One block of downloaded bytes in memory; shared with the buffers that wrap it.
 struct Chunk {
   explicit Chunk(size_t size) : data(new char[size]), capacity(size) {}
@@ -51,6 +60,9 @@ class DownloadStore {
   // The URL the bytes are being read from: holes are read again from there.
   void set_source(std::string url);
   std::string source() const;
+  // The version of the file at the source the bytes came from (total: the store's).
+  void set_version(FileVersion version);
+  FileVersion version() const;
   // Read the next bytes into write_buffer(), then commit() the part of it that
   // holds them; false (and `error`) when the spill file cannot be written, or
   // the bytes would go past the announced total or the maximum (none is kept then).
@@ -113,6 +125,7 @@ class DownloadStore {
   bool linkable_;     // an O_TMPFILE persist() can link into place
   mutable std::mutex mutex_;
   std::string source_;
+  FileVersion version_;
   bool keep_everything_ = false;
   bool let_go_any_ = false;
   std::map<uint64_t, uint64_t> on_disk_;  // ranges [first, second) of the spill file that hold bytes

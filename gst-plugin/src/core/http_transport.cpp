@@ -36,6 +36,33 @@ std::string redirect_origin(const std::string& base, const char* location) {
   return origin;
 }
 
+// The version a reply names (`total`: the file's size it announced).
+FileVersion version_of(SoupMessageHeaders* reply, std::optional<uint64_t> total) {
+  FileVersion v;
+  const char* etag = soup_message_headers_get_one(reply, "ETag");
+  if (etag && !g_str_has_prefix(etag, "W/"))
+    v.etag = etag;
+  const char* modified = soup_message_headers_get_one(reply, "Last-Modified");
+  v.last_modified = modified ? modified : "";
+  v.total = total;
+  return v;
+}
+
+// How `got` differs from `want`, or "" when nothing says it is another version.
+// A whole file sent for a range asked If-Range must name the same version.
+std::string version_change(const FileVersion& want, const FileVersion& got, bool whole_for_if_range) {
+  if (!want.etag.empty() && !got.etag.empty() && want.etag != got.etag)
+    return "ETag " + want.etag + ", now " + got.etag;
+  if (!want.last_modified.empty() && !got.last_modified.empty() &&
+      want.last_modified != got.last_modified)
+    return "Last-Modified " + want.last_modified + ", now " + got.last_modified;
+  if (want.total && got.total && *want.total != *got.total)
+    return std::to_string(*want.total) + " bytes, now " + std::to_string(*got.total);
+  if (whole_for_if_range && (want.etag.empty() ? got.last_modified.empty() : got.etag.empty()))
+    return "the whole file sent again under no version";
+  return {};
+}
+
 }  // namespace
 
 Error redirect_error(const HttpResult& r, const char* method, const std::string& url,
@@ -52,16 +79,39 @@ HttpTransport::HttpTransport(const Request& request)
     : api_url_(request.api_url),
       api_key_(request.api_key),
       ssl_strict_(request.ssl_strict),
-      request_timeout_s_(request.request_timeout_s) {
-  session_ = GRef<SoupSession>::adopt(soup_session_new_with_options(
-      "user-agent", "gst-kling/0.1 ", "timeout", request.request_timeout_s, "idle-timeout", 60u,
-      nullptr));
-  if (request.tls_database)
-    g_object_set(session_.get(), "tls-database", request.tls_database.get(), nullptr);
+      request_timeout_s_(request.request_timeout_s),
+      proxy_id_(request.proxy_id),
+      proxy_pw_(request.proxy_pw) {
+  auto new_session = [&request] {
+    auto session = GRef<SoupSession>::adopt(soup_session_new_with_options(
+        "user-agent", "gst-kling/0.1 ", "timeout", request.request_timeout_s, "idle-timeout", 60u,
+        nullptr));
+    if (request.tls_database)
+      g_object_set(session.get(), "tls-database", request.tls_database.get(), nullptr);
+    return session;
+  };
+  // As souphttpsrc: the proxy property, else the system's resolver (the environment's proxy).
+  session_ = new_session();
+  if (!request.proxy.empty()) {
+    g_autoptr(GProxyResolver) proxy = g_simple_proxy_resolver_new(request.proxy.c_str(), nullptr);
+    g_object_set(session_.get(), "proxy-resolver", proxy, nullptr);
+  }
+  // A loopback request stays on this machine: a proxy would carry it (and the key) off it.
+  direct_session_ = new_session();
+  g_object_set(direct_session_.get(), "proxy-resolver", nullptr, nullptr);
+}
+
+SoupSession* HttpTransport::session_for(GUri* uri) const {
+  return is_loopback_host(g_uri_get_host(uri)) ? direct_session_.get() : session_.get();
+}
+
+GProxyResolver* HttpTransport::proxy_resolver_for(const std::string& url) const {
+  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), static_cast<GUriFlags>(SOUP_HTTP_URI_FLAGS), nullptr);
+  return uri ? soup_session_get_proxy_resolver(session_for(uri)) : nullptr;
 }
 
 GRef<SoupMessage> HttpTransport::new_message(const char* method, const std::string& url,
-                                             std::string* error) {
+                                             SoupSession** session, std::string* error) {
   g_autoptr(GError) gerr = nullptr;
   g_autoptr(GUri) uri = g_uri_parse(url.c_str(), static_cast<GUriFlags>(SOUP_HTTP_URI_FLAGS), &gerr);
   if (!uri) {
@@ -71,6 +121,16 @@ GRef<SoupMessage> HttpTransport::new_message(const char* method, const std::stri
   auto msg = GRef<SoupMessage>::adopt(soup_message_new_from_uri(method, uri));
   if (!ssl_strict_)
     g_signal_connect(msg.get(), "accept-certificate", G_CALLBACK(accept_any_certificate), nullptr);
+  if (!proxy_id_.empty())
+    g_signal_connect(msg.get(), "authenticate", G_CALLBACK(+[](SoupMessage*, SoupAuth* auth,
+                                                               gboolean retrying, gpointer self) {
+                       // Once, as souphttpsrc: wrong credentials end in the proxy's 407.
+                       auto* t = static_cast<const HttpTransport*>(self);
+                       if (soup_auth_is_for_proxy(auth) && !retrying)
+                         soup_auth_authenticate(auth, t->proxy_id_.c_str(), t->proxy_pw_.c_str());
+                       return FALSE;
+                     }), this);
+  *session = session_for(uri);
   return msg;
 }
 
@@ -78,7 +138,8 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
                                    const std::string* json_body, GCancellable* cancellable,
                                    unsigned timeout_s) {
   HttpResult result;
-  GRef<SoupMessage> msg = new_message(method, url, &result.transport_error);
+  SoupSession* session = nullptr;
+  GRef<SoupMessage> msg = new_message(method, url, &session, &result.transport_error);
   if (!msg) {
     result.never_connected = true;
     return result;
@@ -109,9 +170,9 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
                                            }),
                                            &result.request_sent)};
   // One session, one thread: its timeout can be set for this call alone.
-  soup_session_set_timeout(session_.get(), timeout_s ? timeout_s : request_timeout_s_);
+  soup_session_set_timeout(session, timeout_s ? timeout_s : request_timeout_s_);
   g_autoptr(GError) error = nullptr;
-  g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg.get(), cancellable, &error);
+  g_autoptr(GInputStream) stream = soup_session_send(session, msg.get(), cancellable, &error);
   if (!stream) {
     result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     // Only a refused certificate or handshake proves the request was never written.
@@ -157,9 +218,11 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
 }
 
 DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, ByteSink& sink,
-                                       GCancellable* cancellable, std::optional<uint64_t> end) {
+                                       GCancellable* cancellable, std::optional<uint64_t> end,
+                                       FileVersion* version) {
   DownloadResult result;
-  GRef<SoupMessage> msg = new_message("GET", url, &result.error);
+  SoupSession* session = nullptr;
+  GRef<SoupMessage> msg = new_message("GET", url, &session, &result.error);
   if (!msg)
     return result;
   // The bytes must arrive as the CDN stores them: no transparent decoding.
@@ -169,10 +232,15 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
   if (ranged)
     soup_message_headers_set_range(headers, static_cast<goffset>(offset),
                                    end ? static_cast<goffset>(*end) - 1 : -1);
+  // The range only if the file is still the one the earlier bytes came from.
+  const std::string if_range =
+      !ranged || !version ? "" : !version->etag.empty() ? version->etag : version->last_modified;
+  if (!if_range.empty())
+    soup_message_headers_replace(headers, "If-Range", if_range.c_str());
 
   g_autoptr(GError) error = nullptr;
-  soup_session_set_timeout(session_.get(), request_timeout_s_);  // an api_call may have lowered it
-  g_autoptr(GInputStream) stream = soup_session_send(session_.get(), msg.get(), cancellable, &error);
+  soup_session_set_timeout(session, request_timeout_s_);  // an api_call may have lowered it
+  g_autoptr(GInputStream) stream = soup_session_send(session, msg.get(), cancellable, &error);
   if (!stream) {
     result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     result.error = error->message;
@@ -206,6 +274,19 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
     return result;
   }
 
+  if (version) {
+    const FileVersion got = version_of(reply, result.total);
+    const std::string change =
+        version_change(*version, got, !if_range.empty() && result.status == SOUP_STATUS_OK);
+    if (!change.empty()) {
+      result.changed = true;
+      result.error = "the file changed at its URL (" + change + ")";
+      g_input_stream_close(stream, nullptr, nullptr);
+      return result;
+    }
+    if (version->etag.empty() && version->last_modified.empty() && !version->total)
+      *version = got;  // the first reply names the version
+  }
   // Before the first byte: readers may seek to the end.
   if (result.total && !sink.set_total(*result.total)) {
     result.sink_failed = true;

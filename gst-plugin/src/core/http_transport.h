@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "download_store.h"
 #include "glib_ptr.h"
 #include "kling_error.h"
 #include "request.h"
@@ -39,6 +40,7 @@ struct DownloadResult {
   bool range_done = false;           // a 206 delivered its whole announced range (maybe not to the end)
   bool cancelled = false;
   bool sink_failed = false;
+  bool changed = false;              // the reply is of another version of the file than asked
   std::optional<unsigned> retry_after;
   std::string error;                 // transport or protocol error text
 };
@@ -74,19 +76,31 @@ class HttpTransport {
   HttpResult api_call(const char* method, const std::string& url, const std::string* json_body,
                       GCancellable* cancellable, unsigned timeout_s = 0);
 
+  // The proxy resolver a request to `url` goes through; nullptr for a loopback
+  // host, which is always reached directly.
+  GProxyResolver* proxy_resolver_for(const std::string& url) const;
+
   // Streams `url` from byte `offset` (up to `end`, exclusive, when given) into `sink`,
-  // whole buffers at a time. Never sends the key.
+  // whole buffers at a time. Never sends the key. With `version`, a range asks
+  // If-Range for it and a reply of another version feeds nothing (`changed`);
+  // an unknown version is learnt from the reply.
   DownloadResult download(const std::string& url, uint64_t offset, ByteSink& sink,
-                          GCancellable* cancellable, std::optional<uint64_t> end = std::nullopt);
+                          GCancellable* cancellable, std::optional<uint64_t> end = std::nullopt,
+                          FileVersion* version = nullptr);
 
  private:
-  GRef<SoupMessage> new_message(const char* method, const std::string& url, std::string* error);
+  // The message and the session to send it with (`session` is set then).
+  GRef<SoupMessage> new_message(const char* method, const std::string& url, SoupSession** session,
+                                std::string* error);
+  SoupSession* session_for(GUri* uri) const;
 
   const std::string api_url_;
   const std::string api_key_;
   const bool ssl_strict_;
   const unsigned request_timeout_s_;
-  GRef<SoupSession> session_;
+  const std::string proxy_id_, proxy_pw_;
+  GRef<SoupSession> session_;         // through the proxy, for every other host
+  GRef<SoupSession> direct_session_;  // no proxy: for loopback hosts
 };
 
 }  // namespace kling

@@ -17,13 +17,9 @@ namespace {
 class FileSink : public ByteSink {
  public:
   FileSink(DownloadStore& store, uint64_t offset, uint64_t end)
-      : pos(offset), store_(store), end_(end), known_total_(store.total()) {}
+      : pos(offset), store_(store), end_(end) {}
   uint64_t end() const { return end_; }
-  bool set_total(uint64_t total) override {
-    if (known_total_ && total != *known_total_)
-      changed_to = total;  // not the bytes we streamed before: none of them may be mixed in
-    return true;
-  }
+  bool set_total(uint64_t) override { return true; }  // checked against the store's by download()
   // A server that ignores Range sends the whole file: take everything downloaded
   // from it in this one pass, from byte 0, and keep what comes next, rather
   // than drop the start now and read the whole file again for every hole.
@@ -41,8 +37,6 @@ class FileSink : public ByteSink {
     return buffer_.data();
   }
   bool commit(const char* data, size_t size) override {
-    if (changed_to)
-      return false;
     const size_t n = static_cast<size_t>(std::min<uint64_t>(size, end_ - pos));
     if (!store_.fill(pos, data, n, &error)) {
       write_failed = true;
@@ -53,7 +47,6 @@ class FileSink : public ByteSink {
   }
 
   uint64_t pos;
-  std::optional<uint64_t> changed_to;
   bool write_failed = false;
   Error error;
 
@@ -61,7 +54,6 @@ class FileSink : public ByteSink {
   DownloadStore& store_;
   uint64_t end_;
   bool whole_ = false;
-  const std::optional<uint64_t> known_total_;
   std::vector<char> buffer_ = std::vector<char>(DownloadStore::kChunkSize);
 };
 
@@ -106,10 +98,11 @@ Refetch refetch(const Request& request, DownloadStore& store, uint64_t offset, u
   g_autoptr(GMainContextPusher) pusher = g_main_context_pusher_new(context);
   HttpTransport http(request);  // made and dropped inside `context`
   FileSink sink(store, offset, offset + size);
+  FileVersion version = store.version();  // If-Range: only bytes of the file streamed before
   bool asked_api = false;
   for (unsigned failures = 0;;) {
     const uint64_t from = sink.pos;
-    DownloadResult r = http.download(url, from, sink, cancellable, sink.end());
+    DownloadResult r = http.download(url, from, sink, cancellable, sink.end(), &version);
     if (sink.pos >= sink.end())
       return Refetch::Done;
     if (r.cancelled || g_cancellable_is_cancelled(cancellable))
@@ -119,11 +112,10 @@ Refetch refetch(const Request& request, DownloadStore& store, uint64_t offset, u
       error->task_id = task_id;
       return Refetch::Failed;
     }
-    if (sink.changed_to || r.complete) {
+    if (r.changed || r.complete) {
       *error = {ErrorKind::BadReply,
                 what + " failed: the file at its URL is no longer the one streamed before",
-                "GET " + url + (sink.changed_to ? ": size now " + std::to_string(*sink.changed_to)
-                                                : ": it ends at " + std::to_string(sink.pos)),
+                "GET " + url + (r.changed ? ": " + r.error : ": it ends at " + std::to_string(sink.pos)),
                 r.status, task_id};
       return Refetch::Failed;
     }

@@ -109,6 +109,8 @@ std::optional<Error> validate(const Request& r) {
     return settings_error(
         "An API key is required: set the \"api-key\" property or WAVESPEED_API_KEY");
 
+  if (!r.proxy.empty() && !is_http_url(r.proxy))
+    return settings_error("Invalid proxy \"" + r.proxy + "\": expected an http(s) URL");
   if (!is_http_url(r.api_url))
     return settings_error("Invalid api-url \"" + r.api_url + "\": expected an http(s) URL");
   // A bearer key over plain http can be read by anyone on the path.

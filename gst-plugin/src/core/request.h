@@ -41,6 +41,11 @@ struct Request {
   uint64_t max_size = 4ull << 30;    // bytes: the largest video taken (bounds the disk used)
   bool ssl_strict = true;
   GRef<GTlsDatabase> tls_database;
+  // Non-loopback requests go through this HTTP proxy ("": the environment's, as
+  // souphttpsrc does); loopback ones never use a proxy. The password is never logged.
+  std::string proxy;
+  std::string proxy_id;
+  std::string proxy_pw;
 
   // Where paid tasks are remembered and finished videos kept ("" = off).
   std::string journal_path;

@@ -75,6 +75,9 @@ enum {
   PROP_RESUME_UNFINISHED,
   PROP_CACHE_DIR,
   PROP_MAX_SIZE,
+  PROP_PROXY,
+  PROP_PROXY_ID,
+  PROP_PROXY_PW,
 };
 
 }  // namespace
@@ -170,6 +173,14 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
     case PROP_REQUEST_TIMEOUT: s.base.request_timeout_s = g_value_get_uint(value); break;
     case PROP_RETRIES: s.base.retries = g_value_get_uint(value); break;
     case PROP_MAX_SIZE: s.base.max_size = g_value_get_uint64(value); break;
+    case PROP_PROXY:
+      set_string(&s.base.proxy, value);
+      // As souphttpsrc: "host:port" means an http proxy.
+      if (!s.base.proxy.empty() && s.base.proxy.find("://") == std::string::npos)
+        s.base.proxy = "http://" + s.base.proxy;
+      break;
+    case PROP_PROXY_ID: set_string(&s.base.proxy_id, value); break;
+    case PROP_PROXY_PW: set_string(&s.base.proxy_pw, value); break;
     case PROP_REQUEST_ID: set_string(&s.base.request_id, value); break;
     case PROP_SSL_STRICT: s.base.ssl_strict = g_value_get_boolean(value); break;
     case PROP_TLS_DATABASE:
@@ -220,6 +231,8 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
     case PROP_REQUEST_TIMEOUT: g_value_set_uint(value, s.base.request_timeout_s); break;
     case PROP_RETRIES: g_value_set_uint(value, s.base.retries); break;
     case PROP_MAX_SIZE: g_value_set_uint64(value, s.base.max_size); break;
+    case PROP_PROXY: g_value_set_string(value, s.base.proxy.c_str()); break;
+    case PROP_PROXY_ID: g_value_set_string(value, s.base.proxy_id.c_str()); break;
     case PROP_REQUEST_ID: g_value_set_string(value, s.base.request_id.c_str()); break;
     case PROP_SSL_STRICT: g_value_set_boolean(value, s.base.ssl_strict); break;
     case PROP_TLS_DATABASE: g_value_set_object(value, s.base.tls_database.get()); break;
@@ -482,6 +495,17 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
       g_param_spec_string("request-id", "Request id",
           "Id of an existing task: poll it and stream its video instead of submitting (resume "
           "a task already paid for)", nullptr, rw));
+  g_object_class_install_property(gobject_class, PROP_PROXY,
+      g_param_spec_string("proxy", "Proxy",
+          "HTTP proxy server URI for non-loopback hosts (default: the environment's, such as "
+          "http_proxy, as souphttpsrc uses); loopback hosts are always reached directly",
+          "", rw));
+  g_object_class_install_property(gobject_class, PROP_PROXY_ID,
+      g_param_spec_string("proxy-id", "Proxy user id",
+          "User id for proxy authentication", "", rw));
+  g_object_class_install_property(gobject_class, PROP_PROXY_PW,
+      g_param_spec_string("proxy-pw", "Proxy password",
+          "Password for proxy authentication (write-only, never logged)", nullptr, wo));
   g_object_class_install_property(gobject_class, PROP_SSL_STRICT,
       g_param_spec_boolean("ssl-strict", "SSL strict",
           "Refuse TLS certificates that do not verify", TRUE, rw));

@@ -1,0 +1,301 @@
+/**
+ * SECTION:element-klinglivesrc
+ * @title: klinglivesrc
+ *
+ * A live source of raw video for broadcasting: prompts (the `prompt`
+ * property, the `queue` action signal, a `playlist` file) are generated ahead
+ * with klingsrc — its journal, one submit per request and its price guards
+ * apply unchanged — and played back to back on the pipeline clock. While no
+ * clip is ready a slate shows the prompt being made, its status and the time
+ * spent, so the first frame leaves at once and the output never stalls.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 klinglivesrc playlist=prompts.txt ! videoconvert ! x264enc tune=zerolatency ! \
+ *     flvmux streamable=true ! rtmpsink location=rtmp://example/live/key
+ * ]|
+ *
+ * Posts a `kling/live` element message at every switch (`event`: `slate`,
+ * `clip-start`, `clip-end`; `task-id`, `prompt`, `running-time`), and the
+ * progress and `kling/task` messages of each generation. A failed generation
+ * is a WARNING (with the task id and the API's reason); the stream goes on.
+ */
+#include "gstklinglivesrc.h"
+
+#include <gst/video/video.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "forwarded_properties.h"
+#include "gstklingsrc.h"
+#include "live_output.h"
+#include "live_schedule.h"
+#include "request.h"
+#include "request_queue.h"
+
+GST_DEBUG_CATEGORY(gst_kling_live_src_debug);
+#define GST_CAT_DEFAULT gst_kling_live_src_debug
+
+using kling::live::WhenIdle;
+
+namespace {
+
+enum {
+  PROP_0,
+  PROP_PROMPT,
+  PROP_PLAYLIST,
+  PROP_AHEAD,
+  PROP_WHEN_IDLE,
+  PROP_SLATE_LOCATION,
+  PROP_FIRST_FORWARDED,
+};
+
+enum { SIGNAL_QUEUE, N_SIGNALS };
+guint signals[N_SIGNALS];
+
+struct Settings {
+  std::string prompt;
+  std::string playlist;
+  guint ahead = 2;
+  WhenIdle when_idle = WhenIdle::Loop;
+  std::string slate_location;
+};
+
+}  // namespace
+
+struct Private {
+  std::mutex lock;  // settings
+  Settings settings;
+  kling::live::ForwardedSettings forwarded;
+  std::shared_ptr<kling::live::RequestQueue> queue = std::make_shared<kling::live::RequestQueue>();
+  std::unique_ptr<kling::live::LiveSchedule> schedule;
+  bool running = false;
+};
+
+struct _GstKlingLiveSrc {
+  GstBin parent;
+  GstElement* output;
+  Private* priv;
+};
+
+G_DEFINE_TYPE(GstKlingLiveSrc, gst_kling_live_src, GST_TYPE_BIN);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(klinglivesrc, "klinglivesrc", GST_RANK_NONE,
+                                      GST_TYPE_KLING_LIVE_SRC,
+                                      GST_DEBUG_CATEGORY_INIT(gst_kling_live_src_debug,
+                                                              "klinglivesrc", 0,
+                                                              "Kling live source"));
+
+static GType when_idle_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(WhenIdle::Loop), "Play the last clip again", "loop"},
+      {static_cast<gint>(WhenIdle::Hold), "Hold the last frame", "hold"},
+      {static_cast<gint>(WhenIdle::Slate), "Show the slate", "slate"},
+      {0, nullptr, nullptr}};
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstKlingLiveWhenIdle", values));
+  return type;
+}
+
+static void gst_kling_live_src_set_property(GObject* object, guint prop_id, const GValue* value,
+                                            GParamSpec* pspec) {
+  auto* self = GST_KLING_LIVE_SRC(object);
+  Private* p = self->priv;
+  if (prop_id >= PROP_FIRST_FORWARDED) {
+    p->forwarded.set(pspec, value);
+    return;
+  }
+  const char* str = G_VALUE_HOLDS_STRING(value) ? g_value_get_string(value) : nullptr;
+  bool queue_prompt = false, reread = false;
+  {
+    std::lock_guard<std::mutex> lock(p->lock);
+    Settings& s = p->settings;
+    switch (prop_id) {
+      case PROP_PROMPT:
+        s.prompt = str ? str : "";
+        queue_prompt = p->running;
+        break;
+      case PROP_PLAYLIST:
+        s.playlist = str ? str : "";
+        reread = p->running;
+        break;
+      case PROP_AHEAD: s.ahead = g_value_get_uint(value); break;
+      case PROP_WHEN_IDLE: s.when_idle = static_cast<WhenIdle>(g_value_get_enum(value)); break;
+      case PROP_SLATE_LOCATION: s.slate_location = str ? str : ""; break;
+      default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    }
+  }
+  // While playing, a prompt is the next request; a playlist starts from its top.
+  if (queue_prompt)
+    p->queue->push(str ? str : "");
+  if (reread)
+    p->queue->set_playlist(str ? str : "");
+}
+
+static void gst_kling_live_src_get_property(GObject* object, guint prop_id, GValue* value,
+                                            GParamSpec* pspec) {
+  auto* self = GST_KLING_LIVE_SRC(object);
+  Private* p = self->priv;
+  if (prop_id >= PROP_FIRST_FORWARDED) {
+    p->forwarded.get(pspec, value);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(p->lock);
+  const Settings& s = p->settings;
+  switch (prop_id) {
+    case PROP_PROMPT: g_value_set_string(value, s.prompt.c_str()); break;
+    case PROP_PLAYLIST: g_value_set_string(value, s.playlist.c_str()); break;
+    case PROP_AHEAD: g_value_set_uint(value, s.ahead); break;
+    case PROP_WHEN_IDLE: g_value_set_enum(value, static_cast<gint>(s.when_idle)); break;
+    case PROP_SLATE_LOCATION: g_value_set_string(value, s.slate_location.c_str()); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+  }
+}
+
+static gboolean gst_kling_live_src_queue(GstKlingLiveSrc* self, const gchar* request) {
+  if (!request)
+    return FALSE;
+  return self->priv->queue->push(request);
+}
+
+// What would fail every request (no key, a bad api-url) is an error at start;
+// the rest is each request's own (a WARNING, the stream goes on).
+static bool check_defaults(GstKlingLiveSrc* self) {
+  Private* p = self->priv;
+  kling::Request r;
+  r.prompt = "-";
+  bool set = false;
+  std::string key = p->forwarded.get_string("api-key", &set);
+  const char* env_key = g_getenv("WAVESPEED_API_KEY");
+  r.api_key = !key.empty() ? key : (env_key ? env_key : "");
+  std::string url = p->forwarded.get_string("api-url", &set);
+  const char* env_url = g_getenv("WAVESPEED_BASE_URL");
+  r.api_url = set && !url.empty() ? url : (env_url && *env_url ? env_url : kling::kDefaultApiUrl);
+  auto error = kling::validate(r);
+  if (!error)
+    return true;
+  GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", error->message.c_str()),
+                    ("every request would fail: %s", error->debug.c_str()));
+  return false;
+}
+
+static void reset_queue(GstKlingLiveSrc* self) {
+  Private* p = self->priv;
+  Settings s;
+  {
+    std::lock_guard<std::mutex> lock(p->lock);
+    s = p->settings;
+  }
+  p->queue = std::make_shared<kling::live::RequestQueue>();
+  if (!s.prompt.empty())
+    p->queue->push(s.prompt);
+  p->queue->set_playlist(s.playlist);
+  kling::live::LiveSchedule* old = p->schedule.release();
+  p->schedule = std::make_unique<kling::live::LiveSchedule>(
+      GST_ELEMENT(self), p->queue, [p] {
+        kling::live::ScheduleSettings out;
+        {
+          std::lock_guard<std::mutex> lock(p->lock);
+          out.ahead = p->settings.ahead;
+          out.when_idle = p->settings.when_idle;
+          out.slate_location = p->settings.slate_location;
+        }
+        out.defaults = p->forwarded.snapshot();
+        return out;
+      });
+  kling_live_output_set_schedule(GST_KLING_LIVE_OUTPUT(self->output), p->schedule.get());
+  delete old;
+}
+
+static GstStateChangeReturn gst_kling_live_src_change_state(GstElement* element,
+                                                            GstStateChange transition) {
+  auto* self = GST_KLING_LIVE_SRC(element);
+  Private* p = self->priv;
+  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
+    if (!check_defaults(self))
+      return GST_STATE_CHANGE_FAILURE;
+    reset_queue(self);
+    std::lock_guard<std::mutex> lock(p->lock);
+    p->running = true;
+  }
+  GstStateChangeReturn ret =
+      GST_ELEMENT_CLASS(gst_kling_live_src_parent_class)->change_state(element, transition);
+  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
+    std::lock_guard<std::mutex> lock(p->lock);
+    p->running = false;
+  }
+  return ret;
+}
+
+static void gst_kling_live_src_init(GstKlingLiveSrc* self) {
+  self->priv = new Private();
+  self->output = GST_ELEMENT(g_object_new(GST_TYPE_KLING_LIVE_OUTPUT, "name", "output", nullptr));
+  gst_bin_add(GST_BIN(self), self->output);
+  g_autoptr(GstPad) target = gst_element_get_static_pad(self->output, "src");
+  GstPadTemplate* templ = gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(self), "video");
+  GstPad* ghost = gst_ghost_pad_new_from_template("video", target, templ);
+  gst_element_add_pad(GST_ELEMENT(self), ghost);
+  GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
+  reset_queue(self);
+}
+
+static void gst_kling_live_src_finalize(GObject* object) {
+  auto* self = GST_KLING_LIVE_SRC(object);
+  delete self->priv;
+  G_OBJECT_CLASS(gst_kling_live_src_parent_class)->finalize(object);
+}
+
+static void gst_kling_live_src_class_init(GstKlingLiveSrcClass* klass) {
+  auto* gobject_class = G_OBJECT_CLASS(klass);
+  auto* element_class = GST_ELEMENT_CLASS(klass);
+  gobject_class->set_property = gst_kling_live_src_set_property;
+  gobject_class->get_property = gst_kling_live_src_get_property;
+  gobject_class->finalize = gst_kling_live_src_finalize;
+  element_class->change_state = gst_kling_live_src_change_state;
+
+  const auto rw = GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+  g_object_class_install_property(gobject_class, PROP_PROMPT,
+      g_param_spec_string("prompt", "Prompt",
+                          "Text prompt of the first request; set while playing, it is queued as "
+                          "the next request",
+                          "", rw));
+  g_object_class_install_property(gobject_class, PROP_PLAYLIST,
+      g_param_spec_string("playlist", "Playlist",
+                          "A text file of requests, one a line: a prompt or a kling:// URI "
+                          "(# starts a comment). Read again when it changes: lines after those "
+                          "already taken are queued",
+                          "", rw));
+  g_object_class_install_property(gobject_class, PROP_AHEAD,
+      g_param_spec_uint("ahead", "Ahead",
+                        "How many queued requests are generated in advance of the clip playing",
+                        1, 16, 2, rw));
+  g_object_class_install_property(gobject_class, PROP_WHEN_IDLE,
+      g_param_spec_enum("when-idle", "When idle",
+                        "What plays when the current clip has ended and nothing new is ready",
+                        when_idle_get_type(), static_cast<gint>(WhenIdle::Loop), rw));
+  g_object_class_install_property(gobject_class, PROP_SLATE_LOCATION,
+      g_param_spec_string("slate-location", "Slate location",
+                          "A PNG or JPEG shown (scaled, aspect kept) instead of the status card "
+                          "while no clip is ready",
+                          "", rw));
+  // Every request property of klingsrc, as the default of each queued request.
+  kling::live::install_forwarded_properties(gobject_class, GST_TYPE_KLING_SRC, PROP_FIRST_FORWARDED);
+
+  signals[SIGNAL_QUEUE] = g_signal_new_class_handler(
+      "queue", G_TYPE_FROM_CLASS(klass), GSignalFlags(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
+      G_CALLBACK(gst_kling_live_src_queue), nullptr, nullptr, nullptr, G_TYPE_BOOLEAN, 1,
+      G_TYPE_STRING);
+
+  GstCaps* caps = kling_live_output_template_caps();
+  gst_element_class_add_pad_template(element_class,
+                                     gst_pad_template_new("video", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
+  gst_caps_unref(caps);
+  gst_element_class_set_static_metadata(
+      element_class, "Kling live source", "Source/Video",
+      "A live video source that never stalls: prompts generated ahead with Kling, played back to "
+      "back, a slate while none is ready",
+      "gst-kling");
+  gst_type_mark_as_plugin_api(when_idle_get_type(), GstPluginAPIFlags(0));
+}

@@ -1,0 +1,192 @@
+#include "live_schedule.h"
+
+#include <utility>
+
+GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
+#define GST_CAT_DEFAULT gst_kling_live_src_debug
+
+namespace kling::live {
+
+namespace {
+constexpr gint64 kSecond = G_USEC_PER_SEC;
+constexpr gint64 kFailureShown = 4 * kSecond;  // the slate says "failed" this long
+}  // namespace
+
+LiveSchedule::LiveSchedule(GstElement* owner, std::shared_ptr<RequestQueue> queue,
+                           std::function<ScheduleSettings()> settings)
+    : owner_(owner), queue_(std::move(queue)), settings_(std::move(settings)) {}
+
+LiveSchedule::~LiveSchedule() {
+  stop();
+  gst_clear_caps(&caps_);
+}
+
+void LiveSchedule::set_caps(GstCaps* caps) {
+  gst_caps_replace(&caps_, caps);
+  GstVideoInfo info;
+  if (gst_video_info_from_caps(&info, caps))
+    slate_.set_format(info);
+  for (auto& p : upcoming_)
+    p->set_caps(caps);
+  if (current_)
+    current_->set_caps(caps);
+  // Generation starts as soon as the output's format is known (PAUSED).
+  start_players(settings_());
+}
+
+void LiveSchedule::start_players(const ScheduleSettings& s) {
+  if (!caps_)
+    return;
+  while (upcoming_.size() < std::max(1u, s.ahead)) {
+    std::optional<std::string> request = queue_->pop();
+    if (!request)
+      break;
+    auto player = std::make_unique<ClipPlayer>(owner_, s.defaults, *request, caps_);
+    GST_INFO_OBJECT(owner_, "generating ahead: %s", request->c_str());
+    player->start();  // a failure is seen (and said) as failed()
+    upcoming_.push_back(std::move(player));
+  }
+}
+
+void LiveSchedule::drop_failed_upcoming(gint64 now) {
+  for (auto it = upcoming_.begin(); it != upcoming_.end();) {
+    if ((*it)->failed() && !(*it)->ready()) {
+      ClipPlayer::Status st = (*it)->status();
+      failed_prompt_ = st.prompt;
+      failed_reason_ = st.error;
+      failed_until_ = now + kFailureShown;
+      retire(std::move(*it));
+      it = upcoming_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+GstBuffer* LiveSchedule::take(GstSample* sample) {
+  GstBuffer* buffer = gst_sample_get_buffer(sample);
+  if (buffer) {
+    gst_buffer_replace(&last_, buffer);
+  }
+  gst_sample_unref(sample);
+  restarting_ = false;
+  return last_ ? gst_buffer_ref(last_) : nullptr;
+}
+
+GstBuffer* LiveSchedule::switch_to_next(GstClockTime pts) {
+  if (current_)
+    retire(std::move(current_));
+  current_ = std::move(upcoming_.front());
+  upcoming_.pop_front();
+  ended_posted_ = false;
+  restarting_ = false;
+  start_pending_ = true;
+  return take(current_->pull());
+}
+
+GstBuffer* LiveSchedule::frame(GstClockTime pts) {
+  const gint64 now = g_get_monotonic_time();
+  if (now - playlist_checked_ >= kSecond) {
+    queue_->reread_if_changed();
+    playlist_checked_ = now;
+  }
+  ScheduleSettings s = settings_();
+  slate_.set_image(s.slate_location);
+  drop_failed_upcoming(now);
+  start_players(s);
+  auto next_ready = [this] { return !upcoming_.empty() && upcoming_.front()->ready(); };
+
+  GstBuffer* out = nullptr;
+  if (current_) {
+    if (GstSample* sample = current_->pull()) {
+      out = take(sample);
+    } else if (!current_->ended() || (restarting_ && !current_->failed())) {
+      out = last_ ? gst_buffer_ref(last_) : nullptr;  // decoding behind, or a loop seeking
+    } else {
+      if (!ended_posted_) {
+        post_live("clip-end", current_.get(), pts);
+        ended_posted_ = true;
+      }
+      if (next_ready()) {
+        out = switch_to_next(pts);
+      } else if (current_->failed() || s.when_idle == WhenIdle::Slate) {
+        retire(std::move(current_));
+      } else if (s.when_idle == WhenIdle::Loop) {
+        current_->restart();
+        restarting_ = true;
+        ended_posted_ = false;
+        start_pending_ = true;
+        out = last_ ? gst_buffer_ref(last_) : nullptr;
+      } else {
+        out = last_ ? gst_buffer_ref(last_) : nullptr;  // hold
+      }
+    }
+  } else if (next_ready()) {
+    out = switch_to_next(pts);
+  }
+
+  if (out) {
+    if (start_pending_ && !restarting_) {
+      post_live("clip-start", current_.get(), pts);
+      start_pending_ = false;
+    }
+    on_slate_ = false;
+    return out;
+  }
+  if (!on_slate_) {
+    post_live("slate", upcoming_.empty() ? nullptr : upcoming_.front().get(), pts);
+    on_slate_ = true;
+  }
+  return slate_frame(now);
+}
+
+GstBuffer* LiveSchedule::slate_frame(gint64 now) {
+  std::string title, detail;
+  if (now < failed_until_) {
+    title = failed_prompt_;
+    detail = "failed: " + failed_reason_;
+  } else if (!upcoming_.empty()) {
+    ClipPlayer::Status st = upcoming_.front()->status();
+    gint64 secs = (now - st.started_us) / kSecond;
+    title = st.prompt;
+    g_autofree char* d = g_strdup_printf("%s  %" G_GINT64_FORMAT ":%02d", st.state.c_str(),
+                                         secs / 60, static_cast<int>(secs % 60));
+    detail = d;
+  } else {
+    title = "klinglivesrc";
+    detail = "waiting for a prompt";
+  }
+  return slate_.buffer(title, detail);
+}
+
+// Off the streaming thread: a pipeline going to NULL may take a moment.
+void LiveSchedule::retire(std::unique_ptr<ClipPlayer> player) {
+  if (!player)
+    return;
+  gst_element_call_async(
+      owner_, [](GstElement*, gpointer p) { delete static_cast<ClipPlayer*>(p); },
+      player.release(), nullptr);
+}
+
+void LiveSchedule::post_live(const char* event, ClipPlayer* player, GstClockTime pts) {
+  ClipPlayer::Status st;
+  if (player)
+    st = player->status();
+  GstStructure* s = gst_structure_new("kling/live", "event", G_TYPE_STRING, event, "task-id",
+                                      G_TYPE_STRING, st.task_id.c_str(), "prompt", G_TYPE_STRING,
+                                      st.prompt.c_str(), "running-time", G_TYPE_UINT64, pts,
+                                      nullptr);
+  GST_INFO_OBJECT(owner_, "%" GST_PTR_FORMAT, s);
+  gst_element_post_message(owner_, gst_message_new_element(GST_OBJECT(owner_), s));
+}
+
+void LiveSchedule::stop() {
+  current_.reset();
+  upcoming_.clear();
+  gst_clear_buffer(&last_);
+  on_slate_ = false;
+  restarting_ = false;
+  start_pending_ = false;
+}
+
+}  // namespace kling::live

@@ -1,0 +1,70 @@
+// Decides, one frame period at a time, what klinglivesrc shows: the next frame
+// of the current clip, the first frame of the next ready clip, the last frame
+// again, or the slate. Keeps `ahead` requests generating in advance. Used only
+// by the output's streaming thread (and by its stop()), so it holds no lock.
+#pragma once
+
+#include <gst/gst.h>
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "clip_player.h"
+#include "request_queue.h"
+#include "slate.h"
+
+namespace kling::live {
+
+enum class WhenIdle { Loop = 0, Hold = 1, Slate = 2 };
+
+struct ScheduleSettings {
+  guint ahead = 2;
+  WhenIdle when_idle = WhenIdle::Loop;
+  std::string slate_location;
+  PropertyValues defaults;  // for the child klingsrc
+};
+
+class LiveSchedule {
+ public:
+  // `owner` (the live element) posts the messages; `settings` reads its properties.
+  LiveSchedule(GstElement* owner, std::shared_ptr<RequestQueue> queue,
+               std::function<ScheduleSettings()> settings);
+  ~LiveSchedule();
+  LiveSchedule(const LiveSchedule&) = delete;
+  LiveSchedule& operator=(const LiveSchedule&) = delete;
+
+  void set_caps(GstCaps* caps);
+  // The frame for running time `pts` (a ref for the caller), or nullptr.
+  GstBuffer* frame(GstClockTime pts);
+  // Every clip's pipeline to NULL; the queue is kept.
+  void stop();
+
+ private:
+  void start_players(const ScheduleSettings& s);
+  void drop_failed_upcoming(gint64 now);
+  GstBuffer* switch_to_next(GstClockTime pts);
+  GstBuffer* take(GstSample* sample);
+  GstBuffer* slate_frame(gint64 now);
+  void retire(std::unique_ptr<ClipPlayer> player);
+  void post_live(const char* event, ClipPlayer* player, GstClockTime pts);
+
+  GstElement* owner_;
+  std::shared_ptr<RequestQueue> queue_;
+  std::function<ScheduleSettings()> settings_;
+  GstCaps* caps_ = nullptr;
+  Slate slate_;
+  std::deque<std::unique_ptr<ClipPlayer>> upcoming_;  // started, in queue order
+  std::unique_ptr<ClipPlayer> current_;
+  GstBuffer* last_ = nullptr;  // the last clip frame shown
+  bool on_slate_ = false;
+  bool restarting_ = false;   // a loop's seek is on its way
+  bool ended_posted_ = false;
+  bool start_pending_ = false;  // post clip-start with the next clip frame
+  std::string failed_prompt_, failed_reason_;
+  gint64 failed_until_ = 0;
+  gint64 playlist_checked_ = 0;
+};
+
+}  // namespace kling::live

@@ -1,0 +1,24 @@
+// kling-emulator as a subprocess for the end-to-end suites: started on
+// loopback with the given flags, stopped (SIGTERM) when the object goes.
+#pragma once
+
+#include <gio/gio.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+struct Emulator {
+  GSubprocess* process = nullptr;
+  std::string api;
+  std::string log_path;
+  std::string output_dir;
+
+  ~Emulator();
+  // The request log (one JSON line per request).
+  std::string log() const;
+};
+
+// Runs $KLING_EMULATOR with `--latency-ms latency_ms --video-scale 4`, its request log and
+// output dir in a temp folder, then `flags`.
+std::unique_ptr<Emulator> start_emulator(std::vector<std::string> flags, int latency_ms = 300);
