@@ -38,6 +38,11 @@ std::vector<RecordedRequest> FakeWaveSpeed::requests() const {
   return requests_;
 }
 
+std::vector<RecordedRequest> FakeWaveSpeed::money_requests() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return money_requests_;
+}
+
 int FakeWaveSpeed::count(const std::string& server, const std::string& method) const {
   std::lock_guard<std::mutex> lock(mutex_);
   int n = 0;
@@ -139,6 +144,16 @@ void FakeWaveSpeed::handle(SoupServer* server, SoupServerMessage* msg, const cha
   if (body && body->length)
     rec.body.assign(body->data, static_cast<size_t>(body->length));
 
+  if (rec.server == "api" && (rec.path == "/api/v3/model/price" || rec.path == "/api/v3/balance")) {
+    std::optional<FakeReply> reply;
+    {
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      reply = rec.path == "/api/v3/balance" ? self->balance_reply : self->price_reply;
+      self->money_requests_.push_back(rec);
+    }
+    self->send(msg, reply.value_or(FakeReply{404, "{\"code\":404,\"message\":\"Not found\"}"}));
+    return;
+  }
   if (rec.server == "api")
     self->handle_api(msg, path, rec);
   else

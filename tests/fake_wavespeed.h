@@ -67,6 +67,10 @@ class FakeWaveSpeed {
   std::function<std::optional<FakeReply>(int n)> on_submit;  // n: 1-based count
   std::function<std::optional<FakeReply>(int n)> on_poll;
   std::function<std::optional<FakeReply>(int n, const std::string& range)> on_download;
+  // The quote and balance endpoints (404 when unset: an API without them). Their
+  // requests are kept apart from requests(): they make no task.
+  std::optional<FakeReply> price_reply;
+  std::optional<FakeReply> balance_reply;
 
   // ---- what arrived ----
   std::vector<RecordedRequest> requests() const;
@@ -74,6 +78,9 @@ class FakeWaveSpeed {
   // Waits (bounded) until `count(server, method) >= n`.
   bool wait_for_count(const std::string& server, const std::string& method, int n,
                       unsigned timeout_ms) const;
+
+  // Requests to the quote and balance endpoints.
+  std::vector<RecordedRequest> money_requests() const;
 
   std::string task_json(const std::string& status) const;
 
@@ -87,6 +94,7 @@ class FakeWaveSpeed {
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   std::vector<RecordedRequest> requests_;
+  std::vector<RecordedRequest> money_requests_;
   int submits_ = 0, polls_ = 0, downloads_ = 0;
   std::vector<SoupServerMessage*> hung_;
 

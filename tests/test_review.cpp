@@ -1,6 +1,6 @@
 // The defects an outside review found in klingsrc (issue #13), each shown
 // against the fake API and CDN on loopback: a bus sync handler reading
-// task-id never deadlocks, no thread outlives the element, a held journal lock
+// task-id never deadlocks, no thread outlives the element, a held ledger lock
 // or an API that never answers is bounded by `timeout`, a URI replaces what an
 // earlier one set, tags reach the sink in pull mode, task-id notifies.
 #include <dirent.h>
@@ -8,8 +8,8 @@
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
+#include <sqlite3.h>
 #include <sys/file.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -175,10 +175,8 @@ void test_sync_handler_reads_task_id_on_every_message(Fixture* f, gconstpointer)
 
 // ------------------------------------------------------------------ 2: the worker is joined
 
-// Threads of the element still alive: named kling-task (the runner's), or
-// blocked in flock() (a worker the tree before this fix left waiting for the
-// journal's lock, under the name of the streaming thread that made it).
-// GStreamer and GLib keep idle threads of their own, so a plain count would not do.
+// The element's threads still alive: the runner's are named kling-task. (GStreamer
+// and GLib keep idle threads of their own, so a plain count would not do.)
 int count_element_threads(std::string* names = nullptr) {
   int n = 0;
   DIR* dir = opendir("/proc/self/task");
@@ -186,54 +184,55 @@ int count_element_threads(std::string* names = nullptr) {
   while (dirent* e = readdir(dir)) {
     if (e->d_name[0] == '.')
       continue;
-    auto read = [&](const char* what) {
-      g_autofree char* path = g_strdup_printf("/proc/self/task/%s/%s", e->d_name, what);
-      gchar* text = nullptr;
-      if (!g_file_get_contents(path, &text, nullptr, nullptr))
-        return std::string();  // ended meanwhile
-      std::string out = g_strstrip(text);
-      g_free(text);
-      return out;
-    };
-    const std::string name = read("comm");
-    const std::string syscall = read("syscall");
+    g_autofree char* path = g_strdup_printf("/proc/self/task/%s/comm", e->d_name);
+    gchar* text = nullptr;
+    if (!g_file_get_contents(path, &text, nullptr, nullptr))
+      continue;  // ended meanwhile
+    const std::string name = g_strstrip(text);
+    g_free(text);
     if (names)
-      *names += name + "(" + syscall.substr(0, syscall.find(' ')) + ") ";
-    n += name == "kling-task" || syscall.rfind(std::to_string(SYS_flock) + " ", 0) == 0;
+      *names += name + " ";
+    n += name == "kling-task";
   }
   closedir(dir);
   return n;
 }
 
-// Holds the journal's lock as another process would (a second open file: flock conflicts).
-struct HeldLock {
-  explicit HeldLock(const std::string& path) {
-    fd = g_open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-    g_assert_cmpint(fd, >=, 0);
-    g_assert_cmpint(flock(fd, LOCK_EX), ==, 0);
+// Holds the ledger's write lock as another process would (another connection).
+struct HeldLedger {
+  explicit HeldLedger(const std::string& path) {
+    g_assert_cmpint(sqlite3_open(path.c_str(), &db), ==, SQLITE_OK);
+    g_assert_cmpint(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), ==, SQLITE_OK);
   }
-  ~HeldLock() { close(fd); }
-  int fd;
+  ~HeldLedger() {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  sqlite3* db = nullptr;
 };
 
+// A run with another prompt makes the ledger (its tables) at `path`.
+void make_ledger(FakeWaveSpeed& fake, const std::string& path) {
+  auto run = make_run(fake);
+  g_object_set(run->src, "journal", path.c_str(), "prompt", "another prompt", nullptr);
+  play_to_end(*run);
+  g_assert_true(run->eos);
+}
+
 void test_no_thread_outlives_the_element(Fixture* f, gconstpointer) {
-  {  // GLib's and GStreamer's own threads (the task pool, GIO's workers) start here
-    auto run = make_run(*f->fake);
-    play_to_end(*run);
-    g_assert_true(run->eos);
-  }
+  const std::string ledger = path_in(f, "ledger.db");
+  make_ledger(*f->fake, ledger);
   g_assert_cmpint(count_element_threads(), ==, 0);
-  const std::string journal = path_in(f, "journal.jsonl");
-  HeldLock held(journal);
+  HeldLedger held(ledger);
   auto run = make_run(*f->fake);
-  g_object_set(run->src, "journal", journal.c_str(), nullptr);
+  g_object_set(run->src, "journal", ledger.c_str(), nullptr);
   gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
-  // The worker now waits for the journal's lock before submitting.
+  // The worker now waits for the ledger's lock before submitting.
   const auto start = Clock::now();
-  while (!progress_says(*run, "Submitting") && seconds_since(start) < 10)
+  while (count_element_threads() == 0 && seconds_since(start) < 10)
     g_usleep(10 * 1000);
-  g_assert_true(progress_says(*run, "Submitting"));
-  g_usleep(200 * 1000);
+  g_usleep(300 * 1000);
+  g_assert_cmpint(count_element_threads(), ==, 1);
   const auto stop = Clock::now();
   gst_element_set_state(run->pipeline, GST_STATE_NULL);
   const double took = seconds_since(stop);
@@ -242,21 +241,22 @@ void test_no_thread_outlives_the_element(Fixture* f, gconstpointer) {
   std::string names;
   if (count_element_threads(&names) != 0)
     g_error("a thread outlived the element; threads: %s", names.c_str());
-  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);  // the warm-up's only
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);  // the other prompt's only
 }
 
-void test_held_journal_lock_ends_at_the_deadline(Fixture* f, gconstpointer) {
-  const std::string journal = path_in(f, "journal.jsonl");
-  HeldLock held(journal);
+void test_held_ledger_lock_ends_at_the_deadline(Fixture* f, gconstpointer) {
+  const std::string ledger = path_in(f, "ledger.db");
+  make_ledger(*f->fake, ledger);
+  HeldLedger held(ledger);
   auto run = make_run(*f->fake);
-  g_object_set(run->src, "journal", journal.c_str(), "timeout", 2u, nullptr);
+  g_object_set(run->src, "journal", ledger.c_str(), "timeout", 2u, nullptr);
   const auto start = Clock::now();
   play_to_end(*run, 10);
   const double took = seconds_since(start);
   assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "timeout=2");
   g_assert_cmpfloat(took, >=, 1.5);
   g_assert_cmpfloat(took, <, 5.0);
-  g_assert_cmpint(f->fake->count("api", "POST"), ==, 0);  // nothing paid without its journal line
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);  // the other prompt's: nothing paid here
 }
 
 // ------------------------------------------------------------------ 3: the deadline covers the submit
@@ -442,8 +442,8 @@ int main(int argc, char** argv) {
   add("/review/deadlock/sync-handler-reads-task-id-on-every-message",
       test_sync_handler_reads_task_id_on_every_message);
   add("/review/worker/no-thread-outlives-the-element", test_no_thread_outlives_the_element);
-  add("/review/worker/held-journal-lock-ends-at-the-deadline",
-      test_held_journal_lock_ends_at_the_deadline);
+  add("/review/worker/held-ledger-lock-ends-at-the-deadline",
+      test_held_ledger_lock_ends_at_the_deadline);
   add("/review/deadline/covers-an-unanswered-submit", test_deadline_covers_an_unanswered_submit);
   add("/review/deadline/caps-an-unanswered-poll", test_deadline_caps_an_unanswered_poll);
   add("/review/uri/replaces-what-an-earlier-uri-set", test_uri_replaces_what_an_earlier_uri_set);

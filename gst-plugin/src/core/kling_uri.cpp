@@ -13,7 +13,11 @@ namespace {
 // Properties a URI may set. Anything else is refused, the key and URL above all.
 const char* const kUriProperties[] = {"prompt",        "negative-prompt", "duration",
                                       "aspect-ratio",  "request-id",      "poll-interval",
-                                      "timeout"};
+                                      "timeout",       "variation"};
+
+// A URI can come from anyone (a playlist, a media library): it may not poll
+// hard, nor wait forever on the user's account.
+constexpr unsigned kUriMinPollMs = 1000;
 
 bool allowed(const std::string& name) {
   return std::any_of(std::begin(kUriProperties), std::end(kUriProperties),
@@ -59,6 +63,14 @@ std::optional<KlingUri> parse_kling_uri(const char* text, std::string* error) {
       }
       if (!allowed(key)) {
         *error = "Unknown parameter \"" + key + "\" in the kling:// URI";
+        return std::nullopt;
+      }
+      if (key == "poll-interval" && g_ascii_strtoull(v ? v : "", nullptr, 10) < kUriMinPollMs) {
+        *error = "A kling:// URI may not set poll-interval below " + std::to_string(kUriMinPollMs) + " ms";
+        return std::nullopt;
+      }
+      if (key == "timeout" && g_ascii_strtoull(v ? v : "", nullptr, 10) == 0) {
+        *error = "A kling:// URI may not set timeout=0 (no deadline)";
         return std::nullopt;
       }
       out.params.emplace_back(key, v ? v : "");

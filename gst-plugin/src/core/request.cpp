@@ -74,7 +74,18 @@ std::string Request::fingerprint() const {
   add(scale);
   add(api_url);
   add(request_id);
+  add(account());
+  add(std::to_string(variation));
   return g_checksum_get_string(sum);
+}
+
+std::string Request::account() const {
+  // Salted and cut short: names the account, and the key cannot be had back from it.
+  g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+  static const char kSalt[] = "gst-kling account v1:";
+  g_checksum_update(sum, reinterpret_cast<const guchar*>(kSalt), sizeof kSalt - 1);
+  g_checksum_update(sum, reinterpret_cast<const guchar*>(api_key.data()), api_key.size());
+  return std::string(g_checksum_get_string(sum)).substr(0, 16);
 }
 
 std::optional<Error> validate(const Request& r) {

@@ -16,6 +16,7 @@ namespace kling {
 inline constexpr const char* kDefaultApiUrl = "https://api.wavespeed.ai";
 inline constexpr const char* kDefaultModel = "kwaivgi/kling-v2.0-t2v-master";
 inline constexpr unsigned kMaxPromptChars = 2500;
+inline constexpr uint64_t kDefaultCacheMaxSize = uint64_t(2) << 30;
 
 struct Request {
   // What is generated: these fields, api_url and request_id make the fingerprint.
@@ -51,9 +52,19 @@ struct Request {
   std::string journal_path;
   bool resume_unfinished = true;  // pick up this request's journaled unfinished task
   std::string cache_dir;
+  uint64_t cache_max_size = kDefaultCacheMaxSize;  // bytes; 0 = no limit
 
-  // Names the generation: service, model and every request field, never the key.
+  // Money: a different variation is a deliberate new paid generation of the same
+  // request; a quote above max_cost, or the day's quotes past daily_budget, refuse.
+  unsigned variation = 0;
+  std::optional<double> max_cost;      // US dollars
+  std::optional<double> daily_budget;  // US dollars, since local midnight, this account
+
+  // Names the generation: the service, the account (a hash of the key), the model,
+  // every request field and the variation. Never the key itself.
   std::string fingerprint() const;
+  // A one-way hash of the key: tells accounts apart in the ledger without holding the key.
+  std::string account() const;
 };
 
 // Checks a request before any network: prompt, key, enum fields, the URL.

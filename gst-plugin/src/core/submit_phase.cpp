@@ -10,26 +10,15 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
   const std::string url = api::submit_url(request_.api_url, request_.model);
   const std::string body = api::build_submit_body(request_);
   progress(ProgressType::Start, "submit",
-           "Submitting a " + std::to_string(request_.duration) + " s " + request_.aspect_ratio +
-               " video to " + request_.model);
+           (resubmit_why_.empty() ? std::string() : "Submitting again: " + resubmit_why_ + ". ") +
+               "Submitting a " + std::to_string(request_.duration) + " s " + request_.aspect_ratio +
+               " video to " + request_.model + (price_text_.empty() ? "" : ": " + price_text_));
 
   for (unsigned attempt = 1;; attempt++) {
-    // On record before the POST: a crash during it leaves a note for the next run.
-    // A journal another process keeps locked past the wait stops the submit: nothing is paid.
-    std::string journal_error;
-    const bool deadline_bounds_wait = deadline_ && *ms_to_deadline() < request_.request_timeout_s * 1000;
-    switch (journal_.record_submitting(nullptr, &journal_error)) {
-      case TaskJournal::Write::Cancelled: return Outcome::Cancelled;
-      case TaskJournal::Write::Busy:
-        if (deadline_bounds_wait)
-          return fail(deadline_error("before the submit could be journaled (" + journal_error + ")"));
-        return fail({ErrorKind::Write, "Cannot journal the submit: " + journal_error,
-                     "nothing was submitted, so nothing was paid", 0, {}});
-      case TaskJournal::Write::Failed:  // best effort: the submitted line is the one that matters
-      case TaskJournal::Write::Ok: break;
-    }
-    if (past_deadline())
+    if (past_deadline())  // (a wait for another run's task, a 429's Retry-After)
       return fail(deadline_error("before anything was submitted"));
+    // On record before the POST: a crash during it leaves it unanswered for every later run.
+    gate_.sending();
     HttpResult r = api_call(http, "POST", url, &body);
     api::Reply reply = api::parse_reply(r.status, r.body);
     const unsigned status = effective_status(r, reply);
@@ -39,8 +28,17 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
     const bool has_task = reply.kind == api::ReplyKind::Task && !reply.task.id.empty();
     // Otherwise, until a task id arrives, a task may exist that we know nothing of.
     submit_uncertain_ = !no_task && !has_task;
+    // The ledger learns what the submit came to before anything else is said.
+    const bool retrying = no_task && (status == 429 || r.never_connected) && attempt <= request_.retries &&
+                          !r.cancelled && !r.tls_failed;
+    const bool named_task = !has_task && !reply.task.id.empty();  // an error reply naming its task
     if (no_task)
-      journal_.record_submitting(r.cancelled ? "not sent" : "refused", &journal_error);
+      gate_.not_sent();  // a retry may follow; if none does, nothing was made
+    if (no_task && !retrying && !named_task)
+      gate_.no_task();
+    else if (!no_task && !has_task && !named_task)
+      gate_.unanswered(r.status ? "HTTP " + std::to_string(r.status) + " without a task id"
+                                : r.cancelled ? "stopped before the reply" : r.transport_error);
     if (r.cancelled)
       return Outcome::Cancelled;
 
@@ -80,9 +78,9 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
       if (task->status.empty())
         task->status = "created";
       set_task(*task, false);  // the id is known to the element from here on
-      // Journaled before the first poll: from here on a crash cannot lose the task.
+      // On the ledger before the first poll: from here on a crash cannot lose the task.
       std::string error;
-      if (!journal_.record_submitted(request_, task->id, task->status, &error))
+      if (!gate_.submitted(task->id, task->status, &error))
         journal_failure(task->id, error);
       progress(ProgressType::Continue, "submit",
                "Task " + task->id + " submitted (status " + task->status + ")");
@@ -91,6 +89,22 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
     if (!r.redirect_to.empty())
       return fail(redirect_error(r, "POST", url, {}));
     std::string debug = "POST " + url + " answered HTTP " + std::to_string(r.status);
+    if (named_task) {
+      // Refused or failed, yet it names a task: that task may exist and bill. Keep its id.
+      api::Task named = reply.task;
+      if (named.status.empty())
+        named.status = "unknown";
+      submit_uncertain_ = false;
+      set_task(named, false);
+      std::string error;
+      if (!gate_.submitted(named.id, named.status, &error))
+        journal_failure(named.id, error);
+      return fail({kind_for_status(status),
+                   "WaveSpeed answered the submit " + describe_status(r, reply) + " but named task " +
+                       named.id + ", which may exist: run the same request again to follow it, or "
+                       "resume it with request-id=" + named.id,
+                   debug, status, named.id});
+    }
     if (status >= 500 || reply.kind == api::ReplyKind::Gateway)
       debug += "; not retried: the task may have been created, see your WaveSpeed dashboard";
     if (reply.kind == api::ReplyKind::Malformed || reply.kind == api::ReplyKind::Task)

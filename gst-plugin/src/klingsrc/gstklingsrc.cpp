@@ -13,23 +13,13 @@
  * ]|
  *
  * Nothing is submitted before the first buffer is asked for, and never twice
- * for the same request on one element.
- *
- * ## Messages
- * - GstProgress with codes `submit`, `poll`, `download`, `cache`, `journal`
- *   (the `poll` COMPLETE comes before the first byte).
- * - `kling/task` element messages on each status change: `id`, `status`,
- *   `model`, `outputs`, `inference-time`, `has-nsfw-contents`, `error`, `code`.
- * - `kling/download` element messages, at most 10 a second: `bytes`, `total`.
- * - Tags: the prompt as title and description, the model as encoder, the task
- *   id as comment (downstream too; see the README for pull mode).
- * Nothing is posted while the element holds a lock: a bus sync handler may
- * read `task-id`, which also emits notify when it changes.
- *
- * ## URI
- * `kling://MODEL?prompt=...&duration=5|10&aspect-ratio=16:9|9:16|1:1` (also
- * `negative-prompt`, `request-id`, `poll-interval`, `timeout`): a URI sets
- * every one of these, to its default where it is silent.
+ * for the same request. It posts GstProgress (codes `submit`, `poll`,
+ * `download`, `cache`, `journal`; the `poll` COMPLETE before the first byte),
+ * `kling/task` (id, status, model, outputs, inference-time, has-nsfw-contents,
+ * error, code) and `kling/download` (bytes, total) element messages, and tags
+ * (title and description: the prompt; encoder: the model; comment: the task).
+ * Nothing is posted under a lock: a bus sync handler may read `task-id`, which
+ * notifies when it changes. URI: `kling://MODEL?prompt=...&duration=10`.
  */
 #include "gstklingsrc.h"
 #include "gstklingsrc_private.h"
@@ -42,7 +32,7 @@
 #include "generation.h"
 #include "kling_enums.h"
 #include "kling_messages.h"
-#include "task_journal.h"
+#include "ledger.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_kling_src_debug);
 #define GST_CAT_DEFAULT gst_kling_src_debug
@@ -78,6 +68,10 @@ enum {
   PROP_PROXY,
   PROP_PROXY_ID,
   PROP_PROXY_PW,
+  PROP_VARIATION,
+  PROP_MAX_COST,
+  PROP_DAILY_BUDGET,
+  PROP_CACHE_MAX_SIZE,
 };
 
 }  // namespace
@@ -104,7 +98,7 @@ static std::string effective_api_url(const GstKlingSrcSettings& s) {
 // "none" is there for gst-launch, where the shell eats journal="".
 static std::string effective_journal(const GstKlingSrcSettings& s) {
   if (!s.journal)
-    return kling::TaskJournal::default_path();
+    return kling::Ledger::default_path();
   return *s.journal == "none" ? std::string() : *s.journal;
 }
 
@@ -113,6 +107,20 @@ static std::string effective_cache_dir(const GstKlingSrcSettings& s) {
     return *s.cache_dir;
   const char* env = g_getenv("KLING_CACHE_DIR");
   return env ? env : "";
+}
+
+// A limit in US dollars: the property when set (>= 0), else the environment's, else none.
+static std::optional<double> effective_limit(gdouble property, const char* env_name) {
+  if (property >= 0.0)
+    return property;
+  const char* env = g_getenv(env_name);
+  if (!env || !*env)
+    return std::nullopt;
+  char* end = nullptr;
+  double v = g_ascii_strtod(env, &end);
+  if (end == env || *end != '\0' || !(v >= 0.0))
+    return std::nullopt;
+  return v;
 }
 
 static kling::Request snapshot_request(GstKlingSrc* self) {
@@ -128,6 +136,8 @@ static kling::Request snapshot_request(GstKlingSrc* self) {
     r.guidance_scale = s.guidance_scale;
   r.journal_path = effective_journal(s);
   r.cache_dir = effective_cache_dir(s);
+  r.max_cost = effective_limit(s.max_cost, "KLING_MAX_COST");
+  r.daily_budget = effective_limit(s.daily_budget, "KLING_DAILY_BUDGET");
   return r;
 }
 
@@ -162,6 +172,10 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
       s.cache_dir = v ? std::optional<std::string>(v) : std::nullopt;
       break;
     }
+    case PROP_VARIATION: s.base.variation = g_value_get_uint(value); break;
+    case PROP_MAX_COST: s.max_cost = g_value_get_double(value); break;
+    case PROP_DAILY_BUDGET: s.daily_budget = g_value_get_double(value); break;
+    case PROP_CACHE_MAX_SIZE: s.base.cache_max_size = g_value_get_uint64(value); break;
     case PROP_API_KEY: set_string(&s.api_key, value); break;
     case PROP_API_URL: set_string(&s.api_url, value); break;
     case PROP_MODEL:
@@ -241,6 +255,10 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
     case PROP_JOURNAL: g_value_set_string(value, effective_journal(s).c_str()); break;
     case PROP_RESUME_UNFINISHED: g_value_set_boolean(value, s.base.resume_unfinished); break;
     case PROP_CACHE_DIR: g_value_set_string(value, effective_cache_dir(s).c_str()); break;
+    case PROP_VARIATION: g_value_set_uint(value, s.base.variation); break;
+    case PROP_MAX_COST: g_value_set_double(value, s.max_cost); break;
+    case PROP_DAILY_BUDGET: g_value_set_double(value, s.daily_budget); break;
+    case PROP_CACHE_MAX_SIZE: g_value_set_uint64(value, s.base.cache_max_size); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
 }
@@ -523,17 +541,43 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
           "(-1 = not sent: the model's default)", -1.0, 1.0, -1.0, rw));
   g_object_class_install_property(gobject_class, PROP_JOURNAL,
       g_param_spec_string("journal", "Journal",
-          "File where every submitted task is journaled so a crash never loses it (default: "
-          "$XDG_STATE_HOME/gst-kling/journal.jsonl; \"none\" or empty: no journal)", nullptr, rw));
+          "The machine's ledger of paid tasks (an SQLite database shared by every process): "
+          "the same request is paid for once, a crash never loses a task, and kling-tasks "
+          "lists them (default: $XDG_STATE_HOME/gst-kling/ledger.db; \"none\" or empty: no "
+          "ledger, and no protection against paying twice across runs)", nullptr, rw));
   g_object_class_install_property(gobject_class, PROP_RESUME_UNFINISHED,
       g_param_spec_boolean("resume-unfinished", "Resume unfinished",
-          "Pick up this request's journaled task that never delivered instead of paying for a "
-          "new one (false: always submit a fresh variation)", TRUE, rw));
+          "Follow this request's task already on the ledger (in flight here or in another "
+          "process) instead of paying for a new one, and refuse after a submit that never got "
+          "its reply (false: submit anyway; a delivered video still replays: change variation "
+          "for a new one)", TRUE, rw));
   g_object_class_install_property(gobject_class, PROP_CACHE_DIR,
       g_param_spec_string("cache-dir", "Cache directory",
           "Folder of finished videos keyed by service, model and every request field: the same "
           "request replays from disk without submitting (default: the KLING_CACHE_DIR "
           "environment variable; empty: no cache)", nullptr, rw));
+  g_object_class_install_property(gobject_class, PROP_VARIATION,
+      g_param_spec_uint("variation", "Variation",
+          "Part of the request's identity: the same request (API, account, model, every field "
+          "sent, variation) is paid for once on this machine and replays while its output lives "
+          "(7 days). A different variation asks for, and pays for, a new generation of the same "
+          "prompt", 0, G_MAXUINT, 0, rw));
+  g_object_class_install_property(gobject_class, PROP_MAX_COST,
+      g_param_spec_double("max-cost", "Maximum cost",
+          "US dollars one generation may be quoted (POST /api/v3/model/price) before it is "
+          "submitted: a higher quote, or none to be had, is a SETTINGS error and nothing is paid "
+          "(-1: the KLING_MAX_COST environment variable, else no limit)",
+          -1.0, G_MAXDOUBLE, -1.0, rw));
+  g_object_class_install_property(gobject_class, PROP_DAILY_BUDGET,
+      g_param_spec_double("daily-budget", "Daily budget",
+          "US dollars this account's tasks on this machine may be quoted since local midnight, "
+          "this one included, across every process sharing the ledger; past it nothing is "
+          "submitted (-1: the KLING_DAILY_BUDGET environment variable, else no limit)",
+          -1.0, G_MAXDOUBLE, -1.0, rw));
+  g_object_class_install_property(gobject_class, PROP_CACHE_MAX_SIZE,
+      g_param_spec_uint64("cache-max-size", "Cache maximum size",
+          "Bytes the cache-dir may hold; least recently used videos go first (0: no limit)",
+          0, G_MAXUINT64, kDefaults.cache_max_size, rw));
   task_id_pspec = g_param_spec_string("task-id", "Task id",
       "Id of the current task once submitted (give it to request-id to resume); notified when "
       "it changes", nullptr, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));

@@ -23,6 +23,8 @@ struct GstKlingSrcSettings {
   gdouble guidance_scale = -1.0;         // < 0: not sent
   std::optional<std::string> journal;    // unset: the default path; "none" or "": off
   std::optional<std::string> cache_dir;  // unset: KLING_CACHE_DIR; "": off
+  gdouble max_cost = -1.0;               // < 0: KLING_MAX_COST, else no limit
+  gdouble daily_budget = -1.0;           // < 0: KLING_DAILY_BUDGET, else no limit
 };
 
 struct GstKlingSrcPrivate {

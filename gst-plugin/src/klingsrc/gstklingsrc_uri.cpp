@@ -32,6 +32,8 @@ static gchar* gst_kling_src_uri_get_uri(GstURIHandler* handler) {
     uri.params.emplace_back("negative-prompt", s.base.negative_prompt);
   if (!s.base.request_id.empty())
     uri.params.emplace_back("request-id", s.base.request_id);
+  if (s.base.variation)
+    uri.params.emplace_back("variation", std::to_string(s.base.variation));
   if (s.base.poll_interval_ms != defaults.poll_interval_ms)
     uri.params.emplace_back("poll-interval", std::to_string(s.base.poll_interval_ms));
   if (s.base.timeout_s != defaults.timeout_s)
