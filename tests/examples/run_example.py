@@ -277,7 +277,7 @@ def example_live_channel(args, workdir):
         print(stdout, end="")
         print(stderr, end="", file=sys.stderr)
         with open(emulator.request_log) as log:
-            submits = log.read().count('"method":"POST"')
+            submits = log.read().count('"method":"POST","path":"/api/v3/kwaivgi/')  # not quotes
     check(proc.returncode == 0, "live_channel.sh ended cleanly on Ctrl-C")
     check(submits == 2, f"each line of the playlist was generated once ({submits} submits)")
     duration, w, h, info = discover(out)
