@@ -205,9 +205,7 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
   }
 }
 
-static std::string current_task_id(GstKlingSrc* self) {
-  return self->priv->generation->task_id();
-}
+static std::string current_task_id(GstKlingSrc* self) { return self->priv->generation->task_id(); }
 
 static GParamSpec* task_id_pspec;
 
@@ -293,18 +291,15 @@ static void update_duration(GstKlingSrc* self) {
   if (!total)
     return;
   self->priv->duration_posted = true;
-  GstBaseSrc* base = GST_BASE_SRC(self);
   GST_OBJECT_LOCK(self);
-  base->segment.duration = static_cast<gint64>(*total);
+  GST_BASE_SRC(self)->segment.duration = static_cast<gint64>(*total);
   GST_OBJECT_UNLOCK(self);
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_duration_changed(GST_OBJECT(self)));
 }
 
-// Tags on the bus (once) and downstream: the prompt as title and description,
-// the model as encoder, the task id as comment. In push mode GstBaseSrc pushes
-// the event before the next buffer. In pull mode the demuxer that pulls has no
-// pads while it reads its header and nothing tells a source when it has them:
-// the event goes again on reads 1, 2, 4, 8... so the sink sees it soon after.
+// Tags on the bus (once) and downstream. In pull mode the demuxer has no pads
+// while it reads its header and nothing tells a source when it has them: the
+// event goes again on reads 1, 2, 4, 8... so the sink sees it soon after.
 static void send_tags(GstKlingSrc* self) {
   GstPad* pad = GST_BASE_SRC_PAD(self);
   const bool pull = GST_PAD_MODE(pad) == GST_PAD_MODE_PULL;
