@@ -1,5 +1,6 @@
 // klingsrc's instance data, shared by the element's files (gstklingsrc.cpp:
-// properties, states, pads; gstklingsrc_uri.cpp: the URI handler). Not installed.
+// states, pads, messages; gstklingsrc_properties.cpp: the properties;
+// gstklingsrc_uri.cpp: the URI handler). Not installed.
 #pragma once
 
 #include <gst/base/gstbasesrc.h>
@@ -23,6 +24,8 @@ struct GstKlingSrcSettings {
   gdouble guidance_scale = -1.0;         // < 0: not sent
   std::optional<std::string> journal;    // unset: the default path; "none" or "": off
   std::optional<std::string> cache_dir;  // unset: KLING_CACHE_DIR; "": off
+  // As set, for reading back; base.params holds its fields as the core takes them.
+  std::unique_ptr<GstStructure, decltype(&gst_structure_free)> params{nullptr, gst_structure_free};
   gdouble max_cost = -1.0;               // < 0: KLING_MAX_COST, else no limit
   gdouble daily_budget = -1.0;           // < 0: KLING_DAILY_BUDGET, else no limit
 };
@@ -44,6 +47,13 @@ struct _GstKlingSrc {
   GstBaseSrc parent;
   GstKlingSrcPrivate* priv;
 };
+
+// The properties (gstklingsrc_properties.cpp): installs them with their set/get.
+void gst_kling_src_install_properties(GObjectClass* gobject_class);
+// The request the properties describe now, read under the settings lock.
+kling::Request gst_kling_src_snapshot_request(GstKlingSrc* self);
+// task-id's spec, for notify::task-id.
+extern GParamSpec* gst_kling_src_task_id_pspec;
 
 // The GstURIHandler interface (gstklingsrc_uri.cpp).
 void gst_kling_src_uri_handler_init(gpointer g_iface, gpointer iface_data);

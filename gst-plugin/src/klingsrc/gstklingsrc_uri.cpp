@@ -32,6 +32,8 @@ static gchar* gst_kling_src_uri_get_uri(GstURIHandler* handler) {
     uri.params.emplace_back("negative-prompt", s.base.negative_prompt);
   if (!s.base.request_id.empty())
     uri.params.emplace_back("request-id", s.base.request_id);
+  for (const kling::Param& p : s.base.params)  // typed again by the model's schema when read back
+    uri.fields.emplace_back(p.name, p.value.kind == kling::ParamValue::Kind::String ? p.value.text : p.value.json());
   if (s.base.variation)
     uri.params.emplace_back("variation", std::to_string(s.base.variation));
   if (s.base.poll_interval_ms != defaults.poll_interval_ms)
@@ -82,11 +84,20 @@ static gboolean gst_kling_src_uri_set_uri(GstURIHandler* handler, const gchar* t
   }
   {
     std::lock_guard<std::mutex> lock(self->priv->settings_lock);
-    self->priv->settings.base.aspect_ratio_set = false;  // the default, not a choice
+    self->priv->settings.base.aspect_ratio_set = false;  // the defaults, not choices
+    self->priv->settings.base.duration_set = false;
   }
   g_object_set(self, "model", uri->model.c_str(), nullptr);
   for (const auto& [name, value] : uri->params)
     gst_util_set_object_arg(G_OBJECT(self), name.c_str(), value.c_str());
+  // Other keys are request fields (the model's schema types and checks them before the submit).
+  g_autoptr(GstStructure) fields = nullptr;
+  if (!uri->fields.empty()) {
+    fields = gst_structure_new_empty("params");
+    for (const auto& [name, value] : uri->fields)
+      gst_structure_set(fields, name.c_str(), G_TYPE_STRING, value.c_str(), nullptr);
+  }
+  g_object_set(self, "params", fields, nullptr);  // none when the URI has none
   g_object_thaw_notify(G_OBJECT(self));
   return TRUE;
 }
