@@ -210,16 +210,10 @@ bool Ledger::set_up(std::string* error) {
   const int64_t since = now_us();
   for (;;) {
     // WAL: readers never block the writer; FULL: a committed "submitting" survives a power cut.
-    int code = SQLITE_OK;
-    if (exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", error) &&
-        exec("BEGIN IMMEDIATE", error)) {
-      if (exec(kSchema, error) && exec("COMMIT", error))
-        return true;
-      code = sqlite3_errcode(db_) & 0xff;
-      exec("ROLLBACK", nullptr);
-    } else {
-      code = sqlite3_errcode(db_) & 0xff;
-    }
+    // Once made, neither step writes: a ledger another process holds locked still opens.
+    if (exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", error) && exec(kSchema, error))
+      return true;
+    const int code = sqlite3_errcode(db_) & 0xff;
     if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || g_cancellable_is_cancelled(cancellable_) ||
         now_us() - since > int64_t(lock_wait_ms_) * 1000)
       return false;
