@@ -3,12 +3,17 @@
 // good request nor crash, and an `image` given as a request field (params, a
 // kling:// URI) that is not an http(s) URL is refused before anything is sent.
 #include <glib.h>
+#include <glib/gstdio.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <string>
 
+#include "http_transport.h"
 #include "model_catalog.h"
 #include "request.h"
 #include "submit_body.h"
+#include "uploader.h"
 
 using namespace kling;
 
@@ -95,6 +100,43 @@ void test_image_field_must_be_a_url() {
   g_assert_false(validate(r).has_value());
 }
 
+// The image is read again for its upload: a file that grew past the limit since start()
+// checked it is refused without reading it whole (a 1 GiB file under a 512 MiB address
+// space: a whole read cannot even allocate).
+void test_upload_reads_a_bounded_image() {
+  if (g_test_subprocess()) {
+    const char* file = g_getenv("ACCEPT12_FILE");
+    struct rlimit lim = {512u << 20, 512u << 20};
+    g_assert_cmpint(setrlimit(RLIMIT_AS, &lim), ==, 0);
+    Request r = request_for("kwaivgi/kling-v2.1-i2v-master");
+    r.api_url = "http://127.0.0.1:9";  // never reached
+    r.image = file;
+    r.image_file = file;
+    r.image_sha256 = std::string(64, '0');
+    HttpTransport http(r);
+    std::string url;
+    Error error;
+    auto outcome = ImageUploader(r, g_getenv("ACCEPT12_DIR")).upload(
+        http, nullptr, [](bool, const std::string&) {}, [](unsigned) { return false; }, &url, &error);
+    g_assert_true(outcome == ImageUploader::Outcome::Failed);
+    g_test_message("%s", error.message.c_str());
+    g_assert_nonnull(strstr(error.message.c_str(), "changed since the pipeline started"));
+    return;
+  }
+  g_autofree char* dir = g_dir_make_tmp("accept12-XXXXXX", nullptr);
+  g_autofree char* path = g_build_filename(dir, "grew.png", nullptr);
+  FILE* f = g_fopen(path, "wb");
+  g_assert_nonnull(f);
+  g_assert_cmpint(ftruncate(fileno(f), 1LL << 30), ==, 0);  // sparse: no disk used
+  fclose(f);
+  g_setenv("ACCEPT12_FILE", path, TRUE);
+  g_setenv("ACCEPT12_DIR", dir, TRUE);
+  g_test_trap_subprocess(nullptr, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_unlink(path);
+  g_rmdir(dir);
+  g_test_trap_assert_passed();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -102,5 +144,6 @@ int main(int argc, char** argv) {
   g_test_add_func("/accept12/catalog/numbers-as-strings", test_numbers_as_strings);
   g_test_add_func("/accept12/catalog/schema-without-properties", test_schema_without_properties);
   g_test_add_func("/accept12/params/image-field-must-be-a-url", test_image_field_must_be_a_url);
+  g_test_add_func("/accept12/upload/bounded-read", test_upload_reads_a_bounded_image);
   return g_test_run();
 }
