@@ -62,6 +62,10 @@ TaskRunner::Worker::Worker(Request request, std::string resume_id,
       cancellable_(GRef<GCancellable>::adopt(g_cancellable_new())),
       task_id_(std::move(resume_id)) {
   store_->set_max_size(request_.max_size);
+  // The cancellable's wakeup fd, made before another thread can cancel: GLib
+  // guards it with a lock ThreadSanitizer cannot see. It goes with the cancellable.
+  GPollFD wakeup;
+  g_cancellable_make_pollfd(cancellable_.get(), &wakeup);
 }
 
 void TaskRunner::Worker::run() noexcept {
