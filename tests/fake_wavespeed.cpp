@@ -139,15 +139,17 @@ void FakeWaveSpeed::handle(SoupServer* server, SoupServerMessage* msg, const cha
   if (body && body->length)
     rec.body.assign(body->data, static_cast<size_t>(body->length));
 
-  if (rec.server == "api")
-    self->handle_api(msg, path, rec);
-  else
-    self->handle_cdn(msg, path, rec);
+  // Recorded before the reply: a raw reply (cut_after) may reach the client,
+  // and the test go on, before this handler returns.
   {
     std::lock_guard<std::mutex> lock(self->mutex_);
     self->requests_.push_back(rec);
   }
   self->changed_.notify_all();
+  if (rec.server == "api")
+    self->handle_api(msg, path, rec);
+  else
+    self->handle_cdn(msg, path, rec);
 }
 
 void FakeWaveSpeed::handle_api(SoupServerMessage* msg, const std::string& path,
