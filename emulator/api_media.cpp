@@ -43,7 +43,8 @@ void on_image_fetched(GObject *source, GAsyncResult *result, gpointer data)
 void ApiServer::fetch_image(const std::string &id, const std::string &url)
 {
   auto *fetch = new ImageFetch{&tasks_, id, url, nullptr};
-  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  // Kept encoded: a decoded %20 would put a space in the request line.
+  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), GUriFlags(SOUP_HTTP_URI_FLAGS), nullptr);
   const char *scheme = uri ? g_uri_get_scheme(uri) : nullptr;
   if (!scheme || (g_ascii_strcasecmp(scheme, "http") && g_ascii_strcasecmp(scheme, "https"))) {
     fail_fetch(fetch, "not an http(s) URL");

@@ -9,8 +9,9 @@ namespace emu {
 namespace {
 
 // Rewrites every number with a fraction or exponent outside strings to the
-// shortest of %.15g/%.17g that reads back as the same double.
-std::string tidy_numbers(const std::string &text)
+// shortest of %.15g/%.17g that reads back as the same double, and escapes the
+// U+001F json-glib 1.6 leaves raw in strings (invalid JSON).
+std::string tidy(const std::string &text)
 {
   std::string out;
   out.reserve(text.size());
@@ -18,6 +19,10 @@ std::string tidy_numbers(const std::string &text)
   for (size_t i = 0; i < text.size(); i++) {
     const char c = text[i];
     if (in_string) {
+      if (c == '\x1f') {
+        out += "\\u001f";
+        continue;
+      }
       out += c;
       if (c == '\\' && i + 1 < text.size())
         out += text[++i];
@@ -64,7 +69,7 @@ std::string to_json(JsonBuilder *b)
 {
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   g_autofree char *text = json_to_string(root, FALSE);
-  return tidy_numbers(text);
+  return tidy(text);
 }
 
 void begin_success_envelope(JsonBuilder *b, bool array)

@@ -9,7 +9,7 @@
 namespace emu {
 
 // The builder's root as compact JSON; doubles as short as they round-trip
-// ("2.6", not json-glib's "2.6000000000000001").
+// ("2.6", not json-glib's "2.6000000000000001"); every control character escaped.
 std::string to_json(JsonBuilder *b);
 
 // {"code":200,"message":"success","data":{ ... left open for the data's members;

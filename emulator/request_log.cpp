@@ -1,6 +1,8 @@
 // kling-emulator: request log writer.
 #include "request_log.h"
 
+#include "json_text.h"
+
 #include <json-glib/json-glib.h>
 #include <glib/gstdio.h>
 
@@ -88,10 +90,9 @@ void RequestLog::write(const char *server, SoupServerMessage *msg, int status)
     json_builder_add_null_value(b);
   json_builder_end_object(b);
 
-  g_autoptr(JsonNode) root = json_builder_get_root(b);
-  g_autofree char *line = json_to_string(root, FALSE);
+  const std::string line = to_json(b);
   std::lock_guard<std::mutex> lock(mutex_);
-  fprintf(file_, "%s\n", line);
+  fprintf(file_, "%s\n", line.c_str());
   fflush(file_);
 }
 

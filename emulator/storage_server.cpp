@@ -3,11 +3,14 @@
 
 #include "server_util.h"
 
+#include <cstring>
+
 namespace emu {
 
 namespace {
 
 constexpr char kTokenHeader[] = "X-Upload-Token";
+constexpr char kMediaPrefix[] = "/media/";
 
 std::string random_hex(int words)
 {
@@ -49,7 +52,7 @@ std::string StorageServer::new_path(const std::string &filename, std::string *to
   const bool usable = base[0] && g_strcmp0(base, ".") && g_strcmp0(base, "/") && g_strcmp0(base, "..");
   g_autofree char *escaped = g_uri_escape_string(usable ? base : "upload", nullptr, FALSE);
   *token = random_hex(4);
-  return "/media/" + *token + "/" + escaped;
+  return kMediaPrefix + *token + "/" + escaped;
 }
 
 StorageServer::Ticket StorageServer::create_ticket(const std::string &filename, int64_t size,
@@ -57,7 +60,7 @@ StorageServer::Ticket StorageServer::create_ticket(const std::string &filename, 
 {
   std::string token;
   const std::string path = new_path(filename, &token);
-  Object &object = objects_[path];
+  Object &object = objects_[token];
   object.token = token;
   object.content_type = content_type.empty() ? "application/octet-stream" : content_type;
   object.size = size;
@@ -73,7 +76,7 @@ std::string StorageServer::store(const std::string &filename, const std::string 
 {
   std::string token;
   const std::string path = new_path(filename, &token);
-  Object &object = objects_[path];
+  Object &object = objects_[token];
   object.token = token;
   object.content_type = content_type.empty() ? "application/octet-stream" : content_type;
   object.size = int64_t(g_bytes_get_size(bytes));
@@ -104,7 +107,13 @@ void StorageServer::reply_s3_error(SoupServerMessage *msg, int status, const cha
 void StorageServer::handle(SoupServerMessage *msg, const std::string &path)
 {
   const std::string method = soup_server_message_get_method(msg);
-  auto it = objects_.find(path);
+  // /media/<token>/<name>: the token names the object (the name is for people, and may
+  // arrive escaped or not).
+  const size_t prefix = strlen(kMediaPrefix);
+  const size_t slash = path.find('/', prefix);
+  auto it = path.compare(0, prefix, kMediaPrefix) == 0 && slash != std::string::npos
+                ? objects_.find(path.substr(prefix, slash - prefix))
+                : objects_.end();
   if (it == objects_.end())
     return reply_s3_error(msg, SOUP_STATUS_NOT_FOUND, "NoSuchKey", "The specified key does not exist.");
   Object &object = it->second;

@@ -58,7 +58,7 @@ private:
   RequestLog &log_;
   SoupServer *server_ = nullptr;
   std::string base_url_;
-  std::map<std::string, Object> objects_;  // by path
+  std::map<std::string, Object> objects_;  // by token
 };
 
 } // namespace emu

@@ -4,12 +4,13 @@
 KLING_DEB_PACKAGES=(
   meson ninja-build pkg-config g++ python3
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
-  libsoup-3.0-dev libjson-glib-dev glib-networking ca-certificates
+  libsoup-3.0-dev libjson-glib-dev libsqlite3-dev glib-networking ca-certificates
   libgnutls28-dev libpango1.0-dev libcairo2-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
-  python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
+  python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-gst-rtsp-server-1.0
   fonts-dejavu-core curl
+  nodejs npm
 )
 
 install_deps() {
@@ -17,6 +18,12 @@ install_deps() {
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   local missing=()
   for p in "${KLING_DEB_PACKAGES[@]}"; do
+    # A Node.js installed otherwise (e.g. NodeSource's, which bundles npm and
+    # conflicts with Debian's npm) serves the SDK tests as well.
+    case $p in
+      nodejs) command -v node >/dev/null && continue ;;
+      npm) command -v npm >/dev/null && continue ;;
+    esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ "${1:-}" = "--always-update" ] || [ ${#missing[@]} -gt 0 ]; then

@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 source scripts/deps.sh
 install_deps --always-update
 
+# WaveSpeed's JavaScript SDK for the `sdk` suite (tests/sdk/package-lock.json pins it).
+echo "==> npm ci in tests/sdk"
+(cd tests/sdk && npm ci --ignore-scripts --no-audit --no-fund)
+
 BUILD=${BUILD_DIR:-build}
 if [ -f "$BUILD/build.ninja" ]; then
   meson setup --reconfigure "$BUILD" -Dtests=enabled >/dev/null

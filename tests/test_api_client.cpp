@@ -222,9 +222,17 @@ static void test_fingerprint() {
   b.prompt = "a";
   b.negative_prompt = "bc";
   g_assert_true(a.fingerprint() != b.fingerprint());
+  // The account is part of the identity (as a hash: the key is not in it), and so is the variation.
+  a.api_key = "sk-one";
   b = a;
-  b.api_key = "other";
   assert_str_eq(a.fingerprint(), b.fingerprint());
+  b.api_key = "sk-other";
+  g_assert_true(a.fingerprint() != b.fingerprint());
+  g_assert_true(a.account() != b.account());
+  g_assert_true(a.fingerprint().find("sk-one") == std::string::npos);
+  b = a;
+  b.variation = 1;
+  g_assert_true(a.fingerprint() != b.fingerprint());
 }
 
 static void test_uri() {

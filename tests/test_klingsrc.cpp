@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fake_wavespeed.h"
+#include "ledger.h"
 #include "pipeline_run.h"
 
 namespace {
@@ -74,12 +75,12 @@ void test_bytes_identical_and_body(Fixture* f, gconstpointer) {
     g_assert_cmpstr(json_object_get_string_member(o, "aspect_ratio"), ==, "9:16");
     g_assert_false(json_object_has_member(o, "negative_prompt"));
   }
-  // The key goes to the API and nowhere else.
+  // The key goes to the API (its predictions and its catalogue) and nowhere else.
   for (const auto& r : reqs) {
-    if (r.server == "api")
-      assert_str_eq(r.authorization, "Bearer test-key");
-    else
+    if (r.server == "cdn")
       assert_str_eq(r.authorization, "");
+    else
+      assert_str_eq(r.authorization, "Bearer test-key");
   }
   g_assert_cmpint(f->fake->count("api", "GET"), ==, f->fake->polls_until_done + 1);
 }
@@ -894,28 +895,35 @@ std::string read_file(const std::string& path) {
   return out;
 }
 
+// The ledger (an SQLite database) read as kling-tasks reads it.
+std::optional<kling::LedgerRow> ledger_row(const std::string& path, const std::string& task_id) {
+  std::string error;
+  auto ledger = kling::Ledger::open(path, &error);
+  return ledger ? ledger->find_task(task_id) : std::nullopt;
+}
+
 void test_journal_before_first_poll(Fixture* f, gconstpointer) {
-  const std::string journal = temp_path("journal.jsonl");
-  std::string at_first_poll;
+  const std::string journal = temp_path("ledger.db");
+  std::optional<kling::LedgerRow> at_first_poll;
   f->fake->on_poll = [&](int n) -> std::optional<FakeReply> {
-    if (n == 1) at_first_poll = read_file(journal);
+    if (n == 1) at_first_poll = ledger_row(journal, f->fake->task_id);
     return std::nullopt;
   };
   auto run = make_run(*f->fake);
   g_object_set(run->src, "journal", journal.c_str(), nullptr);
   play_to_end(*run);
   g_assert_true(run->eos);
-  g_assert_true(contains(at_first_poll, "\"id\":\"" + f->fake->task_id + "\""));
-  g_assert_true(contains(at_first_poll, "\"event\":\"submitted\""));
-  g_assert_true(contains(at_first_poll, kPrompt));
-  const std::string all = read_file(journal);
-  g_assert_true(contains(all, f->fake->output_url()));
-  g_assert_true(contains(all, "\"status\":\"delivered\""));
-  g_assert_false(contains(all, f->fake->key));
+  g_assert_true(at_first_poll.has_value());
+  g_assert_cmpstr(at_first_poll->state.c_str(), ==, kling::Ledger::kSubmitted);
+  g_assert_cmpstr(at_first_poll->prompt.c_str(), ==, kPrompt);
+  auto last = ledger_row(journal, f->fake->task_id);
+  g_assert_true(last && last->state == kling::Ledger::kDelivered);
+  g_assert_true(last->outputs.at(0) == f->fake->output_url());
+  g_assert_false(contains(read_file(journal), f->fake->key));
 }
 
 void test_rerun_picks_up_journaled_task(Fixture* f, gconstpointer) {
-  const std::string journal = temp_path("journal.jsonl");
+  const std::string journal = temp_path("ledger.db");
   f->fake->polls_until_done = 4;
   {
     auto first = make_run(*f->fake);
@@ -929,17 +937,23 @@ void test_rerun_picks_up_journaled_task(Fixture* f, gconstpointer) {
   g_assert_no_error(second->error);
   g_assert_true(second->bytes == f->fake->video);
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
-  g_assert_true(progress_says(*second, "from the journal instead of paying"));
+  g_assert_true(progress_says(*second, "from the ledger instead of paying"));
 
-  // Delivered now: a third run is a new generation.
+  // Delivered now: a third run replays it (a new one is asked for with variation).
   auto third = make_run(*f->fake);
   g_object_set(third->src, "journal", journal.c_str(), nullptr);
   play_to_end(*third);
+  g_assert_true(third->bytes == f->fake->video);
+  g_assert_true(progress_says(*third, "costs nothing"));
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+  auto fourth = make_run(*f->fake);
+  g_object_set(fourth->src, "journal", journal.c_str(), "variation", 1u, nullptr);
+  play_to_end(*fourth);
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 2);
 }
 
 void test_resume_unfinished_off_submits_anew(Fixture* f, gconstpointer) {
-  const std::string journal = temp_path("journal.jsonl");
+  const std::string journal = temp_path("ledger.db");
   f->fake->polls_until_done = 1 << 30;
   {
     auto first = make_run(*f->fake);
@@ -954,7 +968,7 @@ void test_resume_unfinished_off_submits_anew(Fixture* f, gconstpointer) {
 }
 
 void test_gone_task_not_picked_up_again(Fixture* f, gconstpointer) {
-  const std::string journal = temp_path("journal.jsonl");
+  const std::string journal = temp_path("ledger.db");
   f->fake->on_poll = [](int) -> std::optional<FakeReply> {
     return FakeReply{404, R"({"code":404,"message":"Prediction not found"})"};
   };
@@ -967,12 +981,13 @@ void test_gone_task_not_picked_up_again(Fixture* f, gconstpointer) {
   g_object_set(second->src, "journal", journal.c_str(), nullptr);
   play_to_end(*second);
   g_assert_no_error(second->error);
-  g_assert_false(progress_says(*second, "from the journal"));
+  g_assert_false(progress_says(*second, "from the ledger"));
+  g_assert_true(progress_says(*second, "is gone"));
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 2);
 }
 
-void test_task_delivered_by_request_id_is_not_picked_up(Fixture* f, gconstpointer) {
-  const std::string journal = temp_path("journal.jsonl");
+void test_task_delivered_by_request_id_replays(Fixture* f, gconstpointer) {
+  const std::string journal = temp_path("ledger.db");
   f->fake->polls_until_done = 3;
   {
     auto first = make_run(*f->fake);
@@ -984,12 +999,13 @@ void test_task_delivered_by_request_id_is_not_picked_up(Fixture* f, gconstpointe
   g_object_set(resumed->src, "journal", journal.c_str(), "request-id", f->fake->task_id.c_str(), nullptr);
   play_to_end(*resumed);
   g_assert_true(resumed->bytes == f->fake->video);
-  // The task is delivered: the original request run again is a new generation.
+  // The task is delivered and its output lives: the original request run again replays it.
   auto again = make_run(*f->fake);
   g_object_set(again->src, "journal", journal.c_str(), nullptr);
   play_to_end(*again);
-  g_assert_false(progress_says(*again, "from the journal"));
-  g_assert_cmpint(f->fake->count("api", "POST"), ==, 2);
+  g_assert_true(again->bytes == f->fake->video);
+  g_assert_true(progress_says(*again, ("Replay of task " + f->fake->task_id).c_str()));
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
 }
 
 void test_cache_dir_keeps_nothing_of_an_interrupted_run(Fixture* f, gconstpointer) {
@@ -1082,7 +1098,9 @@ void test_fields_a_model_does_not_take(Fixture* f, gconstpointer) {
     play_to_end(*run);
     assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, c.words);
   }
-  g_assert_cmpuint(f->fake->requests().size(), ==, 0);
+  // Only the model catalogue was asked for: nothing submitted.
+  for (const auto& r : f->fake->requests())
+    assert_str_eq(r.server, "catalog");
 }
 
 void test_tags(Fixture* f, gconstpointer) {
@@ -1220,7 +1238,7 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/retry/cut-chunked-reply-is-not-taken-whole", test_cut_chunked_reply_is_not_taken_whole);
   ADD("/klingsrc/happy/uppercase-status", test_uppercase_status);
   ADD("/klingsrc/fail/failed-task-beside-a-5xxx-code-keeps-its-own-error", test_failed_task_beside_5xxx_code);
-  ADD("/klingsrc/journal/task-delivered-by-request-id-is-not-picked-up", test_task_delivered_by_request_id_is_not_picked_up);
+  ADD("/klingsrc/journal/task-delivered-by-request-id-replays", test_task_delivered_by_request_id_replays);
   ADD("/klingsrc/state/unsent-submit-is-not-held-against-a-rerun", test_unsent_submit_is_not_held_against_a_rerun);
   ADD("/klingsrc/state/restart-from-a-sync-handler-on-the-worker", test_restart_from_a_sync_handler);
   ADD("/klingsrc/happy/submit-answered-completed-needs-no-poll", test_submit_answered_completed);

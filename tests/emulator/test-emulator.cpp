@@ -908,6 +908,16 @@ void test_models_catalogue()
   g_assert_true(json_object_get_boolean_member(json_object_get_object_member(audio, "output"), "audio"));
   g_assert_false(json_object_get_boolean_member(json_object_get_object_member(master, "output"), "audio"));
 
+  // Absent or failing, for clients' fallbacks; submits are still checked.
+  auto absent = start_emulator({"--no-models"});
+  auto gone = request("GET", absent->api + "/api/v3/models", kKey);
+  g_assert_cmpuint(gone->status, ==, 404);
+  g_assert_cmpstr(json_object_get_string_member(gone->object(), "error"), ==, "404 page not found");
+  assert_envelope_error(*submit(*absent, "{\"prompt\":\"x\",\"camera\":\"zoom_in\"}"), 400, "camera is not a parameter");
+  auto failing = start_emulator({"--fail-models"});
+  assert_envelope_error(*request("GET", failing->api + "/api/v3/models", kKey), 500, "Internal server error");
+  assert_envelope_error(*request("GET", failing->api + "/api/v3/models", nullptr), 401, "Invalid API key");
+
   // --price shows in the catalogue too.
   auto flat = start_emulator({"--price", "0.4"});
   auto priced = request("GET", flat->api + "/api/v3/models", kKey);
@@ -999,7 +1009,7 @@ std::unique_ptr<Reply> put(const UploadTicket &t, const std::string &bytes, cons
 void test_upload_ticket_flow()
 {
   auto e = start_emulator({"--storage-host", "127.0.0.3"});
-  const std::string image = "\x89PNG\r\n\x1a\n-not-really-an-image-";
+  const std::string image = "\x89PNG\r\n\x1a\n-not-really-an-image-\x1f\x01";
   assert_envelope_error(*request("POST", e->api + "/api/v3/media/uploads", nullptr, "{\"filename\":\"a.png\",\"size\":1}"),
                         401, "Invalid API key");
   assert_envelope_error(*request("POST", e->api + "/api/v3/media/uploads", kKey, "{\"size\":1}"), 400,
@@ -1041,6 +1051,11 @@ void test_upload_ticket_flow()
   }
   g_assert_cmpint(storage_puts, ==, 5);
   free_log(log);
+  // Binary bodies are logged as valid JSON: no raw control character (json-glib 1.6 leaves U+001F raw).
+  g_autofree char *raw_log = nullptr;
+  g_assert_true(g_file_get_contents(e->log_path.c_str(), &raw_log, nullptr, nullptr));
+  for (const char *p = raw_log; *p; p++)
+    g_assert_true(*p == '\n' || guchar(*p) >= 0x20);
 
   // The older multipart upload.
   g_autoptr(SoupMultipart) multipart = soup_multipart_new("multipart/form-data");
@@ -1065,7 +1080,9 @@ void test_upload_ticket_flow()
 void test_i2v_image_fetch()
 {
   auto e = start_emulator({});
-  UploadTicket t = ticket(*e, "{\"filename\":\"first.png\",\"size\":4,\"content_type\":\"image/png\"}");
+  // A name that must be escaped in the URL (as the JS SDK sends a local file name).
+  UploadTicket t = ticket(*e, "{\"filename\":\"first frame.png\",\"size\":4,\"content_type\":\"image/png\"}");
+  g_assert_true(g_str_has_suffix(t.download_url.c_str(), "/first%20frame.png"));
   g_assert_cmpuint(put(t, "abcd", nullptr, t.headers)->status, ==, 200);
   const char *i2v = "kwaivgi/kling-v2.0-i2v-master";
   const std::string ok = submit_ok(*e, "{\"prompt\":\"x\",\"image\":\"" + t.download_url + "\"}", i2v);

@@ -3,7 +3,7 @@
 
     run_example.py EXAMPLE --emulator PATH --examples DIR [--c-example PATH]
 
-EXAMPLE is c, python, transcode, hls or compositor. Exit status: 0 passed,
+EXAMPLE is c, python, transcode, hls, compositor, live-channel, live-queue or rtsp. Exit status: 0 passed,
 1 failed, 77 skipped (python only, when no python3 with PyGObject + Gst exists).
 Python 3 standard library only; gst-launch-1.0 and gst-discoverer-1.0 do the probing.
 """
@@ -188,11 +188,16 @@ def find_python_with_gst():
     return None
 
 
-def example_python(args, workdir):
+def python_with_gst_or_skip():
     python = find_python_with_gst()
     if python is None:
         print("SKIP: no python3 with PyGObject and Gst 1.0 (python3-gi, gir1.2-gstreamer-1.0)")
         sys.exit(77)
+    return python
+
+
+def example_python(args, workdir):
+    python = python_with_gst_or_skip()
     script = os.path.join(args.examples, "python", "generate.py")
     out = os.path.join(workdir, "fox.mp4")
     with Emulator(args.emulator, workdir) as emulator:
@@ -254,8 +259,76 @@ def example_compositor(args, workdir):
     check_video(out, width=sum(widths), height=HEIGHT, codec="H.264")
 
 
+def example_live_channel(args, workdir):
+    """The 24/7 channel into a file for 9 s: slate, the first clip, the second from its start."""
+    playlist = os.path.join(workdir, "prompts.txt")
+    with open(playlist, "w") as f:
+        f.write("# the channel\na red fox in snow\na white cat\n")
+    out = os.path.join(workdir, "channel.flv")
+    with Emulator(args.emulator, workdir) as emulator:
+        env = dict(emulator.env(), SIZE=f"{WIDTH}x{HEIGHT}")
+        cmd = ["sh", os.path.join(args.examples, "live_channel.sh"), playlist, out, *PROPS]
+        print("$", " ".join(cmd), "   # then Ctrl-C after 9 s", flush=True)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        time.sleep(9)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=RUN_TIMEOUT)
+        print(stdout, end="")
+        print(stderr, end="", file=sys.stderr)
+        with open(emulator.request_log) as log:
+            submits = log.read().count('"method":"POST","path":"/api/v3/kwaivgi/')  # not quotes
+    check(proc.returncode == 0, "live_channel.sh ended cleanly on Ctrl-C")
+    check(submits == 2, f"each line of the playlist was generated once ({submits} submits)")
+    duration, w, h, info = discover(out)
+    check(8.0 < duration < 10.5, f"the recording lasts the 9 s it ran ({duration:.2f} s)")
+    check((w, h) == (WIDTH, HEIGHT), f"at the size asked for ({w}x{h})")
+    check("H.264" in info, "in H.264")
+    check(decodes(out), "it decodes")
+
+
+def example_live_queue(args, workdir):
+    python = python_with_gst_or_skip()
+    script = os.path.join(args.examples, "python", "live_queue.py")
+    with Emulator(args.emulator, workdir) as emulator:
+        res = run([python, script, "--sink", "fakesink sync=true", "one", "two", "three", "--",
+                   *PROPS, "duration=5"], emulator.env(), )
+    check(res.returncode == 0, "live_queue.py exited 0 after the last clip")
+    starts = re.findall(r"^clip-start: '(\w+)'", res.stdout, re.M)
+    check(starts[:3] == ["one", "two", "three"], f"the clips played in the order queued: {starts}")
+    check(res.stdout.startswith("slate: 'one'"), "a slate showed while the first generated")
+
+
+def example_rtsp(args, workdir):
+    python = python_with_gst_or_skip()
+    probe = "import gi; gi.require_version('GstRtspServer', '1.0')"
+    if subprocess.run([python, "-c", probe]).returncode != 0:
+        print("SKIP: no GstRtspServer for python3 (gir1.2-gst-rtsp-server-1.0)")
+        sys.exit(77)
+    with Emulator(args.emulator, workdir, "--hang-submit") as emulator:
+        server = subprocess.Popen([python, os.path.join(args.examples, "rtsp_server.py"),
+                                   "--port", "0", "--size", f"{WIDTH}x{HEIGHT}",
+                                   "--prompt", "a red fox in snow", *PROPS],
+                                  env=emulator.env(), stdout=subprocess.PIPE, text=True)
+        try:
+            url = server.stdout.readline().split()[-1]
+            check(url.startswith("rtsp://"), f"the server listens at {url}")
+            # The generation never ends (hung submit): the slate is what the client gets.
+            started = time.monotonic()
+            res = run(["gst-discoverer-1.0", "-t", "10", url], emulator.env())
+            took = time.monotonic() - started
+        finally:
+            server.terminate()
+            server.wait(10)
+    check(res.returncode == 0 and re.search(r"video #\d+: H\.264", res.stdout),
+          "an RTSP client receives H.264 video while the generation still runs")
+    check(took < 3, f"gst-discoverer-1.0 had it in {took:.2f} s (its own start-up included)")
+
+
 EXAMPLES = {"c": example_c, "python": example_python, "transcode": example_transcode,
-            "hls": example_hls, "compositor": example_compositor}
+            "hls": example_hls, "compositor": example_compositor,
+            "live-channel": example_live_channel, "live-queue": example_live_queue,
+            "rtsp": example_rtsp}
 
 
 def main():

@@ -147,9 +147,13 @@ class HttpsWaveSpeed {
     std::lock_guard<std::mutex> lock(mutex_);
     return seen_;
   }
+  // Requests of the generation: the quote and balance asked before the submit make no task.
+  static bool is_money(const Seen& s) {
+    return s.path == "/api/v3/model/price" || s.path == "/api/v3/balance";
+  }
   int count(const std::string& server) const {
     int n = 0;
-    for (const auto& s : seen()) n += s.server == server;
+    for (const auto& s : seen()) n += s.server == server && !is_money(s);
     return n;
   }
 
@@ -200,7 +204,7 @@ class HttpsWaveSpeed {
     {
       std::lock_guard<std::mutex> lock(self->mutex_);
       self->seen_.push_back(s);
-      for (const auto& r : self->seen_) polls += r.server == "api" && r.method == "GET";
+      for (const auto& r : self->seen_) polls += r.server == "api" && r.method == "GET" && !is_money(r);
     }
 
     if (s.server == "other") {
@@ -333,7 +337,10 @@ void test_submit_redirect_not_followed(Fixture* f, gconstpointer) {
   g_object_set(run->src, "tls-database", db, nullptr);
   play_to_end(*run);
   assert_key_stayed_home(*f->server, *run);
-  g_assert_cmpint(f->server->count("api"), ==, 1);  // one submit, not retried
+  int submits = 0;  // one submit, not retried (the catalogue and the quote come before it)
+  for (const auto& s : f->server->seen())
+    submits += s.server == "api" && s.method == "POST" && !HttpsWaveSpeed::is_money(s);
+  g_assert_cmpint(submits, ==, 1);
 }
 
 void test_poll_redirect_not_followed(Fixture* f, gconstpointer) {

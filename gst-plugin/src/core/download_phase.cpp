@@ -84,7 +84,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
       progress(ProgressType::Complete, "download",
                "Downloaded " + std::to_string(store_->have()) + " bytes of task " + id);
       // Journaled before EOS can reach the application: a rerun must not pick it up.
-      journal_status(id, TaskJournal::kDelivered, {}, std::to_string(store_->have()) + " bytes");
+      journal_status(id, "", {}, std::to_string(store_->have()) + " bytes", Ledger::kDelivered);
       store_->finish();
       return Outcome::Done;
     }
@@ -115,8 +115,11 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::download(HttpTransport& http, ap
     }
     if (gone || is_final_download_status(r.status)) {
       // Only a prediction that is gone too ends the task for good (never picked up again).
-      if (prediction_gone)
-        journal_status(id, TaskJournal::kGone, {}, "output " + std::to_string(r.status));
+      if (prediction_gone) {
+        journal_status(id, "", {}, "output HTTP " + std::to_string(r.status), Ledger::kGone);
+        if (from_ledger_ && store_->have() == 0)
+          return Outcome::Gone;  // a replay whose output is gone: paid for again, saying why
+      }
       return fail({download_refusal_kind(r.status),
                    "The video of task " + id + " cannot be downloaded: HTTP " +
                        std::to_string(r.status) + " (outputs are kept for 7 days)",

@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include "fd_io.h"
+
 namespace kling {
 
 std::unique_ptr<DownloadStore> DownloadStore::create(Error* error, const std::string& dir) {
@@ -83,12 +85,29 @@ std::unique_ptr<DownloadStore> DownloadStore::open_complete(const std::string& p
     close(fd);
     return nullptr;
   }
+  return open_complete(fd, static_cast<uint64_t>(st.st_size));
+}
+
+std::unique_ptr<DownloadStore> DownloadStore::open_complete(int fd, uint64_t size) {
   std::unique_ptr<DownloadStore> store(new DownloadStore(fd, {}, false));
-  store->have_ = static_cast<uint64_t>(st.st_size);
+  store->have_ = size;
   store->total_ = store->have_;
   store->complete_ = true;
   store->on_disk_[0] = store->have_;
   return store;
+}
+
+bool DownloadStore::append_past_end(const std::string& bytes) {
+  std::string error;
+  if (!flush_to_disk(&error)) {
+    errno = EIO;
+    return false;
+  }
+  if (int err = fd_io::write_all(fd_, bytes.data(), bytes.size(), static_cast<int64_t>(have()))) {
+    errno = err;
+    return false;
+  }
+  return true;
 }
 
 bool DownloadStore::copy_to(int out) {
@@ -103,13 +122,9 @@ bool DownloadStore::copy_to(int out) {
     size_t n = static_cast<size_t>(MIN(static_cast<uint64_t>(buf.size()), size - offset));
     if (!read(offset, n, reinterpret_cast<uint8_t*>(buf.data())))
       return false;
-    for (size_t done = 0; done < n;) {
-      ssize_t w = write(out, buf.data() + done, n - done);
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w <= 0)
-        return false;
-      done += static_cast<size_t>(w);
+    if (int err = fd_io::write_all(out, buf.data(), n)) {
+      errno = err;
+      return false;
     }
     offset += n;
   }
@@ -271,15 +286,7 @@ int DownloadStore::spill(std::unique_lock<std::mutex>& lock, size_t index) {
 }
 
 int DownloadStore::write_at(uint64_t offset, const char* data, size_t size) {
-  for (size_t done = 0; done < size;) {
-    ssize_t n = pwrite(fd_, data + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return n < 0 ? errno : ENOSPC;
-    done += static_cast<size_t>(n);
-  }
-  return 0;
+  return fd_io::write_all(fd_, data, size, static_cast<int64_t>(offset));
 }
 
 void DownloadStore::mark_on_disk(uint64_t begin, uint64_t end) {
@@ -424,16 +431,10 @@ DownloadStore::Wait DownloadStore::wait_for(uint64_t offset, size_t* size, Error
 }
 
 bool DownloadStore::read(uint64_t offset, size_t size, uint8_t* dest) const {
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = pread(fd_, dest + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n == 0)
-      errno = EIO;  // the file is shorter than what it should hold
-    if (n <= 0)
-      return false;
-    done += static_cast<size_t>(n);
+  // EIO: the file is shorter than what it should hold.
+  if (int err = fd_io::read_all(fd_, dest, size, offset)) {
+    errno = err;
+    return false;
   }
   return true;
 }

@@ -47,6 +47,8 @@ class DownloadStore {
   static std::unique_ptr<DownloadStore> create(Error* error, const std::string& dir = {});
   // A store holding a whole file already on disk (a cached video).
   static std::unique_ptr<DownloadStore> open_complete(const std::string& path);
+  // The same over the first `size` bytes of `fd`, which it takes.
+  static std::unique_ptr<DownloadStore> open_complete(int fd, uint64_t size);
   ~DownloadStore();
   DownloadStore(const DownloadStore&) = delete;
   DownloadStore& operator=(const DownloadStore&) = delete;
@@ -100,6 +102,9 @@ class DownloadStore {
   bool flush_to_disk(std::string* error);
   // Copies every byte present to `fd` (for the cache); false and errno on failure.
   bool copy_to(int fd);
+  // Writes `bytes` into the file after the last byte (not part of the video: a
+  // cache entry's trailer); false and errno on failure.
+  bool append_past_end(const std::string& bytes);
   // fsyncs and links or renames a store made with a `dir` to `path`; false when it cannot be.
   bool persist(const std::string& path, std::string* error);
   // True wakes and refuses every wait (unlock); false lets them wait again (unlock_stop).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "params.h"
 #include "request.h"
 
 namespace kling {
@@ -13,7 +14,11 @@ namespace {
 // Properties a URI may set. Anything else is refused, the key and URL above all.
 const char* const kUriProperties[] = {"prompt",        "negative-prompt", "duration",
                                       "aspect-ratio",  "request-id",      "poll-interval",
-                                      "timeout"};
+                                      "timeout",       "variation"};
+
+// A URI can come from anyone (a playlist, a media library): it may not poll
+// hard, nor wait forever on the user's account.
+constexpr unsigned kUriMinPollMs = 1000;
 
 bool allowed(const std::string& name) {
   return std::any_of(std::begin(kUriProperties), std::end(kUriProperties),
@@ -53,7 +58,19 @@ std::optional<KlingUri> parse_kling_uri(const char* text, std::string* error) {
         return std::nullopt;
       }
       if (!allowed(key)) {
-        *error = "Unknown parameter \"" + key + "\" in the kling:// URI";
+        if (!is_param_name(n)) {
+          *error = "Unknown parameter \"" + key + "\" in the kling:// URI";
+          return std::nullopt;
+        }
+        out.fields.emplace_back(n, v ? v : "");  // a request field, checked by the model's schema
+        continue;
+      }
+      if (key == "poll-interval" && g_ascii_strtoull(v ? v : "", nullptr, 10) < kUriMinPollMs) {
+        *error = "A kling:// URI may not set poll-interval below " + std::to_string(kUriMinPollMs) + " ms";
+        return std::nullopt;
+      }
+      if (key == "timeout" && g_ascii_strtoull(v ? v : "", nullptr, 10) == 0) {
+        *error = "A kling:// URI may not set timeout=0 (no deadline)";
         return std::nullopt;
       }
       out.params.emplace_back(key, v ? v : "");
@@ -70,11 +87,12 @@ std::string format_kling_uri(const KlingUri& uri) {
   g_autofree char* model = g_uri_escape_string(uri.model.c_str(), "/", FALSE);
   std::string out = std::string("kling://") + model;
   char sep = '?';
-  for (const auto& [name, value] : uri.params) {
-    g_autofree char* v = g_uri_escape_string(value.c_str(), ":", FALSE);
-    out += sep + name + "=" + v;
-    sep = '&';
-  }
+  for (const auto* list : {&uri.params, &uri.fields})
+    for (const auto& [name, value] : *list) {
+      g_autofree char* v = g_uri_escape_string(value.c_str(), ":", FALSE);
+      out += sep + name + "=" + v;
+      sep = '&';
+    }
   return out;
 }
 

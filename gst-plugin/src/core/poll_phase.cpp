@@ -69,8 +69,11 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::poll_until_final(HttpTransport& 
       return fail({ErrorKind::BadReply, "Unreadable reply while polling task " + id + ": " + reply.message,
                    "GET " + url + " answered HTTP " + std::to_string(r.status), http_status, id});
     if (reply.kind == api::ReplyKind::ApiError) {
-      if (http_status == 404 || http_status == 410)
-        journal_status(id, TaskJournal::kGone, {}, reply.message);  // nothing left to resume
+      if (http_status == 404 || http_status == 410) {
+        journal_status(id, "", {}, "HTTP " + std::to_string(http_status), Ledger::kGone);  // nothing left to resume
+        if (from_ledger_)
+          return Outcome::Gone;  // picked up from the ledger: paid for again, saying why
+      }
       std::string what = http_status == 404 || http_status == 410
                              ? "Task " + id + " not found (WaveSpeed keeps tasks for 7 days): "
                              : "Polling task " + id + " failed: ";

@@ -8,14 +8,15 @@ using namespace runner;
 
 TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api::Task* task) {
   const std::string url = api::submit_url(request_.api_url, request_.model);
-  const std::string body = api::build_submit_body(request_);
+  const std::string& body = submit_body_;  // checked against the model by prepare()
   progress(ProgressType::Start, "submit",
-           "Submitting a " + std::to_string(request_.duration) + " s " + request_.aspect_ratio +
-               " video to " + request_.model);
+           (resubmit_why_.empty() ? std::string() : "Submitting again: " + resubmit_why_ + ". ") +
+               "Submitting a " + std::to_string(request_.duration) + " s " + request_.aspect_ratio +
+               " video to " + request_.model + (price_text_.empty() ? "" : ": " + price_text_));
 
   for (unsigned attempt = 1;; attempt++) {
-    // On record before the POST: a crash during it leaves a note for the next run.
-    journal_.record_submitting(nullptr);
+    // On record before the POST: a crash during it leaves it unanswered for every later run.
+    gate_.sending();
     HttpResult r = http.api_call("POST", url, &body, cancellable_.get());
     api::Reply reply = api::parse_reply(r.status, r.body);
     const unsigned status = effective_status(r, reply);
@@ -25,8 +26,17 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
     const bool has_task = reply.kind == api::ReplyKind::Task && !reply.task.id.empty();
     // Otherwise, until a task id arrives, a task may exist that we know nothing of.
     submit_uncertain_ = !no_task && !has_task;
+    // The ledger learns what the submit came to before anything else is said.
+    const bool retrying = no_task && (status == 429 || r.never_connected) && attempt <= request_.retries &&
+                          !r.cancelled && !r.tls_failed;
+    const bool named_task = !has_task && !reply.task.id.empty();  // an error reply naming its task
     if (no_task)
-      journal_.record_submitting(r.cancelled ? "not sent" : "refused");
+      gate_.not_sent();  // a retry may follow; if none does, nothing was made
+    if (no_task && !retrying && !named_task)
+      gate_.no_task();
+    else if (!no_task && !has_task && !named_task)
+      gate_.unanswered(r.status ? "HTTP " + std::to_string(r.status) + " without a task id"
+                                : r.cancelled ? "stopped before the reply" : r.transport_error);
     if (r.cancelled)
       return Outcome::Cancelled;
 
@@ -63,9 +73,9 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
       if (task->status.empty())
         task->status = "created";
       set_task(*task, false);  // the id is known to the element from here on
-      // Journaled before the first poll: from here on a crash cannot lose the task.
+      // On the ledger before the first poll: from here on a crash cannot lose the task.
       std::string error;
-      if (!journal_.record_submitted(request_, task->id, task->status, &error))
+      if (!gate_.submitted(task->id, task->status, &error))
         journal_failure(task->id, error);
       progress(ProgressType::Continue, "submit",
                "Task " + task->id + " submitted (status " + task->status + ")");
@@ -74,6 +84,22 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
     if (!r.redirect_to.empty())
       return fail(redirect_error(r, "POST", url, {}));
     std::string debug = "POST " + url + " answered HTTP " + std::to_string(r.status);
+    if (named_task) {
+      // Refused or failed, yet it names a task: that task may exist and bill. Keep its id.
+      api::Task named = reply.task;
+      if (named.status.empty())
+        named.status = "unknown";
+      submit_uncertain_ = false;
+      set_task(named, false);
+      std::string error;
+      if (!gate_.submitted(named.id, named.status, &error))
+        journal_failure(named.id, error);
+      return fail({kind_for_status(status),
+                   "WaveSpeed answered the submit " + describe_status(r, reply) + " but named task " +
+                       named.id + ", which may exist: run the same request again to follow it, or "
+                       "resume it with request-id=" + named.id,
+                   debug, status, named.id});
+    }
     if (status >= 500 || reply.kind == api::ReplyKind::Gateway)
       debug += "; not retried: the task may have been created, see your WaveSpeed dashboard";
     if (reply.kind == api::ReplyKind::Malformed || reply.kind == api::ReplyKind::Task)

@@ -57,10 +57,12 @@ TaskRunner::Worker::Worker(Request request, std::string resume_id,
     : request_(std::move(request)),
       store_(std::move(store)),
       events_(std::move(events)),
-      journal_(request_.journal_path, request_.fingerprint()),
-      cache_(request_.cache_dir),
+      cache_(request_.cache_dir, request_.cache_max_size),
       cancellable_(GRef<GCancellable>::adopt(g_cancellable_new())),
-      task_id_(std::move(resume_id)) {
+      task_id_(std::move(resume_id)),
+      gate_(request_, cancellable_.get(),
+            {[this](const std::string& text) { progress(ProgressType::Continue, "submit", text); },
+             [this](unsigned ms) { return sleep_ms(ms); }, [this] { return ms_to_deadline(); }}) {
   store_->set_max_size(request_.max_size);
   // The cancellable's wakeup fd, made before another thread can cancel: GLib
   // guards it with a lock ThreadSanitizer cannot see. It goes with the cancellable.
@@ -95,18 +97,30 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::execute(HttpTransport& http) {
     return Outcome::Done;
   api::Task task;
   task.id = task_id();
-  if (!task.id.empty()) {
-    progress(ProgressType::Start, "poll", "Resuming task " + task.id);
-  } else {
-    if (Outcome o = prepare(http, &task); o != Outcome::Done)
+  // Twice at most: a task picked up from the ledger that turns out gone is paid for again, once.
+  for (int round = 0;; round++) {
+    Outcome o = Outcome::Done;
+    if (!task.id.empty()) {
+      learn_model(http);  // nothing to check before a poll, but kling/task says if it has sound
+      progress(ProgressType::Start, "poll", "Resuming task " + task.id);
+    } else {
+      o = prepare(http, &task);
+      if (o == Outcome::Done && task.id.empty())
+        o = submit(http, &task);
+    }
+    // A replay has its output already: no poll.
+    if (o == Outcome::Done && task.outputs.empty())
+      o = poll_until_final(http, &task);
+    if (o == Outcome::Done)
+      o = download(http, std::move(task));
+    if (o != Outcome::Gone)
       return o;
-    if (task.id.empty())
-      if (Outcome o = submit(http, &task); o != Outcome::Done)
-        return o;
+    if (round > 0 || store_->have() > 0)
+      return fail({ErrorKind::NotFound, "Task " + task_id() + " is gone (WaveSpeed keeps tasks for 7 days)",
+                   {}, 0, task_id()});
+    task = api::Task();
+    from_ledger_ = false;
   }
-  if (Outcome o = poll_until_final(http, &task); o != Outcome::Done)
-    return o;
-  return download(http, std::move(task));
 }
 
 std::string TaskRunner::Worker::poll_url_for(const api::Task& task) const {
@@ -143,15 +157,20 @@ void TaskRunner::Worker::set_task(const api::Task& task, bool journal) {
     task_id_ = task.id;
   }
   if (journal)
-    journal_status(task.id, task.status, task.outputs, task.error);
-  if (events_.task && !task.status.empty())
-    events_.task(task);
+    journal_status(task.id, task.status, task.outputs, task.error,
+                   api::is_final_status(task.status) && task.status != "completed" ? Ledger::kFailed : nullptr);
+  if (events_.task && !task.status.empty()) {
+    api::Task told = task;
+    told.has_audio = has_audio_;
+    events_.task(told);
+  }
 }
 
 void TaskRunner::Worker::journal_status(const std::string& id, const std::string& status,
-                                const std::vector<std::string>& outputs, const std::string& detail) {
+                                const std::vector<std::string>& outputs, const std::string& detail,
+                                const char* state) {
   std::string error;
-  if (!journal_.record_status(id, status, outputs, detail, &error))
+  if (!gate_.record(id, status, outputs, state, detail, &error))
     journal_failure(id, error);
 }
 

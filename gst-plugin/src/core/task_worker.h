@@ -1,7 +1,8 @@
 // Inside the task runner (not for its users): the worker that lives on the
 // runner's thread, and the helpers its phases share. The flow is in
 // task_runner.cpp; each phase has a file of its own:
-//   pre_submit_phase.cpp  what happens before any money is spent (the journal's unfinished task)
+//   pre_submit_phase.cpp  what happens before any money is spent (the request checked against
+//                         its model, a local image uploaded, the ledger's word, the price)
 //   submit_phase.cpp      the one POST that makes (and bills) a task
 //   poll_phase.cpp        polls until a final status, the deadline, retries
 //   download_phase.cpp    the Range-resumed download into the store, the cache entry
@@ -17,10 +18,12 @@
 #include <string>
 #include <vector>
 
+#include "catalog_fetch.h"
 #include "glib_ptr.h"
 #include "http_transport.h"
 #include "retry_policy.h"
-#include "task_journal.h"
+#include "ledger.h"
+#include "submit_gate.h"
 #include "task_runner.h"
 #include "video_cache.h"
 
@@ -50,15 +53,23 @@ class TaskRunner::Worker {
 
  private:
   using Clock = std::chrono::steady_clock;
-  enum class Outcome { Done, Failed, Cancelled };
+  // Gone: a task picked up from the ledger no longer exists; the request is admitted again.
+  enum class Outcome { Done, Failed, Cancelled, Gone };
 
   // The flow (task_runner.cpp): prepare, submit unless a task is known, poll, download.
   Outcome execute(HttpTransport& http);
   // Before the submit (pre_submit_phase.cpp): each step may end the run, or set
-  // task->id to a task to poll instead of submitting. The request may still be
-  // changed here (nothing else reads it yet); from the submit on it is fixed.
+  // task->id to a task to poll (with its outputs: to replay) instead of submitting.
+  // The request may still be changed here (nothing else reads it yet); from the
+  // submit on it is fixed.
   Outcome prepare(HttpTransport& http, api::Task* task);
-  Outcome resume_from_journal(api::Task* task);
+  // The model's fields (catalogue), the body checked against them (a refusal sends nothing),
+  // a local image uploaded: sets submit_body_.
+  Outcome check_request(HttpTransport& http);
+  // The model's catalogue entry (or the built-in one); notes whether its videos have sound.
+  CatalogLookup learn_model(HttpTransport& http);
+  // The ledger's word on this request, and for a submit its price checked.
+  Outcome admit(HttpTransport& http, api::Task* task);
   // submit_phase.cpp
   Outcome submit(HttpTransport& http, api::Task* task);
   // poll_phase.cpp
@@ -80,15 +91,18 @@ class TaskRunner::Worker {
   Outcome fail(Error error);
   // Publishes a status change (and journals it unless `journal` is false).
   void set_task(const api::Task& task, bool journal = true);
+  // Records a status change on the ledger; `state` a Ledger state (delivered, gone, failed).
   void journal_status(const std::string& id, const std::string& status,
-                      const std::vector<std::string>& outputs, const std::string& detail);
+                      const std::vector<std::string>& outputs, const std::string& detail,
+                      const char* state = nullptr);
   void journal_failure(const std::string& what, const std::string& error);
   void progress(ProgressType type, const char* code, const std::string& text);
 
   Request request_;  // changed only by prepare(), before the submit
+  std::string submit_body_;  // set by prepare(): the request as its model takes it
+  bool has_audio_ = false;   // the model's videos have sound (told in each task event)
   const std::shared_ptr<DownloadStore> store_;
   const TaskEvents events_;
-  const TaskJournal journal_;
   const VideoCache cache_;
   std::optional<Clock::time_point> deadline_;
 
@@ -97,6 +111,12 @@ class TaskRunner::Worker {
   std::condition_variable wake_;
   bool cancelled_ = false;
   std::string task_id_;
+
+  // The ledger's word on this request (after cancellable_: it uses it).
+  SubmitGate gate_;
+  std::string resubmit_why_;  // a task of this request is gone: said in the submit text
+  std::string price_text_;    // "costs $1.30, balance $12.40"
+  bool from_ledger_ = false;  // the task was picked up from the ledger: gone means submit again
 };
 
 }  // namespace kling

@@ -1,43 +1,61 @@
 #include "video_cache.h"
 
+#include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
-#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <vector>
 
+#include "fd_io.h"
 #include "json_util.h"
 
 namespace kling {
 
 namespace {
 
-// Writes `fill`'s output to a temporary file in `path`'s folder, then renames it over
-// `path`: for a video, too big to hold in memory for g_file_set_contents_full.
-template <typename Fill>
-bool write_atomically(const std::string& path, Fill fill, std::string* error) {
-  std::string tmp = path + ".tmp-XXXXXX";
-  int fd = g_mkstemp_full(tmp.data(), O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    *error = "cannot create " + tmp + ": " + g_strerror(errno);
-    return false;
-  }
-  bool ok = fill(fd) && fsync(fd) == 0;
-  int saved = errno;
-  ok = close(fd) == 0 && ok;
-  if (ok && g_rename(tmp.c_str(), path.c_str()) == 0)
-    return true;
-  *error = "cannot write " + path + ": " + g_strerror(ok ? errno : saved);
-  g_unlink(tmp.c_str());
-  return false;
+constexpr char kMagic[8] = {'K', 'L', 'I', 'N', 'G', 'C', '0', '1'};
+constexpr size_t kTail = 16;  // trailer length (8 bytes, little-endian) + magic
+constexpr uint64_t kMaxTrailer = 1 << 20;
+
+bool read_at(int fd, uint64_t offset, void* dest, size_t size) {
+  return fd_io::read_all(fd, dest, size, offset) == 0;
 }
+
+// SHA-256 of the first `size` bytes, read with `read(offset, n, dest)`.
+template <typename Read>
+std::string hash_of(uint64_t size, Read read) {
+  g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+  std::vector<uint8_t> buf(1 << 20);
+  for (uint64_t offset = 0; offset < size;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - offset));
+    if (!read(offset, n, buf.data()))
+      return "";
+    g_checksum_update(sum, buf.data(), n);
+    offset += n;
+  }
+  return g_checksum_get_string(sum);
+}
+
+std::string tail_for(const std::string& trailer) {
+  std::string tail(kTail, '\0');
+  uint64_t len = trailer.size();
+  for (int i = 0; i < 8; i++)
+    tail[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+  memcpy(&tail[8], kMagic, sizeof kMagic);
+  return trailer + tail;
+}
+
 
 }  // namespace
 
-std::string VideoCache::entry(const std::string& fingerprint, const char* ext) const {
-  g_autofree char* path = g_build_filename(dir_.c_str(), (fingerprint + ext).c_str(), nullptr);
+std::string VideoCache::entry(const std::string& fingerprint) const {
+  g_autofree char* path = g_build_filename(dir_.c_str(), (fingerprint + kExtension).c_str(), nullptr);
   return path;
 }
 
@@ -45,19 +63,39 @@ std::unique_ptr<DownloadStore> VideoCache::open(const std::string& fingerprint,
                                                 std::string* task_id) const {
   if (!enabled())
     return nullptr;
-  // The .json is written last: without it the entry is incomplete.
+  const std::string path = entry(fingerprint);
+  // One descriptor for the whole check: a rename over the entry meanwhile cannot mix two.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return nullptr;
+  auto miss = [fd]() -> std::unique_ptr<DownloadStore> { close(fd); return nullptr; };
+  GStatBuf st;
+  char tail[kTail];
+  if (fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) < kTail ||
+      !read_at(fd, st.st_size - kTail, tail, kTail) || memcmp(tail + 8, kMagic, sizeof kMagic) != 0)
+    return miss();
+  uint64_t len = 0;
+  for (int i = 7; i >= 0; i--)
+    len = (len << 8) | static_cast<uint8_t>(tail[i]);
+  if (len == 0 || len > kMaxTrailer || len + kTail > static_cast<uint64_t>(st.st_size))
+    return miss();
+  const uint64_t size = st.st_size - kTail - len;
+  std::string trailer(len, '\0');
+  if (!read_at(fd, size, trailer.data(), len))
+    return miss();
   g_autoptr(JsonParser) parser = json_parser_new_immutable();
-  if (!json_parser_load_from_file(parser, entry(fingerprint, ".json").c_str(), nullptr))
-    return nullptr;
-  JsonNode* root = json_parser_get_root(parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-    return nullptr;
-  JsonObject* o = json_node_get_object(root);
-  auto store = DownloadStore::open_complete(entry(fingerprint, ".mp4"));
-  if (!store || static_cast<int64_t>(store->have()) != json_object_get_int_member_with_default(o, "size", -1))
-    return nullptr;
+  if (!json_parser_load_from_data(parser, trailer.data(), static_cast<gssize>(len), nullptr) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
+    return miss();
+  JsonObject* o = json_node_get_object(json_parser_get_root(parser));
+  const std::string sha = json_object_get_string_member_with_default(o, "sha256", "");
+  if (size == 0 || json_object_get_int_member_with_default(o, "size", -1) != static_cast<int64_t>(size) ||
+      fingerprint != json_object_get_string_member_with_default(o, "fingerprint", "") || sha.empty() ||
+      hash_of(size, [fd](uint64_t off, size_t n, uint8_t* d) { return read_at(fd, off, d, n); }) != sha)
+    return miss();
   *task_id = json_object_get_string_member_with_default(o, "id", "");
-  return store;
+  futimens(fd, nullptr);  // used now: the last to be evicted
+  return DownloadStore::open_complete(fd, size);
 }
 
 bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStore& store,
@@ -68,37 +106,86 @@ bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStor
     *error = "cannot create " + dir_ + ": " + g_strerror(errno);
     return false;
   }
-  const std::string fp = r.fingerprint();
-  const std::string video = entry(fp, ".mp4");
   if (!store.flush_to_disk(error))
     return false;
-  // Linked or renamed into place when it can be; copied otherwise.
-  if (!store.persist(video, error) &&
-      !write_atomically(video, [&](int fd) { return store.copy_to(fd); }, error))
-    return false;
-
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json::add_string(b, "id", task_id);
-  json::add_string(b, "model", r.model);
-  json::add_string(b, "prompt", r.prompt);
-  json::add_string(b, "negative_prompt", r.negative_prompt);
-  json::add_string(b, "aspect_ratio", r.aspect_ratio);
-  json::add_int(b, "duration", r.duration);
-  json::add_int(b, "size", static_cast<int64_t>(store.have()));
-  json_builder_end_object(b);
-  const std::string json = json::to_string(b);
-  // Written last, durably: without it the entry does not exist.
-  g_autoptr(GError) gerror = nullptr;
-  if (!g_file_set_contents_full(entry(fp, ".json").c_str(), json.data(),
-                                static_cast<gssize>(json.size()),
-                                static_cast<GFileSetContentsFlags>(G_FILE_SET_CONTENTS_CONSISTENT |
-                                                                   G_FILE_SET_CONTENTS_DURABLE),
-                                0600, &gerror)) {
-    *error = gerror->message;
+  const uint64_t size = store.have();
+  const std::string sha = hash_of(size, [&store](uint64_t off, size_t n, uint8_t* d) { return store.read(off, n, d); });
+  if (sha.empty()) {
+    *error = "cannot read the video back: " + std::string(g_strerror(errno));
     return false;
   }
+  const std::string fp = r.fingerprint();
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json::add_string(b, "fingerprint", fp);
+  json::add_string(b, "id", task_id);
+  json::add_string(b, "sha256", sha);
+  json::add_int(b, "size", static_cast<int64_t>(size));
+  json::add_string(b, "model", r.model);
+  json::add_string(b, "prompt", r.prompt);
+  json::add_int(b, "variation", r.variation);
+  json_builder_end_object(b);
+  const std::string trailer = tail_for(json::to_string(b));
+  const std::string path = entry(fp);
+
+  // The store's own file becomes the entry when it lives in this folder...
+  std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(g_random_int());
+  bool ok = store.append_past_end(trailer) && store.persist(tmp, error);
+  if (!ok) {
+    // ...otherwise a copy.
+    tmp = path + ".tmp-XXXXXX";
+    int fd = g_mkstemp_full(tmp.data(), O_RDWR | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      *error = "cannot create " + tmp + ": " + g_strerror(errno);
+      return false;
+    }
+    ok = store.copy_to(fd) && fd_io::write_all(fd, trailer.data(), trailer.size()) == 0 && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok) {
+      *error = "cannot write " + tmp + ": " + g_strerror(errno);
+      g_unlink(tmp.c_str());
+      return false;
+    }
+  }
+  if (g_rename(tmp.c_str(), path.c_str()) != 0) {
+    *error = "cannot write " + path + ": " + g_strerror(errno);
+    g_unlink(tmp.c_str());
+    return false;
+  }
+  evict(path);
   return true;
+}
+
+void VideoCache::evict(const std::string& keep) const {
+  if (max_size_ == 0)
+    return;
+  struct Item { std::string path; uint64_t size; int64_t used_ns; };
+  std::vector<Item> items;
+  uint64_t total = 0;
+  g_autoptr(GDir) dir = g_dir_open(dir_.c_str(), 0, nullptr);
+  if (!dir)
+    return;
+  while (const char* name = g_dir_read_name(dir)) {
+    if (!g_str_has_suffix(name, kExtension))
+      continue;
+    g_autofree char* path = g_build_filename(dir_.c_str(), name, nullptr);
+    struct stat st;
+    if (stat(path, &st) != 0)
+      continue;
+    total += st.st_size;
+    items.push_back({path, static_cast<uint64_t>(st.st_size),
+                     int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec});
+  }
+  std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.used_ns < b.used_ns; });
+  // Another process reading an entry keeps its bytes through its descriptor.
+  for (const Item& item : items) {
+    if (total <= max_size_)
+      break;
+    if (item.path == keep)
+      continue;
+    if (g_unlink(item.path.c_str()) == 0)
+      total -= item.size;
+  }
 }
 
 }  // namespace kling

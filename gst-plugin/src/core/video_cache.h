@@ -1,9 +1,14 @@
-// A content-addressed cache of finished videos: <fingerprint>.mp4 beside
-// <fingerprint>.json, each written to a temporary name, fsync'd and renamed,
-// so a crash leaves either a whole entry or none. A repeated request replays
-// from disk without submitting (no second bill).
+// A cache of finished videos shared by every process of the machine. An entry
+// is one file, <fingerprint>.kling: the video's bytes, then a JSON trailer that
+// names the request, the task and the SHA-256 of those bytes, then the trailer's
+// length and a magic word. It is written to a temporary name, fsync'd and
+// renamed, so two processes saving one entry each leave a whole one, and it is
+// read through one file descriptor and verified against its hash: a torn,
+// truncated or mismatched entry is a miss, never another task's video. The
+// folder is kept under a size (least recently used entries go first).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -14,20 +19,27 @@ namespace kling {
 
 class VideoCache {
  public:
-  explicit VideoCache(std::string dir) : dir_(std::move(dir)) {}
+  explicit VideoCache(std::string dir, uint64_t max_size = 0)
+      : dir_(std::move(dir)), max_size_(max_size) {}
   bool enabled() const { return !dir_.empty(); }
   const std::string& dir() const { return dir_; }
 
-  // The cached video of `fingerprint`, or nullptr. `task_id` gets the task that made it.
+  // The verified video of `fingerprint`, or nullptr. `task_id` gets the task that made it.
   std::unique_ptr<DownloadStore> open(const std::string& fingerprint, std::string* task_id) const;
   // Makes `store` (complete) the entry of `request`: renamed into place when it
-  // was created in the cache folder, copied otherwise.
+  // was created in the cache folder, copied otherwise. Then evicts down to max_size.
   bool save(const Request& request, const std::string& task_id, DownloadStore& store,
             std::string* error) const;
+  // Removes least recently used entries until the folder holds at most `max_size_`
+  // bytes of entries, never `keep`.
+  void evict(const std::string& keep) const;
+
+  static constexpr const char* kExtension = ".kling";
 
  private:
-  std::string entry(const std::string& fingerprint, const char* ext) const;
+  std::string entry(const std::string& fingerprint) const;
   std::string dir_;
+  uint64_t max_size_;
 };
 
 }  // namespace kling

@@ -65,8 +65,9 @@ ClipPlayer::ClipPlayer(GstElement* owner, const PropertyValues& defaults, const 
   sink_ = GST_APP_SINK(sink);
   g_object_set(scale, "add-borders", TRUE, nullptr);
   g_object_set(filter_, "caps", caps, nullptr);
-  // A few frames decoded ahead, no clock: the live output sets the pace.
-  g_object_set(sink, "sync", FALSE, "max-buffers", 3u, "drop", FALSE, "enable-last-sample", FALSE,
+  // A few frames decoded ahead, no clock: the live output sets the pace. Enough
+  // that a clip's EOS is known frames before its last frame is due, on a busy machine.
+  g_object_set(sink, "sync", FALSE, "max-buffers", 6u, "drop", FALSE, "enable-last-sample", FALSE,
                nullptr);
   gst_bin_add_many(GST_BIN(pipeline_), src_, decode, convert, scale, rate, filter_, sink, nullptr);
   gst_element_link(src_, decode);

@@ -101,6 +101,9 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts) {
     if (GstSample* sample = current_->pull()) {
       out = take(sample);
     } else if (!current_->ended() || (restarting_ && !current_->failed())) {
+      if (!restarting_)
+        GST_INFO_OBJECT(owner_, "the clip's decoding is behind: frame at %" GST_TIME_FORMAT
+                        " repeats the last one", GST_TIME_ARGS(pts));
       out = last_ ? gst_buffer_ref(last_) : nullptr;  // decoding behind, or a loop seeking
     } else {
       if (!ended_posted_) {

@@ -45,7 +45,9 @@ GstBuffer* Slate::buffer(const std::string& title, const std::string& detail) {
   std::string text = title + "\n" + detail;
   if (!card_ || text != card_text_) {
     gst_clear_buffer(&card_);
+    gint64 start = g_get_monotonic_time();
     card_ = draw_card(title, detail);
+    GST_DEBUG("slate drawn in %" G_GINT64_FORMAT " us", g_get_monotonic_time() - start);
     card_text_ = text;
   }
   return card_ ? gst_buffer_ref(card_) : nullptr;

@@ -10,11 +10,17 @@
  * |[
  * gst-launch-1.0 klingsrc prompt="a red fox in snow" duration=10 aspect-ratio=9:16 ! \
  *     decodebin ! videoconvert ! autovideosink
+ * gst-launch-1.0 klingsrc model=kwaivgi/kling-v2.1-i2v-master image=fox.png prompt="the fox runs" ! \
+ *     decodebin ! videoconvert ! autovideosink
  * ]|
+ *
+ * Any WaveSpeed video model is usable: its fields are read from WaveSpeed's
+ * model catalogue (cached for an hour) and the request is checked against
+ * them before anything is sent; `params` carries fields with no property.
  *
  * Nothing is submitted before the first buffer is asked for, and never twice
  * for the same request on one element. Progress is posted as GstProgress
- * messages (codes `submit`, `poll`, `download`, `cache`, `journal`) and
+ * messages (codes `submit`, `poll`, `download`, `cache`, `journal`, `upload`) and
  * `kling/task` and `kling/download` element messages.
  */
 #include "gstklingsrc.h"
@@ -28,7 +34,7 @@
 #include "kling_enums.h"
 #include "kling_messages.h"
 #include "kling_uri.h"
-#include "task_journal.h"
+#include "ledger.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_kling_src_debug);
 #define GST_CAT_DEFAULT gst_kling_src_debug
@@ -61,9 +67,14 @@ enum {
   PROP_RESUME_UNFINISHED,
   PROP_CACHE_DIR,
   PROP_MAX_SIZE,
+  PROP_PARAMS,
   PROP_PROXY,
   PROP_PROXY_ID,
   PROP_PROXY_PW,
+  PROP_VARIATION,
+  PROP_MAX_COST,
+  PROP_DAILY_BUDGET,
+  PROP_CACHE_MAX_SIZE,
 };
 
 // What the properties hold; read under `settings_lock`, copied once in start().
@@ -76,6 +87,10 @@ struct Settings {
   gdouble guidance_scale = -1.0;         // < 0: not sent
   std::optional<std::string> journal;    // unset: the default path; "none" or "": off
   std::optional<std::string> cache_dir;  // unset: KLING_CACHE_DIR; "": off
+  // As set, for reading back; base.params holds its fields as the core takes them.
+  std::unique_ptr<GstStructure, decltype(&gst_structure_free)> params{nullptr, gst_structure_free};
+  gdouble max_cost = -1.0;               // < 0: KLING_MAX_COST, else no limit
+  gdouble daily_budget = -1.0;           // < 0: KLING_DAILY_BUDGET, else no limit
 };
 
 }  // namespace
@@ -119,7 +134,7 @@ static std::string effective_api_url(const Settings& s) {
 // "none" is there for gst-launch, where the shell eats journal="".
 static std::string effective_journal(const Settings& s) {
   if (!s.journal)
-    return kling::TaskJournal::default_path();
+    return kling::Ledger::default_path();
   return *s.journal == "none" ? std::string() : *s.journal;
 }
 
@@ -128,6 +143,46 @@ static std::string effective_cache_dir(const Settings& s) {
     return *s.cache_dir;
   const char* env = g_getenv("KLING_CACHE_DIR");
   return env ? env : "";
+}
+
+// The params structure's fields as the core takes them (GStreamer-free plain values).
+static kling::Params params_from_structure(const GstStructure* structure) {
+  kling::Params params;
+  if (!structure)
+    return params;
+  gst_structure_foreach(structure, [](GQuark field, const GValue* v, gpointer data) -> gboolean {
+    kling::Param p{g_quark_to_string(field), {}};
+    switch (G_TYPE_FUNDAMENTAL(G_VALUE_TYPE(v))) {
+      case G_TYPE_STRING: p.value = kling::ParamValue::of(std::string(g_value_get_string(v) ? g_value_get_string(v) : "")); break;
+      case G_TYPE_BOOLEAN: p.value = kling::ParamValue::of_bool(g_value_get_boolean(v)); break;
+      case G_TYPE_INT: p.value = kling::ParamValue::of(static_cast<int64_t>(g_value_get_int(v))); break;
+      case G_TYPE_UINT: p.value = kling::ParamValue::of(static_cast<int64_t>(g_value_get_uint(v))); break;
+      case G_TYPE_INT64: p.value = kling::ParamValue::of(static_cast<int64_t>(g_value_get_int64(v))); break;
+      case G_TYPE_DOUBLE: p.value = kling::ParamValue::of(g_value_get_double(v)); break;
+      case G_TYPE_FLOAT: p.value = kling::ParamValue::of(static_cast<double>(g_value_get_float(v))); break;
+      default: {  // anything else as its text: the model's schema types it
+        g_autofree gchar* text = gst_value_serialize(v);
+        p.value = kling::ParamValue::of(std::string(text ? text : ""));
+      }
+    }
+    static_cast<kling::Params*>(data)->push_back(std::move(p));
+    return TRUE;
+  }, &params);
+  return params;
+}
+
+// A limit in US dollars: the property when set (>= 0), else the environment's, else none.
+static std::optional<double> effective_limit(gdouble property, const char* env_name) {
+  if (property >= 0.0)
+    return property;
+  const char* env = g_getenv(env_name);
+  if (!env || !*env)
+    return std::nullopt;
+  char* end = nullptr;
+  double v = g_ascii_strtod(env, &end);
+  if (end == env || *end != '\0' || !(v >= 0.0))
+    return std::nullopt;
+  return v;
 }
 
 static kling::Request snapshot_request(GstKlingSrc* self) {
@@ -143,6 +198,8 @@ static kling::Request snapshot_request(GstKlingSrc* self) {
     r.guidance_scale = s.guidance_scale;
   r.journal_path = effective_journal(s);
   r.cache_dir = effective_cache_dir(s);
+  r.max_cost = effective_limit(s.max_cost, "KLING_MAX_COST");
+  r.daily_budget = effective_limit(s.daily_budget, "KLING_DAILY_BUDGET");
   return r;
 }
 
@@ -159,7 +216,16 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
   switch (prop_id) {
     case PROP_PROMPT: set_string(&s.base.prompt, value); break;
     case PROP_NEGATIVE_PROMPT: set_string(&s.base.negative_prompt, value); break;
-    case PROP_DURATION: s.duration = static_cast<GstKlingDuration>(g_value_get_enum(value)); break;
+    case PROP_DURATION:
+      s.duration = static_cast<GstKlingDuration>(g_value_get_enum(value));
+      s.base.duration_set = true;  // wins over a duration in params
+      break;
+    case PROP_PARAMS: {
+      const GstStructure* params = gst_value_get_structure(value);
+      s.params.reset(params ? gst_structure_copy(params) : nullptr);
+      s.base.params = params_from_structure(params);
+      break;
+    }
     case PROP_ASPECT_RATIO:
       s.aspect_ratio = static_cast<GstKlingAspectRatio>(g_value_get_enum(value));
       s.base.aspect_ratio_set = true;
@@ -177,6 +243,10 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
       s.cache_dir = v ? std::optional<std::string>(v) : std::nullopt;
       break;
     }
+    case PROP_VARIATION: s.base.variation = g_value_get_uint(value); break;
+    case PROP_MAX_COST: s.max_cost = g_value_get_double(value); break;
+    case PROP_DAILY_BUDGET: s.daily_budget = g_value_get_double(value); break;
+    case PROP_CACHE_MAX_SIZE: s.base.cache_max_size = g_value_get_uint64(value); break;
     case PROP_API_KEY: set_string(&s.api_key, value); break;
     case PROP_API_URL: set_string(&s.api_url, value); break;
     case PROP_MODEL:
@@ -231,6 +301,7 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
     case PROP_REQUEST_TIMEOUT: g_value_set_uint(value, s.base.request_timeout_s); break;
     case PROP_RETRIES: g_value_set_uint(value, s.base.retries); break;
     case PROP_MAX_SIZE: g_value_set_uint64(value, s.base.max_size); break;
+    case PROP_PARAMS: gst_value_set_structure(value, s.params.get()); break;
     case PROP_PROXY: g_value_set_string(value, s.base.proxy.c_str()); break;
     case PROP_PROXY_ID: g_value_set_string(value, s.base.proxy_id.c_str()); break;
     case PROP_REQUEST_ID: g_value_set_string(value, s.base.request_id.c_str()); break;
@@ -241,6 +312,10 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
     case PROP_JOURNAL: g_value_set_string(value, effective_journal(s).c_str()); break;
     case PROP_RESUME_UNFINISHED: g_value_set_boolean(value, s.base.resume_unfinished); break;
     case PROP_CACHE_DIR: g_value_set_string(value, effective_cache_dir(s).c_str()); break;
+    case PROP_VARIATION: g_value_set_uint(value, s.base.variation); break;
+    case PROP_MAX_COST: g_value_set_double(value, s.max_cost); break;
+    case PROP_DAILY_BUDGET: g_value_set_double(value, s.daily_budget); break;
+    case PROP_CACHE_MAX_SIZE: g_value_set_uint64(value, s.base.cache_max_size); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
 }
@@ -413,6 +488,10 @@ static gchar* gst_kling_src_uri_get_uri(GstURIHandler* handler) {
     uri.params.emplace_back("negative-prompt", s.base.negative_prompt);
   if (!s.base.request_id.empty())
     uri.params.emplace_back("request-id", s.base.request_id);
+  for (const kling::Param& p : s.base.params)  // typed again by the model's schema when read back
+    uri.fields.emplace_back(p.name, p.value.kind == kling::ParamValue::Kind::String ? p.value.text : p.value.json());
+  if (s.base.variation)
+    uri.params.emplace_back("variation", std::to_string(s.base.variation));
   return g_strdup(kling::format_kling_uri(uri).c_str());
 }
 
@@ -449,6 +528,13 @@ static gboolean gst_kling_src_uri_set_uri(GstURIHandler* handler, const gchar* t
   g_object_set(self, "model", uri->model.c_str(), nullptr);
   for (const auto& [name, value] : uri->params)
     gst_util_set_object_arg(G_OBJECT(self), name.c_str(), value.c_str());
+  // Other keys are request fields (the model's schema types and checks them before the submit).
+  if (!uri->fields.empty()) {
+    g_autoptr(GstStructure) fields = gst_structure_new_empty("params");
+    for (const auto& [name, value] : uri->fields)
+      gst_structure_set(fields, name.c_str(), G_TYPE_STRING, value.c_str(), nullptr);
+    g_object_set(self, "params", fields, nullptr);
+  }
   return TRUE;
 }
 
@@ -564,25 +650,60 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
           G_TYPE_TLS_DATABASE, rw));
   g_object_class_install_property(gobject_class, PROP_IMAGE,
       g_param_spec_string("image", "Image",
-          "URL of the source image, for image-to-video models (such as "
-          "kwaivgi/kling-v2.0-i2v-master) only", nullptr, rw));
+          "The source image, for image-to-video models (such as kwaivgi/kling-v2.0-i2v-master) "
+          "only: an http(s) URL, or a local file (a path or a file:// URI) uploaded to WaveSpeed "
+          "first (the same bytes once a day)", nullptr, rw));
+  g_object_class_install_property(gobject_class, PROP_PARAMS,
+      g_param_spec_boxed("params", "Params",
+          "Request fields with no property of their own, as a structure (the name is ignored), "
+          "e.g. params=\"p,cfg_scale=0.7,camera=zoom_in\". Each is checked and typed as the "
+          "model's entry in WaveSpeed's catalogue says (\"5\" for an integer field is sent as 5; "
+          "a JSON text for an object or array field); a field the model does not take is refused "
+          "before anything is sent. A property set on the element wins over the same field here",
+          GST_TYPE_STRUCTURE, rw));
   g_object_class_install_property(gobject_class, PROP_GUIDANCE_SCALE,
       g_param_spec_double("guidance-scale", "Guidance scale",
           "How closely the video follows the prompt, 0 to 1, for models that take it "
           "(-1 = not sent: the model's default)", -1.0, 1.0, -1.0, rw));
   g_object_class_install_property(gobject_class, PROP_JOURNAL,
       g_param_spec_string("journal", "Journal",
-          "File where every submitted task is journaled so a crash never loses it (default: "
-          "$XDG_STATE_HOME/gst-kling/journal.jsonl; \"none\" or empty: no journal)", nullptr, rw));
+          "The machine's ledger of paid tasks (an SQLite database shared by every process): "
+          "the same request is paid for once, a crash never loses a task, and kling-tasks "
+          "lists them (default: $XDG_STATE_HOME/gst-kling/ledger.db; \"none\" or empty: no "
+          "ledger, and no protection against paying twice across runs)", nullptr, rw));
   g_object_class_install_property(gobject_class, PROP_RESUME_UNFINISHED,
       g_param_spec_boolean("resume-unfinished", "Resume unfinished",
-          "Pick up this request's journaled task that never delivered instead of paying for a "
-          "new one (false: always submit a fresh variation)", TRUE, rw));
+          "Follow this request's task already on the ledger (in flight here or in another "
+          "process) instead of paying for a new one, and refuse after a submit that never got "
+          "its reply (false: submit anyway; a delivered video still replays: change variation "
+          "for a new one)", TRUE, rw));
   g_object_class_install_property(gobject_class, PROP_CACHE_DIR,
       g_param_spec_string("cache-dir", "Cache directory",
           "Folder of finished videos keyed by service, model and every request field: the same "
           "request replays from disk without submitting (default: the KLING_CACHE_DIR "
           "environment variable; empty: no cache)", nullptr, rw));
+  g_object_class_install_property(gobject_class, PROP_VARIATION,
+      g_param_spec_uint("variation", "Variation",
+          "Part of the request's identity: the same request (API, account, model, every field "
+          "sent, variation) is paid for once on this machine and replays while its output lives "
+          "(7 days). A different variation asks for, and pays for, a new generation of the same "
+          "prompt", 0, G_MAXUINT, 0, rw));
+  g_object_class_install_property(gobject_class, PROP_MAX_COST,
+      g_param_spec_double("max-cost", "Maximum cost",
+          "US dollars one generation may be quoted (POST /api/v3/model/price) before it is "
+          "submitted: a higher quote, or none to be had, is a SETTINGS error and nothing is paid "
+          "(-1: the KLING_MAX_COST environment variable, else no limit)",
+          -1.0, G_MAXDOUBLE, -1.0, rw));
+  g_object_class_install_property(gobject_class, PROP_DAILY_BUDGET,
+      g_param_spec_double("daily-budget", "Daily budget",
+          "US dollars this account's tasks on this machine may be quoted since local midnight, "
+          "this one included, across every process sharing the ledger; past it nothing is "
+          "submitted (-1: the KLING_DAILY_BUDGET environment variable, else no limit)",
+          -1.0, G_MAXDOUBLE, -1.0, rw));
+  g_object_class_install_property(gobject_class, PROP_CACHE_MAX_SIZE,
+      g_param_spec_uint64("cache-max-size", "Cache maximum size",
+          "Bytes the cache-dir may hold; least recently used videos go first (0: no limit)",
+          0, G_MAXUINT64, kDefaults.cache_max_size, rw));
   g_object_class_install_property(gobject_class, PROP_TASK_ID,
       g_param_spec_string("task-id", "Task id",
           "Id of the current task once submitted (give it to request-id to resume)", nullptr,
@@ -591,9 +712,10 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
   gst_element_class_set_static_metadata(element_class, "Kling text-to-video source",
       "Source/Network", "Generates a video from a text prompt with WaveSpeed's Kling API and "
       "streams the MP4 (seekable, BYTES). Posts GstProgress messages (submit, poll, download, "
-      "cache, journal) and element messages kling/task (id, status, outputs, inference-time, "
-      "has-nsfw-contents, error, code) and kling/download (bytes, total). URI: "
-      "kling://MODEL?prompt=...&duration=5|10&aspect-ratio=16:9|9:16|1:1", "gst-kling developers");
+      "cache, journal, upload) and element messages kling/task (id, status, outputs, "
+      "inference-time, has-nsfw-contents, error, code, has-audio) and kling/download (bytes, total). URI: "
+      "kling://MODEL?prompt=...&duration=5|10&aspect-ratio=16:9|9:16|1:1 (other keys go to params)",
+      "gst-kling developers");
   gst_element_class_add_static_pad_template(element_class, &src_template);
 
   element_class->send_event = GST_DEBUG_FUNCPTR(gst_kling_src_send_event);
