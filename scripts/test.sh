@@ -13,12 +13,7 @@ echo "==> npm ci in tests/sdk"
 (cd tests/sdk && npm ci --ignore-scripts --no-audit --no-fund)
 
 BUILD=${BUILD_DIR:-build}
-if [ -f "$BUILD/build.ninja" ]; then
-  meson setup --reconfigure "$BUILD" -Dtests=enabled >/dev/null
-else
-  meson setup "$BUILD" -Dtests=enabled
-fi
-meson compile -C "$BUILD"
+setup_and_build "$BUILD" -Dtests=enabled
 
 status=0
 meson test -C "$BUILD" --print-errorlogs "$@" || status=$?

@@ -15,12 +15,7 @@ BUILD=${TSAN_BUILD_DIR:-build-tsan}
 # shellcheck disable=SC2206
 SETUP_ARGS=(-Dtests=enabled -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
             ${TSAN_SETUP_ARGS:-})
-if [ -f "$BUILD/build.ninja" ]; then
-  meson setup --reconfigure "$BUILD" "${SETUP_ARGS[@]}" >/dev/null
-else
-  meson setup "$BUILD" "${SETUP_ARGS[@]}"
-fi
-meson compile -C "$BUILD"
+setup_and_build "$BUILD" "${SETUP_ARGS[@]}"
 
 # The suites of the core both elements run on, with its threads: the download
 # store's writer and readers (chunks reused across threads), the task runner's
