@@ -18,11 +18,16 @@ std::string local_time(int64_t unix_time) {
 }
 
 constexpr unsigned kWaitStepMs = 200;
+constexpr unsigned kLockWaitMs = 10000;  // the longest wait for another process's ledger lock
 
 }  // namespace
 
 SubmitGate::SubmitGate(const Request& request, GCancellable* cancellable, Hooks hooks)
-    : request_(request), cancellable_(cancellable), hooks_(std::move(hooks)) {}
+    : request_(request),
+      identity_{request.fingerprint(), request.account(), request.api_url, request.model,
+                request.prompt, request.variation},
+      cancellable_(cancellable),
+      hooks_(std::move(hooks)) {}
 
 SubmitGate::~SubmitGate() {
   if (!held_row_ || !ledger_)
@@ -34,8 +39,12 @@ SubmitGate::~SubmitGate() {
 }
 
 Ledger* SubmitGate::ledger(std::string* error) {
-  if (!ledger_ && enabled())
-    ledger_ = Ledger::open(request_.journal_path, error, cancellable_);
+  if (!ledger_ && enabled()) {
+    // A lock another process holds is waited for at most 10 s, and never past the deadline.
+    auto left = hooks_.ms_to_deadline();
+    ledger_ = Ledger::open(request_.journal_path, error, cancellable_,
+                           left ? std::min(*left, kLockWaitMs) : kLockWaitMs);
+  }
   return ledger_.get();
 }
 
@@ -56,17 +65,20 @@ SubmitGate::Admission SubmitGate::admit(HttpTransport& http, const std::string& 
     return refuse({ErrorKind::Write, "Cannot open the ledger of paid tasks: " + error,
                    "nothing was submitted; set journal=none to run without it (no protection "
                    "against paying twice)", 0, {}});
-  Ledger::Identity id{request_.fingerprint(), request_.account(), request_.api_url, request_.model,
-                      request_.prompt, request_.variation};
   bool said_wait = false;
   for (;;) {
-    Ledger::Decision d = book->claim(id, now_unix(), request_.resume_unfinished);
+    Ledger::Decision d = book->claim(identity_, now_unix(), request_.resume_unfinished);
     switch (d.verdict) {
       case Ledger::Verdict::Busy:
         if (g_cancellable_is_cancelled(cancellable_)) {
           a.kind = Admission::Kind::Cancelled;
           return a;
         }
+        if (auto left = hooks_.ms_to_deadline(); left && *left == 0)
+          return refuse({ErrorKind::Timeout,
+                         "The deadline (timeout=" + std::to_string(request_.timeout_s) +
+                             " s) passed waiting for the ledger " + request_.journal_path + ": " + d.error,
+                         "nothing was submitted", 0, {}});
         return refuse({ErrorKind::Write, "Cannot read the ledger " + request_.journal_path + ": " + d.error,
                        "nothing was submitted", 0, {}});
       case Ledger::Verdict::Replay:
