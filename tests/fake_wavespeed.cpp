@@ -182,13 +182,12 @@ void FakeWaveSpeed::handle(SoupServer* server, SoupServerMessage* msg, const cha
     self->send(msg, reply.value_or(FakeReply{404, "{\"code\":404,\"message\":\"Not found\"}"}));
     return;
   }
-  // Recorded before the reply: a raw reply (cut_after) may reach the client,
-  // and the test go on, before this handler returns.
+  // Recorded before the reply leaves, as a server's log is: a reply written raw on
+  // another thread can reach the client before this handler returns.
   {
     std::lock_guard<std::mutex> lock(self->mutex_);
     self->requests_.push_back(rec);
   }
-  self->changed_.notify_all();
   if (rec.server == "api")
     self->handle_api(msg, path, rec);
   else if (rec.server == "catalog" || rec.server == "media")
@@ -197,6 +196,7 @@ void FakeWaveSpeed::handle(SoupServer* server, SoupServerMessage* msg, const cha
     self->handle_storage(msg, path, rec);
   else
     self->handle_cdn(msg, path, rec);
+  self->changed_.notify_all();
 }
 
 void FakeWaveSpeed::handle_api(SoupServerMessage* msg, const std::string& path,
