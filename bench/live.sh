@@ -20,19 +20,17 @@ export GST_PLUGIN_PATH=$root/build/gst-plugin GST_REGISTRY=$work/registry.dat
 export WAVESPEED_API_KEY=emulator-key
 emulator=$root/build/emulator/kling-emulator
 
-# An emulator with FLAGS on free ports; prints its API URL.
+# An emulator with FLAGS on free ports (plenty of credit: 100 clips cost more than the
+# default $100); sets $api to its API URL. Not in a subshell: its pid must reach cleanup.
 start_emulator() {
-  "$emulator" --request-log "$work/log-$#.jsonl" "$@" >"$work/emu.out.$$.$RANDOM" &
-  local pid=$!
-  pids+=("$pid")
-  local out
+  local out=$work/emu.$RANDOM.out
+  "$emulator" --balance 100000 --request-log "$work/requests.jsonl" "$@" >"$out" &
+  pids+=("$!")
   for _ in $(seq 100); do
-    out=$(ls -t "$work"/emu.out.* | head -1)
     grep -q '^API: ' "$out" 2>/dev/null && break
     sleep 0.1
   done
-  grep '^API: ' "$out" | cut -d' ' -f2
-  rm -f "$out"
+  api=$(grep '^API: ' "$out" | cut -d' ' -f2)
 }
 
 # The clips the emulator serves: 720p H.264, 5 s at 25 fps, and 0.5 s for the playlist.
@@ -55,16 +53,19 @@ bench() {  # NAME A... -- B (a string)
   farm-bench -n "$runs" --warmup 1 --timeout 600 "$@" 2>&1 | tee "$work/$name.txt"
 }
 
-hung=$(start_emulator --hang-submit)
+start_emulator --hang-submit
+hung=$api
 bench slate --vs "gst-launch-1.0 -q videotestsrc is-live=true num-buffers=$frames ! $caps ! fakesink sync=true" \
   -- gst-launch-1.0 -q $live api-url="$hung" ! $caps ! identity eos-after=$frames ! fakesink sync=true
 
-ready=$(start_emulator --latency-ms 0 --video-file "$work/clip.mp4")
+start_emulator --latency-ms 0 --video-file "$work/clip.mp4"
+ready=$api
 bench clip --vs "gst-launch-1.0 -q filesrc location=$work/clip.mp4 ! decodebin ! videoconvert ! videoscale add-borders=true ! videorate ! $caps ! fakesink sync=true" \
   -- gst-launch-1.0 -q $live api-url="$ready" ! $caps ! identity eos-after=$frames ! fakesink sync=true
 
 # 3. Memory: 100 clips of 0.5 s, RSS after each tenth clip.
-short=$(start_emulator --latency-ms 200 --video-file "$work/short.mp4")
+start_emulator --latency-ms 200 --video-file "$work/short.mp4"
+short=$api
 for i in $(seq 100); do echo "clip number $i"; done >"$work/playlist.txt"
 /usr/bin/python3 "$root/bench/live_memory.py" --clips 100 -- gst-launch-1.0 -m \
   klinglivesrc journal=none poll-interval=50 api-url="$short" playlist="$work/playlist.txt" \

@@ -6,7 +6,10 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -285,6 +288,82 @@ void test_request_queued_while_playing_plays_next() {
   assert_continuous(*run);
 }
 
+struct Sound {
+  std::mutex mutex;
+  std::vector<std::pair<GstClockTime, GstClockTime>> times;  // pts, duration
+  std::vector<std::pair<GstClockTime, int>> peaks;            // pts, loudest sample
+};
+
+GstPadProbeReturn on_sound(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  auto* sound = static_cast<Sound*>(data);
+  GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  GstMapInfo map;
+  int peak = 0;
+  if (gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+    const gint16* s = reinterpret_cast<const gint16*>(map.data);
+    for (gsize i = 0; i < map.size / 2; i++) peak = std::max(peak, std::abs(static_cast<int>(s[i])));
+    gst_buffer_unmap(buffer, &map);
+  }
+  std::lock_guard<std::mutex> lock(sound->mutex);
+  sound->times.emplace_back(GST_BUFFER_PTS(buffer), GST_BUFFER_DURATION(buffer));
+  sound->peaks.emplace_back(GST_BUFFER_PTS(buffer), peak);
+  return GST_PAD_PROBE_OK;
+}
+
+// A clip with sound (a 440 Hz tone) served by the emulator: silence on the audio
+// pad while the slate shows, the tone once the clip is on air, timestamps running on.
+void test_audio_pad_silence_then_the_clips_sound() {
+  g_autofree char* dir = g_dir_make_tmp("kling-live-av-XXXXXX", nullptr);
+  std::string clip = std::string(dir) + "/av.mp4";
+  std::string make =
+      "videotestsrc pattern=ball num-buffers=75 ! video/x-raw,width=320,height=180,framerate=25/1 "
+      "! x264enc speed-preset=ultrafast ! mp4mux name=m ! filesink location=" + clip +
+      " audiotestsrc freq=440 volume=0.5 num-buffers=141 samplesperbuffer=1024 "
+      "! audio/x-raw,rate=48000 ! avenc_aac ! m.";
+  g_autoptr(GstElement) maker = gst_parse_launch(make.c_str(), nullptr);
+  gst_element_set_state(maker, GST_STATE_PLAYING);
+  g_autoptr(GstBus) maker_bus = gst_element_get_bus(maker);
+  GstMessage* done = gst_bus_timed_pop_filtered(maker_bus, 20 * GST_SECOND,
+                                                GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  g_assert_nonnull(done);
+  g_assert_cmpint(GST_MESSAGE_TYPE(done), ==, GST_MESSAGE_EOS);
+  gst_message_unref(done);
+  gst_element_set_state(maker, GST_STATE_NULL);
+
+  auto emu = start_emulator({"--video-file", clip}, 600);
+  auto run = std::make_unique<LiveRun>();
+  std::string desc =
+      "klinglivesrc name=src ! video/x-raw,format=I420,width=320,height=180 ! fakesink sync=true "
+      "src.audio ! audio/x-raw,rate=48000,channels=2 ! fakesink name=asink sync=true";
+  run->pipeline = gst_parse_launch(desc.c_str(), nullptr);
+  run->src = gst_bin_get_by_name(GST_BIN(run->pipeline), "src");
+  g_object_set(run->src, "api-url", emu->api.c_str(), "api-key", kKey, "poll-interval", 50u,
+               "journal", "", "prompt", "a tone", nullptr);
+  Sound sound;
+  g_autoptr(GstElement) asink = gst_bin_get_by_name(GST_BIN(run->pipeline), "asink");
+  g_autoptr(GstPad) apad = gst_element_get_static_pad(asink, "sink");
+  gst_pad_add_probe(apad, GST_PAD_PROBE_TYPE_BUFFER, on_sound, &sound, nullptr);
+  g_autoptr(GstBus) bus = gst_element_get_bus(run->pipeline);
+  gst_bus_set_sync_handler(bus, on_message, run.get(), nullptr);
+  g_assert_cmpint(gst_element_set_state(run->pipeline, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
+  g_assert_true(wait_for([&] { return run->of("clip-start").size() >= 1; }, 20));
+  g_usleep(1500 * 1000);
+  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+
+  GstClockTime start = run->of("clip-start")[0].running_time;
+  std::lock_guard<std::mutex> lock(sound.mutex);
+  g_assert_cmpuint(sound.times.size(), >, 50);
+  for (size_t i = 1; i < sound.times.size(); i++)
+    g_assert_cmpuint(sound.times[i].first, ==, sound.times[i - 1].first + sound.times[i - 1].second);
+  int before = 0, after = 0;
+  for (auto& [pts, peak] : sound.peaks) {
+    if (pts + 40 * GST_MSECOND < start) before = std::max(before, peak);
+    if (pts > start + 200 * GST_MSECOND) after = std::max(after, peak);
+  }
+  g_assert_cmpint(before, ==, 0);       // silence while the slate showed
+  g_assert_cmpint(after, >, 10000);     // the tone (volume 0.5: about 16000)
+}
+
 void test_no_key_is_an_error_at_start() {
   g_autoptr(GstElement) pipeline =
       gst_parse_launch("klinglivesrc name=src prompt=x ! fakesink", nullptr);
@@ -308,6 +387,7 @@ int main(int argc, char** argv) {
   g_test_add_func("/klinglivesrc/slate-clip-clip-loop-continuous-back-to-back", test_slate_clip_clip_loop);
   g_test_add_func("/klinglivesrc/failed-generation-warns-and-keeps-streaming", test_failed_generation_keeps_streaming);
   g_test_add_func("/klinglivesrc/request-queued-while-playing-plays-next", test_request_queued_while_playing_plays_next);
+  g_test_add_func("/klinglivesrc/audio-pad-silence-then-the-clips-sound", test_audio_pad_silence_then_the_clips_sound);
   g_test_add_func("/klinglivesrc/no-key-is-an-error-at-start", test_no_key_is_an_error_at_start);
   return g_test_run();
 }
