@@ -77,8 +77,12 @@ void ApiServer::handle_balance(SoupServerMessage *msg)
 
 void ApiServer::handle_models(SoupServerMessage *msg)
 {
+  if (config_.no_models)
+    return reply_bare_error(msg, SOUP_STATUS_NOT_FOUND, "404 page not found");
   if (!authorized(msg))
     return reply_envelope_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
+  if (config_.fail_models)
+    return reply_envelope_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "Internal server error");
 
   g_autoptr(JsonBuilder) b = json_builder_new();
   begin_success_envelope(b, true);

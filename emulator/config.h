@@ -35,6 +35,9 @@ struct Config {
   bool no_balance = false;      // the balance endpoint answers 404 (and no credit check)
   bool fail_balance = false;    // ... 500
 
+  bool no_models = false;       // GET /api/v3/models answers 404 (submits still checked)
+  bool fail_models = false;     // ... 500
+
   // Faults.
   int fail_submits_429 = 0;
   int retry_after_s = 1;

@@ -96,6 +96,7 @@ int main(int argc, char **argv)
   int fail_submits_429 = 0, fail_polls_500 = 0, fail_polls_502 = 0;
   double price = NAN, balance = NAN;
   gboolean no_price = FALSE, fail_price = FALSE, no_balance = FALSE, fail_balance = FALSE;
+  gboolean no_models = FALSE, fail_models = FALSE;
 
   const GOptionEntry entries[] = {
       {"host", 0, 0, G_OPTION_ARG_STRING, &host, "API address to bind (default 127.0.0.1; loopback only unless --allow-remote)", "ADDR"},
@@ -130,6 +131,8 @@ int main(int argc, char **argv)
       {"balance", 0, 0, G_OPTION_ARG_DOUBLE, &balance, "The account's starting credit in US dollars (default 100); each accepted submit costs its price, a failed task is refunded; when given, a submit costing more than the balance gets 402", "USD"},
       {"no-balance", 0, 0, G_OPTION_ARG_NONE, &no_balance, "GET /api/v3/balance answers 404 (and submits are not checked against the credit)", nullptr},
       {"fail-balance", 0, 0, G_OPTION_ARG_NONE, &fail_balance, "Fault: GET /api/v3/balance answers 500 with an error envelope", nullptr},
+      {"no-models", 0, 0, G_OPTION_ARG_NONE, &no_models, "GET /api/v3/models answers 404 (submits are still checked against the catalogue)", nullptr},
+      {"fail-models", 0, 0, G_OPTION_ARG_NONE, &fail_models, "Fault: GET /api/v3/models answers 500 with an error envelope", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
 
@@ -188,6 +191,8 @@ int main(int argc, char **argv)
   }
   config.no_balance = no_balance;
   config.fail_balance = fail_balance;
+  config.no_models = no_models;
+  config.fail_models = fail_models;
 
   if (port < 0 || port > 65535 || cdn_port < 0 || cdn_port > 65535 || storage_port < 0 || storage_port > 65535)
     return fail("--port, --cdn-port and --storage-port must be 0..65535");

@@ -908,6 +908,16 @@ void test_models_catalogue()
   g_assert_true(json_object_get_boolean_member(json_object_get_object_member(audio, "output"), "audio"));
   g_assert_false(json_object_get_boolean_member(json_object_get_object_member(master, "output"), "audio"));
 
+  // Absent or failing, for clients' fallbacks; submits are still checked.
+  auto absent = start_emulator({"--no-models"});
+  auto gone = request("GET", absent->api + "/api/v3/models", kKey);
+  g_assert_cmpuint(gone->status, ==, 404);
+  g_assert_cmpstr(json_object_get_string_member(gone->object(), "error"), ==, "404 page not found");
+  assert_envelope_error(*submit(*absent, "{\"prompt\":\"x\",\"camera\":\"zoom_in\"}"), 400, "camera is not a parameter");
+  auto failing = start_emulator({"--fail-models"});
+  assert_envelope_error(*request("GET", failing->api + "/api/v3/models", kKey), 500, "Internal server error");
+  assert_envelope_error(*request("GET", failing->api + "/api/v3/models", nullptr), 401, "Invalid API key");
+
   // --price shows in the catalogue too.
   auto flat = start_emulator({"--price", "0.4"});
   auto priced = request("GET", flat->api + "/api/v3/models", kKey);
