@@ -27,6 +27,7 @@ struct Frame {
   GstClockTimeDiff behind;  // arrival running time - pts
   bool clip;                // the emulator's blue, not the slate's grey
   gint64 wall_us;
+  int edge_luma;            // mean Y of the leftmost eighth: 16 in a pillarbox's border
 };
 
 struct LiveEvent {
@@ -42,6 +43,7 @@ struct LiveRun {
   std::vector<LiveEvent> events;
   std::vector<std::string> warnings;
   std::vector<std::string> errors;
+  int task_messages = 0;  // kling/task from the generations, on the pipeline's bus
   gint64 playing_us = 0;
 
   ~LiveRun() {
@@ -64,8 +66,9 @@ struct LiveRun {
   }
 };
 
-// The mean of the U plane (I420): ~128 for the grey slate, ~147 for the emulator's blue.
-bool is_clip(GstBuffer* buffer, GstPad* pad) {
+// The mean U (I420) in the middle: ~128 for the grey slate, ~147 for the emulator's blue.
+// Also the mean luma of the leftmost eighth of the picture.
+bool is_clip(GstBuffer* buffer, GstPad* pad, int* edge_luma) {
   g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
   GstVideoInfo info;
   if (!caps || !gst_video_info_from_caps(&info, caps)) return false;
@@ -74,8 +77,16 @@ bool is_clip(GstBuffer* buffer, GstPad* pad) {
   guint64 sum = 0, n = 0;
   const guint8* u = static_cast<const guint8*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 1));
   int stride = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 1);
+  // The middle quarter of the width: inside a pillarboxed clip too.
+  const int w = GST_VIDEO_FRAME_COMP_WIDTH(&vf, 1);
   for (int y = 0; y < GST_VIDEO_FRAME_COMP_HEIGHT(&vf, 1); y++)
-    for (int x = 0; x < GST_VIDEO_FRAME_COMP_WIDTH(&vf, 1); x++, n++) sum += u[y * stride + x];
+    for (int x = w * 3 / 8; x < w * 5 / 8; x++, n++) sum += u[y * stride + x];
+  guint64 ysum = 0, yn = 0;
+  const guint8* luma = static_cast<const guint8*>(GST_VIDEO_FRAME_PLANE_DATA(&vf, 0));
+  int ystride = GST_VIDEO_FRAME_PLANE_STRIDE(&vf, 0);
+  for (int y = 0; y < GST_VIDEO_FRAME_HEIGHT(&vf); y++)
+    for (int x = 0; x < GST_VIDEO_FRAME_WIDTH(&vf) / 8; x++, yn++) ysum += luma[y * ystride + x];
+  *edge_luma = static_cast<int>(ysum / yn);
   gst_video_frame_unmap(&vf);
   return sum / n > 136;
 }
@@ -90,8 +101,10 @@ GstPadProbeReturn on_buffer(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
                             gst_clock_get_time(clock) - gst_element_get_base_time(run->pipeline));
     gst_object_unref(clock);
   }
-  Frame f{GST_BUFFER_PTS(buffer), GST_BUFFER_DURATION(buffer), behind, is_clip(buffer, pad),
-          g_get_monotonic_time()};
+  int edge = 0;
+  bool clip = is_clip(buffer, pad, &edge);
+  Frame f{GST_BUFFER_PTS(buffer), GST_BUFFER_DURATION(buffer), behind, clip,
+          g_get_monotonic_time(), edge};
   std::lock_guard<std::mutex> lock(run->mutex);
   run->frames.push_back(f);
   return GST_PAD_PROBE_OK;
@@ -106,6 +119,8 @@ GstBusSyncReply on_message(GstBus*, GstMessage* msg, gpointer data) {
                 gst_structure_get_string(s, "prompt"), 0};
     gst_structure_get_uint64(s, "running-time", &e.running_time);
     run->events.push_back(e);
+  } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT && gst_message_has_name(msg, "kling/task")) {
+    run->task_messages++;
   } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_WARNING ||
              GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
     GError* error = nullptr;
@@ -364,6 +379,32 @@ void test_audio_pad_silence_then_the_clips_sound() {
   g_assert_cmpint(after, >, 10000);     // the tone (volume 0.5: about 16000)
 }
 
+// A 9:16 clip fills the middle of the 16:9 output, black borders either side; a line
+// appended to the playlist while it plays is the next clip; kling/task messages reach the bus.
+void test_portrait_pillarboxed_and_playlist_appended() {
+  auto emu = start_emulator({});
+  g_autofree char* dir = g_dir_make_tmp("kling-live-XXXXXX", nullptr);
+  std::string playlist = std::string(dir) + "/prompts.txt";
+  g_assert_true(g_file_set_contents(playlist.c_str(), "a tall fox\n", -1, nullptr));
+  auto run = play(*emu, "aspect-ratio=9:16 when-idle=hold playlist=" + playlist, nullptr);
+  g_assert_true(wait_for([&] { return run->of("clip-start").size() >= 1; }, 20));
+  g_assert_true(g_file_set_contents(playlist.c_str(), "a tall fox\na second fox\n", -1, nullptr));
+  g_assert_true(wait_for([&] { return run->of("clip-start").size() >= 2; }, 20));
+  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  assert_continuous(*run);
+  auto starts = run->of("clip-start");
+  g_assert_cmpstr(starts[1].prompt.c_str(), ==, "a second fox");
+  std::lock_guard<std::mutex> lock(run->mutex);
+  g_assert_cmpint(run->task_messages, >, 0);
+  int clip_frames = 0;
+  for (const Frame& f : run->frames)
+    if (f.clip) {
+      clip_frames++;
+      g_assert_cmpint(f.edge_luma, <=, 20);  // the border: black
+    }
+  g_assert_cmpint(clip_frames, >, 100);
+}
+
 void test_no_key_is_an_error_at_start() {
   g_autoptr(GstElement) pipeline =
       gst_parse_launch("klinglivesrc name=src prompt=x ! fakesink", nullptr);
@@ -388,6 +429,7 @@ int main(int argc, char** argv) {
   g_test_add_func("/klinglivesrc/failed-generation-warns-and-keeps-streaming", test_failed_generation_keeps_streaming);
   g_test_add_func("/klinglivesrc/request-queued-while-playing-plays-next", test_request_queued_while_playing_plays_next);
   g_test_add_func("/klinglivesrc/audio-pad-silence-then-the-clips-sound", test_audio_pad_silence_then_the_clips_sound);
+  g_test_add_func("/klinglivesrc/portrait-pillarboxed-and-playlist-appended", test_portrait_pillarboxed_and_playlist_appended);
   g_test_add_func("/klinglivesrc/no-key-is-an-error-at-start", test_no_key_is_an_error_at_start);
   return g_test_run();
 }
