@@ -15,15 +15,19 @@ FakeWaveSpeed::FakeWaveSpeed() {
       [this] {
         api_ = soup_server_new(nullptr, nullptr);
         cdn_ = soup_server_new(nullptr, nullptr);
-        soup_server_add_handler(api_, nullptr, handle, this, nullptr);
-        soup_server_add_handler(cdn_, nullptr, handle, this, nullptr);
+        storage_ = soup_server_new(nullptr, nullptr);
+        for (SoupServer* s : {api_, cdn_, storage_})
+          soup_server_add_handler(s, nullptr, handle, this, nullptr);
         api_url_ = listen_loopback(api_, "127.0.0.1", false);
         cdn_url_ = listen_loopback(cdn_, "127.0.0.2", false);  // another host, as a real CDN is
         if (cdn_url_.empty())
           cdn_url_ = listen_loopback(cdn_, "127.0.0.1", false);
+        storage_url_ = listen_loopback(storage_, "127.0.0.3", false);  // neither the API nor the CDN
+        if (storage_url_.empty())
+          storage_url_ = listen_loopback(storage_, "127.0.0.1", false);
       },
       [this] {
-        for (SoupServer* s : {api_, cdn_}) {
+        for (SoupServer* s : {api_, cdn_, storage_}) {
           soup_server_disconnect(s);
           g_object_unref(s);
         }
@@ -32,6 +36,18 @@ FakeWaveSpeed::FakeWaveSpeed() {
 
 // The servers go first: their handlers use this object.
 FakeWaveSpeed::~FakeWaveSpeed() { server_thread_.reset(); }
+
+std::string RecordedRequest::header(const std::string& name) const {
+  for (const auto& [n, v] : headers)
+    if (g_ascii_strcasecmp(n.c_str(), name.c_str()) == 0)
+      return v;
+  return "";
+}
+
+std::vector<std::string> FakeWaveSpeed::uploaded() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return uploaded_;
+}
 
 std::vector<RecordedRequest> FakeWaveSpeed::requests() const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -130,10 +146,20 @@ void FakeWaveSpeed::handle(SoupServer* server, SoupServerMessage* msg, const cha
                            GHashTable*, gpointer user_data) {
   auto* self = static_cast<FakeWaveSpeed*>(user_data);
   RecordedRequest rec;
-  rec.server = server == self->api_ ? "api" : "cdn";
+  const std::string p = path;
+  rec.server = server == self->cdn_       ? "cdn"
+               : server == self->storage_ ? "storage"
+               : p == "/api/v3/models"    ? "catalog"
+               : p.rfind("/api/v3/media/", 0) == 0 ? "media"
+                                                   : "api";
   rec.method = soup_server_message_get_method(msg);
   rec.path = path;
   SoupMessageHeaders* req_headers = soup_server_message_get_request_headers(msg);
+  SoupMessageHeadersIter it;
+  soup_message_headers_iter_init(&it, req_headers);
+  const char *hname, *hvalue;
+  while (soup_message_headers_iter_next(&it, &hname, &hvalue))
+    rec.headers[hname] = hvalue;
   const char* auth = soup_message_headers_get_one(req_headers, "Authorization");
   rec.authorization = auth ? auth : "";
   const char* range = soup_message_headers_get_one(req_headers, "Range");
@@ -156,6 +182,10 @@ void FakeWaveSpeed::handle(SoupServer* server, SoupServerMessage* msg, const cha
   }
   if (rec.server == "api")
     self->handle_api(msg, path, rec);
+  else if (rec.server == "catalog" || rec.server == "media")
+    self->handle_meta(msg, path, rec);
+  else if (rec.server == "storage")
+    self->handle_storage(msg, path, rec);
   else
     self->handle_cdn(msg, path, rec);
   {
@@ -202,6 +232,72 @@ void FakeWaveSpeed::handle_api(SoupServerMessage* msg, const std::string& path,
     return;
   }
   send(msg, {404, "{\"code\":404,\"message\":\"Prediction not found\"}"});
+}
+
+// The catalogue and the upload tickets, behind the key as the rest of the API.
+void FakeWaveSpeed::handle_meta(SoupServerMessage* msg, const std::string& path,
+                                RecordedRequest& rec) {
+  if (rec.authorization != "Bearer " + key) {
+    send(msg, {401, "{\"code\":401,\"message\":\"Invalid API key\"}"});
+    return;
+  }
+  if (rec.server == "catalog" && rec.method == "GET") {
+    int n;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      n = ++catalogs_;
+    }
+    if (on_catalog)
+      if (auto reply = on_catalog(n)) {
+        send(msg, *reply);
+        return;
+      }
+    if (catalog.empty())
+      send(msg, {404, "{\"code\":404,\"message\":\"Not found\"}"});
+    else
+      send(msg, {200, catalog});
+    return;
+  }
+  if (path == "/api/v3/media/uploads" && rec.method == "POST") {
+    int n;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      n = ++tickets_;
+    }
+    std::string headers;
+    for (const auto& [name, value] : upload_headers)
+      headers += std::string(headers.empty() ? "" : ",") + "\"" + name + "\":\"" + value + "\"";
+    const std::string id = std::to_string(n);
+    send(msg, {200, "{\"code\":200,\"message\":\"success\",\"data\":{\"download_url\":\"" + cdn_url_ +
+                        "/media/upload-" + id + ".png\",\"upload\":{\"url\":\"" + storage_url_ +
+                        "/bucket/upload-" + id + "?sig=abc\",\"method\":\"PUT\",\"headers\":{" + headers +
+                        "}}}}"});
+    return;
+  }
+  send(msg, {404, "{\"code\":404,\"message\":\"Not found\"}"});
+}
+
+// A storage host: it refuses a bearer key (it is not the API) and a PUT without the ticket's headers.
+void FakeWaveSpeed::handle_storage(SoupServerMessage* msg, const std::string& path,
+                                   RecordedRequest& rec) {
+  if (rec.method != "PUT" || path.rfind("/bucket/", 0) != 0) {
+    send(msg, {404, "not found", "text/plain"});
+    return;
+  }
+  if (!rec.authorization.empty()) {
+    send(msg, {400, "<Error>Authorization header not allowed</Error>", "application/xml"});
+    return;
+  }
+  for (const auto& [name, value] : upload_headers)
+    if (rec.header(name) != value) {
+      send(msg, {403, "<Error>SignatureDoesNotMatch: " + name + "</Error>", "application/xml"});
+      return;
+    }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    uploaded_.push_back(rec.body);
+  }
+  send(msg, {200, "", "text/plain"});
 }
 
 void FakeWaveSpeed::handle_cdn(SoupServerMessage* msg, const std::string& path,

@@ -1,7 +1,8 @@
 // A scriptable WaveSpeed API and CDN on loopback for the element's tests:
-// two SoupServers (API and CDN on different ports, the CDN on 127.0.0.2 when
-// the machine has it) on a thread of their own with their own GMainContext,
-// so they answer while the test blocks in GstHarness or a bus wait.
+// three SoupServers (API, CDN and upload storage on different ports, the CDN on
+// 127.0.0.2 and the storage on 127.0.0.3 when the machine has them) on a thread
+// of their own with their own GMainContext, so they answer while the test
+// blocks in GstHarness or a bus wait.
 #pragma once
 
 #include <libsoup/soup.h>
@@ -32,13 +33,17 @@ struct FakeReply {
 };
 
 struct RecordedRequest {
-  std::string server;  // "api" or "cdn"
+  // "api" (submit, poll), "catalog" (GET /api/v3/models), "media" (/api/v3/media/...),
+  // "cdn" or "storage" (the upload PUTs)
+  std::string server;
   std::string method;
   std::string path;
   std::string authorization;  // "" when absent
   std::string range;
   std::string if_range;
   std::string body;
+  std::map<std::string, std::string> headers;  // every request header, names as sent
+  std::string header(const std::string& name) const;  // case-insensitive, "" when absent
 };
 
 class FakeWaveSpeed {
@@ -49,6 +54,7 @@ class FakeWaveSpeed {
   std::string api_url() const { return api_url_; }
   std::string cdn_url() const { return cdn_url_; }
   std::string output_url() const { return cdn_url_ + output_path; }
+  std::string storage_url() const { return storage_url_; }
 
   // ---- script (set before the element runs; read under the lock) ----
   std::string key = "test-key";
@@ -62,11 +68,19 @@ class FakeWaveSpeed {
   std::optional<size_t> range_cap;       // a 206 carries at most this many bytes
   bool range_total_unknown = false;      // a 206 says "bytes a-b/*"
   bool get_url_is_bare = false;          // urls.get as /predictions/{id} instead of .../result
+  std::string catalog;                   // GET /api/v3/models answers this (404 when empty)
+  // The upload ticket's headers the storage requires on the PUT (besides no Authorization).
+  std::map<std::string, std::string> upload_headers = {{"Content-Type", "image/png"},
+                                                       {"x-upload-token", "tok-1"}};
   std::string etag;                      // the video's ETag; a Range whose If-Range differs gets it whole
   // Overrides: return a reply to send instead of the default one.
   std::function<std::optional<FakeReply>(int n)> on_submit;  // n: 1-based count
   std::function<std::optional<FakeReply>(int n)> on_poll;
   std::function<std::optional<FakeReply>(int n, const std::string& range)> on_download;
+  std::function<std::optional<FakeReply>(int n)> on_catalog;
+
+  // What the storage took: the PUT bodies it accepted, in order.
+  std::vector<std::string> uploaded() const;
   // The quote and balance endpoints (404 when unset: an API without them). Their
   // requests are kept apart from requests(): they make no task.
   std::optional<FakeReply> price_reply;
@@ -89,18 +103,22 @@ class FakeWaveSpeed {
                      GHashTable* query, gpointer user_data);
   void handle_api(SoupServerMessage* msg, const std::string& path, RecordedRequest& rec);
   void handle_cdn(SoupServerMessage* msg, const std::string& path, RecordedRequest& rec);
+  void handle_meta(SoupServerMessage* msg, const std::string& path, RecordedRequest& rec);
+  void handle_storage(SoupServerMessage* msg, const std::string& path, RecordedRequest& rec);
   void send(SoupServerMessage* msg, const FakeReply& reply);
 
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;
   std::vector<RecordedRequest> requests_;
+  int submits_ = 0, polls_ = 0, downloads_ = 0, catalogs_ = 0, tickets_ = 0;
+  std::vector<std::string> uploaded_;
   std::vector<RecordedRequest> money_requests_;
-  int submits_ = 0, polls_ = 0, downloads_ = 0;
   std::vector<SoupServerMessage*> hung_;
 
   SoupServer* api_ = nullptr;
   SoupServer* cdn_ = nullptr;
-  std::string api_url_, cdn_url_;
+  SoupServer* storage_ = nullptr;
+  std::string api_url_, cdn_url_, storage_url_;
   std::unique_ptr<ServerThread> server_thread_;
 };
 

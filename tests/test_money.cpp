@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "api_client.h"
 #include "download_store.h"
 #include "ledger.h"
 #include "money.h"
@@ -245,7 +246,7 @@ void test_price_and_balance_replies() {
   kling::Request r;
   r.prompt = "a fox";
   r.duration = 10;
-  const std::string body = kling::money::build_price_body(r);
+  const std::string body = kling::money::build_price_body(r.model, kling::api::build_submit_body(r));
   g_assert_nonnull(strstr(body.c_str(), "\"model_id\":\"kwaivgi/kling-v2.0-t2v-master\""));
   g_assert_nonnull(strstr(body.c_str(), "\"inputs\":{\"prompt\":\"a fox\""));
   g_assert_nonnull(strstr(body.c_str(), "\"duration\":10"));

@@ -60,7 +60,8 @@ static GstStructure* task_structure(const kling::api::Task& task) {
                                       "status", G_TYPE_STRING, task.status.c_str(), "model",
                                       G_TYPE_STRING, task.model.c_str(), "inference-time",
                                       G_TYPE_INT64, task.inference_ms, "error", G_TYPE_STRING,
-                                      task.error.c_str(), "code", G_TYPE_INT, task.code, nullptr);
+                                      task.error.c_str(), "code", G_TYPE_INT, task.code,
+                                      "has-audio", G_TYPE_BOOLEAN, task.has_audio, nullptr);
   gst_structure_take_value(s, "outputs", &outputs);
   gst_structure_take_value(s, "has-nsfw-contents", &nsfw);
   return s;

@@ -7,6 +7,7 @@
 
 #include "json_util.h"
 #include "model_catalog.h"
+#include "submit_body.h"
 
 namespace kling::api {
 
@@ -123,8 +124,12 @@ Task parse_task(JsonObject* data) {
 
 }  // namespace
 
+std::string v3_url(const std::string& api_url, const std::string& path) {
+  return trim_base(api_url) + "/api/v3/" + path;
+}
+
 std::string submit_url(const std::string& api_url, const std::string& model) {
-  return trim_base(api_url) + "/api/v3/" + model;
+  return v3_url(api_url, model);
 }
 
 std::string result_url(const std::string& api_url, const std::string& task_id) {
@@ -133,23 +138,9 @@ std::string result_url(const std::string& api_url, const std::string& task_id) {
 }
 
 std::string build_submit_body(const Request& r) {
-  g_autoptr(JsonBuilder) b = json_builder_new();
-  json_builder_begin_object(b);
-  json::add_string(b, "prompt", r.prompt);
-  if (!r.negative_prompt.empty())
-    json::add_string(b, "negative_prompt", r.negative_prompt);
-  const ModelInfo* model = find_model(r.model);
-  if (model && model->image_to_video)
-    json::add_string(b, "image", r.image);
-  else
-    json::add_string(b, "aspect_ratio", r.aspect_ratio);
-  json::add_int(b, "duration", r.duration);
-  if (r.guidance_scale) {
-    json_builder_set_member_name(b, "guidance_scale");
-    json_builder_add_double_value(b, *r.guidance_scale);
-  }
-  json_builder_end_object(b);
-  return json::to_string(b);
+  SubmitBody body;
+  build_submit_body(r, find_model(builtin_models(), r.model), {}, &body);
+  return body.json;
 }
 
 Reply parse_reply(unsigned http_status, std::string_view body) {
@@ -180,10 +171,17 @@ Reply parse_reply(unsigned http_status, std::string_view body) {
   const char* message = get_string(root, "message");
   const char* bare_error = get_string(root, "error");
   const char* data_error = get_string(data, "error");
+  // An error_code beside the message (a permission error names the key's role there).
+  std::string error_code;
+  if (const char* s = get_string(root, "error_code"))
+    error_code = s;
+  else if (auto n = get_number(root, "error_code"))
+    error_code = std::to_string(*n);
   auto best_message = [&]() -> std::string {
+    std::string code = error_code.empty() ? "" : " (error_code " + error_code + ")";
     for (const char* m : {message, bare_error, data_error})
-      if (m && *m) return m;
-    return "HTTP " + std::to_string(http_status);
+      if (m && *m) return m + code;
+    return "HTTP " + std::to_string(http_status) + code;
   };
 
   // An error envelope can arrive inside an HTTP 200: a top-level code other than 200 is an error,

@@ -21,6 +21,7 @@ struct Task {
   std::string get_url; // data.urls.get
   std::vector<std::string> outputs;
   std::vector<bool> has_nsfw_contents;
+  bool has_audio = false;  // not from the reply: the model's catalogue entry says its videos have sound
   std::string error;   // data.error
   int code = 0;        // data.code (task error code, 5004 while a sync wait timed out)
   int64_t inference_ms = -1;
@@ -42,10 +43,13 @@ struct Reply {
   Task task;            // when kind == Task
 };
 
+// api-url + /api/v3/ + path (models, media/uploads, ...).
+std::string v3_url(const std::string& api_url, const std::string& path);
 std::string submit_url(const std::string& api_url, const std::string& model);
 // The documented fallback poll URL when a reply carries no urls.get.
 std::string result_url(const std::string& api_url, const std::string& task_id);
-// The JSON body of a submit: the prompt exactly as given, duration as an integer.
+// The JSON body of a submit to a model of the built-in table (kling::build_submit_body
+// checks a request against any model's schema): the prompt exactly as given, duration an integer.
 std::string build_submit_body(const Request& request);
 
 Reply parse_reply(unsigned http_status, std::string_view body);

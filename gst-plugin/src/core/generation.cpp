@@ -32,6 +32,9 @@ void Generation::progress(ProgressType type, const char* code, const std::string
 }
 
 std::optional<Error> Generation::start(Request request) {
+  // A local image is read (hashed) here: its bytes, not its path, name the request.
+  if (auto error = resolve_local_image(&request))
+    return error;
   if (auto error = validate(request))
     return error;
   std::optional<std::string> replaying;

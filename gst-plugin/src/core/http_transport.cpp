@@ -1,5 +1,7 @@
 #include "http_transport.h"
 
+#include <sys/utsname.h>
+
 #include <vector>
 
 #include "api_client.h"
@@ -142,25 +144,59 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
     result.never_connected = true;
     return result;
   }
-  // Redirects would carry the Authorization header elsewhere: the API does not redirect.
-  soup_message_add_flags(msg.get(), SOUP_MESSAGE_NO_REDIRECT);
   SoupMessageHeaders* headers = soup_message_get_request_headers(msg.get());
   if (api::same_origin(url, api_url_)) {
     std::string auth = "Bearer " + api_key_;
     soup_message_headers_replace(headers, "Authorization", auth.c_str());
+    // Who is calling, as WaveSpeed's own clients say it (to the API only).
+    for (const auto& [name, value] : client_headers())
+      soup_message_headers_replace(headers, name.c_str(), value.c_str());
   }
   soup_message_headers_replace(headers, "Accept", "application/json");
   if (json_body) {
     g_autoptr(GBytes) bytes = g_bytes_new(json_body->data(), json_body->size());
     soup_message_set_request_body_from_bytes(msg.get(), "application/json", bytes);
   }
+  return exchange(session, msg.get(), cancellable);
+}
 
+HttpResult HttpTransport::put(const std::string& url, const std::vector<Header>& headers,
+                              GBytes* body, GCancellable* cancellable) {
+  HttpResult result;
+  SoupSession* session = nullptr;
+  GRef<SoupMessage> msg = new_message("PUT", url, &session, &result.transport_error);
+  if (!msg) {
+    result.never_connected = true;
+    return result;
+  }
+  // Exactly the headers given: never the key, whatever the host.
+  SoupMessageHeaders* h = soup_message_get_request_headers(msg.get());
+  for (const auto& [name, value] : headers)
+    if (g_ascii_strcasecmp(name.c_str(), "Authorization") != 0)
+      soup_message_headers_replace(h, name.c_str(), value.c_str());
+  soup_message_set_request_body_from_bytes(msg.get(), nullptr, body);
+  return exchange(session, msg.get(), cancellable);
+}
+
+std::vector<HttpTransport::Header> HttpTransport::client_headers() {
+  const char* name = g_getenv("WAVESPEED_CLIENT_NAME");
+  struct utsname u {};
+  std::string os = uname(&u) == 0 ? std::string(u.sysname) + " " + u.machine : "unknown";
+  return {{"X-Client-Name", name && *name ? name : "gst-kling"},
+          {"X-Client-Version", KLING_VERSION},
+          {"X-Client-OS", os}};
+}
+
+HttpResult HttpTransport::exchange(SoupSession* session, SoupMessage* msg, GCancellable* cancellable) {
+  HttpResult result;
+  // Redirects would carry the Authorization header elsewhere: the API does not redirect.
+  soup_message_add_flags(msg, SOUP_MESSAGE_NO_REDIRECT);
   // Whether the request left this machine whole decides whether a failed submit may have billed.
-  g_signal_connect(msg.get(), "wrote-body", G_CALLBACK(+[](SoupMessage*, gpointer sent) {
+  g_signal_connect(msg, "wrote-body", G_CALLBACK(+[](SoupMessage*, gpointer sent) {
                      *static_cast<bool*>(sent) = true;
                    }), &result.request_sent);
   g_autoptr(GError) error = nullptr;
-  g_autoptr(GInputStream) stream = soup_session_send(session, msg.get(), cancellable, &error);
+  g_autoptr(GInputStream) stream = soup_session_send(session, msg, cancellable, &error);
   if (!stream) {
     result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
     // Only a refused certificate or handshake proves the request was never written.
@@ -172,11 +208,12 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
     result.transport_error = error->message;
     return result;
   }
-  result.status = soup_message_get_status(msg.get());
-  SoupMessageHeaders* reply_headers = soup_message_get_response_headers(msg.get());
+  result.status = soup_message_get_status(msg);
+  SoupMessageHeaders* reply_headers = soup_message_get_response_headers(msg);
   result.retry_after = api::parse_retry_after(
       soup_message_headers_get_one(reply_headers, "Retry-After"), g_get_real_time() / G_USEC_PER_SEC);
   if (SOUP_STATUS_IS_REDIRECTION(result.status)) {
+    g_autofree char* url = g_uri_to_string(soup_message_get_uri(msg));
     result.redirect_to = redirect_origin(url, soup_message_headers_get_one(reply_headers, "Location"));
     g_input_stream_close(stream, nullptr, nullptr);
     return result;

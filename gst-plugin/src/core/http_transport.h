@@ -10,6 +10,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "download_store.h"
 #include "glib_ptr.h"
@@ -71,10 +73,20 @@ class HttpTransport {
   // Call on the thread that will use it, with its GMainContext pushed.
   explicit HttpTransport(const Request& request);
 
-  // A request to the API. The key is attached only when `url` is on api-url's origin.
+  using Header = std::pair<std::string, std::string>;
+
+  // A request to the API. The key and the X-Client-* headers are attached only
+  // when `url` is on api-url's origin.
   HttpResult api_call(const char* method, const std::string& url, const std::string* json_body,
                       GCancellable* cancellable);
 
+  // One PUT of `body` to a storage host with exactly `headers` (an upload ticket's):
+  // never the key, never a redirect.
+  HttpResult put(const std::string& url, const std::vector<Header>& headers, GBytes* body,
+                 GCancellable* cancellable);
+
+  // X-Client-Name (gst-kling, or WAVESPEED_CLIENT_NAME), X-Client-Version, X-Client-OS.
+  static std::vector<Header> client_headers();
   // The proxy resolver a request to `url` goes through; nullptr for a loopback
   // host, which is always reached directly.
   GProxyResolver* proxy_resolver_for(const std::string& url) const;
@@ -88,6 +100,8 @@ class HttpTransport {
                           FileVersion* version = nullptr);
 
  private:
+  // Sends `msg` with `session` (no redirects) and reads its reply, at most kMaxApiBody.
+  HttpResult exchange(SoupSession* session, SoupMessage* msg, GCancellable* cancellable);
   // The message and the session to send it with (`session` is set then).
   GRef<SoupMessage> new_message(const char* method, const std::string& url, SoupSession** session,
                                 std::string* error);

@@ -28,4 +28,9 @@ struct Error {
   std::string task_id;  // set whenever a task exists
 };
 
+// Bad input, found before anything is sent.
+inline Error settings_error(std::string message) {
+  return Error{ErrorKind::Settings, std::move(message), {}, 0, {}};
+}
+
 }  // namespace kling

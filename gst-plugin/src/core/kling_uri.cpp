@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "params.h"
 #include "request.h"
 
 namespace kling {
@@ -57,8 +58,12 @@ std::optional<KlingUri> parse_kling_uri(const char* text, std::string* error) {
         return std::nullopt;
       }
       if (!allowed(key)) {
-        *error = "Unknown parameter \"" + key + "\" in the kling:// URI";
-        return std::nullopt;
+        if (!is_param_name(n)) {
+          *error = "Unknown parameter \"" + key + "\" in the kling:// URI";
+          return std::nullopt;
+        }
+        out.fields.emplace_back(n, v ? v : "");  // a request field, checked by the model's schema
+        continue;
       }
       if (key == "poll-interval" && g_ascii_strtoull(v ? v : "", nullptr, 10) < kUriMinPollMs) {
         *error = "A kling:// URI may not set poll-interval below " + std::to_string(kUriMinPollMs) + " ms";
@@ -82,11 +87,12 @@ std::string format_kling_uri(const KlingUri& uri) {
   g_autofree char* model = g_uri_escape_string(uri.model.c_str(), "/", FALSE);
   std::string out = std::string("kling://") + model;
   char sep = '?';
-  for (const auto& [name, value] : uri.params) {
-    g_autofree char* v = g_uri_escape_string(value.c_str(), ":", FALSE);
-    out += sep + name + "=" + v;
-    sep = '&';
-  }
+  for (const auto* list : {&uri.params, &uri.fields})
+    for (const auto& [name, value] : *list) {
+      g_autofree char* v = g_uri_escape_string(value.c_str(), ":", FALSE);
+      out += sep + name + "=" + v;
+      sep = '&';
+    }
   return out;
 }
 

@@ -1,6 +1,7 @@
 // kling:// URIs: kling://<model path>?prompt=...&duration=10&aspect-ratio=1:1
 // The model is the host and path (empty: the default model); the query sets
-// properties. Secrets and endpoints (api-key, api-url) never come from a URI.
+// properties; other keys (letters, digits, '_') are request fields for `params`.
+// Secrets and endpoints (api-key, api-url) never come from a URI.
 #pragma once
 
 #include <optional>
@@ -13,6 +14,7 @@ namespace kling {
 struct KlingUri {
   std::string model;  // "" in a URI means the default model
   std::vector<std::pair<std::string, std::string>> params;  // property name, value
+  std::vector<std::pair<std::string, std::string>> fields;  // request field, value (as text)
 };
 
 std::optional<KlingUri> parse_kling_uri(const char* uri, std::string* error);

@@ -69,14 +69,13 @@ JsonObject* data_of(JsonParser* parser, unsigned status, std::string_view body, 
 std::string price_url(const std::string& api_url) { return base_of(api_url) + "/api/v3/model/price"; }
 std::string balance_url(const std::string& api_url) { return base_of(api_url) + "/api/v3/balance"; }
 
-std::string build_price_body(const Request& request) {
+std::string build_price_body(const std::string& model, const std::string& inputs) {
   g_autoptr(JsonParser) parser = json_parser_new();
-  const std::string inputs = api::build_submit_body(request);
   json_parser_load_from_data(parser, inputs.c_str(), -1, nullptr);
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "model_id");
-  json_builder_add_string_value(b, request.model.c_str());
+  json_builder_add_string_value(b, model.c_str());
   json_builder_set_member_name(b, "inputs");
   json_builder_add_value(b, json_node_copy(json_parser_get_root(parser)));
   json_builder_end_object(b);

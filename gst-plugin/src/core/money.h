@@ -23,7 +23,7 @@ struct Quote {
 std::string price_url(const std::string& api_url);
 std::string balance_url(const std::string& api_url);
 // {"model_id": MODEL, "inputs": <the submit body>}: quoted with every field sent.
-std::string build_price_body(const Request& request);
+std::string build_price_body(const std::string& model, const std::string& submit_body);
 
 // The quote in a reply, or nullopt and why not ("HTTP 404: ...", "no data.price").
 std::optional<Quote> parse_price(unsigned http_status, std::string_view body, std::string* why);

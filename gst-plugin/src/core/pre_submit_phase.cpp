@@ -1,12 +1,52 @@
 // Before the submit: what must happen before any money is spent. Each step
 // may end the run, or find a task to replay or poll instead of paying for a new
 // one. Steps to come go in prepare(), in the order they must run.
+#include "submit_body.h"
 #include "task_worker.h"
+#include "uploader.h"
 
 namespace kling {
 
 TaskRunner::Worker::Outcome TaskRunner::Worker::prepare(HttpTransport& http, api::Task* task) {
+  // The request checked against its model first: a refusal sends nothing, not even a quote.
+  if (Outcome o = check_request(http); o != Outcome::Done)
+    return o;
   return admit(http, task);
+}
+
+CatalogLookup TaskRunner::Worker::learn_model(HttpTransport& http) {
+  CatalogLookup found = ModelCatalogue(request_.api_url).lookup(http, request_.model, cancellable_.get());
+  has_audio_ = found.model && found.model->has_audio;
+  return found;
+}
+
+TaskRunner::Worker::Outcome TaskRunner::Worker::check_request(HttpTransport& http) {
+  const CatalogLookup found = learn_model(http);
+  if (found.cancelled)
+    return Outcome::Cancelled;
+  const ModelSchema* schema = found.model ? &*found.model : nullptr;
+  SubmitBody checked;
+  // A refusal here sends nothing: no upload, no submit.
+  if (auto error = build_submit_body(request_, schema, {}, &checked))
+    return fail(*error);
+  if (!request_.image_file.empty()) {
+    std::string url;
+    Error error;
+    const auto said = [this](bool done, const std::string& text) {
+      progress(done ? ProgressType::Complete : ProgressType::Start, "upload", text);
+    };
+    switch (ImageUploader(request_).upload(http, cancellable_.get(), said,
+                                           [this](unsigned ms) { return sleep_ms(ms); }, &url, &error)) {
+      case ImageUploader::Outcome::Cancelled: return Outcome::Cancelled;
+      case ImageUploader::Outcome::Failed: return fail(error);
+      case ImageUploader::Outcome::Done: break;
+    }
+    if (auto e = build_submit_body(request_, schema, url, &checked))
+      return fail(*e);
+  }
+  has_audio_ = checked.has_audio;  // the fields sent may say more than the model (sound=false)
+  submit_body_ = checked.json;
+  return Outcome::Done;
 }
 
 namespace {
@@ -23,7 +63,7 @@ std::string local_time(int64_t unix_time) {
 // replays, follows a task in flight (maybe waiting for another run's task id),
 // is refused, or may submit, once the quote, the balance and the budget allow.
 TaskRunner::Worker::Outcome TaskRunner::Worker::admit(HttpTransport& http, api::Task* task) {
-  SubmitGate::Admission a = gate_.admit(http);
+  SubmitGate::Admission a = gate_.admit(http, submit_body_);
   switch (a.kind) {
     case SubmitGate::Admission::Kind::Cancelled: return Outcome::Cancelled;
     case SubmitGate::Admission::Kind::Refused: return fail(a.error);

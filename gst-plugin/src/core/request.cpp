@@ -2,36 +2,27 @@
 
 #include <glib.h>
 
-#include <algorithm>
+#include <glib/gstdio.h>
 
-#include "model_catalog.h"
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <vector>
 
 namespace kling {
 
 namespace {
 
-Error settings_error(std::string message) {
-  return Error{ErrorKind::Settings, std::move(message), {}, 0, {}};
-}
-
-// Fields the model does not take are refused, not silently dropped.
-std::optional<Error> validate_model_fields(const Request& r) {
-  const ModelInfo* model = find_model(r.model);
-  const bool i2v = model ? model->image_to_video : false;
-  if (i2v && r.image.empty())
-    return settings_error("Model " + r.model + " turns an image into video: set the \"image\" property to its URL");
-  if (!i2v && !r.image.empty())
-    return settings_error("Model " + r.model + " takes no image: use an image-to-video model such as kwaivgi/kling-v2.0-i2v-master");
-  if (i2v && r.aspect_ratio_set)
-    return settings_error("Model " + r.model + " takes no aspect-ratio: the image sets the shape");
-  if (!r.image.empty() && !is_http_url(r.image))
-    return settings_error("\"image\" must be an http(s) URL the API can fetch");
-  if (r.guidance_scale) {
-    if (model && !model->guidance_scale)
-      return settings_error("Model " + r.model + " takes no guidance-scale");
-    if (*r.guidance_scale < 0.0 || *r.guidance_scale > 1.0)
-      return settings_error("guidance-scale must be between 0 and 1");
-  }
+// What the properties alone can tell; the model's own fields are checked against
+// its schema before the submit (submit_body.h).
+std::optional<Error> validate_fields(const Request& r) {
+  if (r.guidance_scale && (*r.guidance_scale < 0.0 || *r.guidance_scale > 1.0))
+    return settings_error("guidance-scale must be between 0 and 1");
+  if (!r.image.empty() && r.image_file.empty() && !is_http_url(r.image))
+    return settings_error("\"image\" must be an http(s) URL the API can fetch, or a local file");
+  for (const Param& p : r.params)
+    if (!is_param_name(p.name))
+      return settings_error("Invalid field name \"" + p.name + "\" in params: letters, digits and '_' only");
   return std::nullopt;
 }
 
@@ -67,7 +58,8 @@ std::string Request::fingerprint() const {
   add(negative_prompt);
   add(aspect_ratio);
   add(std::to_string(duration));
-  add(image);
+  // A local file is named by its bytes: the upload's URL changes, the generation does not.
+  add(image_sha256.empty() ? image : "file:sha256:" + image_sha256);
   char scale[G_ASCII_DTOSTR_BUF_SIZE] = "";
   if (guidance_scale)
     g_ascii_dtostr(scale, sizeof scale, *guidance_scale);
@@ -76,6 +68,8 @@ std::string Request::fingerprint() const {
   add(request_id);
   add(account());
   add(std::to_string(variation));
+  if (!params.empty())  // only then: fingerprints of requests without params stay as they were
+    add(params_identity(params));
   return g_checksum_get_string(sum);
 }
 
@@ -105,7 +99,7 @@ std::optional<Error> validate(const Request& r) {
     if (std::none_of(std::begin(kRatios), std::end(kRatios),
                      [&](const char* a) { return r.aspect_ratio == a; }))
       return settings_error("Aspect ratio must be 16:9, 9:16 or 1:1");
-    if (auto error = validate_model_fields(r))
+    if (auto error = validate_fields(r))
       return error;
   } else if (!g_regex_match_simple("^[A-Za-z0-9_.-]+$", r.request_id.c_str(), G_REGEX_DEFAULT,
                                    G_REGEX_MATCH_DEFAULT)) {
@@ -129,6 +123,46 @@ std::optional<Error> validate(const Request& r) {
   if (g_ascii_strcasecmp(g_uri_get_scheme(uri), "http") == 0 && !is_loopback_host(g_uri_get_host(uri)))
     return settings_error("Refusing to send the API key over plain http to " +
                           std::string(g_uri_get_host(uri)) + ": use https");
+  return std::nullopt;
+}
+
+std::optional<Error> resolve_local_image(Request* r) {
+  r->image_file.clear();
+  r->image_sha256.clear();
+  if (r->image.empty() || is_http_url(r->image))
+    return std::nullopt;
+  std::string path = r->image;
+  if (g_str_has_prefix(path.c_str(), "file:")) {
+    g_autofree char* file = g_filename_from_uri(path.c_str(), nullptr, nullptr);
+    if (!file)
+      return settings_error("\"image\" is not a valid file:// URI: " + path);
+    path = file;
+  } else if (path.find("://") != std::string::npos) {
+    return settings_error("\"image\" must be an http(s) URL, a file:// URI or a local path, not " + path);
+  }
+  g_autofree char* absolute = g_canonicalize_filename(path.c_str(), nullptr);
+  GStatBuf st;
+  if (g_stat(absolute, &st) != 0)
+    return settings_error("Cannot read the image file " + std::string(absolute) + ": " + g_strerror(errno));
+  if (!S_ISREG(st.st_mode) || st.st_size <= 0)
+    return settings_error("The image " + std::string(absolute) + " is not a non-empty regular file");
+  if (static_cast<uint64_t>(st.st_size) > kMaxImageBytes)
+    return settings_error("The image " + std::string(absolute) + " is larger than " +
+                          std::to_string(kMaxImageBytes / (1024 * 1024)) + " MiB");
+  FILE* f = g_fopen(absolute, "rb");
+  if (!f)
+    return settings_error("Cannot read the image file " + std::string(absolute) + ": " + g_strerror(errno));
+  g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+  std::vector<guchar> buf(64 * 1024);
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), f)) > 0)
+    g_checksum_update(sum, buf.data(), n);
+  const bool failed = ferror(f);
+  fclose(f);
+  if (failed)
+    return settings_error("Cannot read the image file " + std::string(absolute));
+  r->image_file = absolute;
+  r->image_sha256 = g_checksum_get_string(sum);
   return std::nullopt;
 }
 

@@ -10,12 +10,14 @@
 
 #include "glib_ptr.h"
 #include "kling_error.h"
+#include "params.h"
 
 namespace kling {
 
 inline constexpr const char* kDefaultApiUrl = "https://api.wavespeed.ai";
 inline constexpr const char* kDefaultModel = "kwaivgi/kling-v2.0-t2v-master";
 inline constexpr unsigned kMaxPromptChars = 2500;
+inline constexpr uint64_t kMaxImageBytes = 64 * 1024 * 1024;  // a local image uploaded
 inline constexpr uint64_t kDefaultCacheMaxSize = uint64_t(2) << 30;
 
 struct Request {
@@ -26,8 +28,13 @@ struct Request {
   std::string aspect_ratio = "16:9";
   bool aspect_ratio_set = false;  // set by the user, not the default
   int duration = 5;
-  std::string image;                     // image-to-video models: the source image URL
+  bool duration_set = false;             // set by the user: wins over params' duration
+  // Image-to-video models: a URL, or a local file (path or file:// URI) uploaded before the submit.
+  std::string image;
+  std::string image_file;                // the local file `image` names, absolute ("" for a URL)
+  std::string image_sha256;              // its content hash: its identity, not the upload's URL
   std::optional<double> guidance_scale;  // sent only when set
+  Params params;                         // fields with no property of their own
 
   // Where and as whom. The key is never logged, posted or put in a URL.
   std::string api_url = kDefaultApiUrl;
@@ -68,7 +75,12 @@ struct Request {
 };
 
 // Checks a request before any network: prompt, key, enum fields, the URL.
+// The fields a model takes are checked against its schema before the submit (submit_body.h).
 std::optional<Error> validate(const Request& request);
+
+// When `image` names a local file (a path or a file:// URI): checks it can be read and
+// sets image_file and image_sha256. Reads the file, nothing remote.
+std::optional<Error> resolve_local_image(Request* request);
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(const char* host);

@@ -46,10 +46,10 @@ SubmitGate::Admission SubmitGate::refuse(Error error) {
   return a;
 }
 
-SubmitGate::Admission SubmitGate::admit(HttpTransport& http) {
+SubmitGate::Admission SubmitGate::admit(HttpTransport& http, const std::string& submit_body) {
   Admission a;
   if (!enabled())
-    return price_and_budget(http, 0, a);
+    return price_and_budget(http, submit_body, 0, a);
   std::string error;
   Ledger* book = ledger(&error);
   if (!book)
@@ -106,14 +106,15 @@ SubmitGate::Admission SubmitGate::admit(HttpTransport& http) {
       case Ledger::Verdict::Submit:
         held_row_ = d.row.row;
         a.why = d.why;
-        return price_and_budget(http, d.row.row, a);
+        return price_and_budget(http, submit_body, d.row.row, a);
     }
   }
 }
 
-SubmitGate::Admission SubmitGate::price_and_budget(HttpTransport& http, int64_t row, Admission a) {
+SubmitGate::Admission SubmitGate::price_and_budget(HttpTransport& http, const std::string& submit_body,
+                                                   int64_t row, Admission a) {
   money::Figures f;
-  const std::string body = money::build_price_body(request_);
+  const std::string body = money::build_price_body(request_.model, submit_body);
   HttpResult pr = http.api_call("POST", money::price_url(request_.api_url), &body, cancellable_);
   if (!pr.cancelled) {
     if (pr.status == 0)

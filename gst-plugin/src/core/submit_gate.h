@@ -42,8 +42,9 @@ class SubmitGate {
     Error error;            // Refused
   };
   // One decision; Submit leaves this run holding the request until submitted()/
-  // no_task()/unanswered() (or the gate's end, which releases it).
-  Admission admit(HttpTransport& http);
+  // no_task()/unanswered() (or the gate's end, which releases it). `body`: the submit
+  // body (checked against the model), quoted as it will be sent.
+  Admission admit(HttpTransport& http, const std::string& body);
 
   // The POST is going out (again): until its answer, a crash leaves it unanswered.
   void sending();
@@ -60,7 +61,8 @@ class SubmitGate {
 
  private:
   Admission refuse(Error error);
-  Admission price_and_budget(HttpTransport& http, int64_t row, Admission admission);
+  Admission price_and_budget(HttpTransport& http, const std::string& body, int64_t row,
+                             Admission admission);
   Ledger* ledger(std::string* error);
 
   const Request& request_;

@@ -8,7 +8,7 @@ using namespace runner;
 
 TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api::Task* task) {
   const std::string url = api::submit_url(request_.api_url, request_.model);
-  const std::string body = api::build_submit_body(request_);
+  const std::string& body = submit_body_;  // checked against the model by prepare()
   progress(ProgressType::Start, "submit",
            (resubmit_why_.empty() ? std::string() : "Submitting again: " + resubmit_why_ + ". ") +
                "Submitting a " + std::to_string(request_.duration) + " s " + request_.aspect_ratio +

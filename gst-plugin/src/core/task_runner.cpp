@@ -97,6 +97,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::execute(HttpTransport& http) {
   for (int round = 0;; round++) {
     Outcome o = Outcome::Done;
     if (!task.id.empty()) {
+      learn_model(http);  // nothing to check before a poll, but kling/task says if it has sound
       progress(ProgressType::Start, "poll", "Resuming task " + task.id);
     } else {
       o = prepare(http, &task);
@@ -154,8 +155,11 @@ void TaskRunner::Worker::set_task(const api::Task& task, bool journal) {
   if (journal)
     journal_status(task.id, task.status, task.outputs, task.error,
                    api::is_final_status(task.status) && task.status != "completed" ? Ledger::kFailed : nullptr);
-  if (events_.task && !task.status.empty())
-    events_.task(task);
+  if (events_.task && !task.status.empty()) {
+    api::Task told = task;
+    told.has_audio = has_audio_;
+    events_.task(told);
+  }
 }
 
 void TaskRunner::Worker::journal_status(const std::string& id, const std::string& status,

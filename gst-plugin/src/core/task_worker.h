@@ -1,7 +1,8 @@
 // Inside the task runner (not for its users): the worker that lives on the
 // runner's thread, and the helpers its phases share. The flow is in
 // task_runner.cpp; each phase has a file of its own:
-//   pre_submit_phase.cpp  what happens before any money is spent (the ledger's word, the price)
+//   pre_submit_phase.cpp  what happens before any money is spent (the request checked against
+//                         its model, a local image uploaded, the ledger's word, the price)
 //   submit_phase.cpp      the one POST that makes (and bills) a task
 //   poll_phase.cpp        polls until a final status, the deadline, retries
 //   download_phase.cpp    the Range-resumed download into the store, the cache entry
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "catalog_fetch.h"
 #include "glib_ptr.h"
 #include "http_transport.h"
 #include "retry_policy.h"
@@ -61,6 +63,11 @@ class TaskRunner::Worker {
   // The request may still be changed here (nothing else reads it yet); from the
   // submit on it is fixed.
   Outcome prepare(HttpTransport& http, api::Task* task);
+  // The model's fields (catalogue), the body checked against them (a refusal sends nothing),
+  // a local image uploaded: sets submit_body_.
+  Outcome check_request(HttpTransport& http);
+  // The model's catalogue entry (or the built-in one); notes whether its videos have sound.
+  CatalogLookup learn_model(HttpTransport& http);
   // The ledger's word on this request, and for a submit its price checked.
   Outcome admit(HttpTransport& http, api::Task* task);
   // submit_phase.cpp
@@ -92,6 +99,8 @@ class TaskRunner::Worker {
   void progress(ProgressType type, const char* code, const std::string& text);
 
   Request request_;  // changed only by prepare(), before the submit
+  std::string submit_body_;  // set by prepare(): the request as its model takes it
+  bool has_audio_ = false;   // the model's videos have sound (told in each task event)
   const std::shared_ptr<DownloadStore> store_;
   const TaskEvents events_;
   const VideoCache cache_;

@@ -10,11 +10,17 @@
  * |[
  * gst-launch-1.0 klingsrc prompt="a red fox in snow" duration=10 aspect-ratio=9:16 ! \
  *     decodebin ! videoconvert ! autovideosink
+ * gst-launch-1.0 klingsrc model=kwaivgi/kling-v2.1-i2v-master image=fox.png prompt="the fox runs" ! \
+ *     decodebin ! videoconvert ! autovideosink
  * ]|
+ *
+ * Any WaveSpeed video model is usable: its fields are read from WaveSpeed's
+ * model catalogue (cached for an hour) and the request is checked against
+ * them before anything is sent; `params` carries fields with no property.
  *
  * Nothing is submitted before the first buffer is asked for, and never twice
  * for the same request on one element. Progress is posted as GstProgress
- * messages (codes `submit`, `poll`, `download`, `cache`, `journal`) and
+ * messages (codes `submit`, `poll`, `download`, `cache`, `journal`, `upload`) and
  * `kling/task` and `kling/download` element messages.
  */
 #include "gstklingsrc.h"
@@ -61,6 +67,7 @@ enum {
   PROP_RESUME_UNFINISHED,
   PROP_CACHE_DIR,
   PROP_MAX_SIZE,
+  PROP_PARAMS,
   PROP_PROXY,
   PROP_PROXY_ID,
   PROP_PROXY_PW,
@@ -80,6 +87,8 @@ struct Settings {
   gdouble guidance_scale = -1.0;         // < 0: not sent
   std::optional<std::string> journal;    // unset: the default path; "none" or "": off
   std::optional<std::string> cache_dir;  // unset: KLING_CACHE_DIR; "": off
+  // As set, for reading back; base.params holds its fields as the core takes them.
+  std::unique_ptr<GstStructure, decltype(&gst_structure_free)> params{nullptr, gst_structure_free};
   gdouble max_cost = -1.0;               // < 0: KLING_MAX_COST, else no limit
   gdouble daily_budget = -1.0;           // < 0: KLING_DAILY_BUDGET, else no limit
 };
@@ -136,6 +145,32 @@ static std::string effective_cache_dir(const Settings& s) {
   return env ? env : "";
 }
 
+// The params structure's fields as the core takes them (GStreamer-free plain values).
+static kling::Params params_from_structure(const GstStructure* structure) {
+  kling::Params params;
+  if (!structure)
+    return params;
+  gst_structure_foreach(structure, [](GQuark field, const GValue* v, gpointer data) -> gboolean {
+    kling::Param p{g_quark_to_string(field), {}};
+    switch (G_TYPE_FUNDAMENTAL(G_VALUE_TYPE(v))) {
+      case G_TYPE_STRING: p.value = kling::ParamValue::of(std::string(g_value_get_string(v) ? g_value_get_string(v) : "")); break;
+      case G_TYPE_BOOLEAN: p.value = kling::ParamValue::of_bool(g_value_get_boolean(v)); break;
+      case G_TYPE_INT: p.value = kling::ParamValue::of(static_cast<int64_t>(g_value_get_int(v))); break;
+      case G_TYPE_UINT: p.value = kling::ParamValue::of(static_cast<int64_t>(g_value_get_uint(v))); break;
+      case G_TYPE_INT64: p.value = kling::ParamValue::of(static_cast<int64_t>(g_value_get_int64(v))); break;
+      case G_TYPE_DOUBLE: p.value = kling::ParamValue::of(g_value_get_double(v)); break;
+      case G_TYPE_FLOAT: p.value = kling::ParamValue::of(static_cast<double>(g_value_get_float(v))); break;
+      default: {  // anything else as its text: the model's schema types it
+        g_autofree gchar* text = gst_value_serialize(v);
+        p.value = kling::ParamValue::of(std::string(text ? text : ""));
+      }
+    }
+    static_cast<kling::Params*>(data)->push_back(std::move(p));
+    return TRUE;
+  }, &params);
+  return params;
+}
+
 // A limit in US dollars: the property when set (>= 0), else the environment's, else none.
 static std::optional<double> effective_limit(gdouble property, const char* env_name) {
   if (property >= 0.0)
@@ -181,7 +216,16 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
   switch (prop_id) {
     case PROP_PROMPT: set_string(&s.base.prompt, value); break;
     case PROP_NEGATIVE_PROMPT: set_string(&s.base.negative_prompt, value); break;
-    case PROP_DURATION: s.duration = static_cast<GstKlingDuration>(g_value_get_enum(value)); break;
+    case PROP_DURATION:
+      s.duration = static_cast<GstKlingDuration>(g_value_get_enum(value));
+      s.base.duration_set = true;  // wins over a duration in params
+      break;
+    case PROP_PARAMS: {
+      const GstStructure* params = gst_value_get_structure(value);
+      s.params.reset(params ? gst_structure_copy(params) : nullptr);
+      s.base.params = params_from_structure(params);
+      break;
+    }
     case PROP_ASPECT_RATIO:
       s.aspect_ratio = static_cast<GstKlingAspectRatio>(g_value_get_enum(value));
       s.base.aspect_ratio_set = true;
@@ -257,6 +301,7 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
     case PROP_REQUEST_TIMEOUT: g_value_set_uint(value, s.base.request_timeout_s); break;
     case PROP_RETRIES: g_value_set_uint(value, s.base.retries); break;
     case PROP_MAX_SIZE: g_value_set_uint64(value, s.base.max_size); break;
+    case PROP_PARAMS: gst_value_set_structure(value, s.params.get()); break;
     case PROP_PROXY: g_value_set_string(value, s.base.proxy.c_str()); break;
     case PROP_PROXY_ID: g_value_set_string(value, s.base.proxy_id.c_str()); break;
     case PROP_REQUEST_ID: g_value_set_string(value, s.base.request_id.c_str()); break;
@@ -443,6 +488,8 @@ static gchar* gst_kling_src_uri_get_uri(GstURIHandler* handler) {
     uri.params.emplace_back("negative-prompt", s.base.negative_prompt);
   if (!s.base.request_id.empty())
     uri.params.emplace_back("request-id", s.base.request_id);
+  for (const kling::Param& p : s.base.params)  // typed again by the model's schema when read back
+    uri.fields.emplace_back(p.name, p.value.kind == kling::ParamValue::Kind::String ? p.value.text : p.value.json());
   if (s.base.variation)
     uri.params.emplace_back("variation", std::to_string(s.base.variation));
   return g_strdup(kling::format_kling_uri(uri).c_str());
@@ -481,6 +528,13 @@ static gboolean gst_kling_src_uri_set_uri(GstURIHandler* handler, const gchar* t
   g_object_set(self, "model", uri->model.c_str(), nullptr);
   for (const auto& [name, value] : uri->params)
     gst_util_set_object_arg(G_OBJECT(self), name.c_str(), value.c_str());
+  // Other keys are request fields (the model's schema types and checks them before the submit).
+  if (!uri->fields.empty()) {
+    g_autoptr(GstStructure) fields = gst_structure_new_empty("params");
+    for (const auto& [name, value] : uri->fields)
+      gst_structure_set(fields, name.c_str(), G_TYPE_STRING, value.c_str(), nullptr);
+    g_object_set(self, "params", fields, nullptr);
+  }
   return TRUE;
 }
 
@@ -596,8 +650,17 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
           G_TYPE_TLS_DATABASE, rw));
   g_object_class_install_property(gobject_class, PROP_IMAGE,
       g_param_spec_string("image", "Image",
-          "URL of the source image, for image-to-video models (such as "
-          "kwaivgi/kling-v2.0-i2v-master) only", nullptr, rw));
+          "The source image, for image-to-video models (such as kwaivgi/kling-v2.0-i2v-master) "
+          "only: an http(s) URL, or a local file (a path or a file:// URI) uploaded to WaveSpeed "
+          "first (the same bytes once a day)", nullptr, rw));
+  g_object_class_install_property(gobject_class, PROP_PARAMS,
+      g_param_spec_boxed("params", "Params",
+          "Request fields with no property of their own, as a structure (the name is ignored), "
+          "e.g. params=\"p,cfg_scale=0.7,camera=zoom_in\". Each is checked and typed as the "
+          "model's entry in WaveSpeed's catalogue says (\"5\" for an integer field is sent as 5; "
+          "a JSON text for an object or array field); a field the model does not take is refused "
+          "before anything is sent. A property set on the element wins over the same field here",
+          GST_TYPE_STRUCTURE, rw));
   g_object_class_install_property(gobject_class, PROP_GUIDANCE_SCALE,
       g_param_spec_double("guidance-scale", "Guidance scale",
           "How closely the video follows the prompt, 0 to 1, for models that take it "
@@ -649,9 +712,10 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
   gst_element_class_set_static_metadata(element_class, "Kling text-to-video source",
       "Source/Network", "Generates a video from a text prompt with WaveSpeed's Kling API and "
       "streams the MP4 (seekable, BYTES). Posts GstProgress messages (submit, poll, download, "
-      "cache, journal) and element messages kling/task (id, status, outputs, inference-time, "
-      "has-nsfw-contents, error, code) and kling/download (bytes, total). URI: "
-      "kling://MODEL?prompt=...&duration=5|10&aspect-ratio=16:9|9:16|1:1", "gst-kling developers");
+      "cache, journal, upload) and element messages kling/task (id, status, outputs, "
+      "inference-time, has-nsfw-contents, error, code, has-audio) and kling/download (bytes, total). URI: "
+      "kling://MODEL?prompt=...&duration=5|10&aspect-ratio=16:9|9:16|1:1 (other keys go to params)",
+      "gst-kling developers");
   gst_element_class_add_static_pad_template(element_class, &src_template);
 
   element_class->send_event = GST_DEBUG_FUNCPTR(gst_kling_src_send_event);

@@ -1,0 +1,28 @@
+// The submit body of a request, checked against the model's schema: the named
+// properties and `params` merged (a property the user set wins over the same
+// field in params), each value typed as the schema says, enums, ranges and
+// required fields checked, and a field the model does not take refused. A
+// refusal is a Settings error naming the field and what it accepts. Pure.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "kling_error.h"
+#include "model_catalog.h"
+#include "request.h"
+
+namespace kling {
+
+struct SubmitBody {
+  std::string json;
+  bool has_audio = false;  // the model's videos carry sound (its schema, or a sound field sent true)
+};
+
+// `schema` nullptr: the model is unknown and no catalogue was had: the text-to-video
+// fields and the params go as given. `image_url`: what to send as `image` (the
+// upload's URL for a local file; "" = request.image as it is).
+std::optional<Error> build_submit_body(const Request& request, const ModelSchema* schema,
+                                       const std::string& image_url, SubmitBody* out);
+
+}  // namespace kling
