@@ -336,14 +336,7 @@ void test_audio_pad_silence_then_the_clips_sound() {
       " audiotestsrc freq=440 volume=0.5 num-buffers=141 samplesperbuffer=1024 "
       "! audio/x-raw,rate=48000 ! avenc_aac ! m.";
   g_autoptr(GstElement) maker = gst_parse_launch(make.c_str(), nullptr);
-  gst_element_set_state(maker, GST_STATE_PLAYING);
-  g_autoptr(GstBus) maker_bus = gst_element_get_bus(maker);
-  GstMessage* done = gst_bus_timed_pop_filtered(maker_bus, 20 * GST_SECOND,
-                                                GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  g_assert_nonnull(done);
-  g_assert_cmpint(GST_MESSAGE_TYPE(done), ==, GST_MESSAGE_EOS);
-  gst_message_unref(done);
-  gst_element_set_state(maker, GST_STATE_NULL);
+  play_to_eos(maker);
 
   auto emu = start_emulator({"--video-file", clip}, 600);
   auto run = std::make_unique<LiveRun>();
