@@ -10,18 +10,23 @@ namespace emu {
 namespace {
 
 struct ImageFetch {
+  ApiServer *server;
   TaskStore *tasks;
   std::string id;
-  std::string url;
+  TaskRequest request;
+  std::string path;  // where the image is kept for the render
   SoupMessage *msg;  // owned
 };
 
 void fail_fetch(ImageFetch *fetch, const std::string &why)
 {
-  fetch->tasks->set_generation_error(fetch->id, 1402, "Failed to fetch the image " + fetch->url + ": " + why);
+  fetch->tasks->set_generation_error(fetch->id, 1402,
+                                     "Failed to fetch the image " + fetch->request.image + ": " + why);
 }
 
-void on_image_fetched(GObject *source, GAsyncResult *result, gpointer data)
+} // namespace
+
+void ApiServer::on_image_fetched(GObject *source, GAsyncResult *result, gpointer data)
 {
   std::unique_ptr<ImageFetch> fetch(static_cast<ImageFetch *>(data));
   g_autoptr(GError) error = nullptr;
@@ -29,22 +34,30 @@ void on_image_fetched(GObject *source, GAsyncResult *result, gpointer data)
   const guint status = soup_message_get_status(fetch->msg);
   g_object_unref(fetch->msg);
   if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return;  // shutting down: the store may be gone
+    return;  // shutting down: the server may be gone
   if (error)
-    fail_fetch(fetch.get(), error->message);
-  else if (status < 200 || status > 299)
-    fail_fetch(fetch.get(), "HTTP " + std::to_string(status));
-  else if (g_bytes_get_size(body) == 0)
-    fail_fetch(fetch.get(), "the file is empty");
+    return fail_fetch(fetch.get(), error->message);
+  if (status < 200 || status > 299)
+    return fail_fetch(fetch.get(), "HTTP " + std::to_string(status));
+  if (g_bytes_get_size(body) == 0)
+    return fail_fetch(fetch.get(), "the file is empty");
+  if (fetch->path.empty())
+    return;
+  g_autoptr(GError) write_error = nullptr;
+  if (!g_file_set_contents(fetch->path.c_str(), static_cast<const char *>(g_bytes_get_data(body, nullptr)),
+                           gssize(g_bytes_get_size(body)), &write_error))
+    return fetch->tasks->set_generation_error(fetch->id, 5000, std::string("Internal error: ") + write_error->message);
+  fetch->server->start_render(fetch->id, fetch->request, fetch->path);
 }
 
-} // namespace
 
-void ApiServer::fetch_image(const std::string &id, const std::string &url)
+void ApiServer::fetch_image(const std::string &id, const TaskRequest &request)
 {
-  auto *fetch = new ImageFetch{&tasks_, id, url, nullptr};
+  // Nothing to render from with --video-file or --fail-task: the fetch still decides 1402.
+  const bool renders = config_.video_file.empty() && !config_.fail_task;
+  auto *fetch = new ImageFetch{this, &tasks_, id, request, renders ? output_dir_ + "/" + id + ".image" : "", nullptr};
   // Kept encoded: a decoded %20 would put a space in the request line.
-  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), GUriFlags(SOUP_HTTP_URI_FLAGS), nullptr);
+  g_autoptr(GUri) uri = g_uri_parse(request.image.c_str(), GUriFlags(SOUP_HTTP_URI_FLAGS), nullptr);
   const char *scheme = uri ? g_uri_get_scheme(uri) : nullptr;
   if (!scheme || (g_ascii_strcasecmp(scheme, "http") && g_ascii_strcasecmp(scheme, "https"))) {
     fail_fetch(fetch, "not an http(s) URL");

@@ -181,33 +181,41 @@ void ApiServer::handle_submit(SoupServerMessage *msg, const std::string &model_i
                                               ", the balance is $" + money(balance));
 
   const std::string id = tasks_.create(request);
-  if (!request.image.empty())
-    fetch_image(id, request.image);
-  if (!config_.video_file.empty()) {
+  if (!config_.video_file.empty())
     tasks_.set_output(id, config_.video_file);
-  } else if (!config_.fail_task) {
-    VideoJob job;
-    job.prompt = request.prompt;
-    job.aspect_ratio = request.aspect_ratio;
-    job.duration_s = request.duration;
-    job.audio = request.audio;
-    job.scale = config_.video_scale;
-    job.faststart = !config_.moov_at_end;
-    job.path = output_dir_ + "/" + id + ".mp4";
-    TaskStore *tasks = &tasks_;
-    std::string path = job.path;
-    videos_.start(std::move(job), [tasks, id, path](const std::string &error) {
-      if (error.empty())
-        tasks->set_output(id, path);
-      else
-        tasks->set_generation_error(id, 5000, "Internal error: video generation failed: " + error);
-    });
-  }
+  // An image-to-video task renders once its image is here (fetch_image), from it.
+  if (!request.image.empty())
+    fetch_image(id, request);
+  else
+    start_render(id, request, {});
 
   if (request.sync)
     return wait_sync(msg, id);
   auto view = tasks_.view(id);
   reply(msg, SOUP_STATUS_OK, "application/json", task_json(*view));
+}
+
+void ApiServer::start_render(const std::string &id, const TaskRequest &request, const std::string &image_path)
+{
+  if (!config_.video_file.empty() || config_.fail_task)
+    return;
+  VideoJob job;
+  job.prompt = request.prompt;
+  job.aspect_ratio = request.aspect_ratio;
+  job.duration_s = request.duration;
+  job.audio = request.audio;
+  job.image_path = image_path;
+  job.scale = config_.video_scale;
+  job.faststart = !config_.moov_at_end;
+  job.path = output_dir_ + "/" + id + ".mp4";
+  TaskStore *tasks = &tasks_;
+  std::string path = job.path;
+  videos_.start(std::move(job), [tasks, id, path](const std::string &error) {
+    if (error.empty())
+      tasks->set_output(id, path);
+    else
+      tasks->set_generation_error(id, 5000, "Internal error: video generation failed: " + error);
+  });
 }
 
 void ApiServer::handle_poll(SoupServerMessage *msg, const std::string &id)

@@ -40,6 +40,8 @@ private:
   void handle_submit(SoupServerMessage *msg, const std::string &model);
   void handle_poll(SoupServerMessage *msg, const std::string &id);
   void handle_delete(SoupServerMessage *msg, const std::string &id);
+  // Renders the task's video (unless --video-file or --fail-task); image_path: the first frame.
+  void start_render(const std::string &id, const TaskRequest &request, const std::string &image_path);
 
   // The account: api_account.cpp.
   void handle_price(SoupServerMessage *msg);
@@ -50,7 +52,9 @@ private:
   // Uploads and the images tasks name: api_media.cpp.
   void handle_upload_ticket(SoupServerMessage *msg);
   void handle_upload_binary(SoupServerMessage *msg);
-  void fetch_image(const std::string &id, const std::string &url);  // fails the task with 1402
+  // Fetches request.image, then renders from it; a fetch that fails fails the task with 1402.
+  void fetch_image(const std::string &id, const TaskRequest &request);
+  static void on_image_fetched(GObject *source, GAsyncResult *result, gpointer fetch);
 
   // Sync mode: api_sync.cpp. The reply waits for a final status or --sync-timeout-ms.
   struct SyncWait {

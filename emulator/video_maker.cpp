@@ -55,6 +55,17 @@ void VideoMaker::dimensions(const std::string &aspect_ratio, int scale, int *wid
 
 std::string VideoMaker::render(const VideoJob &job, const std::atomic<bool> &stop)
 {
+  std::string error = render_once(job, stop);
+  if (!error.empty() && !job.image_path.empty() && !stop.load()) {
+    VideoJob ball = job;
+    ball.image_path.clear();
+    error = render_once(ball, stop);
+  }
+  return error;
+}
+
+std::string VideoMaker::render_once(const VideoJob &job, const std::atomic<bool> &stop)
+{
   int width = 0, height = 0;
   dimensions(job.aspect_ratio, job.scale, &width, &height);
   const std::string partial = job.path + ".part";
@@ -73,15 +84,24 @@ std::string VideoMaker::render(const VideoJob &job, const std::atomic<bool> &sto
     audio_branch = branch;
   }
 
+  // The picture: the task's image held still (scaled into the frame, bordered), or a ball.
+  g_autofree char *picture =
+      job.image_path.empty()
+          ? g_strdup_printf("videotestsrc pattern=ball background-color=0xff1d3557 foreground-color=0xfff1faee"
+                            " num-buffers=%d",
+                            job.duration_s * kFps)
+          : g_strdup_printf("filesrc name=image ! decodebin ! videoconvert ! videoscale add-borders=true"
+                            " ! video/x-raw,format=I420,width=%d,height=%d,pixel-aspect-ratio=1/1"
+                            " ! imagefreeze num-buffers=%d",
+                            width, height, job.duration_s * kFps);
   g_autofree char *description = g_strdup_printf(
-      "videotestsrc pattern=ball background-color=0xff1d3557 foreground-color=0xfff1faee"
-      " num-buffers=%d ! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1"
+      "%s ! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1"
       " ! textoverlay name=text wrap-mode=wordchar valignment=center halignment=center"
       "   font-desc=\"Sans 20\" shaded-background=true"
       " ! timeoverlay valignment=bottom halignment=right font-desc=\"Sans 12\""
       " ! x264enc speed-preset=ultrafast key-int-max=%d ! h264parse"
       " ! mp4mux name=mux ! filesink name=sink%s",
-      job.duration_s * kFps, width, height, kFps, 2 * kFps, audio_branch.c_str());
+      picture, width, height, kFps, 2 * kFps, audio_branch.c_str());
   GError *error = nullptr;
   GstElement *raw = gst_parse_launch(description, &error);
   if (!raw || error) {
@@ -99,6 +119,10 @@ std::string VideoMaker::render(const VideoJob &job, const std::atomic<bool> &sto
   g_object_set(text, "text", job.prompt.c_str(), NULL);
   g_object_set(mux, "faststart", job.faststart ? TRUE : FALSE, "faststart-file", moov_tmp.c_str(), NULL);
   g_object_set(sink, "location", partial.c_str(), NULL);
+  if (!job.image_path.empty()) {
+    g_autoptr(GstElement) image = gst_bin_get_by_name(GST_BIN(raw), "image");
+    g_object_set(image, "location", job.image_path.c_str(), NULL);
+  }
 
   if (gst_element_set_state(raw, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
     return "cannot start the pipeline";

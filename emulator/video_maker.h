@@ -24,6 +24,7 @@ struct VideoJob {
   int scale = 1;             // divide width and height by this
   bool faststart = true;     // moov before mdat
   bool audio = false;        // add an AAC sound track (a tone) of the same length
+  std::string image_path;    // image-to-video: the still the clip shows (else the ball)
   std::string path;          // final file name
 };
 
@@ -46,9 +47,12 @@ public:
   static void dimensions(const std::string &aspect_ratio, int scale, int *width, int *height);
 
   // Runs one job to completion on the calling thread; returns an error or "".
+  // An image that does not decode falls back to the ball.
   static std::string render(const VideoJob &job, const std::atomic<bool> &stop);
 
 private:
+  static std::string render_once(const VideoJob &job, const std::atomic<bool> &stop);
+
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
   struct Worker {

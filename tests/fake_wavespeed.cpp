@@ -1,5 +1,7 @@
 #include "fake_wavespeed.h"
 
+#include "pipeline_run.h"
+
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <unistd.h>
@@ -359,18 +361,7 @@ std::string make_mp4(bool faststart) {
       "videotestsrc num-buffers=45 pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 "
       "! x264enc speed-preset=ultrafast key-int-max=15 ! mp4mux faststart=%s ! filesink location=%s",
       faststart ? "true" : "false", path);
-  g_autoptr(GError) error = nullptr;
-  GstElement* pipeline = gst_parse_launch(desc, &error);
-  g_assert_no_error(error);
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
-  GstMessage* m = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND,
-                                             static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  g_assert_nonnull(m);
-  g_assert_cmpint(GST_MESSAGE_TYPE(m), ==, GST_MESSAGE_EOS);
-  gst_message_unref(m);
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(pipeline);
+  run_to_eos(desc);
 
   gchar* data = nullptr;
   gsize size = 0;

@@ -74,6 +74,21 @@ std::unique_ptr<Run> parse_run(const std::string& desc) {
   return run;
 }
 
+void run_to_eos(const std::string& desc, unsigned timeout_s) {
+  g_autoptr(GError) error = nullptr;
+  GstElement* pipeline = gst_parse_launch(desc.c_str(), &error);
+  g_assert_no_error(error);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
+  GstMessage* m = gst_bus_timed_pop_filtered(bus, timeout_s * GST_SECOND,
+                                             static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  g_assert_nonnull(m);
+  g_assert_cmpint(GST_MESSAGE_TYPE(m), ==, GST_MESSAGE_EOS);
+  gst_message_unref(m);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
+}
+
 // Plays until EOS or an error, at most `timeout_s`.
 void play_to_end(Run& run, unsigned timeout_s) {
   gst_element_set_state(run.pipeline, GST_STATE_PLAYING);

@@ -42,6 +42,8 @@ struct Run {
 // Parses `desc` (with a `name=src` element and maybe a `fakesink name=sink`) and
 // records what the sink gets and what the bus carries.
 std::unique_ptr<Run> parse_run(const std::string& desc);
+// Runs a pipeline that makes a file (a fixture) to its EOS; an error fails the test.
+void run_to_eos(const std::string& desc, unsigned timeout_s = 30);
 // Plays until EOS or an error, at most `timeout_s`.
 void play_to_end(Run& run, unsigned timeout_s = 20);
 void assert_error(Run& run, GQuark domain, int code, const char* in_message);

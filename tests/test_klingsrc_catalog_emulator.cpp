@@ -131,17 +131,7 @@ std::string make_png() {
   g_autofree char* desc = g_strdup_printf(
       "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,width=320,height=180 ! pngenc ! "
       "filesink location=%s", path);
-  g_autoptr(GError) error = nullptr;
-  g_autoptr(GstElement) p = gst_parse_launch(desc, &error);
-  g_assert_no_error(error);
-  gst_element_set_state(p, GST_STATE_PLAYING);
-  g_autoptr(GstBus) bus = gst_element_get_bus(p);
-  GstMessage* m = gst_bus_timed_pop_filtered(bus, 10 * GST_SECOND,
-                                             static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  g_assert_nonnull(m);
-  g_assert_cmpint(GST_MESSAGE_TYPE(m), ==, GST_MESSAGE_EOS);
-  gst_message_unref(m);
-  gst_element_set_state(p, GST_STATE_NULL);
+  run_to_eos(desc);
   return path;
 }
 

@@ -3,6 +3,7 @@
 // WaveSpeed v3 API would see, over loopback, with a libsoup client.
 #include <gio/gio.h>
 #include <glib.h>
+#include <gst/gst.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -342,6 +343,36 @@ Mp4Facts inspect_mp4(const std::string &file)
   facts.width = be32(file, tkhd->end - 8) >> 16;
   facts.height = be32(file, tkhd->end - 4) >> 16;
   return facts;
+}
+
+// The RGB of pixel (x, y) of the first frame of an MP4, decoded with GStreamer.
+std::vector<int> first_frame_pixel(const std::string &mp4, int x, int y)
+{
+  g_autofree char *path = g_build_filename(g_tmpdir, "frame-probe.mp4", NULL);
+  g_assert_true(g_file_set_contents(path, mp4.data(), gssize(mp4.size()), nullptr));
+  g_autofree char *description = g_strdup_printf(
+      "filesrc location=\"%s\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=sink sync=false", path);
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GstElement) pipeline = gst_parse_launch(description, &error);
+  g_assert_no_error(error);
+  g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  g_assert_cmpint(gst_element_set_state(pipeline, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
+  GstSample *sample = nullptr;
+  g_signal_emit_by_name(sink, "pull-sample", &sample);
+  g_assert_nonnull(sample);
+  GstStructure *caps = gst_caps_get_structure(gst_sample_get_caps(sample), 0);
+  int width = 0;
+  g_assert_true(gst_structure_get_int(caps, "width", &width));
+  const int stride = GST_ROUND_UP_4(width * 3);
+  GstMapInfo map;
+  g_assert_true(gst_buffer_map(gst_sample_get_buffer(sample), &map, GST_MAP_READ));
+  const guint8 *p = map.data + y * stride + x * 3;
+  std::vector<int> rgb = {p[0], p[1], p[2]};
+  gst_buffer_unmap(gst_sample_get_buffer(sample), &map);
+  gst_sample_unref(sample);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  g_unlink(path);
+  return rgb;
 }
 
 // ---------------------------------------------------------------- cases
@@ -1210,11 +1241,50 @@ void test_generate_audio_track()
   g_assert_cmpstr(silent.handlers[0].c_str(), ==, "vide");
 }
 
+void test_generate_i2v_shows_the_image()
+{
+  // A 32x18 crimson PNG (220, 20, 60).
+  static const char kPng[] =
+      "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x20\x00\x00\x00\x12\x08\x02"
+      "\x00\x00\x00\xb5\xaa\x4b\x05\x00\x00\x00\x1f\x49\x44\x41\x54\x78\xda\x63\xb8\x23\x62\x43\x53\xc4\x30\x6a"
+      "\xc1\xa8\x05\xa3\x16\x8c\x5a\x30\x6a\xc1\xa8\x05\xf4\xb0\x00\x00\xd0\xc3\xa3\x1f\x63\xe5\x16\xc7\x00\x00"
+      "\x00\x00\x49\x45\x4e\x44\xae\x42\x60\x82";
+  const std::string png(kPng, sizeof kPng - 1);
+  auto e = start_emulator({"--video-scale", "8"}, false);
+  const char *i2v = "kwaivgi/kling-v2.1-i2v-master";
+  auto render = [&](const std::string &bytes) {
+    UploadTicket t = ticket(*e, "{\"filename\":\"still.png\",\"size\":" + std::to_string(bytes.size()) +
+                                    ",\"content_type\":\"image/png\"}");
+    g_assert_cmpuint(put(t, bytes, nullptr, t.headers)->status, ==, 200);
+    auto done = submit(*e, "{\"prompt\":\"x\",\"image\":\"" + t.download_url + "\",\"enable_sync_mode\":true}", kKey, i2v);
+    g_assert_cmpstr(json_object_get_string_member(done->data(), "status"), ==, "completed");
+    auto file = request("GET", json_array_get_string_element(json_object_get_array_member(done->data(), "outputs"), 0),
+                        nullptr);
+    g_assert_cmpuint(file->status, ==, 200);
+    return file->body;
+  };
+  const std::string clip = render(png);
+  Mp4Facts facts = inspect_mp4(clip);
+  g_assert_cmpfloat_with_epsilon(facts.duration_s, 5.0, 0.05);
+  g_assert_cmpuint(facts.width, ==, 160);
+  // The image fills the frame (away from the prompt in the middle and the clock at the bottom).
+  auto rgb = first_frame_pixel(clip, 10, 10);
+  g_assert_cmpint(std::abs(rgb[0] - 220), <, 25);
+  g_assert_cmpint(std::abs(rgb[1] - 20), <, 25);
+  g_assert_cmpint(std::abs(rgb[2] - 60), <, 25);
+  // Bytes that are no image: the ball instead, still a video.
+  const std::string fallback = render("not an image at all");
+  g_assert_cmpfloat_with_epsilon(inspect_mp4(fallback).duration_s, 5.0, 0.05);
+  auto background = first_frame_pixel(fallback, 10, 10);
+  g_assert_cmpint(std::abs(background[0] - 220), >, 60);
+}
+
 } // namespace
 
 int main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
+  gst_init(&argc, &argv);
   if (!g_getenv("KLING_EMULATOR")) {
     g_test_skip("KLING_EMULATOR is not set (run through meson test)");
     return g_test_run();
@@ -1261,6 +1331,7 @@ int main(int argc, char **argv)
   g_test_add_func("/emulator/auth/key-role-403-with-error-code", test_key_role_forbidden);
   g_test_add_func("/emulator/log/client-headers", test_client_headers_logged);
   g_test_add_func("/emulator/generate/audio-model-has-sound", test_generate_audio_track);
+  g_test_add_func("/emulator/generate/i2v-shows-the-image", test_generate_i2v_shows_the_image);
 
   const int status = g_test_run();
 
