@@ -180,7 +180,8 @@ void assert_continuous(LiveRun& run) {
     g_assert_cmpuint(a.duration, <=, kPeriod + 1);
   }
   // Two frame periods at most. This machine is shared by several builds (load 8 on two
-  // cores): a thread descheduled for a moment is tolerated for 1 frame in 100, never past 250 ms.
+  // cores): a thread descheduled for a moment is tolerated for 1 frame in 100 (1 in a short run),
+  // never past 250 ms.
   size_t late = 0;
   for (size_t i = 0; i < run.frames.size(); i++) {
     const Frame& f = run.frames[i];
@@ -191,7 +192,7 @@ void assert_continuous(LiveRun& run) {
     g_assert_cmpint(f.behind, <=, 250 * GST_MSECOND);
     late++;
   }
-  g_assert_cmpuint(late * 100, <=, run.frames.size());
+  g_assert_cmpuint(late, <=, std::max<size_t>(1, run.frames.size() / 100));
 }
 
 void test_first_frame_against_hung_api() {
