@@ -236,7 +236,8 @@ void test_slate_clip_clip_loop() {
   g_assert_cmpstr(starts[0].task_id.c_str(), !=, starts[1].task_id.c_str());
   auto ends = run->of("clip-end");
   g_assert_cmpuint(ends.size(), >=, 2);
-  g_assert_cmpstr(run->of("slate")[0].prompt.c_str(), ==, "a fox");
+  const auto slates = run->of("slate");  // held: g_assert_cmpstr keeps the pointer
+  g_assert_cmpstr(slates[0].prompt.c_str(), ==, "a fox");
 
   std::lock_guard<std::mutex> lock(run->mutex);
   // Frames before the first clip are the slate; from there on every frame is a
@@ -299,7 +300,8 @@ void test_request_queued_while_playing_plays_next() {
   // The prompt property while playing queues too.
   g_object_set(run->src, "prompt", "third", nullptr);
   g_assert_true(wait_for([&] { return run->of("clip-start").size() >= 3; }, 20));
-  g_assert_cmpstr(run->of("clip-start")[2].prompt.c_str(), ==, "third");
+  const auto clip_starts = run->of("clip-start");  // held: g_assert_cmpstr keeps the pointer
+  g_assert_cmpstr(clip_starts[2].prompt.c_str(), ==, "third");
   gst_element_set_state(run->pipeline, GST_STATE_NULL);
   assert_continuous(*run);
 }

@@ -733,7 +733,7 @@ void test_no_resubmit_after_unanswered_submit(Fixture* f, gconstpointer) {
   g_usleep(50 * 1000);
   gst_element_set_state(run->pipeline, GST_STATE_NULL);
   play_to_end(*run);
-  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED, "avoid a second charge");
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "avoid a second charge");
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
 
   // The user who wants it anyway says so.

@@ -302,7 +302,7 @@ void save(const std::string& dir, const kling::Request& r, const std::string& vi
   g_assert_nonnull(store.get());
   download_into(*store, video, false);
   std::string error;
-  g_assert_true(kling::VideoCache(dir, max_size).save(r, task, *store, &error));
+  g_assert_true(kling::VideoCache(dir, max_size).save(r, r.fingerprint(), task, *store, &error));
   // The store the element keeps still reads the video alone.
   g_assert_true(store_bytes(*store) == video);
 }

@@ -196,6 +196,15 @@ def case_variation_is_a_new_paid_generation(args):
         check(r2 == 0 and c.emu.submits() == 2, "variation=1 submits a second task")
         r3, o3 = c.run(["prompt=varied", "variation=1"], c.path("v1b.mp4"))
         check(r3 == 0 and c.emu.submits() == 2, "variation=1 again replays it")
+        if args.kling_tasks:
+            task = re.search(r"Task (\w+) submitted", o1).group(1)
+            p = subprocess.run([args.kling_tasks, "fetch", task, "-o", c.path("fetched.mp4")], env=c.env(),
+                               capture_output=True, text=True, timeout=RUN_TIMEOUT)
+            say(p.stdout + p.stderr)
+            check(p.returncode == 0 and read(c.path("fetched.mp4")) == read(c.path("v0.mp4")),
+                  "kling-tasks fetch ID -o FILE writes the paid task's video")
+            check(c.emu.submits() == 2 and "emulator-key" not in p.stdout + p.stderr,
+                  "fetching submits nothing and never prints the key")
     finally:
         c.close()
 
@@ -346,6 +355,62 @@ def case_gone_task_is_submitted_again_saying_why(args):
         c.close()
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"  # the one with Debian's PyGObject (GES, gst-rtsp-server)
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class Skip(Exception):
+    pass
+
+
+def case_ges_discovers_then_plays_one_submit(args):
+    c = Case(args.emulator)
+    try:
+        uri = "kling://?prompt=an%20edited%20fox&poll-interval=1000"
+        p = subprocess.run([SYSTEM_PYTHON, os.path.join(HERE, "ges_clip.py"), uri], env=c.env(),
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode == 77:
+            raise Skip(p.stdout.strip())
+        say(p.stdout + p.stderr)
+        check(p.returncode == 0 and "discovered" in p.stdout, "GES discovered the asset and played the timeline")
+        check(c.emu.submits() == 1, f"one submit for the discovery and the playback (saw {c.emu.submits()})")
+        check("costs nothing" in p.stdout or "Following task" in p.stdout,
+              "the playback streamed the discovered task")
+    finally:
+        c.close()
+
+
+def case_rtsp_two_clients_one_submit(args):
+    for shared in (False, True):
+        c = Case(args.emulator)
+        server = subprocess.Popen([SYSTEM_PYTHON, os.path.join(HERE, "rtsp_server.py"), "served twice"]
+                                  + (["--shared"] if shared else []),
+                                  env=c.env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  start_new_session=True)
+        try:
+            line = server.stdout.readline()
+            if server.poll() == 77 or not line.startswith("PORT"):
+                server.wait(5)
+                if server.returncode == 77:
+                    raise Skip(line.strip())
+                raise Failure(f"the RTSP server did not start: {line!r}")
+            url = f"rtsp://127.0.0.1:{line.split()[1]}/clip"
+            clients = [subprocess.Popen(
+                ["gst-launch-1.0", "rtspsrc", f"location={url}", "protocols=tcp", "!", "rtph264depay", "!",
+                 "fakesink", "num-buffers=20"], env=c.env(), stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, text=True, start_new_session=True) for _ in range(2)]
+            results = [finish(client, 45) for client in clients]
+            for _, out in results:
+                say(out)
+            # The stream's end, not the exit status: a shared media's teardown may race the client's.
+            check(all("Got EOS" in out for _, out in results), f"both RTSP clients got the stream (shared={shared})")
+            check(c.emu.submits() == 1, f"one submit for two clients, shared={shared} (saw {c.emu.submits()})")
+        finally:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+            c.close()
+
+
 CASES = [
     case_discoverer_then_play_one_submit,
     case_two_processes_at_once_one_submit,
@@ -357,6 +422,8 @@ CASES = [
     case_waiting_run_stops_at_once,
     case_cache_entry_written_by_two_processes,
     case_gone_task_is_submitted_again_saying_why,
+    case_ges_discovers_then_plays_one_submit,
+    case_rtsp_two_clients_one_submit,
 ]
 
 
@@ -374,6 +441,8 @@ def main():
         try:
             case(args)
             print(f"ok {i} /money-e2e/{name}")
+        except Skip as e:
+            print(f"ok {i} /money-e2e/{name} # SKIP {e}")
         except Exception as e:  # a failed case must not hide the others
             failed += 1
             for line in (traceback.format_exc() if not isinstance(e, Failure) else str(e)).splitlines():

@@ -146,11 +146,12 @@ std::shared_ptr<DownloadStore> Generation::ensure_running(Error* error, bool* fl
     return store;
   // The last submit on this element never got its reply: another could bill twice.
   if (state_->submit_uncertain && request_->resume_unfinished) {
-    *error = {ErrorKind::TaskFailed,
+    // SETTINGS, as the ledger's refusal in any other run: the user must choose.
+    *error = {ErrorKind::Settings,
               "An earlier submit of this request may have created a task whose reply never "
               "arrived: not submitting again, to avoid a second charge",
-              "Find the task on your WaveSpeed dashboard and set request-id, or set "
-              "resume-unfinished=false to submit anyway",
+              "Find the task on your WaveSpeed dashboard and set request-id, or change variation "
+              "(or set resume-unfinished=false) to pay for a new one",
               0, {}};
     return nullptr;
   }

@@ -22,7 +22,11 @@ constexpr unsigned kWaitStepMs = 200;
 }  // namespace
 
 SubmitGate::SubmitGate(const Request& request, GCancellable* cancellable, Hooks hooks)
-    : request_(request), cancellable_(cancellable), hooks_(std::move(hooks)) {}
+    : request_(request),
+      identity_{request.fingerprint(), request.account(), request.api_url, request.model,
+                request.prompt, request.variation},
+      cancellable_(cancellable),
+      hooks_(std::move(hooks)) {}
 
 SubmitGate::~SubmitGate() {
   if (!held_row_ || !ledger_)
@@ -56,11 +60,9 @@ SubmitGate::Admission SubmitGate::admit(HttpTransport& http, const std::string& 
     return refuse({ErrorKind::Write, "Cannot open the ledger of paid tasks: " + error,
                    "nothing was submitted; set journal=none to run without it (no protection "
                    "against paying twice)", 0, {}});
-  Ledger::Identity id{request_.fingerprint(), request_.account(), request_.api_url, request_.model,
-                      request_.prompt, request_.variation};
   bool said_wait = false;
   for (;;) {
-    Ledger::Decision d = book->claim(id, now_unix(), request_.resume_unfinished);
+    Ledger::Decision d = book->claim(identity_, now_unix(), request_.resume_unfinished);
     switch (d.verdict) {
       case Ledger::Verdict::Busy:
         if (g_cancellable_is_cancelled(cancellable_)) {

@@ -58,6 +58,8 @@ class SubmitGate {
               const std::string& detail, std::string* error);
 
   bool enabled() const { return !request_.journal_path.empty(); }
+  // The request's fingerprint as it was asked for (what names its ledger rows and cache entry).
+  const std::string& fingerprint() const { return identity_.fingerprint; }
 
  private:
   Admission refuse(Error error);
@@ -66,6 +68,8 @@ class SubmitGate {
   Ledger* ledger(std::string* error);
 
   const Request& request_;
+  // The request as it was asked for, named before any pre-submit step (an upload) changes it.
+  const Ledger::Identity identity_;
   GCancellable* cancellable_;
   Hooks hooks_;
   std::unique_ptr<Ledger> ledger_;

@@ -98,8 +98,8 @@ std::unique_ptr<DownloadStore> VideoCache::open(const std::string& fingerprint,
   return DownloadStore::open_complete(fd, size);
 }
 
-bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStore& store,
-                      std::string* error) const {
+bool VideoCache::save(const Request& r, const std::string& fp, const std::string& task_id,
+                      DownloadStore& store, std::string* error) const {
   if (!enabled())
     return true;
   if (g_mkdir_with_parents(dir_.c_str(), 0700) != 0) {
@@ -114,7 +114,6 @@ bool VideoCache::save(const Request& r, const std::string& task_id, DownloadStor
     *error = "cannot read the video back: " + std::string(g_strerror(errno));
     return false;
   }
-  const std::string fp = r.fingerprint();
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
   json::add_string(b, "fingerprint", fp);

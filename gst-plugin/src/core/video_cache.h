@@ -26,10 +26,11 @@ class VideoCache {
 
   // The verified video of `fingerprint`, or nullptr. `task_id` gets the task that made it.
   std::unique_ptr<DownloadStore> open(const std::string& fingerprint, std::string* task_id) const;
-  // Makes `store` (complete) the entry of `request`: renamed into place when it
-  // was created in the cache folder, copied otherwise. Then evicts down to max_size.
-  bool save(const Request& request, const std::string& task_id, DownloadStore& store,
-            std::string* error) const;
+  // Makes `store` (complete) the entry of `request`, named `fingerprint` (the
+  // request as asked for): renamed into place when it was created in the cache
+  // folder, copied otherwise. Then evicts down to max_size.
+  bool save(const Request& request, const std::string& fingerprint, const std::string& task_id,
+            DownloadStore& store, std::string* error) const;
   // Removes least recently used entries until the folder holds at most `max_size_`
   // bytes of entries, never `keep`.
   void evict(const std::string& keep) const;
