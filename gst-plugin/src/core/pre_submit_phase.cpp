@@ -46,6 +46,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::check_request(HttpTransport& htt
   }
   has_audio_ = checked.has_audio;  // the fields sent may say more than the model (sound=false)
   submit_body_ = checked.json;
+  submit_summary_ = checked.summary;
   return Outcome::Done;
 }
 

@@ -222,6 +222,7 @@ const char* property_for(const std::string& field) {
 std::optional<Error> build_submit_body(const Request& r, const ModelSchema* schema,
                                        const std::string& image_url, SubmitBody* out) {
   const std::vector<Field> fields = gather(r, schema, image_url);
+  out->summary.clear();
   const std::string model = "Model " + r.model;
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
@@ -243,6 +244,8 @@ std::optional<Error> build_submit_body(const Request& r, const ModelSchema* sche
       return settings_error(model + ": " + who(f) + " cannot be sent as JSON");
     if (json_node_get_value_type(value.get()) == G_TYPE_BOOLEAN && sounds_like_audio(f.name))
       has_audio = json_node_get_boolean(value.get());
+    if (f.name != "prompt" && f.name != "negative_prompt" && f.name != "image")
+      out->summary += (out->summary.empty() ? "" : ", ") + f.name + "=" + compact(value.get());
     json_builder_set_member_name(b, f.name.c_str());
     json_builder_add_value(b, value.release());
     sent.push_back(f.name);

@@ -17,6 +17,7 @@ namespace kling {
 struct SubmitBody {
   std::string json;
   bool has_audio = false;  // the model's videos carry sound (its schema, or a sound field sent true)
+  std::string summary;     // the fields besides the texts and the image, for progress: "duration=10, seed=42"
 };
 
 // `schema` nullptr: the model is unknown and no catalogue was had: the text-to-video

@@ -11,8 +11,9 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
   const std::string& body = submit_body_;  // checked against the model by prepare()
   progress(ProgressType::Start, "submit",
            (resubmit_why_.empty() ? std::string() : "Submitting again: " + resubmit_why_ + ". ") +
-               "Submitting a " + std::to_string(request_.duration) + " s " + request_.aspect_ratio +
-               " video to " + request_.model + (price_text_.empty() ? "" : ": " + price_text_));
+               "Submitting to " + request_.model +
+               (submit_summary_.empty() ? "" : " (" + submit_summary_ + ")") +
+               (price_text_.empty() ? "" : ": " + price_text_));
 
   for (unsigned attempt = 1;; attempt++) {
     // On record before the POST: a crash during it leaves it unanswered for every later run.

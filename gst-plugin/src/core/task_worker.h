@@ -100,6 +100,7 @@ class TaskRunner::Worker {
 
   Request request_;  // changed only by prepare(), before the submit
   std::string submit_body_;  // set by prepare(): the request as its model takes it
+  std::string submit_summary_;  // its fields besides the texts, for the progress text
   bool has_audio_ = false;   // the model's videos have sound (told in each task event)
   const std::shared_ptr<DownloadStore> store_;
   const TaskEvents events_;
