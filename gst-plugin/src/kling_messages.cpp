@@ -77,14 +77,19 @@ class ElementRef {
   ~ElementRef() { g_weak_ref_clear(&ref_); }
   ElementRef(const ElementRef&) = delete;
   ElementRef& operator=(const ElementRef&) = delete;
-  // Posts `make(element)`'s message if the element still exists.
-  template <typename Make>
-  void post(Make make) {
+  // Calls `f(element)` with a reference held, if the element still exists.
+  template <typename F>
+  void with(F f) {
     GstElement* element = static_cast<GstElement*>(g_weak_ref_get(&ref_));
     if (!element)
       return;
-    gst_element_post_message(element, make(element));
+    f(element);
     gst_object_unref(element);
+  }
+  // Posts `make(element)`'s message if the element still exists.
+  template <typename Make>
+  void post(Make make) {
+    with([&](GstElement* element) { gst_element_post_message(element, make(element)); });
   }
 
  private:
@@ -93,7 +98,8 @@ class ElementRef {
 
 }  // namespace
 
-kling::TaskEvents gst_kling_element_events(GstElement* owner, GstDebugCategory* category) {
+kling::TaskEvents gst_kling_element_events(GstElement* owner, GstDebugCategory* category,
+                                           void (*on_task)(GstElement* element)) {
   auto ref = std::make_shared<ElementRef>(owner);
   kling::TaskEvents events;
   events.progress = [ref, category](kling::ProgressType type, const char* code, const std::string& text) {
@@ -102,10 +108,13 @@ kling::TaskEvents gst_kling_element_events(GstElement* owner, GstDebugCategory* 
       return gst_message_new_progress(GST_OBJECT(element), to_gst(type), code, text.c_str());
     });
   };
-  events.task = [ref, category](const kling::api::Task& task) {
-    ref->post([&](GstElement* element) {
+  events.task = [ref, category, on_task](const kling::api::Task& task) {
+    ref->with([&](GstElement* element) {
       GST_CAT_INFO_OBJECT(category, element, "task %s: %s", task.id.c_str(), task.status.c_str());
-      return gst_message_new_element(GST_OBJECT(element), task_structure(task));
+      gst_element_post_message(element,
+                               gst_message_new_element(GST_OBJECT(element), task_structure(task)));
+      if (on_task)
+        on_task(element);
     });
   };
   events.download = [ref](uint64_t have, std::optional<uint64_t> total) {

@@ -13,4 +13,6 @@ void gst_kling_post_error(GstElement* element, const kling::Error& error);
 // Events that post the core's progress as GstProgress, each status change as
 // a kling/task element message and download progress as kling/download, on
 // `element` while it exists (a weak reference), logging to `category`.
-kling::TaskEvents gst_kling_element_events(GstElement* element, GstDebugCategory* category);
+// `on_task` is called after each kling/task message, with a reference held.
+kling::TaskEvents gst_kling_element_events(GstElement* element, GstDebugCategory* category,
+                                           void (*on_task)(GstElement* element) = nullptr);

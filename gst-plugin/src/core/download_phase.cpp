@@ -139,7 +139,7 @@ void TaskRunner::Worker::save_to_cache(const std::string& id) {
   if (!cache_.enabled())
     return;
   std::string error;
-  if (cache_.save(request_, gate_.fingerprint(), id, *store_, &error))
+  if (cache_.save(request_, gate_.fingerprint(), id, *store_, &error, cancellable_.get()))
     progress(ProgressType::Complete, "cache", "Saved the video of task " + id + " in " + cache_.dir());
   else
     progress(ProgressType::Complete, "cache", "Could not cache the video of task " + id + ": " + error);

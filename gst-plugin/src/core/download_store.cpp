@@ -110,7 +110,7 @@ bool DownloadStore::append_past_end(const std::string& bytes) {
   return true;
 }
 
-bool DownloadStore::copy_to(int out) {
+bool DownloadStore::copy_to(int out, const std::function<bool()>& cancelled) {
   std::string error;
   if (!flush_to_disk(&error)) {
     errno = EIO;
@@ -119,6 +119,10 @@ bool DownloadStore::copy_to(int out) {
   const uint64_t size = have();
   std::vector<char> buf(1024 * 1024);
   for (uint64_t offset = 0; offset < size;) {
+    if (cancelled && cancelled()) {
+      errno = ECANCELED;
+      return false;
+    }
     size_t n = static_cast<size_t>(MIN(static_cast<uint64_t>(buf.size()), size - offset));
     if (!read(offset, n, reinterpret_cast<uint8_t*>(buf.data())))
       return false;

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -101,7 +102,8 @@ class DownloadStore {
   // when some bytes are nowhere because they were let go.
   bool flush_to_disk(std::string* error);
   // Copies every byte present to `fd` (for the cache); false and errno on failure.
-  bool copy_to(int fd);
+  // Stops with ECANCELED once `cancelled` says so (asked before each megabyte).
+  bool copy_to(int fd, const std::function<bool()>& cancelled = {});
   // Writes `bytes` into the file after the last byte (not part of the video: a
   // cache entry's trailer); false and errno on failure.
   bool append_past_end(const std::string& bytes);

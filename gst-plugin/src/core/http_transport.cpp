@@ -81,6 +81,7 @@ HttpTransport::HttpTransport(const Request& request)
     : api_url_(request.api_url),
       api_key_(request.api_key),
       ssl_strict_(request.ssl_strict),
+      request_timeout_s_(request.request_timeout_s),
       proxy_id_(request.proxy_id),
       proxy_pw_(request.proxy_pw) {
   auto new_session = [&request] {
@@ -136,7 +137,8 @@ GRef<SoupMessage> HttpTransport::new_message(const char* method, const std::stri
 }
 
 HttpResult HttpTransport::api_call(const char* method, const std::string& url,
-                                   const std::string* json_body, GCancellable* cancellable) {
+                                   const std::string* json_body, GCancellable* cancellable,
+                                   unsigned timeout_s) {
   HttpResult result;
   SoupSession* session = nullptr;
   GRef<SoupMessage> msg = new_message(method, url, &session, &result.transport_error);
@@ -157,7 +159,7 @@ HttpResult HttpTransport::api_call(const char* method, const std::string& url,
     g_autoptr(GBytes) bytes = g_bytes_new(json_body->data(), json_body->size());
     soup_message_set_request_body_from_bytes(msg.get(), "application/json", bytes);
   }
-  return exchange(session, msg.get(), cancellable);
+  return exchange(session, msg.get(), cancellable, timeout_s);
 }
 
 HttpResult HttpTransport::put(const std::string& url, const std::vector<Header>& headers,
@@ -187,14 +189,23 @@ std::vector<HttpTransport::Header> HttpTransport::client_headers() {
           {"X-Client-OS", os}};
 }
 
-HttpResult HttpTransport::exchange(SoupSession* session, SoupMessage* msg, GCancellable* cancellable) {
+HttpResult HttpTransport::exchange(SoupSession* session, SoupMessage* msg, GCancellable* cancellable,
+                                   unsigned timeout_s) {
   HttpResult result;
   // Redirects would carry the Authorization header elsewhere: the API does not redirect.
   soup_message_add_flags(msg, SOUP_MESSAGE_NO_REDIRECT);
   // Whether the request left this machine whole decides whether a failed submit may have billed.
-  g_signal_connect(msg, "wrote-body", G_CALLBACK(+[](SoupMessage*, gpointer sent) {
-                     *static_cast<bool*>(sent) = true;
-                   }), &result.request_sent);
+  // The handler points into this call's frame: disconnected when it returns, though
+  // the session may keep the message a little longer.
+  struct Handler {
+    SoupMessage* msg;
+    gulong id;
+    ~Handler() { g_signal_handler_disconnect(msg, id); }
+  } wrote_body{msg, g_signal_connect(msg, "wrote-body", G_CALLBACK(+[](SoupMessage*, gpointer sent) {
+                                       *static_cast<bool*>(sent) = true;
+                                     }), &result.request_sent)};
+  // One session, one thread: its timeout can be set for this call alone.
+  soup_session_set_timeout(session, timeout_s ? timeout_s : request_timeout_s_);
   g_autoptr(GError) error = nullptr;
   g_autoptr(GInputStream) stream = soup_session_send(session, msg, cancellable, &error);
   if (!stream) {
@@ -264,6 +275,7 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
     soup_message_headers_replace(headers, "If-Range", if_range.c_str());
 
   g_autoptr(GError) error = nullptr;
+  soup_session_set_timeout(session, request_timeout_s_);  // an api_call may have lowered it
   g_autoptr(GInputStream) stream = soup_session_send(session, msg.get(), cancellable, &error);
   if (!stream) {
     result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);

@@ -77,8 +77,9 @@ class HttpTransport {
 
   // A request to the API. The key and the X-Client-* headers are attached only
   // when `url` is on api-url's origin.
+  // `timeout_s` (0: request-timeout) bounds each wait for the server.
   HttpResult api_call(const char* method, const std::string& url, const std::string* json_body,
-                      GCancellable* cancellable);
+                      GCancellable* cancellable, unsigned timeout_s = 0);
 
   // One PUT of `body` to a storage host with exactly `headers` (an upload ticket's):
   // never the key, never a redirect.
@@ -101,7 +102,8 @@ class HttpTransport {
 
  private:
   // Sends `msg` with `session` (no redirects) and reads its reply, at most kMaxApiBody.
-  HttpResult exchange(SoupSession* session, SoupMessage* msg, GCancellable* cancellable);
+  HttpResult exchange(SoupSession* session, SoupMessage* msg, GCancellable* cancellable,
+                      unsigned timeout_s = 0);
   // The message and the session to send it with (`session` is set then).
   GRef<SoupMessage> new_message(const char* method, const std::string& url, SoupSession** session,
                                 std::string* error);
@@ -110,6 +112,7 @@ class HttpTransport {
   const std::string api_url_;
   const std::string api_key_;
   const bool ssl_strict_;
+  const unsigned request_timeout_s_;
   const std::string proxy_id_, proxy_pw_;
   GRef<SoupSession> session_;         // through the proxy, for every other host
   GRef<SoupSession> direct_session_;  // no proxy: for loopback hosts

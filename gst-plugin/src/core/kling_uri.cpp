@@ -27,6 +27,11 @@ bool allowed(const std::string& name) {
 
 }  // namespace
 
+const std::vector<std::string>& kling_uri_properties() {
+  static const std::vector<std::string> names(std::begin(kUriProperties), std::end(kUriProperties));
+  return names;
+}
+
 std::optional<KlingUri> parse_kling_uri(const char* text, std::string* error) {
   g_autoptr(GError) gerr = nullptr;
   g_autoptr(GUri) uri = g_uri_parse(text ? text : "", G_URI_FLAGS_ENCODED_QUERY, &gerr);

@@ -17,6 +17,9 @@ struct KlingUri {
   std::vector<std::pair<std::string, std::string>> fields;  // request field, value (as text)
 };
 
+// Every property a URI may set (a URI silent on one sets it to its default).
+const std::vector<std::string>& kling_uri_properties();
+
 std::optional<KlingUri> parse_kling_uri(const char* uri, std::string* error);
 std::string format_kling_uri(const KlingUri& uri);
 

@@ -35,9 +35,11 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::poll_until_final(HttpTransport& 
     if (left && ms_to_deadline() == 0u)
       continue;  // report the deadline, not a poll past it
 
-    HttpResult r = http.api_call("GET", url, nullptr, cancellable_.get());
+    HttpResult r = api_call(http, "GET", url);
     if (r.cancelled)
       return Outcome::Cancelled;
+    if (r.status == 0 && past_deadline())
+      continue;  // cut short by the deadline: report that
     if (r.tls_failed)
       return fail(tls_error(r, url, id));
     if (!r.redirect_to.empty())

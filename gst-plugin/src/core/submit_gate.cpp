@@ -18,6 +18,7 @@ std::string local_time(int64_t unix_time) {
 }
 
 constexpr unsigned kWaitStepMs = 200;
+constexpr unsigned kLockWaitMs = 10000;  // the longest wait for another process's ledger lock
 
 }  // namespace
 
@@ -38,8 +39,12 @@ SubmitGate::~SubmitGate() {
 }
 
 Ledger* SubmitGate::ledger(std::string* error) {
-  if (!ledger_ && enabled())
-    ledger_ = Ledger::open(request_.journal_path, error, cancellable_);
+  if (!ledger_ && enabled()) {
+    // A lock another process holds is waited for at most 10 s, and never past the deadline.
+    auto left = hooks_.ms_to_deadline();
+    ledger_ = Ledger::open(request_.journal_path, error, cancellable_,
+                           left ? std::min(*left, kLockWaitMs) : kLockWaitMs);
+  }
   return ledger_.get();
 }
 
@@ -69,6 +74,11 @@ SubmitGate::Admission SubmitGate::admit(HttpTransport& http, const std::string& 
           a.kind = Admission::Kind::Cancelled;
           return a;
         }
+        if (auto left = hooks_.ms_to_deadline(); left && *left == 0)
+          return refuse({ErrorKind::Timeout,
+                         "The deadline (timeout=" + std::to_string(request_.timeout_s) +
+                             " s) passed waiting for the ledger " + request_.journal_path + ": " + d.error,
+                         "nothing was submitted", 0, {}});
         return refuse({ErrorKind::Write, "Cannot read the ledger " + request_.journal_path + ": " + d.error,
                        "nothing was submitted", 0, {}});
       case Ledger::Verdict::Replay:

@@ -16,9 +16,11 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
                (price_text_.empty() ? "" : ": " + price_text_));
 
   for (unsigned attempt = 1;; attempt++) {
+    if (past_deadline())  // (a wait for another run's task, a 429's Retry-After)
+      return fail(deadline_error("before anything was submitted"));
     // On record before the POST: a crash during it leaves it unanswered for every later run.
     gate_.sending();
-    HttpResult r = http.api_call("POST", url, &body, cancellable_.get());
+    HttpResult r = api_call(http, "POST", url, &body);
     api::Reply reply = api::parse_reply(r.status, r.body);
     const unsigned status = effective_status(r, reply);
     // A refusal (4xx, 429 among them), or a request never written out, proves no task was made.
@@ -62,6 +64,9 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
         return Outcome::Cancelled;
       continue;
     }
+    if (r.status == 0 && past_deadline())
+      return fail(deadline_error("waiting for the reply to the submit (" + r.transport_error +
+                                 "); if it made a task, it is on your WaveSpeed dashboard"));
     if (r.status == 0)
       return fail({ErrorKind::Network, "Could not submit the task: " + r.transport_error,
                    r.never_connected ? "no connection could be made"

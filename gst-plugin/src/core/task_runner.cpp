@@ -139,6 +139,25 @@ std::optional<unsigned> TaskRunner::Worker::ms_to_deadline() const {
   return static_cast<unsigned>(std::max<int64_t>(0, left.count()));
 }
 
+Error TaskRunner::Worker::deadline_error(const std::string& when) const {
+  return {ErrorKind::Timeout,
+          "The deadline (timeout=" + std::to_string(request_.timeout_s) + " s) passed " + when, {},
+          0, task_id()};
+}
+
+unsigned TaskRunner::Worker::wait_cap_ms() const {
+  const unsigned cap = request_.request_timeout_s * 1000;
+  auto left = ms_to_deadline();
+  return left ? std::min(cap, *left) : cap;
+}
+
+HttpResult TaskRunner::Worker::api_call(HttpTransport& http, const char* method,
+                                        const std::string& url, const std::string* body) {
+  // Whole seconds (libsoup's unit), at least one: a wait never ends early.
+  const unsigned timeout_s = std::max(1u, (wait_cap_ms() + 999) / 1000);
+  return http.api_call(method, url, body, cancellable_.get(), timeout_s);
+}
+
 TaskRunner::Worker::Outcome TaskRunner::Worker::fail(Error error) {
   if (error.task_id.empty())
     error.task_id = task_id();

@@ -87,6 +87,15 @@ class TaskRunner::Worker {
     return kling::retry_wait_ms(request_.poll_interval_ms, retry_after, attempt);
   }
   std::optional<unsigned> ms_to_deadline() const;
+  bool past_deadline() const { return deadline_ && ms_to_deadline() == 0u; }
+  // The deadline passed `when`.
+  Error deadline_error(const std::string& when) const;
+  // How long one wait for the network or the journal's lock may take:
+  // request-timeout, capped by the time left before the deadline.
+  unsigned wait_cap_ms() const;
+  // An API request under the cancel and wait_cap_ms().
+  HttpResult api_call(HttpTransport& http, const char* method, const std::string& url,
+                      const std::string* body = nullptr);
   std::string poll_url_for(const api::Task& task) const;
   Outcome fail(Error error);
   // Publishes a status change (and journals it unless `journal` is false).
@@ -107,7 +116,7 @@ class TaskRunner::Worker {
   const VideoCache cache_;
   std::optional<Clock::time_point> deadline_;
 
-  GRef<GCancellable> cancellable_;
+  GRef<GCancellable> cancellable_;  // cancel() ends every request and wait with it
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool cancelled_ = false;

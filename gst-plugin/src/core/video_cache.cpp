@@ -99,7 +99,7 @@ std::unique_ptr<DownloadStore> VideoCache::open(const std::string& fingerprint,
 }
 
 bool VideoCache::save(const Request& r, const std::string& fp, const std::string& task_id,
-                      DownloadStore& store, std::string* error) const {
+                      DownloadStore& store, std::string* error, GCancellable* cancellable) const {
   if (!enabled())
     return true;
   if (g_mkdir_with_parents(dir_.c_str(), 0700) != 0) {
@@ -109,7 +109,13 @@ bool VideoCache::save(const Request& r, const std::string& fp, const std::string
   if (!store.flush_to_disk(error))
     return false;
   const uint64_t size = store.have();
-  const std::string sha = hash_of(size, [&store](uint64_t off, size_t n, uint8_t* d) { return store.read(off, n, d); });
+  const std::string sha = hash_of(size, [&store, cancellable](uint64_t off, size_t n, uint8_t* d) {
+    if (g_cancellable_is_cancelled(cancellable)) {
+      errno = ECANCELED;
+      return false;
+    }
+    return store.read(off, n, d);
+  });
   if (sha.empty()) {
     *error = "cannot read the video back: " + std::string(g_strerror(errno));
     return false;
@@ -138,7 +144,8 @@ bool VideoCache::save(const Request& r, const std::string& fp, const std::string
       *error = "cannot create " + tmp + ": " + g_strerror(errno);
       return false;
     }
-    ok = store.copy_to(fd) && fd_io::write_all(fd, trailer.data(), trailer.size()) == 0 && fsync(fd) == 0;
+    ok = store.copy_to(fd, [cancellable] { return g_cancellable_is_cancelled(cancellable); }) &&
+         fd_io::write_all(fd, trailer.data(), trailer.size()) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     if (!ok) {
       *error = "cannot write " + tmp + ": " + g_strerror(errno);

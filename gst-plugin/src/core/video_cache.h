@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <gio/gio.h>
+
 #include <memory>
 #include <string>
 
@@ -28,9 +30,10 @@ class VideoCache {
   std::unique_ptr<DownloadStore> open(const std::string& fingerprint, std::string* task_id) const;
   // Makes `store` (complete) the entry of `request`, named `fingerprint` (the
   // request as asked for): renamed into place when it was created in the cache
-  // folder, copied otherwise. Then evicts down to max_size.
+  // folder, copied otherwise. Then evicts down to max_size. `cancellable` stops
+  // the hash and the copy (a megabyte at a time).
   bool save(const Request& request, const std::string& fingerprint, const std::string& task_id,
-            DownloadStore& store, std::string* error) const;
+            DownloadStore& store, std::string* error, GCancellable* cancellable = nullptr) const;
   // Removes least recently used entries until the folder holds at most `max_size_`
   // bytes of entries, never `keep`.
   void evict(const std::string& keep) const;
