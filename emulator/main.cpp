@@ -112,7 +112,7 @@ int main(int argc, char **argv)
       {"video-scale", 0, 0, G_OPTION_ARG_INT, &video_scale, "Divide the generated width and height by N (default 1); for fast tests", "N"},
       {"moov-at-end", 0, 0, G_OPTION_ARG_NONE, &moov_at_end, "Generate MP4s with the moov atom at the end (default: faststart, moov first)", nullptr},
       {"output-dir", 0, 0, G_OPTION_ARG_FILENAME, &output_dir, "Keep generated videos in DIR (default: a temporary directory removed at exit)", "DIR"},
-      {"request-log", 0, 0, G_OPTION_ARG_FILENAME, &request_log, "Append one JSON line per request received by either server to FILE (truncated at start)", "FILE"},
+      {"request-log", 0, 0, G_OPTION_ARG_FILENAME, &request_log, "Append one JSON line per request received by any of the three servers to FILE (truncated at start)", "FILE"},
       {"fail-submits-429", 0, 0, G_OPTION_ARG_INT, &fail_submits_429, "Fault: answer the first N authorized submits 429 with Retry-After (no task created)", "N"},
       {"retry-after", 0, 0, G_OPTION_ARG_INT, &retry_after, "Retry-After seconds sent with those 429s (default 1)", "S"},
       {"fail-polls-500", 0, 0, G_OPTION_ARG_INT, &fail_polls_500, "Fault: answer the first N authorized polls 500 with an error envelope", "N"},
