@@ -117,7 +117,7 @@ void test_unknown_model_generates_end_to_end(Fixture* f, gconstpointer) {
   g_assert_true(quoted);
   g_assert_true(contains(run->task_messages.back(), "has-audio=(boolean)false"));
   // The progress says what goes, as the model takes it.
-  g_assert_true(progress_says(*run, "Submitting to kwaivgi/kling-v9-t2v-test (duration=\"10\", cfg_scale="));
+  g_assert_true(progress_says(*run, "Submitting to kwaivgi/kling-v9-t2v-test (duration=\"10\", cfg_scale=0.7, camera=\"zoom_in\", seed=42"));
 }
 
 void test_settings_refusals_send_nothing(Fixture* f, gconstpointer) {

@@ -136,6 +136,13 @@ std::string compact(JsonNode* node) {
   return text ? text : "";
 }
 
+// As a person reads it: a number in its shortest form (0.3, where JSON has 0.29999999999999999).
+std::string shown(JsonNode* value) {
+  if (JSON_NODE_HOLDS_VALUE(value) && json_node_get_value_type(value) == G_TYPE_DOUBLE)
+    return number_text(json_node_get_double(value));
+  return compact(value);
+}
+
 bool in_enum(const FieldSpec& spec, JsonNode* value, const std::string& type) {
   if (spec.enum_json.empty())
     return true;
@@ -245,7 +252,7 @@ std::optional<Error> build_submit_body(const Request& r, const ModelSchema* sche
     if (json_node_get_value_type(value.get()) == G_TYPE_BOOLEAN && sounds_like_audio(f.name))
       has_audio = json_node_get_boolean(value.get());
     if (f.name != "prompt" && f.name != "negative_prompt" && f.name != "image")
-      out->summary += (out->summary.empty() ? "" : ", ") + f.name + "=" + compact(value.get());
+      out->summary += (out->summary.empty() ? "" : ", ") + f.name + "=" + shown(value.get());
     json_builder_set_member_name(b, f.name.c_str());
     json_builder_add_value(b, value.release());
     sent.push_back(f.name);
