@@ -178,6 +178,42 @@ void test_concurrent_claims_make_one_submit() {
   g_assert_cmpint(waits, ==, kProcs - 1);
 }
 
+// Processes that meet a ledger no one has made yet all get to use it: making it
+// (WAL, the schema) is where SQLite answers BUSY without its busy handler.
+void test_processes_making_the_ledger_at_once_all_open_it() {
+  constexpr int kProcs = 6, kRounds = 15;
+  for (int round = 0; round < kRounds; round++) {
+    const std::string path = db_path();
+    int pipes[2];
+    g_assert_cmpint(pipe(pipes), ==, 0);
+    std::vector<pid_t> kids;
+    for (int i = 0; i < kProcs; i++) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        char go;
+        close(pipes[1]);
+        if (read(pipes[0], &go, 1) != 0) _exit(3);  // all start when the pipe closes
+        std::string error;
+        auto book = Ledger::open(path, &error);
+        if (!book) {
+          g_printerr("round %d: %s\n", round, error.c_str());
+          _exit(1);
+        }
+        _exit(book->claim(identity("made at once"), now(), true).error.empty() ? 0 : 2);
+      }
+      kids.push_back(pid);
+    }
+    close(pipes[0]);
+    close(pipes[1]);
+    for (pid_t pid : kids) {
+      int status = 0;
+      waitpid(pid, &status, 0);
+      g_assert_true(WIFEXITED(status));
+      g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    }
+  }
+}
+
 void test_daily_budget_counts_this_accounts_quotes_since_midnight() {
   const std::string path = db_path();
   auto book = open_ledger(path);
@@ -402,6 +438,7 @@ int main(int argc, char** argv) {
   g_test_add_func("/ledger/unanswered-submit-refuses-until-resume-off", test_unanswered_submit_refuses_until_resume_off);
   g_test_add_func("/ledger/dead-process-claim-stale-its-submit-unanswered", test_a_dead_process_claim_is_stale_but_its_submit_is_unanswered);
   g_test_add_func("/ledger/six-processes-claim-at-once-one-submits", test_concurrent_claims_make_one_submit);
+  g_test_add_func("/ledger/processes-making-it-at-once-all-open-it", test_processes_making_the_ledger_at_once_all_open_it);
   g_test_add_func("/ledger/daily-budget-across-processes", test_daily_budget_counts_this_accounts_quotes_since_midnight);
   g_test_add_func("/ledger/key-never-stored", test_the_key_is_never_in_the_ledger);
   g_test_add_func("/price/replies", test_price_and_balance_replies);

@@ -195,14 +195,30 @@ std::unique_ptr<Ledger> Ledger::open(const std::string& path, std::string* error
   }
   std::unique_ptr<Ledger> ledger(new Ledger(db, cancellable, lock_wait_ms));
   sqlite3_busy_handler(db, &Ledger::busy, ledger.get());
-  // WAL: readers never block the writer; FULL: a committed "submitting" survives a power cut.
-  if (!ledger->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", error) ||
-      !ledger->exec(kSchema, error)) {
+  if (!ledger->set_up(error)) {
     *error = "cannot use the ledger " + path + ": " + *error;
     return nullptr;
   }
   g_chmod(path.c_str(), 0600);
   return ledger;
+}
+
+bool Ledger::set_up(std::string* error) {
+  // Processes that make the ledger at once meet SQLITE_BUSY where SQLite does not
+  // call the busy handler (the switch to WAL, a lock upgrade it refuses to avoid a
+  // deadlock): the whole set-up is tried again, within the same bounds as a lock wait.
+  const int64_t since = now_us();
+  for (;;) {
+    // WAL: readers never block the writer; FULL: a committed "submitting" survives a power cut.
+    // Once made, neither step writes: a ledger another process holds locked still opens.
+    if (exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", error) && exec(kSchema, error))
+      return true;
+    const int code = sqlite3_errcode(db_) & 0xff;
+    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || g_cancellable_is_cancelled(cancellable_) ||
+        now_us() - since > int64_t(lock_wait_ms_) * 1000)
+      return false;
+    g_usleep(5000);
+  }
 }
 
 Ledger::~Ledger() { sqlite3_close(db_); }

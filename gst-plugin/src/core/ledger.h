@@ -120,6 +120,7 @@ class Ledger {
   Ledger(sqlite3* db, GCancellable* cancellable, unsigned lock_wait_ms)
       : db_(db), cancellable_(cancellable), lock_wait_ms_(lock_wait_ms) {}
   bool exec(const char* sql, std::string* error);
+  bool set_up(std::string* error);
   static int busy(void* self, int count);
 
   sqlite3* db_;
