@@ -182,6 +182,12 @@ void FakeWaveSpeed::handle(SoupServer* server, SoupServerMessage* msg, const cha
     self->send(msg, reply.value_or(FakeReply{404, "{\"code\":404,\"message\":\"Not found\"}"}));
     return;
   }
+  // Recorded before the reply leaves, as a server's log is: a reply written raw on
+  // another thread can reach the client before this handler returns.
+  {
+    std::lock_guard<std::mutex> lock(self->mutex_);
+    self->requests_.push_back(rec);
+  }
   if (rec.server == "api")
     self->handle_api(msg, path, rec);
   else if (rec.server == "catalog" || rec.server == "media")
@@ -190,10 +196,6 @@ void FakeWaveSpeed::handle(SoupServer* server, SoupServerMessage* msg, const cha
     self->handle_storage(msg, path, rec);
   else
     self->handle_cdn(msg, path, rec);
-  {
-    std::lock_guard<std::mutex> lock(self->mutex_);
-    self->requests_.push_back(rec);
-  }
   self->changed_.notify_all();
 }
 
