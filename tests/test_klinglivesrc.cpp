@@ -401,6 +401,26 @@ void test_portrait_pillarboxed_and_playlist_appended() {
   g_assert_cmpint(clip_frames, >, 100);
 }
 
+// slate-location: the user's image (solid red here) replaces the card while the API hangs.
+void test_slate_location_image_shown() {
+  g_autofree char* dir = g_dir_make_tmp("kling-live-slate-XXXXXX", nullptr);
+  std::string png = std::string(dir) + "/slate.png";
+  std::string make = "videotestsrc pattern=red num-buffers=1 ! video/x-raw,width=64,height=36 "
+                     "! pngenc ! filesink location=" + png;
+  g_autoptr(GstElement) maker = gst_parse_launch(make.c_str(), nullptr);
+  play_to_eos(maker);
+  auto emu = start_emulator({"--hang-submit"});
+  auto run = play(*emu, "slate-location=" + png);
+  g_assert_true(wait_for([&] { return run->n_frames() >= 60; }, 10));
+  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  assert_continuous(*run);
+  std::lock_guard<std::mutex> lock(run->mutex);
+  // Red is Y 81 in I420's range; the grey card's edge is Y 60.
+  g_assert_cmpint(run->frames.back().edge_luma, >=, 75);
+  g_assert_cmpint(run->frames.back().edge_luma, <=, 90);
+  g_assert_false(run->frames.back().clip);
+}
+
 void test_no_key_is_an_error_at_start() {
   g_autoptr(GstElement) pipeline =
       gst_parse_launch("klinglivesrc name=src prompt=x ! fakesink", nullptr);
@@ -426,6 +446,7 @@ int main(int argc, char** argv) {
   g_test_add_func("/klinglivesrc/request-queued-while-playing-plays-next", test_request_queued_while_playing_plays_next);
   g_test_add_func("/klinglivesrc/audio-pad-silence-then-the-clips-sound", test_audio_pad_silence_then_the_clips_sound);
   g_test_add_func("/klinglivesrc/portrait-pillarboxed-and-playlist-appended", test_portrait_pillarboxed_and_playlist_appended);
+  g_test_add_func("/klinglivesrc/slate-location-image-shown", test_slate_location_image_shown);
   g_test_add_func("/klinglivesrc/no-key-is-an-error-at-start", test_no_key_is_an_error_at_start);
   return g_test_run();
 }
