@@ -246,6 +246,29 @@ void test_daily_budget_counts_this_accounts_quotes_since_midnight() {
   g_assert_cmpuint(spend.size(), ==, 2);
 }
 
+// The identity names the API origin, not the spelling of its URL: a trailing slash or
+// an upper-case host reaches the same service, and must not pay for the request again.
+void test_identity_names_the_origin_not_its_spelling() {
+  auto fp = [](const std::string& url) {
+    kling::Request r;
+    r.prompt = "a red fox";
+    r.api_key = "acct";
+    r.api_url = url;
+    return r.fingerprint();
+  };
+  const std::string plain = fp("https://api.wavespeed.ai");
+  g_assert_true(fp("https://api.wavespeed.ai/") == plain);
+  g_assert_true(fp("https://api.wavespeed.ai//") == plain);
+  g_assert_true(fp("HTTPS://API.WaveSpeed.ai") == plain);
+  g_assert_true(fp("https://api.wavespeed.ai:443/") == plain);
+  g_assert_true(fp("http://127.0.0.1:8080/") == fp("http://127.0.0.1:8080"));
+  // Another host, port or path is another service.
+  g_assert_true(fp("https://api.wavespeed.ai:8443") != plain);
+  g_assert_true(fp("https://other.example") != plain);
+  g_assert_true(fp("https://api.wavespeed.ai/proxy") != plain);
+  g_assert_true(fp("http://api.wavespeed.ai") != plain);
+}
+
 void test_the_key_is_never_in_the_ledger() {
   const std::string path = db_path();
   auto book = open_ledger(path);
@@ -440,6 +463,7 @@ int main(int argc, char** argv) {
   g_test_add_func("/ledger/six-processes-claim-at-once-one-submits", test_concurrent_claims_make_one_submit);
   g_test_add_func("/ledger/processes-making-it-at-once-all-open-it", test_processes_making_the_ledger_at_once_all_open_it);
   g_test_add_func("/ledger/daily-budget-across-processes", test_daily_budget_counts_this_accounts_quotes_since_midnight);
+  g_test_add_func("/ledger/identity-names-the-origin-not-its-spelling", test_identity_names_the_origin_not_its_spelling);
   g_test_add_func("/ledger/key-never-stored", test_the_key_is_never_in_the_ledger);
   g_test_add_func("/price/replies", test_price_and_balance_replies);
   g_test_add_func("/price/checks-before-submit", test_checks_before_a_submit);
