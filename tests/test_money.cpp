@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <sys/wait.h>
+#include <utime.h>
 #include <unistd.h>
 
 #include <string>
@@ -452,6 +453,29 @@ void test_cache_evicts_least_recently_used() {
   g_assert_nonnull(kling::VideoCache(dir).open(r3.fingerprint(), &id).get());
 }
 
+// A writer killed between its copy and the rename leaves a temporary entry: the next
+// save removes it once nobody has touched it for an hour, else the cache would grow
+// past cache-max-size with every crash. A temporary being written now is kept.
+void test_cache_removes_temporaries_a_dead_writer_left() {
+  const std::string dir = temp_dir();
+  kling::Request r;
+  r.prompt = "orphans";
+  const std::string base = dir + "/" + r.fingerprint() + kling::VideoCache::kExtension;
+  const std::string dead = base + ".tmp-4242-1", live = base + ".tmp-AbC123";
+  g_assert_true(g_file_set_contents(dead.c_str(), pattern(1 << 20, 'd').c_str(), 1 << 20, nullptr));
+  g_assert_true(g_file_set_contents(live.c_str(), "x", 1, nullptr));
+  struct utimbuf old;
+  old.actime = old.modtime = time(nullptr) - kling::VideoCache::kOrphanSeconds - 60;
+  g_assert_cmpint(utime(dead.c_str(), &old), ==, 0);
+  for (uint64_t limit : {uint64_t(0), uint64_t(8) << 20}) {  // with and without a bound
+    save(dir, r, pattern(4096, 'v'), "t1", limit);
+    g_assert_false(g_file_test(dead.c_str(), G_FILE_TEST_EXISTS));
+    g_assert_true(g_file_test(live.c_str(), G_FILE_TEST_EXISTS));
+    g_assert_true(g_file_set_contents(dead.c_str(), "y", 1, nullptr));
+    g_assert_cmpint(utime(dead.c_str(), &old), ==, 0);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -470,5 +494,6 @@ int main(int argc, char** argv) {
   g_test_add_func("/cache/entry-is-one-verified-object", test_cache_entry_is_one_verified_object);
   g_test_add_func("/cache/two-processes-write-one-entry", test_two_processes_write_one_entry);
   g_test_add_func("/cache/evicts-least-recently-used", test_cache_evicts_least_recently_used);
+  g_test_add_func("/cache/removes-temporaries-a-dead-writer-left", test_cache_removes_temporaries_a_dead_writer_left);
   return g_test_run();
 }
