@@ -58,14 +58,7 @@ std::vector<GstClockTime> frame_times(const std::string& path, const char* demux
   g_autoptr(GstPad) pad = gst_element_get_static_pad(p, "src");
   std::vector<GstClockTime> times;
   gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, collect, &times, nullptr);
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
-  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 20 * GST_SECOND,
-                                               GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  g_assert_nonnull(msg);
-  g_assert_cmpint(GST_MESSAGE_TYPE(msg), ==, GST_MESSAGE_EOS);
-  gst_message_unref(msg);
-  gst_element_set_state(pipeline, GST_STATE_NULL);
+  play_to_eos(pipeline);
   return times;
 }
 

@@ -16,6 +16,7 @@ struct ClipPlayer::Shared {
   bool stopping = false;
   GWeakRef owner;
   GstElement* convert = nullptr;  // the video chain's head, linked on pad-added
+  GstElement* audio_convert = nullptr;  // the sound's, when asked for
 
   explicit Shared(GstElement* o) { g_weak_ref_init(&owner, o); }
   ~Shared() { g_weak_ref_clear(&owner); }
@@ -40,7 +41,7 @@ const char* state_of_task(const char* status) {
 }  // namespace
 
 ClipPlayer::ClipPlayer(GstElement* owner, const PropertyValues& defaults, const std::string& request,
-                       GstCaps* caps)
+                       GstCaps* caps, GstCaps* audio_caps)
     : shared_(std::make_shared<Shared>(owner)) {
   shared_->status.prompt = request;
   shared_->status.started_us = g_get_monotonic_time();
@@ -73,6 +74,26 @@ ClipPlayer::ClipPlayer(GstElement* owner, const PropertyValues& defaults, const 
   gst_element_link(src_, decode);
   gst_element_link_many(convert, scale, rate, filter_, sink, nullptr);
   shared_->convert = convert;
+  if (audio_caps) {
+    // audioconvert ! audioresample ! the audio pad's caps ! appsink. Not in preroll
+    // (async=false): a clip without sound must not hold its video back.
+    GstElement* aconv = gst_element_factory_make("audioconvert", nullptr);
+    GstElement* resample = gst_element_factory_make("audioresample", nullptr);
+    GstElement* afilter = gst_element_factory_make("capsfilter", nullptr);
+    GstElement* asink = gst_element_factory_make("appsink", nullptr);
+    if (aconv && resample && afilter && asink) {
+      g_object_set(afilter, "caps", audio_caps, nullptr);
+      g_object_set(asink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
+      gst_bin_add_many(GST_BIN(pipeline_), aconv, resample, afilter, asink, nullptr);
+      gst_element_link_many(aconv, resample, afilter, asink, nullptr);
+      shared_->audio_convert = aconv;
+      audio_sink_ = GST_APP_SINK(asink);
+    } else {
+      for (GstElement* e : {aconv, resample, afilter, asink})
+        if (e)
+          gst_object_unref(gst_object_ref_sink(e));
+    }
+  }
   g_signal_connect_data(decode, "pad-added", G_CALLBACK(on_pad_added),
                         new std::shared_ptr<Shared>(shared_),
                         [](gpointer d, GClosure*) { delete static_cast<std::shared_ptr<Shared>*>(d); },
@@ -100,6 +121,7 @@ ClipPlayer::ClipPlayer(GstElement* owner, const PropertyValues& defaults, const 
 }
 
 ClipPlayer::~ClipPlayer() {
+  GST_DEBUG("clip player of \"%s\" destroyed", shared_->status.prompt.c_str());
   stop();
   if (peeked_)
     gst_sample_unref(peeked_);
@@ -112,9 +134,13 @@ void ClipPlayer::on_pad_added(GstElement*, GstPad* pad, gpointer data) {
   if (!caps)
     caps = gst_pad_query_caps(pad, nullptr);
   const GstStructure* s = gst_caps_get_structure(caps, 0);
-  if (!s || !g_str_has_prefix(gst_structure_get_name(s), "video/"))
-    return;  // sound: not played yet, its stream just goes unlinked
-  g_autoptr(GstPad) sinkpad = gst_element_get_static_pad(shared->convert, "sink");
+  const char* name = s ? gst_structure_get_name(s) : "";
+  GstElement* head = g_str_has_prefix(name, "video/")   ? shared->convert
+                     : g_str_has_prefix(name, "audio/") ? shared->audio_convert
+                                                        : nullptr;
+  if (!head)
+    return;  // sound nobody asked for: its stream just goes unlinked
+  g_autoptr(GstPad) sinkpad = gst_element_get_static_pad(head, "sink");
   if (!gst_pad_is_linked(sinkpad))
     gst_pad_link(pad, sinkpad);
 }

@@ -30,9 +30,10 @@ class ClipPlayer {
     gint64 started_us = 0;             // monotonic
   };
 
-  // `owner` is the live element: messages are posted on it.
+  // `owner` is the live element: messages are posted on it. With `audio_caps`, the
+  // clip's sound is decoded too, into audio_sink().
   ClipPlayer(GstElement* owner, const PropertyValues& defaults, const std::string& request,
-             GstCaps* caps);
+             GstCaps* caps, GstCaps* audio_caps);
   ~ClipPlayer();
   ClipPlayer(const ClipPlayer&) = delete;
   ClipPlayer& operator=(const ClipPlayer&) = delete;
@@ -49,6 +50,8 @@ class ClipPlayer {
   // Plays the clip again from its first frame (a flushing seek, off this thread).
   void restart();
   void set_caps(GstCaps* caps);
+  // The clip's decoded sound (nullptr without audio_caps); it stays empty for a silent clip.
+  GstAppSink* audio_sink() const { return audio_sink_; }
   // Sets the pipeline to NULL (blocking; klingsrc stops promptly).
   void stop();
   Status status();
@@ -63,6 +66,7 @@ class ClipPlayer {
   GstElement* src_ = nullptr;
   GstElement* filter_ = nullptr;
   GstAppSink* sink_ = nullptr;
+  GstAppSink* audio_sink_ = nullptr;
   GstSample* peeked_ = nullptr;
 };
 

@@ -26,10 +26,12 @@
 
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <string>
 
 #include "forwarded_properties.h"
 #include "gstklingsrc.h"
+#include "live_audio_output.h"
 #include "live_output.h"
 #include "live_schedule.h"
 #include "request.h"
@@ -70,6 +72,7 @@ struct Private {
   Settings settings;
   kling::live::ForwardedSettings forwarded;
   std::shared_ptr<kling::live::RequestQueue> queue = std::make_shared<kling::live::RequestQueue>();
+  // Made once in _init: the outputs keep pointers to it (and to its audio feed).
   std::unique_ptr<kling::live::LiveSchedule> schedule;
   bool running = false;
 };
@@ -77,6 +80,7 @@ struct Private {
 struct _GstKlingLiveSrc {
   GstBin parent;
   GstElement* output;
+  GstElement* audio;  // the request pad's source, or nullptr
   Private* priv;
 };
 
@@ -181,6 +185,7 @@ static bool check_defaults(GstKlingLiveSrc* self) {
   return false;
 }
 
+// At start: the prompt first, then the playlist from its top.
 static void reset_queue(GstKlingLiveSrc* self) {
   Private* p = self->priv;
   Settings s;
@@ -188,25 +193,66 @@ static void reset_queue(GstKlingLiveSrc* self) {
     std::lock_guard<std::mutex> lock(p->lock);
     s = p->settings;
   }
-  p->queue = std::make_shared<kling::live::RequestQueue>();
+  p->queue->clear();
   if (!s.prompt.empty())
     p->queue->push(s.prompt);
   p->queue->set_playlist(s.playlist);
-  kling::live::LiveSchedule* old = p->schedule.release();
-  p->schedule = std::make_unique<kling::live::LiveSchedule>(
-      GST_ELEMENT(self), p->queue, [p] {
-        kling::live::ScheduleSettings out;
-        {
-          std::lock_guard<std::mutex> lock(p->lock);
-          out.ahead = p->settings.ahead;
-          out.when_idle = p->settings.when_idle;
-          out.slate_location = p->settings.slate_location;
-        }
-        out.defaults = p->forwarded.snapshot();
-        return out;
-      });
-  kling_live_output_set_schedule(GST_KLING_LIVE_OUTPUT(self->output), p->schedule.get());
-  delete old;
+}
+
+static kling::live::ScheduleSettings schedule_settings(Private* p) {
+  kling::live::ScheduleSettings out;
+  {
+    std::lock_guard<std::mutex> lock(p->lock);
+    out.ahead = p->settings.ahead;
+    out.when_idle = p->settings.when_idle;
+    out.slate_location = p->settings.slate_location;
+  }
+  out.defaults = p->forwarded.snapshot();
+  return out;
+}
+
+static void on_audio_caps(GstCaps* caps, gpointer data) {
+  static_cast<Private*>(data)->schedule->set_audio_caps(caps);
+}
+
+static GstPad* gst_kling_live_src_request_new_pad(GstElement* element, GstPadTemplate* templ,
+                                                  const gchar*, const GstCaps*) {
+  auto* self = GST_KLING_LIVE_SRC(element);
+  GST_OBJECT_LOCK(self);
+  bool taken = self->audio != nullptr;
+  GST_OBJECT_UNLOCK(self);
+  if (taken)
+    return nullptr;  // one audio pad
+  GstElement* audio = GST_ELEMENT(g_object_new(GST_TYPE_KLING_LIVE_AUDIO, "name", "audio-output", nullptr));
+  kling_live_audio_set_feed(GST_KLING_LIVE_AUDIO(audio), self->priv->schedule->audio_feed(),
+                            on_audio_caps, self->priv);
+  self->priv->schedule->want_audio(true);
+  gst_bin_add(GST_BIN(self), audio);
+  g_autoptr(GstPad) target = gst_element_get_static_pad(audio, "src");
+  GstPad* ghost = gst_ghost_pad_new_from_template("audio", target, templ);
+  gst_pad_set_active(ghost, TRUE);
+  gst_element_add_pad(element, ghost);
+  gst_element_sync_state_with_parent(audio);
+  GST_OBJECT_LOCK(self);
+  self->audio = GST_ELEMENT(gst_object_ref(audio));  // ours: the bin may drop it first at dispose
+  GST_OBJECT_UNLOCK(self);
+  return ghost;
+}
+
+static void gst_kling_live_src_release_pad(GstElement* element, GstPad* pad) {
+  auto* self = GST_KLING_LIVE_SRC(element);
+  GST_OBJECT_LOCK(self);
+  GstElement* audio = std::exchange(self->audio, nullptr);
+  GST_OBJECT_UNLOCK(self);
+  self->priv->schedule->want_audio(false);
+  gst_element_remove_pad(element, pad);
+  if (audio) {
+    if (GST_OBJECT_PARENT(audio) == GST_OBJECT(self)) {
+      gst_element_set_state(audio, GST_STATE_NULL);
+      gst_bin_remove(GST_BIN(self), audio);
+    }
+    gst_object_unref(audio);
+  }
 }
 
 static GstStateChangeReturn gst_kling_live_src_change_state(GstElement* element,
@@ -231,6 +277,9 @@ static GstStateChangeReturn gst_kling_live_src_change_state(GstElement* element,
 
 static void gst_kling_live_src_init(GstKlingLiveSrc* self) {
   self->priv = new Private();
+  Private* p = self->priv;
+  p->schedule = std::make_unique<kling::live::LiveSchedule>(GST_ELEMENT(self), p->queue,
+                                                            [p] { return schedule_settings(p); });
   self->output = GST_ELEMENT(g_object_new(GST_TYPE_KLING_LIVE_OUTPUT, "name", "output", nullptr));
   gst_bin_add(GST_BIN(self), self->output);
   g_autoptr(GstPad) target = gst_element_get_static_pad(self->output, "src");
@@ -238,7 +287,7 @@ static void gst_kling_live_src_init(GstKlingLiveSrc* self) {
   GstPad* ghost = gst_ghost_pad_new_from_template("video", target, templ);
   gst_element_add_pad(GST_ELEMENT(self), ghost);
   GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
-  reset_queue(self);
+  kling_live_output_set_schedule(GST_KLING_LIVE_OUTPUT(self->output), p->schedule.get());
 }
 
 static void gst_kling_live_src_finalize(GObject* object) {
@@ -254,6 +303,8 @@ static void gst_kling_live_src_class_init(GstKlingLiveSrcClass* klass) {
   gobject_class->get_property = gst_kling_live_src_get_property;
   gobject_class->finalize = gst_kling_live_src_finalize;
   element_class->change_state = gst_kling_live_src_change_state;
+  element_class->request_new_pad = gst_kling_live_src_request_new_pad;
+  element_class->release_pad = gst_kling_live_src_release_pad;
 
   const auto rw = GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   g_object_class_install_property(gobject_class, PROP_PROMPT,
@@ -291,6 +342,10 @@ static void gst_kling_live_src_class_init(GstKlingLiveSrcClass* klass) {
   GstCaps* caps = kling_live_output_template_caps();
   gst_element_class_add_pad_template(element_class,
                                      gst_pad_template_new("video", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
+  gst_caps_unref(caps);
+  caps = kling_live_audio_template_caps();
+  gst_element_class_add_pad_template(element_class,
+                                     gst_pad_template_new("audio", GST_PAD_SRC, GST_PAD_REQUEST, caps));
   gst_caps_unref(caps);
   gst_element_class_set_static_metadata(
       element_class, "Kling live source", "Source/Video",

@@ -2,6 +2,8 @@
 
 #include <gst/video/video.h>
 
+#include "live_clock.h"
+
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
 
@@ -14,8 +16,7 @@ struct _GstKlingLiveOutput {
   gboolean have_info;
   guint64 n;                   // frames pushed since start
   GstClockTime first;          // running time of frame 0
-  GstClockID clock_id;         // the wait in progress, under the object lock
-  gboolean flushing;
+  kling::live::ClockWaiter* waiter;
 };
 
 G_DEFINE_TYPE(GstKlingLiveOutput, gst_kling_live_output, GST_TYPE_PUSH_SRC);
@@ -78,7 +79,6 @@ static gboolean gst_kling_live_output_start(GstBaseSrc* base) {
   self->n = 0;
   self->first = GST_CLOCK_TIME_NONE;
   self->have_info = FALSE;
-  self->flushing = FALSE;
   GST_OBJECT_UNLOCK(self);
   return TRUE;
 }
@@ -91,20 +91,12 @@ static gboolean gst_kling_live_output_stop(GstBaseSrc* base) {
 }
 
 static gboolean gst_kling_live_output_unlock(GstBaseSrc* base) {
-  auto* self = GST_KLING_LIVE_OUTPUT(base);
-  GST_OBJECT_LOCK(self);
-  self->flushing = TRUE;
-  if (self->clock_id)
-    gst_clock_id_unschedule(self->clock_id);
-  GST_OBJECT_UNLOCK(self);
+  GST_KLING_LIVE_OUTPUT(base)->waiter->unlock();
   return TRUE;
 }
 
 static gboolean gst_kling_live_output_unlock_stop(GstBaseSrc* base) {
-  auto* self = GST_KLING_LIVE_OUTPUT(base);
-  GST_OBJECT_LOCK(self);
-  self->flushing = FALSE;
-  GST_OBJECT_UNLOCK(self);
+  GST_KLING_LIVE_OUTPUT(base)->waiter->unlock_stop();
   return TRUE;
 }
 
@@ -122,48 +114,15 @@ static gboolean gst_kling_live_output_query(GstBaseSrc* base, GstQuery* query) {
   return GST_BASE_SRC_CLASS(gst_kling_live_output_parent_class)->query(base, query);
 }
 
-// Waits on the clock until running time `rt`; FALSE when flushing.
-static gboolean wait_until(GstKlingLiveOutput* self, GstClockTime rt) {
-  GstClock* clock = gst_element_get_clock(GST_ELEMENT(self));
-  if (!clock)
-    return TRUE;
-  GstClockTime base_time = gst_element_get_base_time(GST_ELEMENT(self));
-  GST_OBJECT_LOCK(self);
-  if (self->flushing) {
-    GST_OBJECT_UNLOCK(self);
-    gst_object_unref(clock);
-    return FALSE;
-  }
-  self->clock_id = gst_clock_new_single_shot_id(clock, base_time + rt);
-  GstClockID id = self->clock_id;
-  GST_OBJECT_UNLOCK(self);
-  GstClockReturn ret = gst_clock_id_wait(id, nullptr);
-  GST_OBJECT_LOCK(self);
-  gst_clock_id_unref(self->clock_id);
-  self->clock_id = nullptr;
-  GST_OBJECT_UNLOCK(self);
-  gst_object_unref(clock);
-  return ret != GST_CLOCK_UNSCHEDULED;
-}
-
 static GstFlowReturn gst_kling_live_output_create(GstPushSrc* src, GstBuffer** out) {
   auto* self = GST_KLING_LIVE_OUTPUT(src);
   if (!self->have_info)
     return GST_FLOW_NOT_NEGOTIATED;
-  if (!GST_CLOCK_TIME_IS_VALID(self->first)) {
-    // Frame 0 is due now: the running time at which PLAYING was reached.
-    GstClock* clock = gst_element_get_clock(GST_ELEMENT(self));
-    GstClockTime rt = 0;
-    if (clock) {
-      GstClockTime now = gst_clock_get_time(clock), base = gst_element_get_base_time(GST_ELEMENT(self));
-      rt = now > base ? now - base : 0;
-      gst_object_unref(clock);
-    }
-    self->first = rt;
-  }
+  if (!GST_CLOCK_TIME_IS_VALID(self->first))  // frame 0 is due now: PLAYING was just reached
+    self->first = kling::live::ClockWaiter::running_time(GST_ELEMENT(self));
   GstClockTime pts = frame_time(self, self->n);
   GstClockTime next = frame_time(self, self->n + 1);
-  if (!wait_until(self, pts))
+  if (!self->waiter->wait_until(GST_ELEMENT(self), pts))
     return GST_FLOW_FLUSHING;
 
   GstBuffer* frame = self->schedule ? self->schedule->frame(pts) : nullptr;
@@ -196,12 +155,19 @@ static GstFlowReturn gst_kling_live_output_create(GstPushSrc* src, GstBuffer** o
 }
 
 static void gst_kling_live_output_init(GstKlingLiveOutput* self) {
+  self->waiter = new kling::live::ClockWaiter();
   self->first = GST_CLOCK_TIME_NONE;
   gst_base_src_set_live(GST_BASE_SRC(self), TRUE);
   gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_TIME);
 }
 
+static void gst_kling_live_output_finalize(GObject* object) {
+  delete GST_KLING_LIVE_OUTPUT(object)->waiter;
+  G_OBJECT_CLASS(gst_kling_live_output_parent_class)->finalize(object);
+}
+
 static void gst_kling_live_output_class_init(GstKlingLiveOutputClass* klass) {
+  G_OBJECT_CLASS(klass)->finalize = gst_kling_live_output_finalize;
   auto* element_class = GST_ELEMENT_CLASS(klass);
   auto* base_class = GST_BASE_SRC_CLASS(klass);
   GstCaps* caps = kling_live_output_template_caps();

@@ -19,6 +19,21 @@ LiveSchedule::LiveSchedule(GstElement* owner, std::shared_ptr<RequestQueue> queu
 LiveSchedule::~LiveSchedule() {
   stop();
   gst_clear_caps(&caps_);
+  gst_clear_caps(&audio_caps_);
+}
+
+void LiveSchedule::want_audio(bool want) {
+  std::lock_guard<std::mutex> lock(audio_mutex_);
+  want_audio_ = want;
+}
+
+void LiveSchedule::set_audio_caps(GstCaps* caps) {
+  std::lock_guard<std::mutex> lock(audio_mutex_);
+  gst_caps_replace(&audio_caps_, caps);
+}
+
+void LiveSchedule::on_air(ClipPlayer* player) {
+  feed_.set_source(player ? player->audio_sink() : nullptr);
 }
 
 void LiveSchedule::set_caps(GstCaps* caps) {
@@ -37,11 +52,20 @@ void LiveSchedule::set_caps(GstCaps* caps) {
 void LiveSchedule::start_players(const ScheduleSettings& s) {
   if (!caps_)
     return;
+  GstCaps* audio_caps = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(audio_mutex_);
+    if (want_audio_ && !audio_caps_)
+      return;  // the audio pad is negotiating: a clip started now would be silent
+    if (audio_caps_)
+      audio_caps = gst_caps_ref(audio_caps_);
+  }
+  g_autoptr(GstCaps) audio_ref = audio_caps;
   while (upcoming_.size() < std::max(1u, s.ahead)) {
     std::optional<std::string> request = queue_->pop();
     if (!request)
       break;
-    auto player = std::make_unique<ClipPlayer>(owner_, s.defaults, *request, caps_);
+    auto player = std::make_unique<ClipPlayer>(owner_, s.defaults, *request, caps_, audio_caps);
     GST_INFO_OBJECT(owner_, "generating ahead: %s", request->c_str());
     player->start();  // a failure is seen (and said) as failed()
     upcoming_.push_back(std::move(player));
@@ -81,6 +105,7 @@ GstBuffer* LiveSchedule::switch_to_next(GstClockTime pts) {
   ended_posted_ = false;
   restarting_ = false;
   start_pending_ = true;
+  on_air(current_.get());
   return take(current_->pull());
 }
 
@@ -113,8 +138,10 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts) {
       if (next_ready()) {
         out = switch_to_next(pts);
       } else if (current_->failed() || s.when_idle == WhenIdle::Slate) {
+        on_air(nullptr);
         retire(std::move(current_));
       } else if (s.when_idle == WhenIdle::Loop) {
+        on_air(current_.get());  // its sound from the start again, after the seek
         current_->restart();
         restarting_ = true;
         ended_posted_ = false;
@@ -184,6 +211,7 @@ void LiveSchedule::post_live(const char* event, ClipPlayer* player, GstClockTime
 }
 
 void LiveSchedule::stop() {
+  on_air(nullptr);
   current_.reset();
   upcoming_.clear();
   gst_clear_buffer(&last_);

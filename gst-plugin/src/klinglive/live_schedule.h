@@ -9,8 +9,10 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
+#include "audio_feed.h"
 #include "clip_player.h"
 #include "request_queue.h"
 #include "slate.h"
@@ -36,6 +38,11 @@ class LiveSchedule {
   LiveSchedule& operator=(const LiveSchedule&) = delete;
 
   void set_caps(GstCaps* caps);
+  // The `audio` pad exists: clips are started with sound once its caps are known
+  // (set_audio_caps, from the audio output's thread), and the feed follows the clip on air.
+  void want_audio(bool want);
+  void set_audio_caps(GstCaps* caps);
+  AudioFeed* audio_feed() { return &feed_; }
   // The frame for running time `pts` (a ref for the caller), or nullptr.
   GstBuffer* frame(GstClockTime pts);
   // Every clip's pipeline to NULL; the queue is kept.
@@ -50,7 +57,13 @@ class LiveSchedule {
   void retire(std::unique_ptr<ClipPlayer> player);
   void post_live(const char* event, ClipPlayer* player, GstClockTime pts);
 
+  void on_air(ClipPlayer* player);  // the feed follows the clip shown
+
   GstElement* owner_;
+  AudioFeed feed_;
+  std::mutex audio_mutex_;
+  bool want_audio_ = false;     // under audio_mutex_
+  GstCaps* audio_caps_ = nullptr;  // under audio_mutex_
   std::shared_ptr<RequestQueue> queue_;
   std::function<ScheduleSettings()> settings_;
   GstCaps* caps_ = nullptr;

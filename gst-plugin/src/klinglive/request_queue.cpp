@@ -69,6 +69,11 @@ std::optional<std::string> RequestQueue::pop() {
   return std::nullopt;
 }
 
+void RequestQueue::clear() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  queued_.clear();
+}
+
 bool RequestQueue::empty() {
   std::lock_guard<std::mutex> lock(mutex_);
   return queued_.empty() && taken_ >= lines_.size();

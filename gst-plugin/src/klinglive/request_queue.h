@@ -23,6 +23,8 @@ class RequestQueue {
   // Lines already taken are not taken again: appended lines are what is new.
   void reread_if_changed();
   std::optional<std::string> pop();
+  // Forgets the app's requests (the playlist stays as set).
+  void clear();
   bool empty();
 
  private:

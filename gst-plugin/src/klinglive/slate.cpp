@@ -3,6 +3,7 @@
 #include <gst/app/gstappsink.h>
 #include <pango/pangocairo.h>
 
+#include <thread>
 #include <utility>
 
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
@@ -10,51 +11,83 @@ GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 
 namespace kling::live {
 
-Slate::~Slate() {
-  gst_clear_buffer(&image_buffer_);
-  gst_clear_buffer(&card_);
-}
+namespace {
+GstBuffer* draw_card(const GstVideoInfo& info, const std::string& title, const std::string& detail);
+GstBuffer* decode_image(const GstVideoInfo& info, const std::string& location, std::string* error);
+}  // namespace
+
+Slate::~Slate() = default;
 
 void Slate::set_format(const GstVideoInfo& info) {
   info_ = info;
   have_format_ = true;
-  gst_clear_buffer(&card_);
-  gst_clear_buffer(&image_buffer_);
-  image_tried_ = false;
-  card_text_.clear();
+  pictures_ = std::make_shared<Pictures>();  // a thread still drawing keeps the old ones
+  image_asked_ = false;
 }
 
 void Slate::set_image(const std::string& location) {
   if (location == image_)
     return;
   image_ = location;
-  gst_clear_buffer(&image_buffer_);
-  image_tried_ = false;
-  image_error_.clear();
+  image_asked_ = false;
+  std::lock_guard<std::mutex> lock(pictures_->mutex);
+  gst_clear_buffer(&pictures_->image);
 }
 
 GstBuffer* Slate::buffer(const std::string& title, const std::string& detail) {
   if (!have_format_)
     return nullptr;
-  if (!image_.empty() && !image_tried_) {
-    image_tried_ = true;
-    image_buffer_ = decode_image();
+  auto pictures = pictures_;
+  const GstVideoInfo info = info_;
+  if (!image_.empty() && !image_asked_) {
+    image_asked_ = true;
+    std::thread([pictures, info, location = image_] {
+      std::string error;
+      GstBuffer* image = decode_image(info, location, &error);
+      std::lock_guard<std::mutex> lock(pictures->mutex);
+      gst_clear_buffer(&pictures->image);
+      pictures->image = image;
+      pictures->image_error = error;
+    }).detach();
   }
-  if (image_buffer_)
-    return gst_buffer_ref(image_buffer_);
   std::string text = title + "\n" + detail;
-  if (!card_ || text != card_text_) {
-    gst_clear_buffer(&card_);
-    gint64 start = g_get_monotonic_time();
-    card_ = draw_card(title, detail);
-    GST_DEBUG("slate drawn in %" G_GINT64_FORMAT " us", g_get_monotonic_time() - start);
-    card_text_ = text;
+  {
+    std::lock_guard<std::mutex> lock(pictures->mutex);
+    image_error_ = pictures->image_error;
+    if (pictures->image && !image_.empty())
+      return gst_buffer_ref(pictures->image);
+    if (pictures->card && (text == pictures->card_text || pictures->drawing))
+      return gst_buffer_ref(pictures->card);
+    if (pictures->card) {
+      pictures->drawing = true;
+      std::thread([pictures, info, title, detail, text] {
+        GstBuffer* card = draw_card(info, title, detail);
+        std::lock_guard<std::mutex> lock(pictures->mutex);
+        if (card) {
+          gst_clear_buffer(&pictures->card);
+          pictures->card = card;
+        }
+        pictures->card_text = text;
+        pictures->drawing = false;
+      }).detach();
+      return gst_buffer_ref(pictures->card);
+    }
   }
-  return card_ ? gst_buffer_ref(card_) : nullptr;
+  // The first card, at once: nothing else to show yet.
+  GstBuffer* card = draw_card(info, title, detail);
+  std::lock_guard<std::mutex> lock(pictures->mutex);
+  if (!card)
+    return nullptr;
+  gst_clear_buffer(&pictures->card);
+  pictures->card = card;
+  pictures->card_text = text;
+  return gst_buffer_ref(card);
 }
 
+namespace {
+
 // Draws in BGRx with cairo, then converts once to the output format.
-GstBuffer* Slate::draw_card(const std::string& title, const std::string& detail) {
+GstBuffer* draw_card(const GstVideoInfo& info_, const std::string& title, const std::string& detail) {
   const int w = GST_VIDEO_INFO_WIDTH(&info_), h = GST_VIDEO_INFO_HEIGHT(&info_);
   cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
   cairo_t* cr = cairo_create(surface);
@@ -119,14 +152,14 @@ GstBuffer* Slate::draw_card(const std::string& title, const std::string& detail)
 }
 
 // filesrc ! decodebin ! videoconvert ! videoscale add-borders ! output caps ! appsink, once.
-GstBuffer* Slate::decode_image() {
+GstBuffer* decode_image(const GstVideoInfo& info_, const std::string& image_, std::string* image_error_) {
   g_autoptr(GError) error = nullptr;
   g_autoptr(GstElement) pipeline = gst_parse_launch(
       "filesrc name=f ! decodebin ! videoconvert ! videoscale add-borders=true ! "
       "capsfilter name=c ! appsink name=s sync=false",
       &error);
   if (!pipeline) {
-    image_error_ = error->message;
+    *image_error_ = error->message;
     return nullptr;
   }
   g_autoptr(GstElement) f = gst_bin_get_by_name(GST_BIN(pipeline), "f");
@@ -144,10 +177,12 @@ GstBuffer* Slate::decode_image() {
     buffer = gst_buffer_copy_deep(gst_sample_get_buffer(sample));
     gst_sample_unref(sample);
   } else {
-    image_error_ = "could not decode " + image_ + " as an image";
+    *image_error_ = "could not decode " + image_ + " as an image";
   }
   gst_element_set_state(pipeline, GST_STATE_NULL);
   return buffer;
 }
+
+}  // namespace
 
 }  // namespace kling::live

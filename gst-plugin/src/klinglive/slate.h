@@ -2,10 +2,15 @@
 // made, its status, the time spent) drawn with pango/cairo in the output's
 // format only when its text changes (at most once a second), or the user's
 // image decoded and scaled once. Each frame period pushes the same buffer.
+// Only the very first card is drawn on the caller's thread; later cards and
+// the image are made on a thread of their own, the previous one showing
+// meanwhile, so the live output never waits for them.
 #pragma once
 
 #include <gst/video/video.h>
 
+#include <memory>
+#include <mutex>
 #include <string>
 
 namespace kling::live {
@@ -28,17 +33,26 @@ class Slate {
   const std::string& image_error() const { return image_error_; }
 
  private:
-  GstBuffer* draw_card(const std::string& title, const std::string& detail);
-  GstBuffer* decode_image();
+  // The pictures, shared with the thread making the next one.
+  struct Pictures {
+    std::mutex mutex;
+    GstBuffer* card = nullptr;
+    std::string card_text;
+    bool drawing = false;
+    GstBuffer* image = nullptr;
+    std::string image_error;
+    ~Pictures() {
+      gst_clear_buffer(&card);
+      gst_clear_buffer(&image);
+    }
+  };
 
   GstVideoInfo info_{};
   bool have_format_ = false;
   std::string image_;
+  bool image_asked_ = false;
   std::string image_error_;
-  GstBuffer* image_buffer_ = nullptr;
-  bool image_tried_ = false;
-  GstBuffer* card_ = nullptr;
-  std::string card_text_;
+  std::shared_ptr<Pictures> pictures_ = std::make_shared<Pictures>();
 };
 
 }  // namespace kling::live
