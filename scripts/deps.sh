@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Debian bookworm packages gst-kling needs to build, test and run the demo.
-# Sourced by scripts/test.sh and scripts/demo.sh: `install_deps` installs what is missing.
+# Sourced by the scripts: `install_deps` installs what is missing, `setup_and_build` builds.
 KLING_DEB_PACKAGES=(
   meson ninja-build pkg-config g++ python3
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
@@ -34,4 +34,17 @@ install_deps() {
     echo "==> installing: ${missing[*]}"
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
+}
+
+# Configures build folder $1 with the meson options after it (reconfigures it
+# when it exists), then builds it.
+setup_and_build() {
+  local dir=$1
+  shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@"
+  fi
+  meson compile -C "$dir"
 }

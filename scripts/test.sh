@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the build needs, builds, runs the whole suite and ends with
-# one line `N passed, N failed` (TAP subtests counted one by one).
+# Installs what the build needs, builds, runs the whole suite, then again under
+# ASan+UBSan, the element suites under TSan and a few element cases under
+# valgrind, and ends with one line `N passed, N failed` counting all of them
+# (TAP subtests one by one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -11,16 +13,14 @@ echo "==> npm ci in tests/sdk"
 (cd tests/sdk && npm ci --ignore-scripts --no-audit --no-fund)
 
 BUILD=${BUILD_DIR:-build}
-if [ -f "$BUILD/build.ninja" ]; then
-  meson setup --reconfigure "$BUILD" -Dtests=enabled >/dev/null
-else
-  meson setup "$BUILD" -Dtests=enabled
-fi
-meson compile -C "$BUILD"
+setup_and_build "$BUILD" -Dtests=enabled
 
 status=0
 meson test -C "$BUILD" --print-errorlogs "$@" || status=$?
 logs=("$BUILD/meson-logs/testlog.json")
+
+# The sub-steps leave the closing count to this script.
+export KLING_NO_COUNT=1
 
 # The same suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 # (KLING_SANITIZE=0 skips it for a quick local run).
@@ -28,6 +28,21 @@ if [ "${KLING_SANITIZE:-1}" != 0 ]; then
   echo "==> the suite under ASan + UBSan"
   bash scripts/sanitize.sh "$@" || status=$?
   logs+=("${SANITIZE_BUILD_DIR:-build-asan}/meson-logs/testlog.json")
+fi
+
+# The element's suites under ThreadSanitizer (KLING_TSAN=0 skips it).
+if [ "${KLING_TSAN:-1}" != 0 ]; then
+  echo "==> the element suites under ThreadSanitizer"
+  bash scripts/tsan.sh "$@" || status=$?
+  logs+=("${TSAN_BUILD_DIR:-build-tsan}/meson-logs/testlog.json")
+fi
+
+# A few element cases under valgrind's memcheck, on the plain build
+# (KLING_VALGRIND=0 skips it).
+if [ "${KLING_VALGRIND:-1}" != 0 ]; then
+  echo "==> element cases under valgrind"
+  VALGRIND_BUILD_DIR="$BUILD" bash scripts/valgrind.sh || status=$?
+  logs+=("$BUILD/meson-logs/valgrind-testlog.json")
 fi
 
 python3 scripts/count_tests.py "${logs[@]}"

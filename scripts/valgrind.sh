@@ -40,6 +40,7 @@ export GST_DEBUG_NO_COLOR=1 WAVESPEED_API_KEY= WAVESPEED_BASE_URL=
 gst-inspect-1.0 klingsrc >/dev/null || { echo "klingsrc not found in $GST_PLUGIN_PATH_1_0" >&2; exit 1; }
 
 logfile="$BUILD/valgrind.log"
+tap="$BUILD/valgrind-tap.txt"
 status=0
 # What makes GLib valgrind-friendly: plain malloc, pointers cleared on free.
 env GST_REGISTRY_UPDATE=no G_SLICE=always-malloc G_DEBUG=gc-friendly,fatal-criticals \
@@ -47,7 +48,17 @@ env GST_REGISTRY_UPDATE=no G_SLICE=always-malloc G_DEBUG=gc-friendly,fatal-criti
   valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
     --errors-for-leak-kinds=definite --error-exitcode=1 --num-callers=40 \
     --track-origins=yes "${supps[@]}" --log-file="$logfile" \
-    "$BUILD/tests/test-klingsrc" --tap "${args[@]}" || status=$?
+    "$BUILD/tests/test-klingsrc" --tap "${args[@]}" > "$tap" || status=$?
+cat "$tap"
+
+# The run as a meson test log line, for scripts/count_tests.py: every case, and
+# a failure of its own when valgrind found something after they all passed.
+mkdir -p "$BUILD/meson-logs"
+python3 - "$tap" "$status" > "$BUILD/meson-logs/valgrind-testlog.json" <<'PY'
+import json, sys
+tap, status = open(sys.argv[1], encoding="utf-8", errors="replace").read(), int(sys.argv[2])
+print(json.dumps({"name": "valgrind", "result": "OK" if status == 0 else "FAIL", "stdout": tap}))
+PY
 
 echo "==> valgrind summary ($logfile):"
 grep -E 'ERROR SUMMARY|definitely lost|indirectly lost|Invalid|uninitialised' "$logfile" | sort | uniq -c | head -20

@@ -12,10 +12,11 @@ ServerThread::ServerThread(std::function<void()> setup, std::function<void()> te
     g_main_context_push_thread_default(context_);
     setup();
     {
+      // Notified under the lock: the constructor returns (and `cv` goes) as soon as it sees `ready`.
       std::lock_guard<std::mutex> lock(mutex);
       ready = true;
+      cv.notify_all();
     }
-    cv.notify_all();
     g_main_loop_run(loop_);
     teardown();
     // Let closed connections finish closing, or their sockets stay allocated.

@@ -196,6 +196,9 @@ void test_cancel_ends_a_hung_read(Fixture* f, gconstpointer) {
     return r;
   };
   g_autoptr(GCancellable) cancellable = g_cancellable_new();
+  // Its wakeup fd made before the canceller starts, as the task runner does.
+  GPollFD wakeup;
+  g_cancellable_make_pollfd(cancellable, &wakeup);
   std::thread canceller([&] {
     f->fake->wait_for_count("cdn", "GET", 1, 5000);
     g_usleep(50 * 1000);

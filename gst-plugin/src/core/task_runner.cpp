@@ -64,6 +64,10 @@ TaskRunner::Worker::Worker(Request request, std::string resume_id,
             {[this](const std::string& text) { progress(ProgressType::Continue, "submit", text); },
              [this](unsigned ms) { return sleep_ms(ms); }, [this] { return ms_to_deadline(); }}) {
   store_->set_max_size(request_.max_size);
+  // The cancellable's wakeup fd, made before another thread can cancel: GLib
+  // guards it with a lock ThreadSanitizer cannot see. It goes with the cancellable.
+  GPollFD wakeup;
+  g_cancellable_make_pollfd(cancellable_.get(), &wakeup);
 }
 
 void TaskRunner::Worker::run() noexcept {
