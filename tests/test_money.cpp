@@ -4,6 +4,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <sys/wait.h>
+#include <utime.h>
 #include <unistd.h>
 
 #include <string>
@@ -246,6 +247,29 @@ void test_daily_budget_counts_this_accounts_quotes_since_midnight() {
   g_assert_cmpuint(spend.size(), ==, 2);
 }
 
+// The identity names the API origin, not the spelling of its URL: a trailing slash or
+// an upper-case host reaches the same service, and must not pay for the request again.
+void test_identity_names_the_origin_not_its_spelling() {
+  auto fp = [](const std::string& url) {
+    kling::Request r;
+    r.prompt = "a red fox";
+    r.api_key = "acct";
+    r.api_url = url;
+    return r.fingerprint();
+  };
+  const std::string plain = fp("https://api.wavespeed.ai");
+  g_assert_true(fp("https://api.wavespeed.ai/") == plain);
+  g_assert_true(fp("https://api.wavespeed.ai//") == plain);
+  g_assert_true(fp("HTTPS://API.WaveSpeed.ai") == plain);
+  g_assert_true(fp("https://api.wavespeed.ai:443/") == plain);
+  g_assert_true(fp("http://127.0.0.1:8080/") == fp("http://127.0.0.1:8080"));
+  // Another host, port or path is another service.
+  g_assert_true(fp("https://api.wavespeed.ai:8443") != plain);
+  g_assert_true(fp("https://other.example") != plain);
+  g_assert_true(fp("https://api.wavespeed.ai/proxy") != plain);
+  g_assert_true(fp("http://api.wavespeed.ai") != plain);
+}
+
 void test_the_key_is_never_in_the_ledger() {
   const std::string path = db_path();
   auto book = open_ledger(path);
@@ -429,6 +453,29 @@ void test_cache_evicts_least_recently_used() {
   g_assert_nonnull(kling::VideoCache(dir).open(r3.fingerprint(), &id).get());
 }
 
+// A writer killed between its copy and the rename leaves a temporary entry: the next
+// save removes it once nobody has touched it for an hour, else the cache would grow
+// past cache-max-size with every crash. A temporary being written now is kept.
+void test_cache_removes_temporaries_a_dead_writer_left() {
+  const std::string dir = temp_dir();
+  kling::Request r;
+  r.prompt = "orphans";
+  const std::string base = dir + "/" + r.fingerprint() + kling::VideoCache::kExtension;
+  const std::string dead = base + ".tmp-4242-1", live = base + ".tmp-AbC123";
+  g_assert_true(g_file_set_contents(dead.c_str(), pattern(1 << 20, 'd').c_str(), 1 << 20, nullptr));
+  g_assert_true(g_file_set_contents(live.c_str(), "x", 1, nullptr));
+  struct utimbuf old;
+  old.actime = old.modtime = time(nullptr) - kling::VideoCache::kOrphanSeconds - 60;
+  g_assert_cmpint(utime(dead.c_str(), &old), ==, 0);
+  for (uint64_t limit : {uint64_t(0), uint64_t(8) << 20}) {  // with and without a bound
+    save(dir, r, pattern(4096, 'v'), "t1", limit);
+    g_assert_false(g_file_test(dead.c_str(), G_FILE_TEST_EXISTS));
+    g_assert_true(g_file_test(live.c_str(), G_FILE_TEST_EXISTS));
+    g_assert_true(g_file_set_contents(dead.c_str(), "y", 1, nullptr));
+    g_assert_cmpint(utime(dead.c_str(), &old), ==, 0);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -440,11 +487,13 @@ int main(int argc, char** argv) {
   g_test_add_func("/ledger/six-processes-claim-at-once-one-submits", test_concurrent_claims_make_one_submit);
   g_test_add_func("/ledger/processes-making-it-at-once-all-open-it", test_processes_making_the_ledger_at_once_all_open_it);
   g_test_add_func("/ledger/daily-budget-across-processes", test_daily_budget_counts_this_accounts_quotes_since_midnight);
+  g_test_add_func("/ledger/identity-names-the-origin-not-its-spelling", test_identity_names_the_origin_not_its_spelling);
   g_test_add_func("/ledger/key-never-stored", test_the_key_is_never_in_the_ledger);
   g_test_add_func("/price/replies", test_price_and_balance_replies);
   g_test_add_func("/price/checks-before-submit", test_checks_before_a_submit);
   g_test_add_func("/cache/entry-is-one-verified-object", test_cache_entry_is_one_verified_object);
   g_test_add_func("/cache/two-processes-write-one-entry", test_two_processes_write_one_entry);
   g_test_add_func("/cache/evicts-least-recently-used", test_cache_evicts_least_recently_used);
+  g_test_add_func("/cache/removes-temporaries-a-dead-writer-left", test_cache_removes_temporaries_a_dead_writer_left);
   return g_test_run();
 }

@@ -128,6 +128,31 @@ void test_uri_limits() {
   gst_object_unref(src);
 }
 
+// A limit the user set in the environment but that is no amount is refused, never
+// taken for "no limit": nothing quoted, nothing submitted.
+void test_unreadable_limit_in_the_environment_refuses(Fixture* f, gconstpointer) {
+  for (const char* name : {"KLING_MAX_COST", "KLING_DAILY_BUDGET"}) {
+    for (const char* value : {"abc", "1,50", "-2"}) {
+      g_setenv(name, value, TRUE);
+      auto run = make_run(*f->fake, ledger_path());
+      play_to_end(*run);
+      g_unsetenv(name);
+      assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, name);
+      g_assert_true(contains(run->error->message, value));
+      g_assert_cmpint(f->fake->count("api", "POST"), ==, 0);
+    }
+  }
+  // The property set wins over the environment, readable or not.
+  f->fake->price_reply = FakeReply{200, R"({"code":200,"data":{"price":1.3}})"};
+  g_setenv("KLING_MAX_COST", "abc", TRUE);
+  auto run = make_run(*f->fake, ledger_path());
+  g_object_set(run->src, "max-cost", 5.0, nullptr);
+  play_to_end(*run);
+  g_unsetenv("KLING_MAX_COST");
+  g_assert_no_error(run->error);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+}
+
 }  // namespace
 
 #define ADD(path, fn) g_test_add(path, Fixture, nullptr, setup, fn, teardown)
@@ -143,6 +168,7 @@ int main(int argc, char** argv) {
   ADD("/money/element/balance-below-quote-submits-nothing", test_balance_below_quote_submits_nothing);
   ADD("/money/element/error-reply-naming-a-task-keeps-it", test_error_reply_naming_a_task_keeps_it);
   ADD("/money/element/two-elements-one-process-one-submit", test_two_elements_one_process_one_submit);
+  ADD("/money/element/unreadable-limit-in-environment-refuses", test_unreadable_limit_in_the_environment_refuses);
   g_test_add_func("/money/uri/poll-interval-and-timeout-limits", test_uri_limits);
   return g_test_run();
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 namespace kling {
@@ -24,6 +25,28 @@ std::optional<Error> validate_fields(const Request& r) {
     if (!is_param_name(p.name))
       return settings_error("Invalid field name \"" + p.name + "\" in params: letters, digits and '_' only");
   return std::nullopt;
+}
+
+// The API origin as the identity names it: one spelling per service, so that a
+// trailing slash, an upper-case host or the default port written out does not make
+// the same request a new one (and pay for it again). The usual spelling
+// ("https://api.wavespeed.ai") is kept as is: fingerprints already on a ledger stay valid.
+std::string api_identity(const std::string& url) {
+  std::string base = url;
+  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  if (uri && g_uri_get_host(uri) && *g_uri_get_host(uri) && !g_uri_get_query(uri) &&
+      !g_uri_get_fragment(uri) && !g_uri_get_userinfo(uri)) {
+    g_autofree char* scheme = g_ascii_strdown(g_uri_get_scheme(uri), -1);
+    g_autofree char* host = g_ascii_strdown(g_uri_get_host(uri), -1);
+    int port = g_uri_get_port(uri);
+    if ((port == 80 && g_str_equal(scheme, "http")) || (port == 443 && g_str_equal(scheme, "https")))
+      port = -1;
+    base = std::string(scheme) + "://" + (strchr(host, ':') ? "[" + std::string(host) + "]" : host) +
+           (port > 0 ? ":" + std::to_string(port) : "") + g_uri_get_path(uri);
+  }
+  while (!base.empty() && base.back() == '/')
+    base.pop_back();
+  return base;
 }
 
 }  // namespace
@@ -64,7 +87,7 @@ std::string Request::fingerprint() const {
   if (guidance_scale)
     g_ascii_dtostr(scale, sizeof scale, *guidance_scale);
   add(scale);
-  add(api_url);
+  add(api_identity(api_url));
   add(request_id);
   add(account());
   add(std::to_string(variation));
@@ -83,6 +106,8 @@ std::string Request::account() const {
 }
 
 std::optional<Error> validate(const Request& r) {
+  if (!r.limit_error.empty())
+    return settings_error(r.limit_error);
   if (r.request_id.empty()) {
     if (r.prompt.empty())
       return settings_error("No prompt given: set the \"prompt\" property");

@@ -66,6 +66,9 @@ struct Request {
   unsigned variation = 0;
   std::optional<double> max_cost;      // US dollars
   std::optional<double> daily_budget;  // US dollars, since local midnight, this account
+  // A limit the environment set but that is no amount: validate() refuses it rather
+  // than run without the limit the user meant.
+  std::string limit_error;
 
   // Names the generation: the service, the account (a hash of the key), the model,
   // every request field and the variation. Never the key itself.

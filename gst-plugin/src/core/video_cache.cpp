@@ -163,25 +163,34 @@ bool VideoCache::save(const Request& r, const std::string& fp, const std::string
 }
 
 void VideoCache::evict(const std::string& keep) const {
-  if (max_size_ == 0)
-    return;
   struct Item { std::string path; uint64_t size; int64_t used_ns; };
   std::vector<Item> items;
   uint64_t total = 0;
   g_autoptr(GDir) dir = g_dir_open(dir_.c_str(), 0, nullptr);
   if (!dir)
     return;
+  const int64_t now_s = g_get_real_time() / G_USEC_PER_SEC;
+  const std::string tmp_infix = std::string(kExtension) + ".tmp-";
   while (const char* name = g_dir_read_name(dir)) {
-    if (!g_str_has_suffix(name, kExtension))
-      continue;
     g_autofree char* path = g_build_filename(dir_.c_str(), name, nullptr);
     struct stat st;
     if (stat(path, &st) != 0)
+      continue;
+    // A writer that died between its copy and the rename left this: a writer at work
+    // touches its file all along, so one untouched for an hour is nobody's.
+    if (strstr(name, tmp_infix.c_str())) {
+      if (now_s - st.st_mtim.tv_sec > kOrphanSeconds)
+        g_unlink(path);
+      continue;
+    }
+    if (!g_str_has_suffix(name, kExtension))
       continue;
     total += st.st_size;
     items.push_back({path, static_cast<uint64_t>(st.st_size),
                      int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec});
   }
+  if (max_size_ == 0)
+    return;
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.used_ns < b.used_ns; });
   // Another process reading an entry keeps its bytes through its descriptor.
   for (const Item& item : items) {

@@ -35,10 +35,12 @@ class VideoCache {
   bool save(const Request& request, const std::string& fingerprint, const std::string& task_id,
             DownloadStore& store, std::string* error, GCancellable* cancellable = nullptr) const;
   // Removes least recently used entries until the folder holds at most `max_size_`
-  // bytes of entries, never `keep`.
+  // bytes of entries, never `keep`; removes temporaries a dead writer left (kOrphanSeconds).
   void evict(const std::string& keep) const;
 
   static constexpr const char* kExtension = ".kling";
+  // A temporary entry untouched this long was left by a writer that died: removed.
+  static constexpr int64_t kOrphanSeconds = 3600;
 
  private:
   std::string entry(const std::string& fingerprint) const;

@@ -2,6 +2,7 @@
 // the settings lock, and the Request start() snapshots from them.
 #include <gst/gst.h>
 
+#include <cmath>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -71,7 +72,8 @@ static std::string effective_cache_dir(const GstKlingSrcSettings& s) {
 }
 
 // A limit in US dollars: the property when set (>= 0), else the environment's, else none.
-static std::optional<double> effective_limit(gdouble property, const char* env_name) {
+// An environment value that is no amount is an error, never "no limit".
+static std::optional<double> effective_limit(gdouble property, const char* env_name, std::string* error) {
   if (property >= 0.0)
     return property;
   const char* env = g_getenv(env_name);
@@ -79,8 +81,12 @@ static std::optional<double> effective_limit(gdouble property, const char* env_n
     return std::nullopt;
   char* end = nullptr;
   double v = g_ascii_strtod(env, &end);
-  if (end == env || *end != '\0' || !(v >= 0.0))
+  if (end == env || *end != '\0' || !(v >= 0.0) || !std::isfinite(v)) {
+    if (error->empty())
+      *error = std::string(env_name) + " is \"" + env + "\", not an amount in US dollars (such as 2.50): "
+               "nothing submitted";
     return std::nullopt;
+  }
   return v;
 }
 
@@ -97,8 +103,8 @@ kling::Request gst_kling_src_snapshot_request(GstKlingSrc* self) {
     r.guidance_scale = s.guidance_scale;
   r.journal_path = effective_journal(s);
   r.cache_dir = effective_cache_dir(s);
-  r.max_cost = effective_limit(s.max_cost, "KLING_MAX_COST");
-  r.daily_budget = effective_limit(s.daily_budget, "KLING_DAILY_BUDGET");
+  r.max_cost = effective_limit(s.max_cost, "KLING_MAX_COST", &r.limit_error);
+  r.daily_budget = effective_limit(s.daily_budget, "KLING_DAILY_BUDGET", &r.limit_error);
   return r;
 }
 
@@ -339,13 +345,13 @@ void gst_kling_src_install_properties(GObjectClass* gobject_class) {
       g_param_spec_double("max-cost", "Maximum cost",
           "US dollars one generation may be quoted (POST /api/v3/model/price) before it is "
           "submitted: a higher quote, or none to be had, is a SETTINGS error and nothing is paid "
-          "(-1: the KLING_MAX_COST environment variable, else no limit)",
+          "(-1: the KLING_MAX_COST environment variable, an unreadable value being a SETTINGS error; else no limit)",
           -1.0, G_MAXDOUBLE, -1.0, rw));
   g_object_class_install_property(gobject_class, PROP_DAILY_BUDGET,
       g_param_spec_double("daily-budget", "Daily budget",
           "US dollars this account's tasks on this machine may be quoted since local midnight, "
           "this one included, across every process sharing the ledger; past it nothing is "
-          "submitted (-1: the KLING_DAILY_BUDGET environment variable, else no limit)",
+          "submitted (-1: the KLING_DAILY_BUDGET environment variable, an unreadable value being a SETTINGS error; else no limit)",
           -1.0, G_MAXDOUBLE, -1.0, rw));
   g_object_class_install_property(gobject_class, PROP_CACHE_MAX_SIZE,
       g_param_spec_uint64("cache-max-size", "Cache maximum size",
