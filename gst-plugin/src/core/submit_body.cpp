@@ -151,8 +151,8 @@ bool in_enum(const FieldSpec& spec, JsonNode* value, const std::string& type) {
   for (const std::string& allowed : spec.enum_json) {
     if (allowed == text)
       return true;
-    if (numeric) {
-      auto a = parse_double(allowed), b = parse_double(text);
+    if (numeric) {  // 5 is in ["5", "10"] and in [5.0, 10.0]
+      auto a = number_text_value(allowed), b = parse_double(text);
       if (a && b && *a == *b)
         return true;
     }
