@@ -105,6 +105,13 @@ void test_gone_and_expired_tasks_are_submitted_again_with_a_reason() {
   auto later = book->claim(id, now() + 8 * 24 * 3600, true);
   g_assert_true(later.verdict == Ledger::Verdict::Submit);
   g_assert_true(later.why.find("7-day retention") != std::string::npos);
+  // A task that failed (WaveSpeed refunds it) is submitted again, saying so.
+  book->begin_submit(later.row.row, 1.3, "USD", std::nullopt, 0, &spent, &error);
+  book->mark_submitted(later.row.row, "task-failed", "created", &error);
+  book->set_status("task-failed", "failed", {}, Ledger::kFailed, "internal boom (code 5000)", &error);
+  auto after_failure = book->claim(id, now(), true);
+  g_assert_true(after_failure.verdict == Ledger::Verdict::Submit);
+  g_assert_true(after_failure.why.find("task-failed failed: internal boom (code 5000)") != std::string::npos);
 }
 
 void test_unanswered_submit_refuses_until_resume_off() {

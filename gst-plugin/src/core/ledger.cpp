@@ -292,6 +292,8 @@ Ledger::Decision Ledger::claim(const Identity& id, int64_t now, bool resume) {
         d.verdict = Verdict::Unanswered;
     } else if (s == kGone) {
       d.why = "task " + r.task_id + " is gone" + (r.detail.empty() ? "" : " (" + r.detail + ")");
+    } else if (s == kFailed) {
+      d.why = "task " + r.task_id + " failed" + (r.detail.empty() ? "" : ": " + r.detail);
     }
     if (d.verdict != Verdict::Busy) {
       d.row = r;
