@@ -7,6 +7,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cmath>
+#include <cstring>
 #include <string>
 
 #include "http_transport.h"
@@ -137,6 +139,24 @@ void test_upload_reads_a_bounded_image() {
   g_test_trap_assert_passed();
 }
 
+// A model no catalogue describes gets params as given: a value JSON cannot hold (NaN)
+// is a SETTINGS error, not a json-glib critical (fatal under G_DEBUG=fatal-criticals).
+void test_untyped_nan_is_refused() {
+  if (g_test_subprocess()) {
+    g_log_set_always_fatal(static_cast<GLogLevelFlags>(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING));
+    Request r = request_for("kwaivgi/unlisted");
+    r.params = {{"strength", ParamValue::of(std::nan(""))}};
+    SubmitBody body;
+    auto error = build_submit_body(r, nullptr, {}, &body);
+    g_assert_true(error.has_value());
+    g_assert_true(error->kind == ErrorKind::Settings);
+    g_assert_nonnull(strstr(error->message.c_str(), "strength"));
+    return;
+  }
+  g_test_trap_subprocess(nullptr, 10 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,5 +165,6 @@ int main(int argc, char** argv) {
   g_test_add_func("/accept12/catalog/schema-without-properties", test_schema_without_properties);
   g_test_add_func("/accept12/params/image-field-must-be-a-url", test_image_field_must_be_a_url);
   g_test_add_func("/accept12/upload/bounded-read", test_upload_reads_a_bounded_image);
+  g_test_add_func("/accept12/params/untyped-nan-refused", test_untyped_nan_is_refused);
   return g_test_run();
 }

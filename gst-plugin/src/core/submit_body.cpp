@@ -124,10 +124,14 @@ Node coerce(const ParamValue& v, const std::string& type) {
       return nullptr;
     return Node(json_node_copy(root));
   }
-  // No type given: the value as it came.
+  // No type given: the value as it came (NaN or infinity is no JSON at all).
+  if (v.kind == K::Number && !std::isfinite(v.number))
+    return nullptr;
   g_autoptr(JsonParser) parser = json_parser_new();
   const std::string text = v.json();
-  json_parser_load_from_data(parser, text.c_str(), static_cast<gssize>(text.size()), nullptr);
+  if (!json_parser_load_from_data(parser, text.c_str(), static_cast<gssize>(text.size()), nullptr) ||
+      !json_parser_get_root(parser))
+    return nullptr;
   return Node(json_node_copy(json_parser_get_root(parser)));
 }
 
