@@ -146,6 +146,10 @@ void ClipPlayer::on_pad_added(GstElement*, GstPad* pad, gpointer data) {
 }
 
 GstBusSyncReply ClipPlayer::on_message(GstBus*, GstMessage* msg, gpointer data) {
+  // A sync handler that returns GST_BUS_DROP owns the message: without this unref
+  // every message (each holding its source element) kept the whole clip pipeline,
+  // its decoder's frame pool included, alive for ever (issue 11).
+  g_autoptr(GstMessage) owned = msg;
   auto& shared = *static_cast<std::shared_ptr<Shared>*>(data);
   GstMessageType type = GST_MESSAGE_TYPE(msg);
   if (type != GST_MESSAGE_ERROR && type != GST_MESSAGE_WARNING && type != GST_MESSAGE_INFO &&
