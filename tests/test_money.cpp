@@ -105,6 +105,13 @@ void test_gone_and_expired_tasks_are_submitted_again_with_a_reason() {
   auto later = book->claim(id, now() + 8 * 24 * 3600, true);
   g_assert_true(later.verdict == Ledger::Verdict::Submit);
   g_assert_true(later.why.find("7-day retention") != std::string::npos);
+  // A task that failed (WaveSpeed refunds it) is submitted again, saying so.
+  book->begin_submit(later.row.row, 1.3, "USD", std::nullopt, 0, &spent, &error);
+  book->mark_submitted(later.row.row, "task-failed", "created", &error);
+  book->set_status("task-failed", "failed", {}, Ledger::kFailed, "internal boom (code 5000)", &error);
+  auto after_failure = book->claim(id, now(), true);
+  g_assert_true(after_failure.verdict == Ledger::Verdict::Submit);
+  g_assert_true(after_failure.why.find("task-failed failed: internal boom (code 5000)") != std::string::npos);
 }
 
 void test_unanswered_submit_refuses_until_resume_off() {
@@ -114,8 +121,12 @@ void test_unanswered_submit_refuses_until_resume_off() {
   double spent;
   auto a = book->claim(id, now(), true);
   book->begin_submit(a.row.row, 1.3, "USD", std::nullopt, 0, &spent, &error);
+  const int64_t sent_by = now();
+  g_usleep(1100 * 1000);  // the reply's wait ends in a later second
   book->mark_unanswered(a.row.row, "HTTP 502");
-  g_assert_true(book->claim(id, now(), true).verdict == Ledger::Verdict::Unanswered);
+  auto refused = book->claim(id, now(), true);
+  g_assert_true(refused.verdict == Ledger::Verdict::Unanswered);
+  g_assert_cmpint(refused.row.updated, <=, sent_by);  // the refusal says when it was sent
   g_assert_true(book->claim(id, now(), true).verdict == Ledger::Verdict::Unanswered);
   g_assert_true(book->claim(id, now(), false).verdict == Ledger::Verdict::Submit);
 }
@@ -140,8 +151,13 @@ void test_a_dead_process_claim_is_stale_but_its_submit_is_unanswered() {
     return child->begin_submit(d.row.row, 2.6, "USD", std::nullopt, 0, &spent, &error) ==
                    Ledger::Budget::Ok ? 0 : 1;
   }), ==, 0);
-  auto d = book->claim(id2, now(), true);
+  const int64_t sent_by = now();
+  auto d = book->claim(id2, now() + 3600, true);  // found an hour later
   g_assert_true(d.verdict == Ledger::Verdict::Unanswered);
+  // Every later refusal says when the submit was sent, not when a run found it unanswered.
+  auto again = book->claim(id2, now() + 7200, true);
+  g_assert_true(again.verdict == Ledger::Verdict::Unanswered);
+  g_assert_cmpint(again.row.updated, <=, sent_by);
 }
 
 void test_concurrent_claims_make_one_submit() {

@@ -277,8 +277,9 @@ Ledger::Decision Ledger::claim(const Identity& id, int64_t now, bool resume) {
           d.verdict = Verdict::Wait;
       } else if (s == kSubmitting) {
         // Its process died with the POST on the wire: a task may exist.
-        Statement u(db_, "UPDATE tasks SET state = 'unanswered', updated = ?, detail = ? WHERE row = ?");
-        u.bind(1, now).bind(2, std::string("the submitting process ended before the reply")).bind(3, r.row);
+        // `updated` stays when the submit went out: what every later refusal tells.
+        Statement u(db_, "UPDATE tasks SET state = 'unanswered', detail = ? WHERE row = ?");
+        u.bind(1, std::string("the submitting process ended before the reply")).bind(2, r.row);
         u.step();
         if (resume)
           d.verdict = Verdict::Unanswered;
@@ -292,6 +293,8 @@ Ledger::Decision Ledger::claim(const Identity& id, int64_t now, bool resume) {
         d.verdict = Verdict::Unanswered;
     } else if (s == kGone) {
       d.why = "task " + r.task_id + " is gone" + (r.detail.empty() ? "" : " (" + r.detail + ")");
+    } else if (s == kFailed) {
+      d.why = "task " + r.task_id + " failed" + (r.detail.empty() ? "" : ": " + r.detail);
     }
     if (d.verdict != Verdict::Busy) {
       d.row = r;
@@ -371,8 +374,10 @@ bool Ledger::mark_submitted(int64_t row, const std::string& task_id, const std::
 }
 
 void Ledger::mark_unanswered(int64_t row, const std::string& detail) {
-  Statement u(db_, "UPDATE tasks SET state = 'unanswered', detail = ?, updated = ?, owner = '' WHERE row = ?");
-  u.bind(1, detail).bind(2, static_cast<int64_t>(g_get_real_time() / G_USEC_PER_SEC)).bind(3, row);
+  // `updated` stays the time begin_submit() recorded: when the submit went out (the
+  // refusal names it, to find the task on the dashboard), not when its wait ended.
+  Statement u(db_, "UPDATE tasks SET state = 'unanswered', detail = ?, owner = '' WHERE row = ?");
+  u.bind(1, detail).bind(2, row);
   u.step();
 }
 

@@ -2,6 +2,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include <cmath>
 #include <cstring>
 
 namespace kling {
@@ -50,6 +51,21 @@ std::string string_member(JsonObject* o, const char* name) {
   return json_node_get_string(n);
 }
 
+}  // namespace
+
+std::optional<double> number_text_value(const std::string& text) {
+  // A JSON string literal ("\"5\"") or the bare text.
+  std::string t = text.size() >= 2 && text.front() == '"' && text.back() == '"' ? text.substr(1, text.size() - 2)
+                                                                               : text;
+  char* end = nullptr;
+  const double d = g_ascii_strtod(t.c_str(), &end);
+  if (t.empty() || end == t.c_str() || *end || !std::isfinite(d))
+    return std::nullopt;
+  return d;
+}
+
+namespace {
+
 std::optional<double> number_member(JsonObject* o, const char* name) {
   JsonNode* n = member(o, name);
   if (!n || !JSON_NODE_HOLDS_VALUE(n))
@@ -57,6 +73,8 @@ std::optional<double> number_member(JsonObject* o, const char* name) {
   GType t = json_node_get_value_type(n);
   if (t == G_TYPE_INT64 || t == G_TYPE_DOUBLE)
     return json_node_get_double(n);
+  if (t == G_TYPE_STRING)  // "maximum": "1": legal JSON some catalogues write
+    return number_text_value(json_node_get_string(n));
   return std::nullopt;
 }
 
@@ -126,9 +144,11 @@ std::optional<ModelSchema> parse_model(JsonObject* m) {
       if (JSON_NODE_HOLDS_OBJECT(n))
         request = object_member(json_node_get_object(n), "request_schema");
     }
-  if (!request)
-    return std::nullopt;  // fields unknown: no better than not listed
-  if (JsonObject* props = object_member(request, "properties")) {
+  // No properties: the schema says nothing of the fields (not "takes none"), no better than not listed.
+  JsonObject* props = object_member(request, "properties");
+  if (!props)
+    return std::nullopt;
+  {
     g_autoptr(GList) names = json_object_get_members(props);
     for (GList* l = names; l; l = l->next) {
       const char* name = static_cast<const char*>(l->data);
@@ -139,7 +159,9 @@ std::optional<ModelSchema> parse_model(JsonObject* m) {
   }
   if (JsonArray* required = array_member(request, "required"))
     for (guint i = 0; i < json_array_get_length(required); i++) {
-      const char* name = json_array_get_string_element(required, i);
+      JsonNode* n = json_array_get_element(required, i);
+      const char* name = JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
+                             ? json_node_get_string(n) : nullptr;
       for (FieldSpec& f : s.fields)
         if (name && f.name == name)
           f.required = true;

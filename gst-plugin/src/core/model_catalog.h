@@ -39,6 +39,10 @@ struct ModelSchema {
 // What a field accepts, for error texts: "one of 5, 10", "a number from 0 to 1", "a string".
 std::string describe_accepts(const FieldSpec& field);
 
+// A number written as JSON ("5", "0.5") or as a JSON string of one ("\"5\""), as some
+// catalogues write enums and ranges; nullopt when it is neither.
+std::optional<double> number_text_value(const std::string& text);
+
 // The models of a GET /api/v3/models reply (`data` an array, or a bare array).
 // Entries without a model_id are skipped; nullopt and `error` when it is not a catalogue.
 std::optional<std::vector<ModelSchema>> parse_catalog(std::string_view body, std::string* error);

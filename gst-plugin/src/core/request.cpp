@@ -21,9 +21,15 @@ std::optional<Error> validate_fields(const Request& r) {
     return settings_error("guidance-scale must be between 0 and 1");
   if (!r.image.empty() && r.image_file.empty() && !is_http_url(r.image))
     return settings_error("\"image\" must be an http(s) URL the API can fetch, or a local file");
-  for (const Param& p : r.params)
+  for (const Param& p : r.params) {
     if (!is_param_name(p.name))
       return settings_error("Invalid field name \"" + p.name + "\" in params: letters, digits and '_' only");
+    // Only the image property uploads a local file: here a path would go to WaveSpeed as the URL.
+    if (p.name == "image" && r.image.empty() &&
+        (p.value.kind != ParamValue::Kind::String || !is_http_url(p.value.text)))
+      return settings_error("\"image\" in params or a kling:// URI must be an http(s) URL, not " +
+                            p.value.json() + ": a local file goes in the image property");
+  }
   return std::nullopt;
 }
 

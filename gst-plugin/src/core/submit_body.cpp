@@ -124,10 +124,14 @@ Node coerce(const ParamValue& v, const std::string& type) {
       return nullptr;
     return Node(json_node_copy(root));
   }
-  // No type given: the value as it came.
+  // No type given: the value as it came (NaN or infinity is no JSON at all).
+  if (v.kind == K::Number && !std::isfinite(v.number))
+    return nullptr;
   g_autoptr(JsonParser) parser = json_parser_new();
   const std::string text = v.json();
-  json_parser_load_from_data(parser, text.c_str(), static_cast<gssize>(text.size()), nullptr);
+  if (!json_parser_load_from_data(parser, text.c_str(), static_cast<gssize>(text.size()), nullptr) ||
+      !json_parser_get_root(parser))
+    return nullptr;
   return Node(json_node_copy(json_parser_get_root(parser)));
 }
 
@@ -151,8 +155,8 @@ bool in_enum(const FieldSpec& spec, JsonNode* value, const std::string& type) {
   for (const std::string& allowed : spec.enum_json) {
     if (allowed == text)
       return true;
-    if (numeric) {
-      auto a = parse_double(allowed), b = parse_double(text);
+    if (numeric) {  // 5 is in ["5", "10"] and in [5.0, 10.0]
+      auto a = number_text_value(allowed), b = parse_double(text);
       if (a && b && *a == *b)
         return true;
     }

@@ -2,7 +2,12 @@
 
 #include <json-glib/json-glib.h>
 
+#include <glib/gstdio.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "api_client.h"
 #include "cache_paths.h"
@@ -59,6 +64,25 @@ std::string content_type_of(const std::string& path, const guchar* data, gsize s
   g_autofree char* guessed = g_content_type_guess(path.c_str(), data, MIN(size, 4096), nullptr);
   g_autofree char* mime = guessed ? g_content_type_get_mime_type(guessed) : nullptr;
   return mime ? mime : "application/octet-stream";
+}
+
+// At most one byte past kMaxImageBytes (the file may have grown since start() checked it:
+// never read it whole). False and `why` when it cannot be read.
+bool read_image(const std::string& path, std::string* out, std::string* why) {
+  FILE* f = g_fopen(path.c_str(), "rb");
+  if (!f) {
+    *why = g_strerror(errno);
+    return false;
+  }
+  std::vector<char> buf(64 * 1024);
+  size_t n;
+  while (out->size() <= kMaxImageBytes && (n = fread(buf.data(), 1, buf.size(), f)) > 0)
+    out->append(buf.data(), std::min<size_t>(n, kMaxImageBytes + 1 - out->size()));
+  const bool failed = ferror(f);
+  fclose(f);
+  if (failed)
+    *why = "read error";
+  return !failed;
 }
 
 }  // namespace
@@ -136,16 +160,18 @@ ImageUploader::Outcome ImageUploader::upload(HttpTransport& http, GCancellable* 
     return Outcome::Done;
   }
   // The bytes now must be the bytes the request was named by at start().
-  gchar* contents = nullptr;
-  gsize size = 0;
-  g_autoptr(GError) gerr = nullptr;
-  if (!g_file_get_contents(request_.image_file.c_str(), &contents, &size, &gerr)) {
-    *error = settings_error("Cannot read the image file: " + std::string(gerr->message));
+  std::string contents;
+  std::string unreadable;
+  if (!read_image(request_.image_file, &contents, &unreadable)) {
+    *error = settings_error("Cannot read the image file: " + unreadable);
     return Outcome::Failed;
   }
-  g_autoptr(GBytes) bytes = g_bytes_new_take(contents, size);
+  const gsize size = contents.size();
+  g_autoptr(GBytes) bytes = g_bytes_new(contents.data(), size);
+  contents.clear();
+  contents.shrink_to_fit();
   g_autofree char* sum = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
-  if (request_.image_sha256 != sum) {
+  if (request_.image_sha256 != sum || size > kMaxImageBytes) {
     *error = settings_error("The image file " + request_.image_file + " changed since the pipeline started");
     return Outcome::Failed;
   }
