@@ -7,6 +7,7 @@
 
 #include <libsoup/soup.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -59,7 +60,7 @@ class FakeWaveSpeed {
   // ---- script (set before the element runs; read under the lock) ----
   std::string key = "test-key";
   std::string task_id = "task-0123abcd";
-  int polls_until_done = 2;              // polls answered "processing" first
+  std::atomic<int> polls_until_done{2};  // polls answered "processing" first (a test may change it mid-run)
   std::string final_status = "completed";
   std::string fail_error = "content moderation flagged the prompt";
   int fail_code = 1200;

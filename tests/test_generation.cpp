@@ -212,17 +212,18 @@ void test_events_may_call_back(Fixture* f, gconstpointer) {
 // the next read joins it before a new runner starts on the same store.
 void test_stop_from_the_worker_thread(Fixture* f, gconstpointer) {
   f->fake->polls_until_done = 1000000;
-  std::atomic<bool> stopped{false};
-  f->on_event = [&](const Event& e) {
-    if (e.code == "submit" && e.type == kling::ProgressType::Continue && !stopped.exchange(true))
+  // The hook stays set: the stopped worker may still be calling it while the
+  // test goes on (reassigning it then would race), so it acts once and owns its flag.
+  auto stopped = std::make_shared<std::atomic<bool>>(false);
+  f->on_event = [f, stopped](const Event& e) {
+    if (e.code == "submit" && e.type == kling::ProgressType::Continue && !stopped->exchange(true))
       f->gen->stop();
   };
   g_assert_false(f->gen->start(f->request).has_value());
   Status end;
   read_all(*f->gen, false, &end);
   g_assert_cmpint(static_cast<int>(end), ==, static_cast<int>(Status::Flushing));  // stopped
-  g_assert_true(stopped.load());
-  f->on_event = nullptr;
+  g_assert_true(stopped->load());
   f->fake->polls_until_done = 0;
   g_assert_false(f->gen->start(f->request).has_value());
   g_assert_true(read_all(*f->gen, false) == f->fake->video);
