@@ -127,6 +127,7 @@ GstBusSyncReply read_task_id(GstBus*, GstMessage* msg, gpointer data) {
     g_free(code);
     g_free(text);
   }
+  gst_message_unref(msg);  // GST_BUS_DROP: the handler owns the message
   return GST_BUS_DROP;
 }
 
