@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "api_client.h"
 #include "download_store.h"
@@ -55,6 +56,34 @@ int in_child(Body body) {
   int status = 0;
   waitpid(pid, &status, 0);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Runs `body` in `n` child processes released at the same moment; their exit codes.
+template <typename Body>
+std::vector<int> in_children_at_once(int n, Body body) {
+  int pipes[2];
+  g_assert_cmpint(pipe(pipes), ==, 0);
+  std::vector<pid_t> kids;
+  for (int i = 0; i < n; i++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      char go;
+      close(pipes[1]);
+      if (read(pipes[0], &go, 1) != 0) _exit(3);  // all start when the pipe closes
+      _exit(body());
+    }
+    kids.push_back(pid);
+  }
+  close(pipes[0]);
+  close(pipes[1]);
+  std::vector<int> codes;
+  for (pid_t pid : kids) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    g_assert_true(WIFEXITED(status));
+    codes.push_back(WEXITSTATUS(status));
+  }
+  return codes;
 }
 
 // ---------------------------------------------------------------- ledger
@@ -165,31 +194,15 @@ void test_concurrent_claims_make_one_submit() {
   open_ledger(path);  // created before the race
   auto id = identity("raced");
   constexpr int kProcs = 6;
-  int pipes[2];
-  g_assert_cmpint(pipe(pipes), ==, 0);
-  std::vector<pid_t> kids;
-  for (int i = 0; i < kProcs; i++) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      char go;
-      close(pipes[1]);
-      if (read(pipes[0], &go, 1) != 0) _exit(3);  // all start when the pipe closes
-      auto book = open_ledger(path);
-      auto v = book->claim(id, now(), true).verdict;
-      g_usleep(300 * 1000);  // still alive while the others decide
-      _exit(v == Ledger::Verdict::Submit ? 0 : v == Ledger::Verdict::Wait ? 1 : 2);
-    }
-    kids.push_back(pid);
-  }
-  close(pipes[0]);
-  close(pipes[1]);
   int submits = 0, waits = 0;
-  for (pid_t pid : kids) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    g_assert_true(WIFEXITED(status));
-    submits += WEXITSTATUS(status) == 0;
-    waits += WEXITSTATUS(status) == 1;
+  for (int code : in_children_at_once(kProcs, [&] {
+         auto book = open_ledger(path);
+         auto v = book->claim(id, now(), true).verdict;
+         g_usleep(300 * 1000);  // still alive while the others decide
+         return v == Ledger::Verdict::Submit ? 0 : v == Ledger::Verdict::Wait ? 1 : 2;
+       })) {
+    submits += code == 0;
+    waits += code == 1;
   }
   g_assert_cmpint(submits, ==, 1);
   g_assert_cmpint(waits, ==, kProcs - 1);
@@ -201,33 +214,16 @@ void test_processes_making_the_ledger_at_once_all_open_it() {
   constexpr int kProcs = 6, kRounds = 15;
   for (int round = 0; round < kRounds; round++) {
     const std::string path = db_path();
-    int pipes[2];
-    g_assert_cmpint(pipe(pipes), ==, 0);
-    std::vector<pid_t> kids;
-    for (int i = 0; i < kProcs; i++) {
-      pid_t pid = fork();
-      if (pid == 0) {
-        char go;
-        close(pipes[1]);
-        if (read(pipes[0], &go, 1) != 0) _exit(3);  // all start when the pipe closes
-        std::string error;
-        auto book = Ledger::open(path, &error);
-        if (!book) {
-          g_printerr("round %d: %s\n", round, error.c_str());
-          _exit(1);
-        }
-        _exit(book->claim(identity("made at once"), now(), true).error.empty() ? 0 : 2);
-      }
-      kids.push_back(pid);
-    }
-    close(pipes[0]);
-    close(pipes[1]);
-    for (pid_t pid : kids) {
-      int status = 0;
-      waitpid(pid, &status, 0);
-      g_assert_true(WIFEXITED(status));
-      g_assert_cmpint(WEXITSTATUS(status), ==, 0);
-    }
+    for (int code : in_children_at_once(kProcs, [&] {
+           std::string error;
+           auto book = Ledger::open(path, &error);
+           if (!book) {
+             g_printerr("round %d: %s\n", round, error.c_str());
+             return 1;
+           }
+           return book->claim(identity("made at once"), now(), true).error.empty() ? 0 : 2;
+         }))
+      g_assert_cmpint(code, ==, 0);
   }
 }
 
