@@ -28,11 +28,6 @@ const char kUsage[] =
     "       kling-tasks [--ledger PATH] spent\n"
     "The key and base URL come from WAVESPEED_API_KEY and WAVESPEED_BASE_URL.\n";
 
-std::string env(const char* name, const char* fallback = "") {
-  const char* v = g_getenv(name);
-  return v && *v ? v : fallback;
-}
-
 std::string local_time(int64_t t) {
   g_autoptr(GDateTime) when = g_date_time_new_from_unix_local(t);
   g_autofree char* text = when ? g_date_time_format(when, "%F %T") : g_strdup("?");
@@ -84,7 +79,7 @@ int spent(const std::string& path) {
     return 1;
   const int64_t now = g_get_real_time() / G_USEC_PER_SEC;
   kling::Request mine;
-  mine.api_key = env("WAVESPEED_API_KEY");
+  mine.api_key = kling::resolve_api_key("");
   const auto today = ledger->spent_since(kling::Ledger::local_day_start(now));
   const auto month = ledger->spent_since(kling::Ledger::local_month_start(now));
   printf("%-18s  %-20s  %s\n", "account", "today", "this month");
@@ -105,8 +100,8 @@ int spent(const std::string& path) {
 int fetch(const std::string& path, const std::string& id, const std::string& out) {
   kling::Request r;
   r.request_id = id;
-  r.api_url = env("WAVESPEED_BASE_URL", kling::kDefaultApiUrl);
-  r.api_key = env("WAVESPEED_API_KEY");
+  r.api_url = kling::resolve_api_url("");
+  r.api_key = kling::resolve_api_key("");
   r.journal_path = g_file_test(path.c_str(), G_FILE_TEST_EXISTS) ? path : "";
   r.poll_interval_ms = 2000;
   if (auto error = kling::validate(r)) {

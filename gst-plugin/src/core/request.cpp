@@ -57,6 +57,20 @@ std::string api_identity(const std::string& url) {
 
 }  // namespace
 
+std::string resolve_api_key(const std::string& property) {
+  if (!property.empty())
+    return property;
+  const char* env = g_getenv("WAVESPEED_API_KEY");
+  return env ? env : "";
+}
+
+std::string resolve_api_url(const std::string& property) {
+  if (!property.empty())
+    return property;
+  const char* env = g_getenv("WAVESPEED_BASE_URL");
+  return env && *env ? env : kDefaultApiUrl;
+}
+
 bool is_loopback_host(const char* host) {
   if (!host)
     return false;

@@ -87,6 +87,11 @@ std::optional<Error> resolve_local_image(Request* request);
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool is_loopback_host(const char* host);
+
+// The key and the API base URL as every element resolves them: the property
+// when set (non-empty), else WAVESPEED_API_KEY / WAVESPEED_BASE_URL, else none / the default.
+std::string resolve_api_key(const std::string& property);
+std::string resolve_api_url(const std::string& property);
 // True when `url` is an absolute http(s) URL with a host.
 bool is_http_url(const std::string& url);
 

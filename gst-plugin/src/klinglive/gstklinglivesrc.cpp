@@ -171,12 +171,9 @@ static bool check_defaults(GstKlingLiveSrc* self) {
   kling::Request r;
   r.prompt = "-";
   bool set = false;
-  std::string key = p->forwarded.get_string("api-key", &set);
-  const char* env_key = g_getenv("WAVESPEED_API_KEY");
-  r.api_key = !key.empty() ? key : (env_key ? env_key : "");
+  r.api_key = kling::resolve_api_key(p->forwarded.get_string("api-key", &set));
   std::string url = p->forwarded.get_string("api-url", &set);
-  const char* env_url = g_getenv("WAVESPEED_BASE_URL");
-  r.api_url = set && !url.empty() ? url : (env_url && *env_url ? env_url : kling::kDefaultApiUrl);
+  r.api_url = kling::resolve_api_url(set ? url : std::string());
   auto error = kling::validate(r);
   if (!error)
     return true;

@@ -50,13 +50,6 @@ enum {
 
 GParamSpec* gst_kling_src_task_id_pspec;
 
-static std::string effective_api_url(const GstKlingSrcSettings& s) {
-  if (!s.api_url.empty())
-    return s.api_url;
-  const char* env = g_getenv("WAVESPEED_BASE_URL");
-  return env && *env ? env : kling::kDefaultApiUrl;
-}
-
 // "none" is there for gst-launch, where the shell eats journal="".
 static std::string effective_journal(const GstKlingSrcSettings& s) {
   if (!s.journal)
@@ -96,9 +89,8 @@ kling::Request gst_kling_src_snapshot_request(GstKlingSrc* self) {
   kling::Request r = s.base;
   r.duration = static_cast<int>(s.duration);
   r.aspect_ratio = gst_kling_aspect_ratio_to_string(s.aspect_ratio);
-  r.api_url = effective_api_url(s);
-  const char* env_key = g_getenv("WAVESPEED_API_KEY");
-  r.api_key = !s.api_key.empty() ? s.api_key : (env_key ? env_key : "");
+  r.api_url = kling::resolve_api_url(s.api_url);
+  r.api_key = kling::resolve_api_key(s.api_key);
   if (s.guidance_scale >= 0.0)
     r.guidance_scale = s.guidance_scale;
   r.journal_path = effective_journal(s);
@@ -195,7 +187,7 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
     case PROP_NEGATIVE_PROMPT: g_value_set_string(value, s.base.negative_prompt.c_str()); break;
     case PROP_DURATION: g_value_set_enum(value, s.duration); break;
     case PROP_ASPECT_RATIO: g_value_set_enum(value, s.aspect_ratio); break;
-    case PROP_API_URL: g_value_set_string(value, effective_api_url(s).c_str()); break;
+    case PROP_API_URL: g_value_set_string(value, kling::resolve_api_url(s.api_url).c_str()); break;
     case PROP_MODEL: g_value_set_string(value, s.base.model.c_str()); break;
     case PROP_POLL_INTERVAL: g_value_set_uint(value, s.base.poll_interval_ms); break;
     case PROP_TIMEOUT: g_value_set_uint(value, s.base.timeout_s); break;
