@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Profile of one 256 MiB klingsrc ! fakesink download: perf (cpu-clock, call graphs, per
-# thread) and the sizes of the data syscalls (strace). Output: bench/results/profile.txt.
+# thread) and the sizes of the data syscalls (strace); then the same with cache-dir (perf by
+# thread, the entry's fsync under strace -T) and its replay. Output: bench/results/profile.txt.
 # Usage: bench/profile.sh   (env: BUILD=build dir, PLUGIN=path/libgstkling.so)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -55,5 +56,21 @@ for sc in sorted(cnt, key=lambda s: -tot[s]):
     print("%-10s %6d calls %11d bytes  avg %7d  sizes %s" % (sc, n, tot[sc], tot[sc] // n,
           ", ".join("%dx%d" % (c, s) for s, c in cnt[sc].most_common(4))))
 EOF
+  C="klingsrc name=src journal=none cache-dir=$W/cache poll-interval=100 prompt=\"profile $$ cache\""
+  echo; echo "== cache-dir: perf record -e cpu-clock (klingsrc cache-dir, 256 MiB): by thread and library"
+  perf record -q -e cpu-clock -F 4999 -g -o "$W/perf-c.data" -- "$W/kbench" "$C ! fakesink sync=false" 2>/dev/null |
+    grep -E '^(t_poll_complete|t_eos|cpu_user_s|cpu_sys_s)='
+  perf report -i "$W/perf-c.data" --no-children --sort comm,dso --stdio -g none 2>/dev/null | grep "%" | head -8
+  echo; echo "== cache-dir: top symbols"
+  perf report -i "$W/perf-c.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep '%' | head -12
+  echo; echo "== cache-dir: the entry's fsync, link and renames (strace -T, seconds)"
+  rm -rf "$W/cache"
+  strace -f -qq -T -e trace=fsync,fdatasync,linkat,rename,renameat,renameat2 -o "$W/st-c" \
+    "$W/kbench" "$C ! fakesink sync=false" >/dev/null 2>&1 || true
+  sed -E 's#"/[^"]*/#".../#g' "$W/st-c"
+  echo; echo "== cache-dir replay of that entry (verified, then streamed): by thread and library"
+  perf record -q -e cpu-clock -F 4999 -g -o "$W/perf-r.data" -- "$W/kbench" "$C ! fakesink sync=false" 2>/dev/null |
+    grep -E '^(t_eos|cpu_user_s|cpu_sys_s)='
+  perf report -i "$W/perf-r.data" --no-children --sort comm,dso --stdio -g none 2>/dev/null | grep "%" | head -6
 } >"$OUT" 2>&1
 cat "$OUT"

@@ -26,7 +26,7 @@ setup_and_build "$BUILD" "${SETUP_ARGS[@]}"
 # they report only that (and run over 10x slower).
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
-  suites=(api-client download-store refetch generation)
+  suites=(api-client download-store cacheperf refetch generation)
   # Only those this tree has (the emulator may be disabled).
   known=$(meson test -C "$BUILD" --list 2>/dev/null)
   present=()
