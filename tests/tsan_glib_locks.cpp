@@ -33,88 +33,34 @@ Fn glib(const char* name) {
 #define KLING_EXPORT __attribute__((visibility("default")))
 #define KLING_REAL(name) static const auto real = glib<decltype(&name)>(#name)
 
+// lock, trylock and unlock of one kind of lock: an acquire after it is taken,
+// a release before it is given back (a reader's too: a writer after it must
+// see the reads done).
+#define KLING_LOCK_FUNCTIONS(Lock, lock, trylock, unlock) \
+  KLING_EXPORT void lock(Lock* l) {                       \
+    KLING_REAL(lock);                                     \
+    real(l);                                              \
+    __tsan_acquire(l);                                    \
+  }                                                       \
+  KLING_EXPORT gboolean trylock(Lock* l) {                \
+    KLING_REAL(trylock);                                  \
+    gboolean locked = real(l);                            \
+    if (locked)                                           \
+      __tsan_acquire(l);                                  \
+    return locked;                                        \
+  }                                                       \
+  KLING_EXPORT void unlock(Lock* l) {                     \
+    KLING_REAL(unlock);                                   \
+    __tsan_release(l);                                    \
+    real(l);                                              \
+  }
+
 extern "C" {
 
-KLING_EXPORT void g_mutex_lock(GMutex* mutex) {
-  KLING_REAL(g_mutex_lock);
-  real(mutex);
-  __tsan_acquire(mutex);
-}
-
-KLING_EXPORT gboolean g_mutex_trylock(GMutex* mutex) {
-  KLING_REAL(g_mutex_trylock);
-  gboolean locked = real(mutex);
-  if (locked)
-    __tsan_acquire(mutex);
-  return locked;
-}
-
-KLING_EXPORT void g_mutex_unlock(GMutex* mutex) {
-  KLING_REAL(g_mutex_unlock);
-  __tsan_release(mutex);
-  real(mutex);
-}
-
-KLING_EXPORT void g_rec_mutex_lock(GRecMutex* mutex) {
-  KLING_REAL(g_rec_mutex_lock);
-  real(mutex);
-  __tsan_acquire(mutex);
-}
-
-KLING_EXPORT gboolean g_rec_mutex_trylock(GRecMutex* mutex) {
-  KLING_REAL(g_rec_mutex_trylock);
-  gboolean locked = real(mutex);
-  if (locked)
-    __tsan_acquire(mutex);
-  return locked;
-}
-
-KLING_EXPORT void g_rec_mutex_unlock(GRecMutex* mutex) {
-  KLING_REAL(g_rec_mutex_unlock);
-  __tsan_release(mutex);
-  real(mutex);
-}
-
-KLING_EXPORT void g_rw_lock_writer_lock(GRWLock* lock) {
-  KLING_REAL(g_rw_lock_writer_lock);
-  real(lock);
-  __tsan_acquire(lock);
-}
-
-KLING_EXPORT gboolean g_rw_lock_writer_trylock(GRWLock* lock) {
-  KLING_REAL(g_rw_lock_writer_trylock);
-  gboolean locked = real(lock);
-  if (locked)
-    __tsan_acquire(lock);
-  return locked;
-}
-
-KLING_EXPORT void g_rw_lock_writer_unlock(GRWLock* lock) {
-  KLING_REAL(g_rw_lock_writer_unlock);
-  __tsan_release(lock);
-  real(lock);
-}
-
-KLING_EXPORT void g_rw_lock_reader_lock(GRWLock* lock) {
-  KLING_REAL(g_rw_lock_reader_lock);
-  real(lock);
-  __tsan_acquire(lock);
-}
-
-KLING_EXPORT gboolean g_rw_lock_reader_trylock(GRWLock* lock) {
-  KLING_REAL(g_rw_lock_reader_trylock);
-  gboolean locked = real(lock);
-  if (locked)
-    __tsan_acquire(lock);
-  return locked;
-}
-
-// A reader's release too: a writer after it must see the reads done.
-KLING_EXPORT void g_rw_lock_reader_unlock(GRWLock* lock) {
-  KLING_REAL(g_rw_lock_reader_unlock);
-  __tsan_release(lock);
-  real(lock);
-}
+KLING_LOCK_FUNCTIONS(GMutex, g_mutex_lock, g_mutex_trylock, g_mutex_unlock)
+KLING_LOCK_FUNCTIONS(GRecMutex, g_rec_mutex_lock, g_rec_mutex_trylock, g_rec_mutex_unlock)
+KLING_LOCK_FUNCTIONS(GRWLock, g_rw_lock_writer_lock, g_rw_lock_writer_trylock, g_rw_lock_writer_unlock)
+KLING_LOCK_FUNCTIONS(GRWLock, g_rw_lock_reader_lock, g_rw_lock_reader_trylock, g_rw_lock_reader_unlock)
 
 // A wait unlocks the mutex and locks it again before returning.
 KLING_EXPORT void g_cond_wait(GCond* cond, GMutex* mutex) {
