@@ -8,32 +8,17 @@
 # Output: stdout, and bench/results/cache.tsv (every run).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
+source "$HERE/lib.sh"
 RUNS=${RUNS:-9}
-RESULTS=${RESULTS:-$HERE/results}
-MiB=$((1024 * 1024))
 
-W=$(mktemp -d /tmp/kcache.XXXXXX)
-EMU=
-cleanup() { [[ -n $EMU ]] && { kill "$EMU" 2>/dev/null || true; wait "$EMU" 2>/dev/null || true; }; rm -rf "$W"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-export TMPDIR=$W
-mkdir -p "$W/a" "$W/b" "$RESULTS"
+bench_setup kcache
+mkdir -p "$W/a" "$W/b"
 cp "${PLUGIN:-$BUILD/gst-plugin/libgstkling.so}" "$W/a/libgstkling.so"
 variants=(a)
 if [[ -n ${PLUGIN_B:-} ]]; then cp "$PLUGIN_B" "$W/b/libgstkling.so"; variants+=(b); fi
-gcc -O2 -Wall -o "$W/kbench" "$HERE/kbench.c" $(pkg-config --cflags --libs gstreamer-1.0)
-export WAVESPEED_API_KEY=emulator-key
 unset KLING_CACHE_DIR
 for v in "${variants[@]}"; do GST_PLUGIN_PATH=$W/$v GST_REGISTRY=$W/$v/registry.bin gst-inspect-1.0 klingsrc >/dev/null; done
-
-head -c $((256 * MiB)) /dev/urandom >"$W/256.bin"
-"$BUILD/emulator/kling-emulator" --video-file "$W/256.bin" --latency-ms 300 >"$W/emu.out" 2>"$W/emu.err" &
-EMU=$!
-for _ in $(seq 100); do grep -q '^CDN: ' "$W/emu.out" && break; sleep 0.05; done
-export WAVESPEED_BASE_URL=$(sed -n 's/^API: //p' "$W/emu.out")
+bench_emulator_256
 URL=$(python3 "$HERE/util.py" output-url "$WAVESPEED_BASE_URL" emulator-key)
 curl -s -o /dev/null "$URL"   # page cache warm for everybody
 

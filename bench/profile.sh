@@ -5,28 +5,16 @@
 # Usage: bench/profile.sh   (env: BUILD=build dir, PLUGIN=path/libgstkling.so)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-RESULTS=${RESULTS:-$HERE/results}
+source "$HERE/lib.sh"
 for p in linux-perf strace gcc pkg-config libgstreamer1.0-dev curl python3; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     apt-get install -y --no-install-recommends "$p" >/dev/null
 done
-W=$(mktemp -d /tmp/kprof.XXXXXX)
-EMU=
-cleanup() { [[ -n $EMU ]] && { kill "$EMU" 2>/dev/null || true; wait "$EMU" 2>/dev/null || true; }; rm -rf "$W"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-export TMPDIR=$W
-mkdir -p "$W/plugin" "$RESULTS"
+bench_setup kprof
+mkdir -p "$W/plugin"
 cp "${PLUGIN:-$BUILD/gst-plugin/libgstkling.so}" "$W/plugin/libgstkling.so"
-gcc -O2 -o "$W/kbench" "$HERE/kbench.c" $(pkg-config --cflags --libs gstreamer-1.0)
-export GST_PLUGIN_PATH=$W/plugin GST_REGISTRY=$W/registry.bin WAVESPEED_API_KEY=emulator-key
-head -c $((256 * 1024 * 1024)) /dev/urandom >"$W/256.bin"
-"$BUILD/emulator/kling-emulator" --video-file "$W/256.bin" --latency-ms 300 >"$W/emu.out" 2>&1 &
-EMU=$!
-for _ in $(seq 100); do grep -q '^CDN: ' "$W/emu.out" && break; sleep 0.05; done
-export WAVESPEED_BASE_URL=$(sed -n 's/^API: //p' "$W/emu.out")
+export GST_PLUGIN_PATH=$W/plugin GST_REGISTRY=$W/registry.bin
+bench_emulator_256
 OUT=$RESULTS/profile.txt
 set +e +o pipefail   # report pipelines end in head/grep
 P="klingsrc name=src journal=none cache-dir=\"\" poll-interval=100 prompt=\"profile $$"
