@@ -5,6 +5,8 @@
 #include <malloc.h>
 #endif
 
+#include "call_async.h"
+
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
 
@@ -225,27 +227,22 @@ GstBusSyncReply ClipPlayer::on_message(GstBus*, GstMessage* msg, gpointer data) 
 void ClipPlayer::start() {
   if (failed() || !src_)
     return;
-  auto* shared = new std::shared_ptr<Shared>(shared_);
-  gst_element_call_async(
-      pipeline_,
-      [](GstElement* pipeline, gpointer data) {
-        auto& shared = *static_cast<std::shared_ptr<Shared>*>(data);
-        // Serialised with stop(): a pipeline stopped must not start after.
-        std::lock_guard<std::mutex> state_lock(shared->state_mutex);
-        {
-          std::lock_guard<std::mutex> lock(shared->mutex);
-          if (shared->stopping)
-            return;
-        }
-        if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-          std::lock_guard<std::mutex> lock(shared->mutex);
-          shared->failed = true;
-          shared->status.state = "failed";
-          if (shared->status.error.empty())
-            shared->status.error = "the clip's pipeline did not start";
-        }
-      },
-      shared, [](gpointer d) { delete static_cast<std::shared_ptr<Shared>*>(d); });
+  call_async(pipeline_, [shared = shared_](GstElement* pipeline) {
+    // Serialised with stop(): a pipeline stopped must not start after.
+    std::lock_guard<std::mutex> state_lock(shared->state_mutex);
+    {
+      std::lock_guard<std::mutex> lock(shared->mutex);
+      if (shared->stopping)
+        return;
+    }
+    if (gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+      std::lock_guard<std::mutex> lock(shared->mutex);
+      shared->failed = true;
+      shared->status.state = "failed";
+      if (shared->status.error.empty())
+        shared->status.error = "the clip's pipeline did not start";
+    }
+  });
 }
 
 bool ClipPlayer::ready() {
@@ -276,13 +273,10 @@ bool ClipPlayer::failed() {
 }
 
 void ClipPlayer::restart() {
-  gst_element_call_async(
-      pipeline_,
-      [](GstElement* pipeline, gpointer) {
-        gst_element_seek_simple(pipeline, GST_FORMAT_TIME,
-                                GstSeekFlags(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
-      },
-      nullptr, nullptr);
+  call_async(pipeline_, [](GstElement* pipeline) {
+    gst_element_seek_simple(pipeline, GST_FORMAT_TIME,
+                            GstSeekFlags(GST_SEEK_FLAG_FLUSH | GST_SEEK_FLAG_KEY_UNIT), 0);
+  });
 }
 
 void ClipPlayer::set_caps(GstCaps* caps) {

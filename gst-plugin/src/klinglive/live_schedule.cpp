@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "call_async.h"
+
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
 
@@ -193,9 +195,7 @@ GstBuffer* LiveSchedule::slate_frame(gint64 now) {
 void LiveSchedule::retire(std::unique_ptr<ClipPlayer> player) {
   if (!player)
     return;
-  gst_element_call_async(
-      owner_, [](GstElement*, gpointer p) { delete static_cast<ClipPlayer*>(p); },
-      player.release(), nullptr);
+  call_async(owner_, [player = std::move(player)](GstElement*) mutable { player.reset(); });
 }
 
 void LiveSchedule::post_live(const char* event, ClipPlayer* player, GstClockTime pts) {

@@ -36,6 +36,7 @@
 #include <string>
 
 #include "generation.h"
+#include "handoff.h"
 #include "kling_enums.h"
 #include "kling_messages.h"
 
@@ -148,13 +149,12 @@ static void send_tags(GstKlingSrc* self) {
     gst_element_send_event(GST_ELEMENT(self), gst_event_new_tag(tags));
 }
 
-// Bytes still in memory go downstream as they are: the buffer shares their chunk.
+// Bytes still in memory go downstream as they are: the buffer shares their
+// chunk, let go by whichever thread drops the last reference.
 static GstMemory* wrap_piece(const kling::DownloadStore::Piece& piece) {
-  auto* hold = new std::shared_ptr<kling::Chunk>(piece.chunk);
+  using Hold = kling::Handoff<std::shared_ptr<kling::Chunk>>;
   return gst_memory_new_wrapped(GST_MEMORY_FLAG_READONLY, const_cast<char*>(piece.data), piece.size,
-                                0, piece.size, hold, [](gpointer p) {
-                                  delete static_cast<std::shared_ptr<kling::Chunk>*>(p);
-                                });
+                                0, piece.size, Hold::give(piece.chunk), Hold::drop);
 }
 
 // The buffer of a read: without a copy when memory holds every piece.
