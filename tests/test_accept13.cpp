@@ -9,7 +9,6 @@
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -40,8 +39,9 @@ void teardown(Fixture* f, gconstpointer) {
   g_free(f->dir);
 }
 
-std::unique_ptr<Run> make_run(FakeWaveSpeed& fake, const std::string& journal = "") {
-  auto run = parse_run("klingsrc name=src ! fakesink name=sink");
+std::unique_ptr<Run> make_run(FakeWaveSpeed& fake, const std::string& journal = "",
+                              const std::string& desc = "klingsrc name=src ! fakesink name=sink") {
+  auto run = parse_run(desc);
   g_object_set(run->src, "api-url", fake.api_url().c_str(), "api-key", fake.key.c_str(),
                "poll-interval", 20u, "journal", journal.c_str(), "prompt", kPrompt, nullptr);
   return run;
@@ -106,43 +106,19 @@ void test_synchronous_reply_is_replayed_not_paid_again(Fixture* f, gconstpointer
   g_assert_cmpint(fake.count("api", "GET"), ==, 0);   // and never a poll
 }
 
-GstPadProbeReturn find_title(GstPad*, GstPadProbeInfo* info, gpointer data) {
-  GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
-  if (GST_EVENT_TYPE(event) == GST_EVENT_TAG) {
-    GstTagList* tags = nullptr;
-    gst_event_parse_tag(event, &tags);
-    gchar* title = nullptr;
-    if (gst_tag_list_get_string(tags, GST_TAG_TITLE, &title) && g_str_equal(title, kPrompt))
-      static_cast<std::atomic<bool>*>(data)->store(true);
-    g_free(title);
-  }
-  return GST_PAD_PROBE_OK;
-}
-
 // A queue before decodebin puts the element in push mode: its one tag event
 // reached qtdemux before qtdemux had pads, and went nowhere. (A small blocksize:
 // GStreamer 1.22's queue ! decodebin can stall on a file of two or three blocks.
 // Only faststart: qtdemux in push mode keeps a small file with its moov at the
 // end whole until its last byte, so no read comes after its pads.)
 void test_tags_reach_the_sink_in_push_mode(Fixture* f, gconstpointer) {
-  {
-    f->fake->video = make_mp4(true);
-    auto run = parse_run("klingsrc name=src blocksize=4096 ! queue ! decodebin ! fakesink name=sink");
-    g_object_set(run->src, "api-url", f->fake->api_url().c_str(), "api-key", f->fake->key.c_str(),
-                 "poll-interval", 20u, "journal", "", "prompt", kPrompt, nullptr);
-    GstElement* sink = gst_bin_get_by_name(GST_BIN(run->pipeline), "sink");
-    GstPad* pad = gst_element_get_static_pad(sink, "sink");
-    std::atomic<bool> seen{false};
-    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, find_title, &seen, nullptr);
-    play_to_end(*run, 60);
-    g_assert_true(run->eos);
-    g_assert_true(seen.load());
-    GstPad* src_pad = gst_element_get_static_pad(run->src, "src");
-    g_assert_cmpint(GST_PAD_MODE(src_pad), ==, GST_PAD_MODE_PUSH);  // it was push mode
-    gst_object_unref(src_pad);
-    gst_object_unref(pad);
-    gst_object_unref(sink);
-  }
+  f->fake->video = make_mp4(true);
+  auto run = make_run(*f->fake, "", "klingsrc name=src blocksize=4096 ! queue ! decodebin ! fakesink name=sink");
+  g_assert_true(title_reaches_sink(*run, kPrompt, 60));
+  g_assert_true(run->eos);
+  GstPad* src_pad = gst_element_get_static_pad(run->src, "src");
+  g_assert_cmpint(GST_PAD_MODE(src_pad), ==, GST_PAD_MODE_PUSH);  // it was push mode
+  gst_object_unref(src_pad);
 }
 
 }  // namespace
