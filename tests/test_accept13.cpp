@@ -5,13 +5,21 @@
 //   - a submit answered at once with its output (a synchronous mode) is on the ledger
 //     with that output: the next run replays it instead of paying again;
 //   - tags reach the sink behind a demuxer in push mode (`klingsrc ! queue ! decodebin`)
-//     as they do in pull mode.
+//     as they do in pull mode;
+//   - a proxy that refuses the tunnel to the API is not WaveSpeed refusing a task that
+//     may exist: the submit never left, and the error says so.
+#include <arpa/inet.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "fake_wavespeed.h"
 #include "pipeline_run.h"
@@ -121,6 +129,78 @@ void test_tags_reach_the_sink_in_push_mode(Fixture* f, gconstpointer) {
   gst_object_unref(src_pad);
 }
 
+// An HTTP proxy on loopback that answers every request (a CONNECT among them)
+// 502 and closes: it cannot reach the host asked for.
+class RefusingProxy {
+ public:
+  RefusingProxy() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    g_assert_cmpint(bind(fd_, reinterpret_cast<sockaddr*>(&addr), len), ==, 0);
+    g_assert_cmpint(listen(fd_, 8), ==, 0);
+    g_assert_cmpint(getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), ==, 0);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      for (;;) {
+        int c = accept(fd_, nullptr, nullptr);
+        if (c < 0)
+          return;  // shut down
+        std::string head;
+        char buf[1024];
+        while (head.find("\r\n\r\n") == std::string::npos) {
+          ssize_t n = read(c, buf, sizeof buf);
+          if (n <= 0)
+            break;
+          head.append(buf, static_cast<size_t>(n));
+        }
+        if (head.rfind("CONNECT ", 0) == 0)
+          connects_++;
+        static const char kReply[] = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        g_assert_cmpint(write(c, kReply, sizeof kReply - 1), ==, static_cast<ssize_t>(sizeof kReply - 1));
+        close(c);
+      }
+    });
+  }
+  ~RefusingProxy() {
+    shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int connects() const { return connects_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<int> connects_{0};
+  std::thread thread_;
+};
+
+// The API on https behind a proxy that cannot reach it: the POST never left this
+// machine (no tunnel, nothing written), so no task exists. The error used to say
+// "WaveSpeed refused the task" and, in its details, that the task may have been
+// created: check the dashboard.
+void test_proxy_refusing_the_tunnel_is_no_possible_task(Fixture* f, gconstpointer) {
+  RefusingProxy proxy;
+  g_autofree char* journal = g_build_filename(f->dir, "ledger.db", nullptr);
+  for (int round = 1; round <= 2; round++) {
+    auto run = parse_run("klingsrc name=src ! fakesink name=sink");
+    g_object_set(run->src, "api-url", "https://api.wavespeed.example", "api-key", "test-key", "proxy",
+                 proxy.url().c_str(), "journal", journal, "prompt", kPrompt, nullptr);
+    play_to_end(*run, 20);
+    g_assert_nonnull(run->error);
+    g_assert_true(contains(run->error->message, "never reached WaveSpeed"));
+    g_assert_false(contains(run->error->message, "WaveSpeed refused"));
+    g_assert_false(contains(run->debug, "may have been created"));
+    // The ledger agrees: the second run tries again, it is not refused as unanswered.
+    g_assert_false(contains(run->error->message, "never got its reply"));
+  }
+  g_assert_cmpint(proxy.connects(), >=, 2);  // the submit of each run went to the proxy
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,5 +214,6 @@ int main(int argc, char** argv) {
   ADD("/accept13/ledger/synchronous-reply-is-replayed-not-paid-again",
       test_synchronous_reply_is_replayed_not_paid_again);
   ADD("/accept13/tags/reach-the-sink-in-push-mode", test_tags_reach_the_sink_in_push_mode);
+  ADD("/accept13/proxy/refused-tunnel-is-no-possible-task", test_proxy_refusing_the_tunnel_is_no_possible_task);
   return g_test_run();
 }

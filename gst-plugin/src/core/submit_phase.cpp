@@ -106,8 +106,14 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::submit(HttpTransport& http, api:
                        "resume it with request-id=" + named.id,
                    debug, status, named.id});
     }
-    if (status >= 500 || reply.kind == api::ReplyKind::Gateway)
+    if (status >= 500 || reply.kind == api::ReplyKind::Gateway) {
+      if (!r.request_sent)  // e.g. a proxy refusing the tunnel: the POST never left whole
+        return fail({ErrorKind::Network,
+                     "The submit never reached WaveSpeed (" + describe_status(r, reply) +
+                         " before the request was sent: a proxy on the way?); no task was made",
+                     debug, status, {}});
       debug += "; not retried: the task may have been created, see your WaveSpeed dashboard";
+    }
     if (reply.kind == api::ReplyKind::Malformed || reply.kind == api::ReplyKind::Task)
       return fail({ErrorKind::BadReply, "Unreadable reply to the submit: " +
                        (reply.kind == api::ReplyKind::Task ? std::string("no task id") : reply.message),
