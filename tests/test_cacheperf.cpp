@@ -230,6 +230,19 @@ std::string read_video(kling::Generation& gen, Status* end = nullptr) {
   }
 }
 
+// A request to `fake` with cache-dir `dir` and no journal, polled every 20 ms.
+kling::Request cached_request(FakeWaveSpeed& fake, const std::string& dir, const char* prompt) {
+  kling::Request request;
+  request.prompt = prompt;
+  request.api_url = fake.api_url();
+  request.api_key = fake.key;
+  request.poll_interval_ms = 20;
+  request.request_timeout_s = 5;
+  request.journal_path = "";
+  request.cache_dir = dir;
+  return request;
+}
+
 // A download with cache-dir stopped midway (the CDN cut the reply, then hung):
 // its hashing thread ends with the worker, no idle thread stays with the kept
 // store; the resume on the same element hashes on from there, and the entry
@@ -252,14 +265,7 @@ void test_stopped_download_leaves_no_hash_thread() {
     return cut;
   };
   const std::string dir = temp_dir();
-  kling::Request request;
-  request.prompt = "a hash thread that ends";
-  request.api_url = fake.api_url();
-  request.api_key = fake.key;
-  request.poll_interval_ms = 20;
-  request.request_timeout_s = 5;
-  request.journal_path = "";
-  request.cache_dir = dir;
+  const kling::Request request = cached_request(fake, dir, "a hash thread that ends");
   const int before = threads_named(kling::AsyncSha256::kThreadName);
   auto gen = std::make_unique<kling::Generation>(kling::TaskEvents{});
   g_assert_false(gen->start(request).has_value());
@@ -302,13 +308,7 @@ struct Replay {
   Replay() {
     fake.video = random_bytes(2 * 1024 * 1024 + 9);
     fake.polls_until_done = 1;
-    request.prompt = "a cached video checked by its first read";
-    request.api_url = fake.api_url();
-    request.api_key = fake.key;
-    request.poll_interval_ms = 20;
-    request.request_timeout_s = 5;
-    request.journal_path = "";
-    request.cache_dir = dir;
+    request = cached_request(fake, dir, "a cached video checked by its first read");
     new_generation();
   }
   ~Replay() {
