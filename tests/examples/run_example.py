@@ -10,7 +10,6 @@ Python 3 standard library only; gst-launch-1.0 and gst-discoverer-1.0 do the pro
 import argparse
 import os
 import re
-import selectors
 import shutil
 import signal
 import subprocess
@@ -18,69 +17,14 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from kling_emulator import Emulator, Failure, check  # noqa: E402
+
 SCALE = 4                            # the emulator's --video-scale
 WIDTH, HEIGHT = 1280 // SCALE, 720 // SCALE   # a 16:9 clip
 DURATION = 5.0                       # klingsrc's default duration, in seconds
 PROPS = ["journal=none", "poll-interval=100"]  # extra klingsrc properties for every run
 RUN_TIMEOUT = 20                     # per command, below meson's timeouts to print what hung
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, what):
-    if not condition:
-        raise Failure(what)
-    print(f"ok: {what}")
-
-
-class Emulator:
-    """kling-emulator on free loopback ports, its videos kept in a folder."""
-
-    def __init__(self, exe, workdir, *faults):
-        self.videos = os.path.join(workdir, "emulator-videos")
-        self.request_log = os.path.join(workdir, "emulator-requests.jsonl")
-        cmd = [exe, f"--video-scale={SCALE}", "--latency-ms=300",
-               f"--output-dir={self.videos}", f"--request-log={self.request_log}", *faults]
-        print("$", " ".join(cmd))
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-        self.api = self._read_addresses()["API"]
-
-    def _read_addresses(self, timeout=20):
-        """The first two lines: `API: http://...` and `CDN: http://...`."""
-        text, deadline = b"", time.monotonic() + timeout
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while text.count(b"\n") < 2:
-                if not sel.select(deadline - time.monotonic()):
-                    raise Failure("kling-emulator printed no addresses in time")
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    raise Failure(f"kling-emulator exited: {text!r}")
-                text += chunk
-        print(text.decode(), end="")
-        return dict(re.findall(r"^(API|CDN): (\S+)$", text.decode(), re.M))
-
-    def env(self):
-        return dict(os.environ, WAVESPEED_BASE_URL=self.api, WAVESPEED_API_KEY="emulator-key")
-
-    def polls(self):
-        try:
-            with open(self.request_log) as log:
-                return log.read().count("/predictions/")
-        except FileNotFoundError:
-            return 0
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 def run(cmd, env, **kwargs):

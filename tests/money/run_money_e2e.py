@@ -8,10 +8,8 @@ submit counts read from the emulator's request log. TAP output.
 Python 3 standard library only.
 """
 import argparse
-import json
 import os
 import re
-import selectors
 import shutil
 import signal
 import subprocess
@@ -20,69 +18,12 @@ import tempfile
 import time
 import traceback
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from kling_emulator import Emulator, Failure, check  # noqa: E402
+
 SCALE = 4
 RUN_TIMEOUT = 30
 PRICE_5S = 1.30  # the emulator's default for kling-v2.0 (5 s); 10 s is twice that
-
-
-class Failure(Exception):
-    pass
-
-
-def check(condition, what):
-    if not condition:
-        raise Failure(what)
-    print(f"# ok: {what}")
-
-
-class Emulator:
-    def __init__(self, exe, workdir, *flags):
-        self.request_log = os.path.join(workdir, f"requests-{time.monotonic_ns()}.jsonl")
-        cmd = [exe, f"--video-scale={SCALE}", "--latency-ms=400",
-               f"--output-dir={os.path.join(workdir, 'videos')}",
-               f"--request-log={self.request_log}", *flags]
-        print("# $", " ".join(cmd))
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
-        text, deadline = b"", time.monotonic() + 20
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while text.count(b"\n") < 2:
-                if not sel.select(deadline - time.monotonic()):
-                    raise Failure("kling-emulator printed no addresses in time")
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    raise Failure(f"kling-emulator exited: {text!r}")
-                text += chunk
-        addresses = dict(re.findall(r"^(API|CDN): (\S+)$", text.decode(), re.M))
-        self.api, self.cdn = addresses["API"], addresses["CDN"]
-
-    def requests(self):
-        try:
-            with open(self.request_log) as log:
-                return [json.loads(line) for line in log if line.strip()]
-        except FileNotFoundError:
-            return []
-
-    def submits(self):
-        return sum(1 for r in self.requests()
-                   if r["server"] == "api" and r["method"] == "POST"
-                   and r["path"].startswith("/api/v3/") and not r["path"].startswith("/api/v3/model/")
-                   and not r["path"].startswith("/api/v3/media/"))
-
-    def count(self, server, method, prefix):
-        return sum(1 for r in self.requests()
-                   if r["server"] == server and r["method"] == method and r["path"].startswith(prefix))
-
-    def wait_for_submits(self, n, timeout=15):
-        deadline = time.monotonic() + timeout
-        while self.submits() < n:
-            if time.monotonic() > deadline:
-                raise Failure(f"the emulator saw {self.submits()} submits, not {n}")
-            time.sleep(0.05)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 class Case:
@@ -90,7 +31,7 @@ class Case:
 
     def __init__(self, emulator_exe, *flags):
         self.dir = tempfile.mkdtemp(prefix="kling-money-")
-        self.emu = Emulator(emulator_exe, self.dir, *flags)
+        self.emu = Emulator(emulator_exe, self.dir, *flags, scale=SCALE, latency_ms=400)
         self.ledger = os.path.join(self.dir, "state", "gst-kling", "ledger.db")
 
     def env(self, **extra):
@@ -345,7 +286,8 @@ def case_gone_task_is_submitted_again_saying_why(args):
         c.emu.stop()
     # The same ledger and API address, an emulator that has forgotten every task (as after 7 days).
     port, cdn_port = c.emu.api.rsplit(":", 1)[1], c.emu.cdn.rsplit(":", 1)[1]
-    c.emu = Emulator(args.emulator, c.dir, f"--port={port}", f"--cdn-port={cdn_port}")
+    c.emu = Emulator(args.emulator, c.dir, f"--port={port}", f"--cdn-port={cdn_port}",
+                     scale=SCALE, latency_ms=400)
     try:
         rc, out = c.run(["prompt=soon gone"], c.path("b.mp4"))
         say(out)
