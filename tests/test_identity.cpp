@@ -218,10 +218,7 @@ void test_fingerprint_without_params_unchanged() {
 #define ADD(path, fn) g_test_add(path, Fixture, nullptr, setup, fn, teardown)
 
 int main(int argc, char** argv) {
-  g_unsetenv("WAVESPEED_API_KEY");
-  g_unsetenv("WAVESPEED_BASE_URL");
-  g_unsetenv("KLING_MAX_COST");
-  g_unsetenv("KLING_DAILY_BUDGET");
+  unset_kling_environment();
   // A catalogue of our own: another test's fake may have used the same port within the hour.
   const std::string cache_home = temp_dir();
   g_setenv("XDG_CACHE_HOME", cache_home.c_str(), TRUE);
