@@ -1,31 +1,20 @@
 #!/usr/bin/env bash
 # Profile of one 256 MiB klingsrc ! fakesink download: perf (cpu-clock, call graphs, per
-# thread) and the sizes of the data syscalls (strace). Output: bench/results/profile.txt.
+# thread) and the sizes of the data syscalls (strace); then the same with cache-dir (perf by
+# thread, the entry's fsync under strace -T) and its replay. Output: bench/results/profile.txt.
 # Usage: bench/profile.sh   (env: BUILD=build dir, PLUGIN=path/libgstkling.so)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
-RESULTS=${RESULTS:-$HERE/results}
+source "$HERE/lib.sh"
 for p in linux-perf strace gcc pkg-config libgstreamer1.0-dev curl python3; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     apt-get install -y --no-install-recommends "$p" >/dev/null
 done
-W=$(mktemp -d /tmp/kprof.XXXXXX)
-EMU=
-cleanup() { [[ -n $EMU ]] && { kill "$EMU" 2>/dev/null || true; wait "$EMU" 2>/dev/null || true; }; rm -rf "$W"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-export TMPDIR=$W
-mkdir -p "$W/plugin" "$RESULTS"
+bench_setup kprof
+mkdir -p "$W/plugin"
 cp "${PLUGIN:-$BUILD/gst-plugin/libgstkling.so}" "$W/plugin/libgstkling.so"
-gcc -O2 -o "$W/kbench" "$HERE/kbench.c" $(pkg-config --cflags --libs gstreamer-1.0)
-export GST_PLUGIN_PATH=$W/plugin GST_REGISTRY=$W/registry.bin WAVESPEED_API_KEY=emulator-key
-head -c $((256 * 1024 * 1024)) /dev/urandom >"$W/256.bin"
-"$BUILD/emulator/kling-emulator" --video-file "$W/256.bin" --latency-ms 300 >"$W/emu.out" 2>&1 &
-EMU=$!
-for _ in $(seq 100); do grep -q '^CDN: ' "$W/emu.out" && break; sleep 0.05; done
-export WAVESPEED_BASE_URL=$(sed -n 's/^API: //p' "$W/emu.out")
+export GST_PLUGIN_PATH=$W/plugin GST_REGISTRY=$W/registry.bin
+bench_emulator_256
 OUT=$RESULTS/profile.txt
 set +e +o pipefail   # report pipelines end in head/grep
 P="klingsrc name=src journal=none cache-dir=\"\" poll-interval=100 prompt=\"profile $$"
@@ -55,5 +44,21 @@ for sc in sorted(cnt, key=lambda s: -tot[s]):
     print("%-10s %6d calls %11d bytes  avg %7d  sizes %s" % (sc, n, tot[sc], tot[sc] // n,
           ", ".join("%dx%d" % (c, s) for s, c in cnt[sc].most_common(4))))
 EOF
+  C="klingsrc name=src journal=none cache-dir=$W/cache poll-interval=100 prompt=\"profile $$ cache\""
+  echo; echo "== cache-dir: perf record -e cpu-clock (klingsrc cache-dir, 256 MiB): by thread and library"
+  perf record -q -e cpu-clock -F 4999 -g -o "$W/perf-c.data" -- "$W/kbench" "$C ! fakesink sync=false" 2>/dev/null |
+    grep -E '^(t_poll_complete|t_eos|cpu_user_s|cpu_sys_s)='
+  perf report -i "$W/perf-c.data" --no-children --sort comm,dso --stdio -g none 2>/dev/null | grep "%" | head -8
+  echo; echo "== cache-dir: top symbols"
+  perf report -i "$W/perf-c.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep '%' | head -12
+  echo; echo "== cache-dir: the entry's fsync, link and renames (strace -T, seconds)"
+  rm -rf "$W/cache"
+  strace -f -qq -T -e trace=fsync,fdatasync,linkat,rename,renameat,renameat2 -o "$W/st-c" \
+    "$W/kbench" "$C ! fakesink sync=false" >/dev/null 2>&1 || true
+  sed -E 's#"/[^"]*/#".../#g' "$W/st-c"
+  echo; echo "== cache-dir replay of that entry (verified, then streamed): by thread and library"
+  perf record -q -e cpu-clock -F 4999 -g -o "$W/perf-r.data" -- "$W/kbench" "$C ! fakesink sync=false" 2>/dev/null |
+    grep -E '^(t_eos|cpu_user_s|cpu_sys_s)='
+  perf report -i "$W/perf-r.data" --no-children --sort comm,dso --stdio -g none 2>/dev/null | grep "%" | head -6
 } >"$OUT" 2>&1
 cat "$OUT"

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "kling_error.h"
+#include "async_sha256.h"
 
 namespace kling {
 
@@ -44,7 +45,8 @@ class DownloadStore {
   static constexpr size_t kChunkSize = 256 * 1024;
 
   // An unlinked temporary file; or, with `dir`, a temporary file there that
-  // persist() can rename into place (the cache entry being written).
+  // persist() can rename into place (the cache entry being written), which
+  // keeps every byte and hashes them as they arrive (see sha256()).
   static std::unique_ptr<DownloadStore> create(Error* error, const std::string& dir = {});
   // A store holding a whole file already on disk (a cached video).
   static std::unique_ptr<DownloadStore> open_complete(const std::string& path);
@@ -76,6 +78,10 @@ class DownloadStore {
   uint64_t have() const;
   std::optional<uint64_t> total() const;
   bool complete() const;
+  // The SHA-256 (hex) of the bytes [0, have()), hashed as commit() took them
+  // (on a thread of their own), for a store made with a `dir`; nullopt for
+  // any other. Waits for the hash to catch up. The writer's thread only.
+  std::optional<std::string> sha256();
 
   // --- reader side (the streaming thread) ---
   enum class Wait { Ready, Eos, Flushing, Failed };
@@ -128,6 +134,9 @@ class DownloadStore {
   const int fd_;
   std::string path_;  // a named temporary file, removed unless persisted
   bool linkable_;     // an O_TMPFILE persist() can link into place
+  // Every committed byte, in order (fed by the writer's thread, no lock held): a
+  // cache entry's hash costs no second read of the file and overlaps the download.
+  std::unique_ptr<AsyncSha256> hash_;
   mutable std::mutex mutex_;
   std::string source_;
   FileVersion version_;

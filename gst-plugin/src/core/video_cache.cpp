@@ -14,6 +14,7 @@
 
 #include "fd_io.h"
 #include "json_util.h"
+#include "sha256.h"
 
 namespace kling {
 
@@ -30,16 +31,16 @@ bool read_at(int fd, uint64_t offset, void* dest, size_t size) {
 // SHA-256 of the first `size` bytes, read with `read(offset, n, dest)`.
 template <typename Read>
 std::string hash_of(uint64_t size, Read read) {
-  g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
+  Sha256 sum;
   std::vector<uint8_t> buf(1 << 20);
   for (uint64_t offset = 0; offset < size;) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - offset));
     if (!read(offset, n, buf.data()))
       return "";
-    g_checksum_update(sum, buf.data(), n);
+    sum.update(buf.data(), n);
     offset += n;
   }
-  return g_checksum_get_string(sum);
+  return sum.hex();
 }
 
 std::string tail_for(const std::string& trailer) {
@@ -109,13 +110,16 @@ bool VideoCache::save(const Request& r, const std::string& fp, const std::string
   if (!store.flush_to_disk(error))
     return false;
   const uint64_t size = store.have();
-  const std::string sha = hash_of(size, [&store, cancellable](uint64_t off, size_t n, uint8_t* d) {
-    if (g_cancellable_is_cancelled(cancellable)) {
-      errno = ECANCELED;
-      return false;
-    }
-    return store.read(off, n, d);
-  });
+  // Hashed as the bytes arrived; read back only when the store was not made for the cache.
+  std::string sha = store.sha256().value_or("");
+  if (sha.empty())
+    sha = hash_of(size, [&store, cancellable](uint64_t off, size_t n, uint8_t* d) {
+      if (g_cancellable_is_cancelled(cancellable)) {
+        errno = ECANCELED;
+        return false;
+      }
+      return store.read(off, n, d);
+    });
   if (sha.empty()) {
     *error = "cannot read the video back: " + std::string(g_strerror(errno));
     return false;

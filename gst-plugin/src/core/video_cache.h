@@ -29,9 +29,10 @@ class VideoCache {
   // The verified video of `fingerprint`, or nullptr. `task_id` gets the task that made it.
   std::unique_ptr<DownloadStore> open(const std::string& fingerprint, std::string* task_id) const;
   // Makes `store` (complete) the entry of `request`, named `fingerprint` (the
-  // request as asked for): renamed into place when it was created in the cache
-  // folder, copied otherwise. Then evicts down to max_size. `cancellable` stops
-  // the hash and the copy (a megabyte at a time).
+  // request as asked for): renamed into place, with the hash it made as the
+  // bytes arrived, when it was created in the cache folder; hashed and copied
+  // otherwise. Then evicts down to max_size. `cancellable` stops that hash and
+  // that copy (a megabyte at a time).
   bool save(const Request& request, const std::string& fingerprint, const std::string& task_id,
             DownloadStore& store, std::string* error, GCancellable* cancellable = nullptr) const;
   // Removes least recently used entries until the folder holds at most `max_size_`

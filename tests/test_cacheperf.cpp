@@ -1,0 +1,202 @@
+// The cache entry made cheaper without weakening it: its SHA-256 is taken from
+// the bytes as they arrive (on a thread of its own, nettle's), not from the file
+// read back; the hash is the one GLib spells (entries written before still
+// verify); the hashing thread never holds more than a few chunks.
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "async_sha256.h"
+#include "download_store.h"
+#include "sha256.h"
+#include "store_helpers.h"
+#include "video_cache.h"
+
+namespace {
+
+std::string glib_sha256(const std::string& bytes) {
+  g_autofree char* sum = g_compute_checksum_for_data(
+      G_CHECKSUM_SHA256, reinterpret_cast<const guchar*>(bytes.data()), bytes.size());
+  return sum;
+}
+
+// Both strings outlive the comparison (a temporary's c_str() would not).
+void same(const std::string& a, const std::string& b) { g_assert_cmpstr(a.c_str(), ==, b.c_str()); }
+
+std::string pattern(size_t size, unsigned seed) {
+  std::string s(size, '\0');
+  for (size_t i = 0; i < size; i++) s[i] = static_cast<char>((seed + i * 7 + i / 4093) % 251);
+  return s;
+}
+
+std::string temp_dir() {
+  g_autofree char* dir = g_dir_make_tmp("kling-cacheperf-XXXXXX", nullptr);
+  return dir;
+}
+
+void remove_dir(const std::string& dir) {
+  g_autoptr(GDir) d = g_dir_open(dir.c_str(), 0, nullptr);
+  while (const char* name = d ? g_dir_read_name(d) : nullptr) {
+    g_autofree char* path = g_build_filename(dir.c_str(), name, nullptr);
+    g_unlink(path);
+  }
+  g_rmdir(dir.c_str());
+}
+
+// Nettle's SHA-256 spells what GLib's did: entries written by GChecksum still
+// verify, whatever the cut of the bytes (the empty string, block edges, odd pieces).
+void test_sha256_is_glibs() {
+  for (size_t size : {0, 1, 55, 56, 63, 64, 65, 1000, 262144 + 3}) {
+    const std::string bytes = pattern(size, static_cast<unsigned>(size));
+    kling::Sha256 whole;
+    whole.update(bytes.data(), bytes.size());
+    same(whole.hex(), glib_sha256(bytes));
+    kling::Sha256 cut;
+    for (size_t at = 0; at < size; at += 13)
+      cut.update(bytes.data() + at, std::min<size_t>(13, size - at));
+    same(cut.hex(), glib_sha256(bytes));
+    same(cut.hex(), glib_sha256(bytes));  // hex() does not end it
+  }
+  same(kling::Sha256().hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+// Pieces given to the hashing thread: hashed in order, each owner let go once
+// its bytes are hashed, never more than kMaxQueued waiting (a writer ahead of
+// the hash waits), hex() in the middle and more bytes after it.
+void test_async_hash_in_order_bounded() {
+  const std::string bytes = pattern(3 * 1024 * 1024 + 11, 5);
+  std::atomic<size_t> released{0};
+  size_t given = 0;
+  size_t most_held = 0;
+  kling::AsyncSha256 hash;
+  const size_t half = bytes.size() / 2;
+  auto give = [&](size_t from, size_t to) {
+    for (size_t at = from; at < to;) {
+      const size_t n = std::min<size_t>(4096 + at % 777, to - at);
+      // Each piece its own copy, freed (and counted) when the hash lets go of it.
+      auto* copy = new std::string(bytes, at, n);
+      std::shared_ptr<const void> owner(copy, [&released](const std::string* s) {
+        delete s;
+        released++;
+      });
+      hash.update(owner, copy->data(), copy->size());
+      owner.reset();
+      given++;
+      most_held = std::max(most_held, given - released.load());
+      at += n;
+    }
+  };
+  give(0, half);
+  same(hash.hex(), glib_sha256(bytes.substr(0, half)));
+  g_assert_cmpuint(released.load(), ==, given);  // all hashed: nothing held
+  give(half, bytes.size());
+  same(hash.hex(), glib_sha256(bytes));
+  g_assert_cmpuint(released.load(), ==, given);
+  // Queued, plus the one being hashed.
+  g_assert_cmpuint(most_held, <=, kling::AsyncSha256::kMaxQueued + 1);
+}
+
+// Dropped with pieces still queued (a download stopped): no wait for them, no leak.
+void test_async_hash_dropped_midway() {
+  std::atomic<size_t> released{0};
+  size_t given = 0;
+  {
+    kling::AsyncSha256 hash;
+    const std::string bytes = pattern(1 << 20, 9);
+    for (int i = 0; i < 40; i++, given++)
+      hash.update(std::shared_ptr<const void>(new int(i), [&released](const int* p) {
+                    delete p;
+                    released++;
+                  }),
+                  bytes.data(), bytes.size());
+  }
+  g_assert_cmpuint(released.load(), ==, given);
+}
+
+// A store made for the cache hashes what commit() took, across an early sha256()
+// (a download stopped and resumed later on the same store); another store does not hash.
+void test_store_hashes_what_arrived() {
+  const std::string dir = temp_dir();
+  kling::Error error;
+  auto store = kling::DownloadStore::create(&error, dir);
+  g_assert_nonnull(store.get());
+  const std::string video = pattern(20 * kling::DownloadStore::kChunkSize + 99, 3);
+  const size_t first = 7 * kling::DownloadStore::kChunkSize + 5;
+  g_assert_true(store->set_total(video.size(), &error));
+  auto commit = [&](size_t from, size_t to) {
+    for (size_t at = from; at < to;) {
+      size_t capacity = 0;
+      char* buffer = store->write_buffer(&capacity);
+      const size_t n = std::min(capacity, to - at);
+      memcpy(buffer, video.data() + at, n);
+      g_assert_true(store->commit(buffer, n, &error));
+      at += n;
+    }
+  };
+  commit(0, first);
+  same(store->sha256().value_or(""), glib_sha256(video.substr(0, first)));
+  commit(first, video.size());
+  store->finish();
+  same(store->sha256().value_or(""), glib_sha256(video));
+
+  auto plain = kling::DownloadStore::create(&error);
+  download_into(*plain, video, false);
+  g_assert_false(plain->sha256().has_value());
+  store.reset();
+  remove_dir(dir);
+}
+
+// The entry's hash is that of the bytes that arrived (and were served), not of
+// the file read back: a file that no longer holds them (here overwritten in
+// place before the save) makes an entry that never replays. Reading the file
+// back to hash it, as the cache did, made an entry of the wrong bytes.
+void test_entry_hash_is_of_the_bytes_that_arrived() {
+  const std::string dir = temp_dir();
+  kling::Request r;
+  r.prompt = "hashed as it arrived";
+  const std::string video = pattern(3 * 1024 * 1024 + 1, 1);
+  kling::Error error;
+  auto store = kling::DownloadStore::create(&error, dir);
+  g_assert_nonnull(store.get());
+  download_into(*store, video, false);
+  std::string why;
+  g_assert_true(store->flush_to_disk(&why));
+  const std::string other(4096, '#');
+  g_assert_true(store->fill(1 << 20, other.data(), other.size(), &error));
+  g_assert_true(kling::VideoCache(dir).save(r, r.fingerprint(), "task-h", *store, &why));
+  std::string id;
+  g_assert_null(kling::VideoCache(dir).open(r.fingerprint(), &id).get());
+
+  // The same bytes untouched: the entry replays them, verified.
+  kling::Request r2 = r;
+  r2.prompt = "hashed as it arrived, untouched";
+  auto good = kling::DownloadStore::create(&error, dir);
+  download_into(*good, video, false);
+  g_assert_true(kling::VideoCache(dir).save(r2, r2.fingerprint(), "task-g", *good, &why));
+  auto replay = kling::VideoCache(dir).open(r2.fingerprint(), &id);
+  g_assert_nonnull(replay.get());
+  g_assert_cmpstr(id.c_str(), ==, "task-g");
+  g_assert_true(bytes_at(*replay, 0, video.size()) == video);
+  store.reset();
+  good.reset();
+  replay.reset();
+  remove_dir(dir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  g_test_init(&argc, &argv, nullptr);
+  g_test_add_func("/cacheperf/sha256-is-glibs", test_sha256_is_glibs);
+  g_test_add_func("/cacheperf/async-hash-in-order-bounded", test_async_hash_in_order_bounded);
+  g_test_add_func("/cacheperf/async-hash-dropped-midway", test_async_hash_dropped_midway);
+  g_test_add_func("/cacheperf/store-hashes-what-arrived", test_store_hashes_what_arrived);
+  g_test_add_func("/cacheperf/entry-hash-is-of-the-bytes-that-arrived",
+                  test_entry_hash_is_of_the_bytes_that_arrived);
+  return g_test_run();
+}
