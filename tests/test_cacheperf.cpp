@@ -2,6 +2,7 @@
 // the bytes as they arrive (on a thread of its own, nettle's), not from the file
 // read back; the hash is the one GLib spells (entries written before still
 // verify); the hashing thread never holds more than a few chunks.
+#include <dirent.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 
@@ -13,11 +14,16 @@
 
 #include "async_sha256.h"
 #include "download_store.h"
+#include "fake_wavespeed.h"
+#include "generation.h"
+#include "pipeline_run.h"
 #include "sha256.h"
 #include "store_helpers.h"
 #include "video_cache.h"
 
 namespace {
+
+using Status = kling::Generation::Read::Status;
 
 std::string glib_sha256(const std::string& bytes) {
   g_autofree char* sum = g_compute_checksum_for_data(
@@ -188,6 +194,101 @@ void test_entry_hash_is_of_the_bytes_that_arrived() {
   remove_dir(dir);
 }
 
+// Threads of this process named `name` (/proc/self/task/*/comm).
+int threads_named(const char* name) {
+  int n = 0;
+  DIR* dir = opendir("/proc/self/task");
+  g_assert_nonnull(dir);
+  while (dirent* e = readdir(dir)) {
+    g_autofree char* path = g_strdup_printf("/proc/self/task/%s/comm", e->d_name);
+    g_autofree char* text = nullptr;
+    if (e->d_name[0] != '.' && g_file_get_contents(path, &text, nullptr, nullptr))
+      n += g_strcmp0(g_strstrip(text), name) == 0;
+  }
+  closedir(dir);
+  return n;
+}
+
+// Reads the whole video (or up to an end that is not EOS, into *end).
+std::string read_video(kling::Generation& gen, Status* end = nullptr) {
+  std::string out;
+  for (;;) {
+    kling::Generation::Read r = gen.read(out.size(), 100000, false);
+    if (r.status != Status::Ok) {
+      if (end)
+        *end = r.status;
+      else
+        g_assert_cmpint(static_cast<int>(r.status), ==, static_cast<int>(Status::Eos));
+      return out;
+    }
+    std::string piece(r.size, '\0');
+    kling::Error error;
+    g_assert_true(kling::Generation::copy(r, reinterpret_cast<uint8_t*>(&piece[0]), &error));
+    out += piece;
+  }
+}
+
+// A download with cache-dir stopped midway (the CDN cut the reply, then hung):
+// its hashing thread ends with the worker, no idle thread stays with the kept
+// store; the resume on the same element hashes on from there, and the entry
+// it saves replays the whole video, verified.
+void test_stopped_download_leaves_no_hash_thread() {
+  FakeWaveSpeed fake;
+  fake.video = random_bytes(3 * 1024 * 1024 + 5);
+  fake.polls_until_done = 1;
+  std::atomic<bool> serve{false};
+  fake.on_download = [&](int n, const std::string&) -> std::optional<FakeReply> {
+    if (serve)
+      return std::nullopt;  // the fake's own reply: the bytes asked for
+    FakeReply cut;
+    cut.content_type = "video/mp4";
+    cut.body = fake.video;
+    if (n == 1)
+      cut.cut_after = 1024 * 1024 + 3;
+    else
+      cut.hang = true;
+    return cut;
+  };
+  const std::string dir = temp_dir();
+  kling::Request request;
+  request.prompt = "a hash thread that ends";
+  request.api_url = fake.api_url();
+  request.api_key = fake.key;
+  request.poll_interval_ms = 20;
+  request.request_timeout_s = 5;
+  request.journal_path = "";
+  request.cache_dir = dir;
+  const int before = threads_named(kling::AsyncSha256::kThreadName);
+  auto gen = std::make_unique<kling::Generation>(kling::TaskEvents{});
+  g_assert_false(gen->start(request).has_value());
+  std::thread reader([&] {
+    Status end;
+    read_video(*gen, &end);
+    g_assert_cmpint(static_cast<int>(end), ==, static_cast<int>(Status::Flushing));
+  });
+  g_assert_true(fake.wait_for_count("cdn", "GET", 2, 10000));  // the cut reply, then the hang
+  g_assert_cmpint(threads_named(kling::AsyncSha256::kThreadName), ==, before + 1);
+  gen->set_flushing(true);
+  reader.join();
+  gen->stop();
+  g_assert_cmpint(threads_named(kling::AsyncSha256::kThreadName), ==, before);
+
+  serve = true;
+  g_assert_false(gen->start(request).has_value());
+  gen->set_flushing(false);
+  g_assert_true(read_video(*gen) == fake.video);
+  gen->stop();
+  g_assert_cmpint(threads_named(kling::AsyncSha256::kThreadName), ==, before);
+  std::string id;
+  auto replay = kling::VideoCache(dir).open(request.fingerprint(), &id);
+  g_assert_nonnull(replay.get());
+  g_assert_true(bytes_at(*replay, 0, fake.video.size()) == fake.video);
+  g_assert_cmpint(fake.count("api", "POST"), ==, 1);
+  gen.reset();
+  replay.reset();
+  remove_dir(dir);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -198,5 +299,7 @@ int main(int argc, char** argv) {
   g_test_add_func("/cacheperf/store-hashes-what-arrived", test_store_hashes_what_arrived);
   g_test_add_func("/cacheperf/entry-hash-is-of-the-bytes-that-arrived",
                   test_entry_hash_is_of_the_bytes_that_arrived);
+  g_test_add_func("/cacheperf/stopped-download-leaves-no-hash-thread",
+                  test_stopped_download_leaves_no_hash_thread);
   return g_test_run();
 }

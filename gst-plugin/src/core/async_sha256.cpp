@@ -10,7 +10,7 @@ AsyncSha256::~AsyncSha256() {
     std::lock_guard<std::mutex> lock(mutex_);
     dropped.swap(queue_);  // nobody will ask for the hash: not worth finishing
   }
-  join();
+  pause();
 }
 
 void AsyncSha256::update(std::shared_ptr<const void> owner, const char* data, size_t size) {
@@ -25,11 +25,11 @@ void AsyncSha256::update(std::shared_ptr<const void> owner, const char* data, si
 }
 
 std::string AsyncSha256::hex() {
-  join();
+  pause();
   return sum_.hex();
 }
 
-void AsyncSha256::join() {
+void AsyncSha256::pause() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     quit_ = true;

@@ -2,7 +2,8 @@
 // stream goes on: the download thread keeps reading the socket and writing the
 // file meanwhile (on 2 cores the hash alone is 145 ms of a 256 MiB video, as
 // long as the rest of the download). The thread starts with the first bytes and
-// ends when the hash is asked for, or with the object. At most kMaxQueued
+// ends at pause() (the download stopped), when the hash is asked for, or with
+// the object. At most kMaxQueued
 // pieces wait for it: a writer that gets ahead waits, so memory stays flat.
 #pragma once
 
@@ -28,8 +29,11 @@ class AsyncSha256 {
   // Hashes [data, data + size) after everything given before; `owner` keeps
   // those bytes valid (and unchanged) until then. Blocks while the queue is full.
   void update(std::shared_ptr<const void> owner, const char* data, size_t size);
-  // Waits until every byte given is hashed, then their SHA-256 (hex). More
-  // bytes may follow. Call from the thread that calls update().
+  // Hashes what is queued, then ends the thread (the writer stops for now: no
+  // idle thread stays behind); the next update() starts another. The thread
+  // that calls update().
+  void pause();
+  // pause(), then the SHA-256 (hex) of every byte given. More bytes may follow.
   std::string hex();
 
   static constexpr size_t kMaxQueued = 8;
@@ -37,7 +41,6 @@ class AsyncSha256 {
 
  private:
   void run();
-  void join();
 
   struct Piece {
     std::shared_ptr<const void> owner;

@@ -426,6 +426,11 @@ std::optional<std::string> DownloadStore::sha256() {
   return hash_->hex();
 }
 
+void DownloadStore::pause_hash() {
+  if (hash_)
+    hash_->pause();
+}
+
 bool DownloadStore::complete() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return complete_;

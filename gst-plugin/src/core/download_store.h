@@ -82,6 +82,9 @@ class DownloadStore {
   // (on a thread of their own), for a store made with a `dir`; nullopt for
   // any other. Waits for the hash to catch up. The writer's thread only.
   std::optional<std::string> sha256();
+  // The writer stops for now (its download ended, however): the bytes given
+  // to the hash are hashed and its thread ends; the next commit() starts another.
+  void pause_hash();
 
   // --- reader side (the streaming thread) ---
   enum class Wait { Ready, Eos, Flushing, Failed };

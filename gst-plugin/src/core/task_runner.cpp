@@ -83,6 +83,7 @@ void TaskRunner::Worker::run() noexcept {
   } catch (...) {
     fail(Error{ErrorKind::Network, "Internal error in the task runner", {}, 0, task_id()});
   }
+  store_->pause_hash();  // a cache entry's hashing thread lives only while this worker feeds it
   if (outcome == Outcome::Cancelled) {
     std::string id = task_id();
     if (!id.empty() && !store_->complete() && !stop_announced_)
