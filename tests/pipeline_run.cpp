@@ -1,5 +1,6 @@
 #include "pipeline_run.h"
 
+#include <atomic>
 #include <cstring>
 
 Run::~Run() {
@@ -90,6 +91,35 @@ void run_to_eos(const std::string& desc, unsigned timeout_s) {
 }
 
 // Plays until EOS or an error, at most `timeout_s`.
+bool title_reaches_sink(Run& run, const std::string& title, unsigned timeout_s) {
+  struct Watch {
+    std::string title;
+    std::atomic<bool> seen{false};
+  } watch{title};
+  GstElement* sink = gst_bin_get_by_name(GST_BIN(run.pipeline), "sink");
+  g_assert_nonnull(sink);
+  GstPad* pad = gst_element_get_static_pad(sink, "sink");
+  gulong probe = gst_pad_add_probe(
+      pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+      [](GstPad*, GstPadProbeInfo* info, gpointer data) {
+        auto* w = static_cast<Watch*>(data);
+        GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
+        GstTagList* tags = nullptr;
+        gchar* t = nullptr;
+        if (GST_EVENT_TYPE(event) == GST_EVENT_TAG && (gst_event_parse_tag(event, &tags), true) &&
+            gst_tag_list_get_string(tags, GST_TAG_TITLE, &t) && w->title == t)
+          w->seen = true;
+        g_free(t);
+        return GST_PAD_PROBE_OK;
+      },
+      &watch, nullptr);
+  play_to_end(run, timeout_s);
+  gst_pad_remove_probe(pad, probe);
+  gst_object_unref(pad);
+  gst_object_unref(sink);
+  return watch.seen;
+}
+
 void play_to_end(Run& run, unsigned timeout_s) {
   gst_element_set_state(run.pipeline, GST_STATE_PLAYING);
   g_autoptr(GstBus) bus = gst_element_get_bus(run.pipeline);

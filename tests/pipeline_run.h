@@ -47,6 +47,9 @@ void run_to_eos(const std::string& desc, unsigned timeout_s = 30);
 // Plays until EOS or an error, at most `timeout_s`.
 void play_to_end(Run& run, unsigned timeout_s = 20);
 void assert_error(Run& run, GQuark domain, int code, const char* in_message);
+// Plays `run` as play_to_end() does and says whether a tag event titled `title`
+// reached the sink pad of its element named "sink".
+bool title_reaches_sink(Run& run, const std::string& title, unsigned timeout_s = 20);
 std::string random_bytes(size_t size);
 bool contains(const std::string& haystack, const std::string& needle);
 // True when some progress text so far has `words` in it.

@@ -366,35 +366,15 @@ void test_uri_round_trip(Fixture* f, gconstpointer) {
 
 // ------------------------------------------------------------------ 9: tags, notify, metadata
 
-GstPadProbeReturn find_title(GstPad*, GstPadProbeInfo* info, gpointer data) {
-  GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info);
-  if (GST_EVENT_TYPE(event) == GST_EVENT_TAG) {
-    GstTagList* tags = nullptr;
-    gst_event_parse_tag(event, &tags);
-    gchar* title = nullptr;
-    if (gst_tag_list_get_string(tags, GST_TAG_TITLE, &title) && g_str_equal(title, kPrompt))
-      static_cast<std::atomic<bool>*>(data)->store(true);
-    g_free(title);
-  }
-  return GST_PAD_PROBE_OK;
-}
-
 void test_tags_reach_the_sink_in_pull_mode(Fixture* f, gconstpointer) {
   for (bool faststart : {true, false}) {
     f->fake->video = make_mp4(faststart);
     auto run = make_run(*f->fake, "klingsrc name=src ! decodebin ! fakesink name=sink");
-    GstElement* sink = gst_bin_get_by_name(GST_BIN(run->pipeline), "sink");
-    GstPad* pad = gst_element_get_static_pad(sink, "sink");
-    std::atomic<bool> seen{false};
-    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, find_title, &seen, nullptr);
-    play_to_end(*run, 60);
+    g_assert_true(title_reaches_sink(*run, kPrompt, 60));
     g_assert_true(run->eos);
-    g_assert_true(seen.load());
     GstPad* src_pad = gst_element_get_static_pad(run->src, "src");
     g_assert_cmpint(GST_PAD_MODE(src_pad), ==, GST_PAD_MODE_PULL);  // it was pull mode
     gst_object_unref(src_pad);
-    gst_object_unref(pad);
-    gst_object_unref(sink);
   }
 }
 

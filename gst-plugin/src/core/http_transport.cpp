@@ -2,6 +2,8 @@
 
 #include <sys/utsname.h>
 
+#include <algorithm>
+
 #include <vector>
 
 #include "api_client.h"
@@ -205,7 +207,12 @@ HttpResult HttpTransport::exchange(SoupSession* session, SoupMessage* msg, GCanc
                                        *static_cast<bool*>(sent) = true;
                                      }), &result.request_sent)};
   // One session, one thread: its timeout can be set for this call alone.
-  soup_session_set_timeout(session, timeout_s ? timeout_s : request_timeout_s_);
+  unsigned wait_s = timeout_s ? timeout_s : request_timeout_s_;
+  if (deadline_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline_ - std::chrono::steady_clock::now());
+    wait_s = std::min<unsigned>(wait_s, static_cast<unsigned>(std::max<int64_t>(1, (left.count() + 999) / 1000)));
+  }
+  soup_session_set_timeout(session, wait_s);
   g_autoptr(GError) error = nullptr;
   g_autoptr(GInputStream) stream = soup_session_send(session, msg, cancellable, &error);
   if (!stream) {

@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -74,6 +75,12 @@ class HttpTransport {
   explicit HttpTransport(const Request& request);
 
   using Header = std::pair<std::string, std::string>;
+  using Deadline = std::optional<std::chrono::steady_clock::time_point>;
+
+  // The run's deadline (`timeout`): until it is cleared, each wait of an API call or
+  // an upload is capped by the time left (at least 1 s, libsoup's unit). Downloads
+  // are never under it.
+  void set_deadline(Deadline deadline) { deadline_ = deadline; }
 
   // A request to the API. The key and the X-Client-* headers are attached only
   // when `url` is on api-url's origin.
@@ -114,6 +121,7 @@ class HttpTransport {
   const bool ssl_strict_;
   const unsigned request_timeout_s_;
   const std::string proxy_id_, proxy_pw_;
+  Deadline deadline_;
   GRef<SoupSession> session_;         // through the proxy, for every other host
   GRef<SoupSession> direct_session_;  // no proxy: for loopback hosts
 };

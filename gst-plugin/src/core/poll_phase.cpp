@@ -16,9 +16,13 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::poll_until_final(HttpTransport& 
   unsigned delay = std::min(interval, 1000u);
   unsigned failures = 0;
   std::string status = task->status;
-  // A submit answered in a final status (a synchronous mode) needs no poll.
-  if (api::is_final_status(status) && (status != "completed" || !task->outputs.empty()))
+  // A submit answered in a final status (a synchronous mode) needs no poll; the
+  // ledger learns its outputs here, or a later run could not replay it and would pay again.
+  if (api::is_final_status(status) && (status != "completed" || !task->outputs.empty())) {
+    journal_status(id, status, task->outputs, task->error,
+                   status != "completed" ? Ledger::kFailed : nullptr);
     return conclude(*task, url, task);
+  }
 
   for (;;) {
     auto left = ms_to_deadline();

@@ -11,6 +11,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::prepare(HttpTransport& http, api
   // The request checked against its model first: a refusal sends nothing, not even a quote.
   if (Outcome o = check_request(http); o != Outcome::Done)
     return o;
+  if (past_deadline())  // the catalogue or an upload took the time left: no quote, no submit
+    return fail(deadline_error("before anything was submitted"));
   return admit(http, task);
 }
 

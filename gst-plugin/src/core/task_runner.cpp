@@ -100,6 +100,7 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::execute(HttpTransport& http) {
   task.id = task_id();
   // Twice at most: a task picked up from the ledger that turns out gone is paid for again, once.
   for (int round = 0;; round++) {
+    http.set_deadline(deadline_);  // every request before the video is ready: catalogue, quote, submit, polls
     Outcome o = Outcome::Done;
     if (!task.id.empty()) {
       learn_model(http);  // nothing to check before a poll, but kling/task says if it has sound
@@ -109,11 +110,14 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::execute(HttpTransport& http) {
       if (o == Outcome::Done && task.id.empty())
         o = submit(http, &task);
     }
-    // A replay has its output already: no poll.
-    if (o == Outcome::Done && task.outputs.empty())
+    // A replay has its output already: no poll. A submit answered with its output (a
+    // synchronous mode) still concludes there, without a poll, so the ledger keeps it.
+    if (o == Outcome::Done && !(from_ledger_ && !task.outputs.empty()))
       o = poll_until_final(http, &task);
-    if (o == Outcome::Done)
+    if (o == Outcome::Done) {
+      http.set_deadline(std::nullopt);  // the download is not under the deadline
       o = download(http, std::move(task));
+    }
     if (o != Outcome::Gone)
       return o;
     if (round > 0 || store_->have() > 0)
@@ -150,17 +154,9 @@ Error TaskRunner::Worker::deadline_error(const std::string& when) const {
           0, task_id()};
 }
 
-unsigned TaskRunner::Worker::wait_cap_ms() const {
-  const unsigned cap = request_.request_timeout_s * 1000;
-  auto left = ms_to_deadline();
-  return left ? std::min(cap, *left) : cap;
-}
-
 HttpResult TaskRunner::Worker::api_call(HttpTransport& http, const char* method,
                                         const std::string& url, const std::string* body) {
-  // Whole seconds (libsoup's unit), at least one: a wait never ends early.
-  const unsigned timeout_s = std::max(1u, (wait_cap_ms() + 999) / 1000);
-  return http.api_call(method, url, body, cancellable_.get(), timeout_s);
+  return http.api_call(method, url, body, cancellable_.get());
 }
 
 TaskRunner::Worker::Outcome TaskRunner::Worker::fail(Error error) {

@@ -90,10 +90,7 @@ class TaskRunner::Worker {
   bool past_deadline() const { return deadline_ && ms_to_deadline() == 0u; }
   // The deadline passed `when`.
   Error deadline_error(const std::string& when) const;
-  // How long one wait for the network or the journal's lock may take:
-  // request-timeout, capped by the time left before the deadline.
-  unsigned wait_cap_ms() const;
-  // An API request under the cancel and wait_cap_ms().
+  // An API request under the cancel (and, until the download, the deadline: set on `http`).
   HttpResult api_call(HttpTransport& http, const char* method, const std::string& url,
                       const std::string* body = nullptr);
   std::string poll_url_for(const api::Task& task) const;

@@ -111,14 +111,15 @@ static void update_duration(GstKlingSrc* self) {
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_duration_changed(GST_OBJECT(self)));
 }
 
-// Tags on the bus (once) and downstream. In pull mode the demuxer has no pads
-// while it reads its header and nothing tells a source when it has them: the
-// event goes again on reads 1, 2, 4, 8... so the sink sees it soon after.
+// Tags on the bus (once) and downstream. A demuxer has no pads while it reads
+// its header (pull mode, or push mode behind a queue) and nothing tells a source
+// when it has them: a tag event before that goes nowhere. So the event goes again
+// on reads 1, 2, 4, 8... and the sink sees it soon after the pads appear.
 static void send_tags(GstKlingSrc* self) {
   GstPad* pad = GST_BASE_SRC_PAD(self);
   const bool pull = GST_PAD_MODE(pad) == GST_PAD_MODE_PULL;
   const guint64 n = ++self->priv->reads;
-  if (self->priv->tags_sent && !(pull && (n & (n - 1)) == 0))
+  if (self->priv->tags_sent && (n & (n - 1)) != 0)
     return;
   std::optional<kling::Request> request = self->priv->generation->request();
   if (!request)
