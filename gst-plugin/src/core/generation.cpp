@@ -40,12 +40,14 @@ std::optional<Error> Generation::start(Request request) {
     return error;
   if (auto error = validate(request))
     return error;
+  // Named once, here, before any network (it may read the origin's catalogue on disk):
+  // the cache lookup below, the ledger and the cache entry all use this name.
+  const std::string fingerprint = request.fingerprint();
   std::optional<std::string> replaying;
   {
     std::unique_lock<std::mutex> lock(mutex_);
     // A read checking a cached video uses the state: not replaced under it.
     verified_.wait(lock, [this] { return !state_ || !state_->verifying; });
-    const std::string fingerprint = request.fingerprint();
     if (!state_ || state_->fingerprint != fingerprint) {
       auto state = std::make_unique<State>();
       state->fingerprint = fingerprint;
@@ -167,7 +169,7 @@ std::shared_ptr<DownloadStore> Generation::ensure_running(Error* error, bool* fl
   }
   try {
     store->clear_error();
-    state_->runner = std::make_unique<TaskRunner>(*request_, state_->task_id, store, events_);
+    state_->runner = std::make_unique<TaskRunner>(*request_, state_->fingerprint, state_->task_id, store, events_);
     state_->runner->start();
     return store;
   } catch (const std::exception& e) {  // no thread to be had
