@@ -11,14 +11,19 @@
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
 
+#include <cstring>
+#include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cache_paths.h"
 #include "catalog_fixture.h"
 #include "fake_wavespeed.h"
 #include "pipeline_run.h"
+#include "model_catalog.h"
 #include "request.h"
+#include "submit_body.h"
 
 namespace {
 
@@ -213,6 +218,105 @@ void test_fingerprint_without_params_unchanged() {
   g_assert_true(resume.fingerprint() != golden);
 }
 
+// A JSON object's members in name order (the order of a body's keys says nothing).
+std::string sorted_members(const std::string& json) {
+  g_autoptr(JsonParser) parser = json_parser_new();
+  g_assert_true(json_parser_load_from_data(parser, json.c_str(), -1, nullptr));
+  JsonObject* o = json_node_get_object(json_parser_get_root(parser));
+  std::map<std::string, std::string> members;
+  g_autoptr(GList) names = json_object_get_members(o);
+  for (GList* l = names; l; l = l->next) {
+    g_autofree char* value = json_to_string(json_object_get_member(o, static_cast<const char*>(l->data)), FALSE);
+    members[static_cast<const char*>(l->data)] = value;
+  }
+  std::string out;
+  for (const auto& [name, value] : members)
+    out += name + "=" + value + ";";
+  return out;
+}
+
+// Over many ways of asking (named properties, params typed or as strings, both at
+// once, the two built-in model kinds): two requests share a fingerprint exactly when
+// their submit bodies (build_submit_body, the built-in schema: no catalogue on disk
+// here) and their variations are the same.
+void test_same_body_same_fingerprint() {
+  using kling::ParamValue;
+  struct Asked {
+    const char* what;
+    kling::Request request;
+  };
+  std::vector<Asked> asked;
+  for (const char* model : {"kwaivgi/kling-v2.0-t2v-master", "kwaivgi/kling-v2.1-i2v-master"}) {
+    const bool i2v = strstr(model, "i2v") != nullptr;
+    for (unsigned variation : {0u, 1u}) {
+      kling::Request base;
+      base.model = model;
+      base.prompt = "a red fox";
+      base.api_key = "sk-test";
+      base.variation = variation;
+      auto add = [&](const char* what, auto change) {
+        kling::Request r = base;
+        if (i2v)
+          r.image = "https://example.com/fox.png";
+        change(r);
+        asked.push_back({what, r});
+      };
+      auto param = [](kling::Request& r, const char* name, ParamValue v) { r.params.push_back({name, v}); };
+      add("plain", [](kling::Request&) {});
+      add("duration=5 set", [](kling::Request& r) { r.duration_set = true; });
+      add("duration=10", [](kling::Request& r) { r.duration = 10; r.duration_set = true; });
+      add("params duration 10", [&](kling::Request& r) { param(r, "duration", ParamValue::of(int64_t(10))); });
+      add("params duration \"10\"", [&](kling::Request& r) { param(r, "duration", ParamValue::of(std::string("10"))); });
+      add("params duration 10.0", [&](kling::Request& r) { param(r, "duration", ParamValue::of(10.0)); });
+      add("params duration 5", [&](kling::Request& r) { param(r, "duration", ParamValue::of(int64_t(5))); });
+      add("duration=10, params duration 5", [&](kling::Request& r) {
+        r.duration = 10;
+        r.duration_set = true;
+        param(r, "duration", ParamValue::of(int64_t(5)));
+      });
+      add("params prompt", [&](kling::Request& r) { param(r, "prompt", ParamValue::of(std::string("a cat"))); });
+      add("negative-prompt", [](kling::Request& r) { r.negative_prompt = "blur"; });
+      add("params negative_prompt", [&](kling::Request& r) { param(r, "negative_prompt", ParamValue::of(std::string("blur"))); });
+      add("guidance-scale=0.5", [](kling::Request& r) { r.guidance_scale = 0.5; });
+      add("params guidance_scale \"0.5\"", [&](kling::Request& r) { param(r, "guidance_scale", ParamValue::of(std::string("0.5"))); });
+      add("params guidance_scale 0.25", [&](kling::Request& r) { param(r, "guidance_scale", ParamValue::of(0.25)); });
+      if (i2v) {
+        add("params image, no property", [&](kling::Request& r) {
+          r.image.clear();
+          param(r, "image", ParamValue::of(std::string("https://example.com/fox.png")));
+        });
+        add("params other image", [&](kling::Request& r) {
+          r.image.clear();
+          param(r, "image", ParamValue::of(std::string("https://example.com/cat.png")));
+        });
+      } else {
+        add("aspect-ratio=1:1", [](kling::Request& r) { r.aspect_ratio = "1:1"; r.aspect_ratio_set = true; });
+        add("params aspect_ratio 1:1", [&](kling::Request& r) { param(r, "aspect_ratio", ParamValue::of(std::string("1:1"))); });
+        add("params aspect_ratio 16:9", [&](kling::Request& r) { param(r, "aspect_ratio", ParamValue::of(std::string("16:9"))); });
+      }
+    }
+  }
+  std::vector<std::string> bodies, fingerprints;
+  for (const Asked& a : asked) {
+    const kling::ModelSchema* schema = kling::find_model(kling::builtin_models(), a.request.model);
+    kling::SubmitBody body;
+    g_assert_false(build_submit_body(a.request, schema, {}, &body).has_value());
+    bodies.push_back(a.request.model + " " + sorted_members(body.json) + " variation " +
+                     std::to_string(a.request.variation));
+    fingerprints.push_back(a.request.fingerprint());
+  }
+  unsigned same = 0;
+  for (size_t i = 0; i < asked.size(); i++)
+    for (size_t j = i + 1; j < asked.size(); j++) {
+      if ((bodies[i] == bodies[j]) != (fingerprints[i] == fingerprints[j]))
+        g_error("\"%s\" and \"%s\" (%s): %s", asked[i].what, asked[j].what,
+                bodies[i] == bodies[j] ? "one body" : "two bodies",
+                fingerprints[i] == fingerprints[j] ? "one fingerprint" : "two fingerprints");
+      same += bodies[i] == bodies[j];
+    }
+  g_assert_cmpuint(same, >, 20);  // the list does ask for the same body many ways
+}
+
 }  // namespace
 
 #define ADD(path, fn) g_test_add(path, Fixture, nullptr, setup, fn, teardown)
@@ -225,6 +329,7 @@ int main(int argc, char** argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, nullptr);
   g_test_add_func("/identity/fingerprint-without-params-unchanged", test_fingerprint_without_params_unchanged);
+  g_test_add_func("/identity/same-body-same-fingerprint", test_same_body_same_fingerprint);
   ADD("/identity/params-field-is-the-property", test_params_field_is_the_property);
   ADD("/identity/prompt-in-params-is-not-sent", test_prompt_in_params_is_not_sent);
   ADD("/identity/cache-found-at-start", test_cache_found_at_start);
