@@ -137,6 +137,11 @@ void play_to_end(Run& run, unsigned timeout_s) {
   gst_message_unref(msg);
 }
 
+void unset_kling_environment() {
+  for (const char* name : {"WAVESPEED_API_KEY", "WAVESPEED_BASE_URL", "KLING_MAX_COST", "KLING_DAILY_BUDGET"})
+    g_unsetenv(name);
+}
+
 std::string random_bytes(size_t size) {
   std::string out(size, '\0');
   for (size_t i = 0; i < size; i += 4) {

@@ -54,3 +54,6 @@ std::string random_bytes(size_t size);
 bool contains(const std::string& haystack, const std::string& needle);
 // True when some progress text so far has `words` in it.
 bool progress_says(Run& run, const char* words);
+// Unsets what a user's shell may set and an element would read (the key, the API
+// URL, the money limits): a test sets its own.
+void unset_kling_environment();

@@ -3,10 +3,12 @@
 // read back; the hash is the one GLib spells (entries written before still
 // verify); the hashing thread never holds more than a few chunks.
 #include <dirent.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 
 #include <atomic>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <thread>
@@ -111,9 +113,9 @@ void test_async_hash_in_order_bounded() {
 void test_async_hash_dropped_midway() {
   std::atomic<size_t> released{0};
   size_t given = 0;
+  const std::string bytes = pattern(1 << 20, 9);  // outlives the hash (the owners below own none)
   {
     kling::AsyncSha256 hash;
-    const std::string bytes = pattern(1 << 20, 9);
     for (int i = 0; i < 40; i++, given++)
       hash.update(std::shared_ptr<const void>(new int(i), [&released](const int* p) {
                     delete p;
@@ -228,6 +230,19 @@ std::string read_video(kling::Generation& gen, Status* end = nullptr) {
   }
 }
 
+// A request to `fake` with cache-dir `dir` and no journal, polled every 20 ms.
+kling::Request cached_request(FakeWaveSpeed& fake, const std::string& dir, const char* prompt) {
+  kling::Request request;
+  request.prompt = prompt;
+  request.api_url = fake.api_url();
+  request.api_key = fake.key;
+  request.poll_interval_ms = 20;
+  request.request_timeout_s = 5;
+  request.journal_path = "";
+  request.cache_dir = dir;
+  return request;
+}
+
 // A download with cache-dir stopped midway (the CDN cut the reply, then hung):
 // its hashing thread ends with the worker, no idle thread stays with the kept
 // store; the resume on the same element hashes on from there, and the entry
@@ -250,14 +265,7 @@ void test_stopped_download_leaves_no_hash_thread() {
     return cut;
   };
   const std::string dir = temp_dir();
-  kling::Request request;
-  request.prompt = "a hash thread that ends";
-  request.api_url = fake.api_url();
-  request.api_key = fake.key;
-  request.poll_interval_ms = 20;
-  request.request_timeout_s = 5;
-  request.journal_path = "";
-  request.cache_dir = dir;
+  const kling::Request request = cached_request(fake, dir, "a hash thread that ends");
   const int before = threads_named(kling::AsyncSha256::kThreadName);
   auto gen = std::make_unique<kling::Generation>(kling::TaskEvents{});
   g_assert_false(gen->start(request).has_value());
@@ -289,6 +297,141 @@ void test_stopped_download_leaves_no_hash_thread() {
   remove_dir(dir);
 }
 
+struct Replay {
+  FakeWaveSpeed fake;
+  std::string dir = temp_dir();
+  kling::Request request;
+  std::mutex mutex;
+  std::vector<std::string> progress;  // "cache: text" lines
+  std::unique_ptr<kling::Generation> gen;
+
+  Replay() {
+    fake.video = random_bytes(2 * 1024 * 1024 + 9);
+    fake.polls_until_done = 1;
+    request = cached_request(fake, dir, "a cached video checked by its first read");
+    new_generation();
+  }
+  ~Replay() {
+    gen.reset();
+    remove_dir(dir);
+  }
+  void new_generation() {
+    kling::TaskEvents events;
+    events.progress = [this](kling::ProgressType, const char* code, const std::string& text) {
+      std::lock_guard<std::mutex> lock(mutex);
+      progress.push_back(std::string(code) + ": " + text);
+    };
+    gen = std::make_unique<kling::Generation>(events);
+  }
+  bool said(const std::string& part) {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& p : progress)
+      if (p.find(part) != std::string::npos)
+        return true;
+    return false;
+  }
+  std::string entry() const { return dir + "/" + request.fingerprint() + kling::VideoCache::kExtension; }
+};
+
+// Bytes this process has read so far (/proc/self/io rchar).
+uint64_t bytes_read() {
+  g_autofree char* text = nullptr;
+  g_assert_true(g_file_get_contents("/proc/self/io", &text, nullptr, nullptr));
+  const char* at = strstr(text, "rchar: ");
+  g_assert_nonnull(at);
+  return g_ascii_strtoull(at + 7, nullptr, 10);
+}
+
+// A cached entry whose bytes changed after it was written: start() does not read
+// them, the first read finds they do not match and serves none of them; the
+// request runs as if nothing were cached (the CDN's bytes, a whole entry written
+// again), and the next generation replays that one, checked, with no request.
+void test_changed_entry_is_a_miss_found_by_the_first_read() {
+  Replay t;
+  g_assert_false(t.gen->start(t.request).has_value());
+  g_assert_true(read_video(*t.gen) == t.fake.video);
+  t.gen->stop();
+  {
+    FILE* f = fopen(t.entry().c_str(), "r+b");
+    g_assert_nonnull(f);
+    fseek(f, 1500000, SEEK_SET);
+    fputc(t.fake.video[1500000] ^ 0x20, f);
+    fclose(f);
+  }
+  t.new_generation();
+  const int gets = t.fake.count("cdn", "GET");
+  g_assert_false(t.gen->start(t.request).has_value());
+  g_assert_true(t.said("cache: Found the cached video of task "));
+  g_assert_false(t.said("cache: Replaying"));
+  g_assert_true(read_video(*t.gen) == t.fake.video);
+  t.gen->stop();
+  g_assert_true(t.said("cache: Not replaying the cached video of task "));
+  g_assert_cmpint(t.fake.count("cdn", "GET"), ==, gets + 1);
+
+  t.new_generation();
+  g_assert_false(t.gen->start(t.request).has_value());
+  g_assert_true(read_video(*t.gen) == t.fake.video);
+  t.gen->stop();
+  g_assert_true(t.said("cache: Replaying the cached video of task "));
+  g_assert_cmpint(t.fake.count("cdn", "GET"), ==, gets + 1);
+  // journal=none: the miss submitted anew, as a miss in start() did (the journal would replay it).
+  g_assert_cmpint(t.fake.count("api", "POST"), ==, 2);
+}
+
+// Writes an entry of `size` bytes of zeros (sparse: no disk) whose trailer names
+// `request` and claims `sha256`, in the cache's format (the JSON trailer, its
+// length in 8 bytes little-endian, the magic word).
+void write_entry(const std::string& path, const kling::Request& request, uint64_t size,
+                 const std::string& sha256) {
+  const std::string trailer = "{\"fingerprint\":\"" + request.fingerprint() +
+                              "\",\"id\":\"task-big\",\"sha256\":\"" + sha256 +
+                              "\",\"size\":" + std::to_string(size) + "}";
+  std::string tail = trailer;
+  for (int i = 0; i < 8; i++)
+    tail += static_cast<char>((static_cast<uint64_t>(trailer.size()) >> (8 * i)) & 0xff);
+  tail += "KLINGC01";
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  g_assert_cmpint(fd, >=, 0);
+  g_assert_cmpint(pwrite(fd, tail.data(), tail.size(), static_cast<off_t>(size)), ==,
+                  static_cast<ssize_t>(tail.size()));
+  close(fd);
+}
+
+// The check of a cached video runs in the first read, not in start(), and a
+// stop() ends it: a 1 GiB entry is still being read when the element stops, the
+// read returns (flushing), nothing is said to replay or not, nothing is fetched.
+// A later run checks it again from the start (here it does not match: a miss).
+void test_stop_ends_the_check_of_a_cached_video() {
+  Replay t;
+  const uint64_t size = 1ull << 30;
+  write_entry(t.entry(), t.request, size, std::string(64, 'a'));
+  g_assert_false(t.gen->start(t.request).has_value());
+  g_assert_true(t.said("cache: Found the cached video of task task-big"));
+  g_assert_cmpuint(t.gen->size().value_or(0), ==, size);
+  const uint64_t before = bytes_read();
+  Status end = Status::Ok;
+  std::thread reader([&] { read_video(*t.gen, &end); });
+  // Under way: it has read 16 MiB of the entry (the whole takes far longer).
+  for (int i = 0; i < 10000 && bytes_read() - before < (16u << 20); i++)
+    g_usleep(1000);
+  g_assert_cmpuint(bytes_read() - before, >=, 16u << 20);
+  t.gen->set_flushing(true);
+  t.gen->stop();
+  reader.join();
+  g_assert_cmpint(static_cast<int>(end), ==, static_cast<int>(Status::Flushing));
+  g_assert_false(t.said("Replaying"));
+  g_assert_false(t.said("Not replaying"));
+  g_assert_cmpint(t.fake.count("cdn", "GET"), ==, 0);
+  g_assert_cmpint(t.fake.count("api", "POST"), ==, 0);
+
+  g_assert_false(t.gen->start(t.request).has_value());
+  t.gen->set_flushing(false);
+  g_assert_true(read_video(*t.gen) == t.fake.video);
+  t.gen->stop();
+  g_assert_true(t.said("cache: Not replaying the cached video of task task-big"));
+  g_assert_cmpint(t.fake.count("api", "POST"), ==, 1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -301,5 +444,9 @@ int main(int argc, char** argv) {
                   test_entry_hash_is_of_the_bytes_that_arrived);
   g_test_add_func("/cacheperf/stopped-download-leaves-no-hash-thread",
                   test_stopped_download_leaves_no_hash_thread);
+  g_test_add_func("/cacheperf/changed-entry-is-a-miss-found-by-the-first-read",
+                  test_changed_entry_is_a_miss_found_by_the_first_read);
+  g_test_add_func("/cacheperf/stop-ends-the-check-of-a-cached-video",
+                  test_stop_ends_the_check_of_a_cached_video);
   return g_test_run();
 }

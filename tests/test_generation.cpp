@@ -178,9 +178,10 @@ void test_cache_replays_in_a_new_generation(Fixture* f, gconstpointer) {
   f->gen = std::make_unique<Generation>(f->make_events());
   f->events.clear();
   g_assert_false(f->gen->start(f->request).has_value());
-  g_assert_true(f->saw("cache", kling::ProgressType::Complete));  // "Replaying the cached video"
+  g_assert_true(f->saw("cache", kling::ProgressType::Start));  // found, checked by the first read
   assert_str_eq(f->gen->task_id(), f->fake->task_id);
   g_assert_true(read_all(*f->gen, false) == f->fake->video);
+  g_assert_true(f->saw("cache", kling::ProgressType::Complete));  // "Replaying the cached video"
   f->gen->stop();
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
   g_assert_cmpint(f->fake->count("cdn", "GET"), ==, 1);

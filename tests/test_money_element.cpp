@@ -158,10 +158,7 @@ void test_unreadable_limit_in_the_environment_refuses(Fixture* f, gconstpointer)
 #define ADD(path, fn) g_test_add(path, Fixture, nullptr, setup, fn, teardown)
 
 int main(int argc, char** argv) {
-  g_unsetenv("WAVESPEED_API_KEY");
-  g_unsetenv("WAVESPEED_BASE_URL");
-  g_unsetenv("KLING_MAX_COST");
-  g_unsetenv("KLING_DAILY_BUDGET");
+  unset_kling_environment();
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, nullptr);
   ADD("/money/element/quote-and-balance-asked-and-shown-before-submit", test_quote_and_balance_before_submit);

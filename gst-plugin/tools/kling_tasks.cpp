@@ -119,7 +119,7 @@ int fetch(const std::string& path, const std::string& id, const std::string& out
   events.progress = [](kling::ProgressType, const char*, const std::string& text) {
     fprintf(stderr, "%s\n", text.c_str());
   };
-  kling::TaskRunner runner(r, id, store, events);
+  kling::TaskRunner runner(r, r.fingerprint(), id, store, events);
   runner.start();
   // Every byte, then the file: a half-written FILE never stands for the video.
   for (uint64_t offset = 0;;) {

@@ -31,6 +31,8 @@ std::string minutes(int64_t seconds) {
   return std::to_string(seconds / 60) + " min";
 }
 
+bool fresh(int64_t age_s) { return age_s >= 0 && age_s < ModelCatalogue::kMaxAgeSeconds; }
+
 }  // namespace
 
 ModelCatalogue::ModelCatalogue(std::string api_url, std::string dir)
@@ -48,7 +50,7 @@ CatalogLookup ModelCatalogue::lookup(HttpTransport& http, const std::string& mod
   auto cached = read_cached(path_, &age);
   std::optional<std::vector<ModelSchema>> models;
   std::string source, why_not;
-  if (cached && age >= 0 && age < kMaxAgeSeconds) {
+  if (cached && fresh(age)) {
     models = std::move(cached);
     source = "the model catalogue (fetched " + minutes(age) + " ago)";
   } else {
@@ -83,6 +85,17 @@ CatalogLookup ModelCatalogue::lookup(HttpTransport& http, const std::string& mod
   }
   out.source = models ? "nowhere: the catalogue does not list it" : "nowhere (no catalogue: " + why_not + ")";
   return out;
+}
+
+std::optional<ModelSchema> ModelCatalogue::offline(const std::string& model) const {
+  int64_t age = 0;
+  auto cached = read_cached(path_, &age);
+  if (cached && fresh(age))
+    if (const ModelSchema* m = find_model(*cached, model))
+      return *m;
+  if (const ModelSchema* m = find_model(builtin_models(), model))
+    return *m;
+  return std::nullopt;
 }
 
 }  // namespace kling

@@ -30,6 +30,9 @@ class ModelCatalogue {
   // `model`'s schema: from the cached catalogue when under an hour old, else fetched
   // (and cached), else an older cached copy, else the built-in table.
   CatalogLookup lookup(HttpTransport& http, const std::string& model, GCancellable* cancellable) const;
+  // `model`'s schema without any network: the cached catalogue when under an hour old
+  // (the one lookup() would use), else the built-in table; nullopt when neither knows it.
+  std::optional<ModelSchema> offline(const std::string& model) const;
 
   const std::string& path() const { return path_; }
 

@@ -16,6 +16,9 @@ struct Generation::State {
   bool submit_uncertain = false;  // a submit may have made a task we have no id for
   std::shared_ptr<DownloadStore> store;
   std::unique_ptr<TaskRunner> runner;
+  // A cached video whose bytes are yet to be checked against this SHA-256: none is served before.
+  std::string unverified_sha;
+  bool verifying = false;  // a read is checking it (unlocked)
 };
 
 Generation::Generation(TaskEvents events)
@@ -37,19 +40,25 @@ std::optional<Error> Generation::start(Request request) {
     return error;
   if (auto error = validate(request))
     return error;
+  // Named once, here, before any network (it may read the origin's catalogue on disk):
+  // the cache lookup below, the ledger and the cache entry all use this name.
+  const std::string fingerprint = request.fingerprint();
   std::optional<std::string> replaying;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const std::string fingerprint = request.fingerprint();
+    std::unique_lock<std::mutex> lock(mutex_);
+    // A read checking a cached video uses the state: not replaced under it.
+    verified_.wait(lock, [this] { return !state_ || !state_->verifying; });
     if (!state_ || state_->fingerprint != fingerprint) {
       auto state = std::make_unique<State>();
       state->fingerprint = fingerprint;
       state->task_id = request.request_id;
-      // A finished video of the very same request replays from the cache: nothing is submitted.
+      // A finished video of the very same request replays from the cache: nothing is
+      // submitted. Its bytes are checked by the first read (a state change does not wait
+      // for a hash of the whole video, and a stop() ends it).
       VideoCache cache(request.cache_dir);
-      if ((state->store = cache.open(fingerprint, &state->task_id))) {
-        replaying = "Replaying the cached video of task " + state->task_id + " from " +
-                    cache.dir() + "; nothing submitted";
+      if ((state->store = cache.open_unverified(fingerprint, &state->task_id, &state->unverified_sha))) {
+        replaying = "Found the cached video of task " + state->task_id + " in " + cache.dir() +
+                    "; checking its SHA-256 before it plays";
       } else {
         Error error;
         state->store = DownloadStore::create(&error, request.cache_dir);
@@ -67,7 +76,7 @@ std::optional<Error> Generation::start(Request request) {
     request_ = std::move(request);
   }
   if (replaying)  // said unlocked: the listener may read task_id()
-    progress(ProgressType::Complete, "cache", *replaying);
+    progress(ProgressType::Start, "cache", *replaying);
   return std::nullopt;
 }
 
@@ -141,6 +150,9 @@ std::shared_ptr<DownloadStore> Generation::ensure_running(Error* error, bool* fl
     *flushing = true;
     return nullptr;
   }
+  if (!state_->unverified_sha.empty() || state_->verifying)
+    if (!verify_replay(lock, error, flushing))
+      return nullptr;
   std::shared_ptr<DownloadStore> store = state_->store;
   if (state_->runner || store->complete())
     return store;
@@ -157,7 +169,7 @@ std::shared_ptr<DownloadStore> Generation::ensure_running(Error* error, bool* fl
   }
   try {
     store->clear_error();
-    state_->runner = std::make_unique<TaskRunner>(*request_, state_->task_id, store, events_);
+    state_->runner = std::make_unique<TaskRunner>(*request_, state_->fingerprint, state_->task_id, store, events_);
     state_->runner->start();
     return store;
   } catch (const std::exception& e) {  // no thread to be had
@@ -165,6 +177,50 @@ std::shared_ptr<DownloadStore> Generation::ensure_running(Error* error, bool* fl
     *error = {ErrorKind::Network, "Cannot start the task's thread", e.what(), 0, state_->task_id};
     return nullptr;
   }
+}
+
+// A cached video is served only once its bytes match the SHA-256 of its entry.
+// Checked here, unlocked, by one read at a time (another waits for its word); a
+// stop() or flushing seek ends the check (a later read checks again). Bytes that
+// differ are a miss, as in start(): a new store, and the request runs as if
+// nothing were cached. `lock` (of mutex_) is held on entry and on return.
+bool Generation::verify_replay(std::unique_lock<std::mutex>& lock, Error* error, bool* flushing) {
+  verified_.wait(lock, [this] { return !state_ || !state_->verifying; });
+  if (!state_ || !request_) {
+    *flushing = true;
+    return false;
+  }
+  if (state_->unverified_sha.empty())
+    return true;  // another read checked it
+  State* state = state_.get();
+  std::shared_ptr<DownloadStore> store = state->store;
+  const std::string sha = state->unverified_sha;
+  const std::string about = "the cached video of task " + state->task_id + " in " + request_->cache_dir;
+  state->verifying = true;
+  lock.unlock();
+  const VideoCache::Check check = VideoCache::verify(*store, sha, [&store] { return store->flushing(); });
+  if (check == VideoCache::Check::Same)  // said unlocked: the listener may read task_id()
+    progress(ProgressType::Complete, "cache", "Replaying " + about + "; nothing submitted");
+  else if (check == VideoCache::Check::Differs)
+    progress(ProgressType::Complete, "cache",
+             "Not replaying " + about + ": its bytes do not match their SHA-256; the request runs as if "
+             "nothing were cached");
+  lock.lock();
+  state->verifying = false;
+  verified_.notify_all();
+  if (state_.get() != state || !request_ || check == VideoCache::Check::Stopped) {
+    *flushing = true;
+    return false;
+  }
+  state->unverified_sha.clear();
+  if (check == VideoCache::Check::Differs) {
+    std::unique_ptr<DownloadStore> fresh = DownloadStore::create(error, request_->cache_dir);
+    if (!fresh)
+      return false;
+    state->store = std::move(fresh);
+    state->task_id = request_->request_id;
+  }
+  return true;
 }
 
 Generation::Read Generation::read(uint64_t offset, size_t size, bool random_access) {

@@ -38,7 +38,9 @@ class Generation {
   // Takes the request for the next run, validated here. Cheap and remote-free
   // (GstBaseSrc starts and stops once just to probe random access): the same
   // request as before keeps its store and task, a cached one replays (a
-  // `cache` progress says so), another gets a new store. Nothing is submitted.
+  // `cache` progress says so; its bytes are checked against their SHA-256 by
+  // the first read, which a stop() ends, not here), another gets a new store.
+  // Nothing is submitted.
   std::optional<Error> start(Request request);
   // Wakes every read, cancels every wait and request of the worker and joins
   // it (see TaskRunner::stop for a call from the worker's own thread). What the task
@@ -80,6 +82,7 @@ class Generation {
  private:
   struct State;  // one generation's: fingerprint, task, store, runner
   std::shared_ptr<DownloadStore> ensure_running(Error* error, bool* flushing);
+  bool verify_replay(std::unique_lock<std::mutex>& lock, Error* error, bool* flushing);
   Read::Status refetch_hole(DownloadStore& store, const DownloadStore::Piece& hole, Error* error);
   void join_previous();
   void progress(ProgressType type, const char* code, const std::string& text);
@@ -93,6 +96,7 @@ class Generation {
   std::unique_ptr<State> state_;
   TaskRunner* stopping_ = nullptr;  // the runner stop() is joining: task_id() asks it
   std::condition_variable stopped_;  // stopping_ went back to null
+  std::condition_variable verified_;  // a read's check of a cached video ended
   // A runner stopped from its own thread (a bus sync handler): joined before
   // another starts on the same store, by the next caller on another thread.
   std::unique_ptr<TaskRunner> previous_;

@@ -24,15 +24,4 @@ bool is_param_name(const std::string& name) {
          std::all_of(name.begin(), name.end(), [](char c) { return g_ascii_isalnum(c) || c == '_'; });
 }
 
-std::string params_identity(const Params& params) {
-  std::vector<std::string> fields;
-  for (const Param& p : params)
-    fields.push_back(p.name + "=" + p.value.json());
-  std::sort(fields.begin(), fields.end());
-  std::string out;
-  for (const std::string& f : fields)
-    out += std::to_string(f.size()) + ":" + f;
-  return out;
-}
-
 }  // namespace kling

@@ -36,8 +36,4 @@ using Params = std::vector<Param>;
 // A field name a request may carry: letters, digits and '_' (what JSON Schemas use).
 bool is_param_name(const std::string& name);
 
-// The params in one canonical text (sorted by name, typed), for the fingerprint:
-// the same fields in another order name the same generation.
-std::string params_identity(const Params& params);
-
 }  // namespace kling

@@ -33,28 +33,6 @@ std::optional<Error> validate_fields(const Request& r) {
   return std::nullopt;
 }
 
-// The API origin as the identity names it: one spelling per service, so that a
-// trailing slash, an upper-case host or the default port written out does not make
-// the same request a new one (and pay for it again). The usual spelling
-// ("https://api.wavespeed.ai") is kept as is: fingerprints already on a ledger stay valid.
-std::string api_identity(const std::string& url) {
-  std::string base = url;
-  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
-  if (uri && g_uri_get_host(uri) && *g_uri_get_host(uri) && !g_uri_get_query(uri) &&
-      !g_uri_get_fragment(uri) && !g_uri_get_userinfo(uri)) {
-    g_autofree char* scheme = g_ascii_strdown(g_uri_get_scheme(uri), -1);
-    g_autofree char* host = g_ascii_strdown(g_uri_get_host(uri), -1);
-    int port = g_uri_get_port(uri);
-    if ((port == 80 && g_str_equal(scheme, "http")) || (port == 443 && g_str_equal(scheme, "https")))
-      port = -1;
-    base = std::string(scheme) + "://" + (strchr(host, ':') ? "[" + std::string(host) + "]" : host) +
-           (port > 0 ? ":" + std::to_string(port) : "") + g_uri_get_path(uri);
-  }
-  while (!base.empty() && base.back() == '/')
-    base.pop_back();
-  return base;
-}
-
 }  // namespace
 
 std::string resolve_api_key(const std::string& property) {
@@ -86,34 +64,6 @@ bool is_http_url(const std::string& url) {
     return false;
   const char* scheme = g_uri_get_scheme(uri);
   return g_ascii_strcasecmp(scheme, "http") == 0 || g_ascii_strcasecmp(scheme, "https") == 0;
-}
-
-std::string Request::fingerprint() const {
-  // Length-prefixed fields, so no two requests share a fingerprint by concatenation.
-  g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
-  auto add = [&sum](const std::string& field) {
-    std::string len = std::to_string(field.size()) + ":";
-    g_checksum_update(sum, reinterpret_cast<const guchar*>(len.data()), len.size());
-    g_checksum_update(sum, reinterpret_cast<const guchar*>(field.data()), field.size());
-  };
-  add(model);
-  add(prompt);
-  add(negative_prompt);
-  add(aspect_ratio);
-  add(std::to_string(duration));
-  // A local file is named by its bytes: the upload's URL changes, the generation does not.
-  add(image_sha256.empty() ? image : "file:sha256:" + image_sha256);
-  char scale[G_ASCII_DTOSTR_BUF_SIZE] = "";
-  if (guidance_scale)
-    g_ascii_dtostr(scale, sizeof scale, *guidance_scale);
-  add(scale);
-  add(api_identity(api_url));
-  add(request_id);
-  add(account());
-  add(std::to_string(variation));
-  if (!params.empty())  // only then: fingerprints of requests without params stay as they were
-    add(params_identity(params));
-  return g_checksum_get_string(sum);
 }
 
 std::string Request::account() const {

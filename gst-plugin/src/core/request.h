@@ -21,7 +21,7 @@ inline constexpr uint64_t kMaxImageBytes = 64 * 1024 * 1024;  // a local image u
 inline constexpr uint64_t kDefaultCacheMaxSize = uint64_t(2) << 30;
 
 struct Request {
-  // What is generated: these fields, api_url and request_id make the fingerprint.
+  // What is generated: the body these fields make, api_url and request_id make the fingerprint.
   std::string model = kDefaultModel;
   std::string prompt;
   std::string negative_prompt;
@@ -71,7 +71,9 @@ struct Request {
   std::string limit_error;
 
   // Names the generation: the service, the account (a hash of the key), the model,
-  // every request field and the variation. Never the key itself.
+  // the fields its submit body will carry (params merged and typed as the submit
+  // does, with the model's schema known offline) and the variation. Never the key
+  // itself. Reads the origin's catalogue on disk when there are params (identity.h).
   std::string fingerprint() const;
   // A one-way hash of the key: tells accounts apart in the ledger without holding the key.
   std::string account() const;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -228,6 +229,40 @@ const char* property_for(const std::string& field) {
   return nullptr;
 }
 
+// A field typed as the schema says: its spec (nullptr: the schema does not know it),
+// the type it wants and the value as that type (nullptr: it cannot be that type).
+struct Typed {
+  const FieldSpec* spec;
+  std::string type;
+  Node value;
+};
+
+Typed type_field(const Field& f, const ModelSchema* schema) {
+  const FieldSpec* spec = schema ? schema->field(f.name) : nullptr;
+  std::string type = spec ? effective_type(*spec) : std::string();
+  Node value = coerce(f.value, type);
+  return {spec, std::move(type), std::move(value)};
+}
+
+// The required fields no one gave, each with its default as the body sends it
+// (nullptr: it has none, a refusal).
+std::vector<std::pair<const FieldSpec*, Node>> missing_required(const ModelSchema* schema,
+                                                                const std::vector<std::string>& sent) {
+  std::vector<std::pair<const FieldSpec*, Node>> out;
+  if (!schema)
+    return out;
+  for (const FieldSpec& spec : schema->fields) {
+    if (!spec.required || std::find(sent.begin(), sent.end(), spec.name) != sent.end())
+      continue;
+    g_autoptr(JsonParser) parser = json_parser_new();
+    Node value;
+    if (!spec.default_json.empty() && json_parser_load_from_data(parser, spec.default_json.c_str(), -1, nullptr))
+      value.reset(json_node_copy(json_parser_get_root(parser)));
+    out.emplace_back(&spec, std::move(value));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<Error> build_submit_body(const Request& r, const ModelSchema* schema,
@@ -240,14 +275,15 @@ std::optional<Error> build_submit_body(const Request& r, const ModelSchema* sche
   bool has_audio = schema && schema->has_audio;
   std::vector<std::string> sent;
   for (const Field& f : fields) {
-    const FieldSpec* spec = schema ? schema->field(f.name) : nullptr;
+    Typed typed = type_field(f, schema);
+    const FieldSpec* spec = typed.spec;
     if (schema && !spec) {
       std::string hint = f.name == "image" ? "; use an image-to-video model" : "";
       return settings_error(model + " takes no " + (f.property ? f.property : "field \"" + f.name + "\" (in params)") +
                             "; it takes: " + schema->describe_fields() + hint);
     }
-    const std::string type = spec ? effective_type(*spec) : std::string();
-    Node value = coerce(f.value, type);
+    const std::string& type = typed.type;
+    Node value = std::move(typed.value);
     if (spec && (!value || !in_enum(*spec, value.get(), type) || !in_range(*spec, value.get(), type)))
       return settings_error(model + ": " + who(f) + " must be " + describe_accepts(*spec) + ", not " +
                             f.value.json());
@@ -261,25 +297,37 @@ std::optional<Error> build_submit_body(const Request& r, const ModelSchema* sche
     json_builder_add_value(b, value.release());
     sent.push_back(f.name);
   }
-  if (schema)
-    for (const FieldSpec& spec : schema->fields) {
-      if (!spec.required || std::find(sent.begin(), sent.end(), spec.name) != sent.end())
-        continue;
-      g_autoptr(JsonParser) parser = json_parser_new();
-      if (spec.default_json.empty() ||
-          !json_parser_load_from_data(parser, spec.default_json.c_str(), -1, nullptr)) {
-        const char* property = property_for(spec.name);
-        return settings_error(model + " needs \"" + spec.name + "\" (" + describe_accepts(spec) +
-                              "): " + (property ? "set the " + std::string(property) + " property"
-                                                : "give it in params"));
-      }
-      json_builder_set_member_name(b, spec.name.c_str());  // required, with a default: sent as such
-      json_builder_add_value(b, json_node_copy(json_parser_get_root(parser)));
+  for (auto& [spec, value] : missing_required(schema, sent)) {
+    if (!value) {
+      const char* property = property_for(spec->name);
+      return settings_error(model + " needs \"" + spec->name + "\" (" + describe_accepts(*spec) +
+                            "): " + (property ? "set the " + std::string(property) + " property"
+                                              : "give it in params"));
     }
+    json_builder_set_member_name(b, spec->name.c_str());  // required, with a default: sent as such
+    json_builder_add_value(b, value.release());
+  }
   json_builder_end_object(b);
   out->json = json::to_string(b);
   out->has_audio = has_audio;
   return std::nullopt;
+}
+
+std::map<std::string, std::string> body_fields(const Request& r, const ModelSchema* schema,
+                                               const std::string& image_url) {
+  std::map<std::string, std::string> out;
+  std::vector<std::string> sent;
+  for (const Field& f : gather(r, schema, image_url)) {
+    Typed typed = type_field(f, schema);
+    // What the schema cannot type goes as given: the catalogue the worker reads may know better.
+    Node value = typed.value ? std::move(typed.value) : coerce(f.value, std::string());
+    out[f.name] = value ? compact(value.get()) : f.value.json();
+    sent.push_back(f.name);
+  }
+  for (auto& [spec, value] : missing_required(schema, sent))
+    if (value)
+      out[spec->name] = compact(value.get());
+  return out;
 }
 
 }  // namespace kling

@@ -5,6 +5,7 @@
 // refusal is a Settings error naming the field and what it accepts. Pure.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -25,5 +26,12 @@ struct SubmitBody {
 // upload's URL for a local file; "" = request.image as it is).
 std::optional<Error> build_submit_body(const Request& request, const ModelSchema* schema,
                                        const std::string& image_url, SubmitBody* out);
+
+// The fields that body carries, merged and typed by the same code, without the checks:
+// name -> compact JSON. A field the schema does not know, or a value it cannot type, is
+// as given (a catalogue read later may know it). What the request's identity is made of
+// (identity.h): two requests whose bodies are the same have the same fields here.
+std::map<std::string, std::string> body_fields(const Request& request, const ModelSchema* schema,
+                                               const std::string& image_url);
 
 }  // namespace kling

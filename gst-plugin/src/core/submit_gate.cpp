@@ -22,9 +22,10 @@ constexpr unsigned kLockWaitMs = 10000;  // the longest wait for another process
 
 }  // namespace
 
-SubmitGate::SubmitGate(const Request& request, GCancellable* cancellable, Hooks hooks)
+SubmitGate::SubmitGate(const Request& request, std::string fingerprint, GCancellable* cancellable,
+                       Hooks hooks)
     : request_(request),
-      identity_{request.fingerprint(), request.account(), request.api_url, request.model,
+      identity_{std::move(fingerprint), request.account(), request.api_url, request.model,
                 request.prompt, request.variation},
       cancellable_(cancellable),
       hooks_(std::move(hooks)) {}

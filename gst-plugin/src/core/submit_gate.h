@@ -29,7 +29,8 @@ class SubmitGate {
     std::function<bool(unsigned ms)> sleep;           // false when cancelled
     std::function<std::optional<unsigned>()> ms_to_deadline;
   };
-  SubmitGate(const Request& request, GCancellable* cancellable, Hooks hooks);
+  // `fingerprint`: the request's, named once at start() (what its cache entry is looked up by).
+  SubmitGate(const Request& request, std::string fingerprint, GCancellable* cancellable, Hooks hooks);
   ~SubmitGate();
   SubmitGate(const SubmitGate&) = delete;
   SubmitGate& operator=(const SubmitGate&) = delete;

@@ -52,7 +52,7 @@ ErrorKind kind_for_status(unsigned status) {
 
 using namespace runner;
 
-TaskRunner::Worker::Worker(Request request, std::string resume_id,
+TaskRunner::Worker::Worker(Request request, std::string fingerprint, std::string resume_id,
                            std::shared_ptr<DownloadStore> store, TaskEvents events)
     : request_(std::move(request)),
       store_(std::move(store)),
@@ -60,7 +60,7 @@ TaskRunner::Worker::Worker(Request request, std::string resume_id,
       cache_(request_.cache_dir, request_.cache_max_size),
       cancellable_(GRef<GCancellable>::adopt(g_cancellable_new())),
       task_id_(std::move(resume_id)),
-      gate_(request_, cancellable_.get(),
+      gate_(request_, std::move(fingerprint), cancellable_.get(),
             {[this](const std::string& text) { progress(ProgressType::Continue, "submit", text); },
              [this](unsigned ms) { return sleep_ms(ms); }, [this] { return ms_to_deadline(); }}) {
   store_->set_max_size(request_.max_size);
@@ -203,10 +203,10 @@ void TaskRunner::Worker::progress(ProgressType type, const char* code, const std
 
 // ---------------------------------------------------------------- the handle
 
-TaskRunner::TaskRunner(Request request, std::string resume_id, std::shared_ptr<DownloadStore> store,
-                       TaskEvents events)
-    : worker_(std::make_shared<Worker>(std::move(request), std::move(resume_id), std::move(store),
-                                       std::move(events))) {}
+TaskRunner::TaskRunner(Request request, std::string fingerprint, std::string resume_id,
+                       std::shared_ptr<DownloadStore> store, TaskEvents events)
+    : worker_(std::make_shared<Worker>(std::move(request), std::move(fingerprint), std::move(resume_id),
+                                       std::move(store), std::move(events))) {}
 
 TaskRunner::~TaskRunner() {
   stop();

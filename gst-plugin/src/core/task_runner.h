@@ -26,9 +26,10 @@ struct TaskEvents {
 
 class TaskRunner {
  public:
+  // `fingerprint`: the request's, as start() named it (Request::fingerprint()).
   // `resume_id`: a task submitted before (request-id, or an earlier run of this element).
-  TaskRunner(Request request, std::string resume_id, std::shared_ptr<DownloadStore> store,
-             TaskEvents events);
+  TaskRunner(Request request, std::string fingerprint, std::string resume_id,
+             std::shared_ptr<DownloadStore> store, TaskEvents events);
   ~TaskRunner();
   TaskRunner(const TaskRunner&) = delete;
   TaskRunner& operator=(const TaskRunner&) = delete;

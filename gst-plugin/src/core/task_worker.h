@@ -41,8 +41,8 @@ ErrorKind kind_for_status(unsigned status);
 
 class TaskRunner::Worker {
  public:
-  Worker(Request request, std::string resume_id, std::shared_ptr<DownloadStore> store,
-         TaskEvents events);
+  Worker(Request request, std::string fingerprint, std::string resume_id,
+         std::shared_ptr<DownloadStore> store, TaskEvents events);
   void start_clock();
   void run() noexcept;
   void cancel();

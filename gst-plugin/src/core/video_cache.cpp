@@ -60,8 +60,9 @@ std::string VideoCache::entry(const std::string& fingerprint) const {
   return path;
 }
 
-std::unique_ptr<DownloadStore> VideoCache::open(const std::string& fingerprint,
-                                                std::string* task_id) const {
+std::unique_ptr<DownloadStore> VideoCache::open_unverified(const std::string& fingerprint,
+                                                           std::string* task_id,
+                                                           std::string* sha256) const {
   if (!enabled())
     return nullptr;
   const std::string path = entry(fingerprint);
@@ -91,12 +92,36 @@ std::unique_ptr<DownloadStore> VideoCache::open(const std::string& fingerprint,
   JsonObject* o = json_node_get_object(json_parser_get_root(parser));
   const std::string sha = json_object_get_string_member_with_default(o, "sha256", "");
   if (size == 0 || json_object_get_int_member_with_default(o, "size", -1) != static_cast<int64_t>(size) ||
-      fingerprint != json_object_get_string_member_with_default(o, "fingerprint", "") || sha.empty() ||
-      hash_of(size, [fd](uint64_t off, size_t n, uint8_t* d) { return read_at(fd, off, d, n); }) != sha)
+      fingerprint != json_object_get_string_member_with_default(o, "fingerprint", "") || sha.empty())
     return miss();
   *task_id = json_object_get_string_member_with_default(o, "id", "");
+  *sha256 = sha;
   futimens(fd, nullptr);  // used now: the last to be evicted
   return DownloadStore::open_complete(fd, size);
+}
+
+VideoCache::Check VideoCache::verify(const DownloadStore& store, const std::string& sha256,
+                                     const std::function<bool()>& stop) {
+  bool stopped = false;
+  const std::string sha = hash_of(store.have(), [&](uint64_t off, size_t n, uint8_t* d) {
+    if (stop && stop()) {
+      stopped = true;
+      return false;
+    }
+    return store.read(off, n, d);
+  });
+  if (stopped)
+    return Check::Stopped;
+  return sha == sha256 ? Check::Same : Check::Differs;
+}
+
+std::unique_ptr<DownloadStore> VideoCache::open(const std::string& fingerprint,
+                                                std::string* task_id) const {
+  std::string sha;
+  auto store = open_unverified(fingerprint, task_id, &sha);
+  if (store && verify(*store, sha) != Check::Same)
+    return nullptr;
+  return store;
 }
 
 bool VideoCache::save(const Request& r, const std::string& fp, const std::string& task_id,

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <gio/gio.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,16 @@ class VideoCache {
 
   // The verified video of `fingerprint`, or nullptr. `task_id` gets the task that made it.
   std::unique_ptr<DownloadStore> open(const std::string& fingerprint, std::string* task_id) const;
+  // The same without reading the video: the entry whose trailer names `fingerprint`
+  // (and its size), or nullptr. Nothing of it may be served before verify() says
+  // Same; `sha256` gets the hash its bytes must have.
+  std::unique_ptr<DownloadStore> open_unverified(const std::string& fingerprint, std::string* task_id,
+                                                 std::string* sha256) const;
+  enum class Check { Same, Differs, Stopped };
+  // Hashes the bytes of `store` against `sha256`, a megabyte at a time; Stopped
+  // once `stop` says so (asked before each megabyte).
+  static Check verify(const DownloadStore& store, const std::string& sha256,
+                      const std::function<bool()>& stop = {});
   // Makes `store` (complete) the entry of `request`, named `fingerprint` (the
   // request as asked for): renamed into place, with the hash it made as the
   // bytes arrived, when it was created in the cache folder; hashed and copied
