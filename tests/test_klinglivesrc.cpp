@@ -3,6 +3,7 @@
 // API does, continuous timestamps across slate/clip/clip/loop, never late,
 // the clip's own frames (told from the slate by colour), no slate between
 // clips generated ahead, failures as warnings, requests queued while playing.
+#include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "emulator_process.h"
+#include "thread_names.h"
 
 namespace {
 
@@ -421,6 +423,29 @@ void test_slate_location_image_shown() {
   g_assert_false(run->frames.back().clip);
 }
 
+// The slate's threads are the element's: none outlives it. A 4K image still
+// decoding when the pipeline goes away is waited for, not left running.
+void test_slate_threads_end_with_the_element() {
+  g_autofree char* dir = g_dir_make_tmp("kling-live-slate-XXXXXX", nullptr);
+  std::string png = std::string(dir) + "/big.png";
+  std::string make = "videotestsrc pattern=snow num-buffers=1 ! video/x-raw,width=3840,height=2160 "
+                     "! pngenc compression-level=1 ! filesink location=" + png;
+  g_autoptr(GstElement) maker = gst_parse_launch(make.c_str(), nullptr);
+  play_to_eos(maker);
+  auto emu = start_emulator({"--hang-submit"});
+  auto run = play(*emu, "slate-location=" + png);
+  g_assert_true(wait_for([&] { return run->n_frames() >= 1; }, 10));
+  // The premise: the image is still being decoded (a 4K noise PNG takes a while).
+  g_assert_cmpint(count_threads_named("kling-slate"), ==, 1);
+  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  run.reset();  // the pipeline, and klinglivesrc with it, is gone
+  std::string names;
+  if (count_threads_named("kling-slate", &names) != 0)
+    g_error("a slate thread outlived klinglivesrc; threads: %s", names.c_str());
+  g_remove(png.c_str());
+  g_rmdir(dir);
+}
+
 void test_no_key_is_an_error_at_start() {
   g_autoptr(GstElement) pipeline =
       gst_parse_launch("klinglivesrc name=src prompt=x ! fakesink", nullptr);
@@ -447,6 +472,7 @@ int main(int argc, char** argv) {
   g_test_add_func("/klinglivesrc/audio-pad-silence-then-the-clips-sound", test_audio_pad_silence_then_the_clips_sound);
   g_test_add_func("/klinglivesrc/portrait-pillarboxed-and-playlist-appended", test_portrait_pillarboxed_and_playlist_appended);
   g_test_add_func("/klinglivesrc/slate-location-image-shown", test_slate_location_image_shown);
+  g_test_add_func("/klinglivesrc/slate-threads-end-with-the-element", test_slate_threads_end_with_the_element);
   g_test_add_func("/klinglivesrc/no-key-is-an-error-at-start", test_no_key_is_an_error_at_start);
   return g_test_run();
 }

@@ -3,7 +3,6 @@
 // task-id never deadlocks, no thread outlives the element, a held ledger lock
 // or an API that never answers is bounded by `timeout`, a URI replaces what an
 // earlier one set, tags reach the sink in pull mode, task-id notifies.
-#include <dirent.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
@@ -25,6 +24,7 @@
 
 #include "fake_wavespeed.h"
 #include "pipeline_run.h"
+#include "thread_names.h"
 
 namespace {
 
@@ -176,28 +176,8 @@ void test_sync_handler_reads_task_id_on_every_message(Fixture* f, gconstpointer)
 
 // ------------------------------------------------------------------ 2: the worker is joined
 
-// The element's threads still alive: the runner's are named kling-task. (GStreamer
-// and GLib keep idle threads of their own, so a plain count would not do.)
-int count_element_threads(std::string* names = nullptr) {
-  int n = 0;
-  DIR* dir = opendir("/proc/self/task");
-  g_assert_nonnull(dir);
-  while (dirent* e = readdir(dir)) {
-    if (e->d_name[0] == '.')
-      continue;
-    g_autofree char* path = g_strdup_printf("/proc/self/task/%s/comm", e->d_name);
-    gchar* text = nullptr;
-    if (!g_file_get_contents(path, &text, nullptr, nullptr))
-      continue;  // ended meanwhile
-    const std::string name = g_strstrip(text);
-    g_free(text);
-    if (names)
-      *names += name + " ";
-    n += name == "kling-task";
-  }
-  closedir(dir);
-  return n;
-}
+// The element's threads still alive: the runner's are named kling-task.
+int count_element_threads(std::string* names = nullptr) { return count_threads_named("kling-task", names); }
 
 // Holds the ledger's write lock as another process would (another connection).
 struct HeldLedger {

@@ -2,6 +2,7 @@
 
 #include <gst/app/gstappsink.h>
 #include <pango/pangocairo.h>
+#include <pthread.h>
 
 #include <thread>
 #include <utility>
@@ -17,6 +18,16 @@ GstBuffer* decode_image(const GstVideoInfo& info, const std::string& location, s
 }  // namespace
 
 Slate::~Slate() = default;
+
+void Slate::Maker::start(std::function<void()> make) {
+  join();  // done: returns at once
+  done_.store(false, std::memory_order_relaxed);
+  thread_ = std::thread([this, make = std::move(make)] {
+    pthread_setname_np(pthread_self(), "kling-slate");
+    make();
+    done_.store(true, std::memory_order_release);
+  });
+}
 
 void Slate::set_format(const GstVideoInfo& info) {
   info_ = info;
@@ -39,16 +50,16 @@ GstBuffer* Slate::buffer(const std::string& title, const std::string& detail) {
     return nullptr;
   auto pictures = pictures_;
   const GstVideoInfo info = info_;
-  if (!image_.empty() && !image_asked_) {
+  if (!image_.empty() && !image_asked_ && !image_maker_.busy()) {  // else at a later frame
     image_asked_ = true;
-    std::thread([pictures, info, location = image_] {
+    image_maker_.start([pictures, info, location = image_] {
       std::string error;
       GstBuffer* image = decode_image(info, location, &error);
       std::lock_guard<std::mutex> lock(pictures->mutex);
       gst_clear_buffer(&pictures->image);
       pictures->image = image;
       pictures->image_error = error;
-    }).detach();
+    });
   }
   std::string text = title + "\n" + detail;
   {
@@ -56,11 +67,12 @@ GstBuffer* Slate::buffer(const std::string& title, const std::string& detail) {
     image_error_ = pictures->image_error;
     if (pictures->image && !image_.empty())
       return gst_buffer_ref(pictures->image);
-    if (pictures->card && (text == pictures->card_text || pictures->drawing))
+    // A card for the last format may still be drawing: this one waits a frame.
+    if (pictures->card && (text == pictures->card_text || pictures->drawing || card_maker_.busy()))
       return gst_buffer_ref(pictures->card);
     if (pictures->card) {
       pictures->drawing = true;
-      std::thread([pictures, info, title, detail, text] {
+      card_maker_.start([pictures, info, title, detail, text] {
         GstBuffer* card = draw_card(info, title, detail);
         std::lock_guard<std::mutex> lock(pictures->mutex);
         if (card) {
@@ -69,7 +81,7 @@ GstBuffer* Slate::buffer(const std::string& title, const std::string& detail) {
         }
         pictures->card_text = text;
         pictures->drawing = false;
-      }).detach();
+      });
       return gst_buffer_ref(pictures->card);
     }
   }

@@ -3,15 +3,20 @@
 // format only when its text changes (at most once a second), or the user's
 // image decoded and scaled once. Each frame period pushes the same buffer.
 // Only the very first card is drawn on the caller's thread; later cards and
-// the image are made on a thread of their own, the previous one showing
-// meanwhile, so the live output never waits for them.
+// the image are made on a thread of their own ("kling-slate"), the previous
+// one showing meanwhile, so the live output never waits for them. Those
+// threads are joined before the next starts and when the slate goes: none
+// outlives the element.
 #pragma once
 
 #include <gst/video/video.h>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 namespace kling::live {
 
@@ -47,12 +52,36 @@ class Slate {
     }
   };
 
+  // One thread making a picture at a time, owned: started only when the last
+  // one is done, so starting and the destructor join at once or after that
+  // one picture.
+  class Maker {
+   public:
+    Maker() = default;
+    Maker(const Maker&) = delete;
+    Maker& operator=(const Maker&) = delete;
+    ~Maker() { join(); }
+    bool busy() const { return !done_.load(std::memory_order_acquire); }
+    void start(std::function<void()> make);
+
+   private:
+    void join() {
+      if (thread_.joinable())
+        thread_.join();
+    }
+    std::thread thread_;
+    std::atomic<bool> done_{true};
+  };
+
   GstVideoInfo info_{};
   bool have_format_ = false;
   std::string image_;
   bool image_asked_ = false;
   std::string image_error_;
   std::shared_ptr<Pictures> pictures_ = std::make_shared<Pictures>();
+  // Last: joined first when the slate goes.
+  Maker card_maker_;
+  Maker image_maker_;
 };
 
 }  // namespace kling::live
