@@ -25,8 +25,8 @@ setup_and_build "$BUILD" "${SETUP_ARGS[@]}"
 # programs, not instrumented) nor klinglivesrc-memory (100 clips, for RSS).
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
-  suites=(api-client download-store cacheperf refetch generation money catalog accept12
-          klingsrc hardening review klingsrc-catalog money-element tls
+  suites=(api-client download-store cacheperf refetch generation money catalog accept12 identity
+          klingsrc hardening review accept13 app-thread klingsrc-catalog money-element tls
           klingsrc-emulator klingsrc-catalog-emulator klinglivesrc klinglivesrc-broadcast)
   # Only those this tree has (the emulator may be disabled).
   known=$(meson test -C "$BUILD" --list 2>/dev/null)
