@@ -42,7 +42,8 @@ setup_and_build() {
   local dir=$1
   shift
   if [ -f "$dir/build.ninja" ]; then
-    meson setup --reconfigure "$dir" "$@" >/dev/null
+    # `meson configure`: meson 1.0's `setup --reconfigure` drops a new cpp_args.
+    meson configure "$dir" "$@" >/dev/null
   else
     meson setup "$dir" "$@"
   fi

@@ -12,9 +12,12 @@ source scripts/deps.sh
 install_deps
 
 BUILD=${TSAN_BUILD_DIR:-build-tsan}
+# _GLIBCXX_ASSERTIONS compiles std::string's members into our programs (else
+# they are libstdc++'s, not instrumented, and a std::string read unlocked while
+# another thread assigns it goes unreported), with bounds checks as well.
 # shellcheck disable=SC2206
 SETUP_ARGS=(-Dtests=enabled -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
-            ${TSAN_SETUP_ARGS:-})
+            -Dcpp_args=-D_GLIBCXX_ASSERTIONS ${TSAN_SETUP_ARGS:-})
 setup_and_build "$BUILD" "${SETUP_ARGS[@]}"
 
 # The core's threaded suites (the download store's writer and readers, the
