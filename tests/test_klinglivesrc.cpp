@@ -423,9 +423,9 @@ void test_slate_location_image_shown() {
   g_assert_false(run->frames.back().clip);
 }
 
-// The slate's threads are the element's: none outlives it. A 4K image still
-// decoding when the pipeline goes away is waited for, not left running.
-void test_slate_threads_end_with_the_element() {
+// The slate's threads are the element's: none outlives its stop (NULL). A 4K
+// image still decoding when the pipeline stops is waited for, not left running.
+void test_slate_threads_end_with_the_stop() {
   g_autofree char* dir = g_dir_make_tmp("kling-live-slate-XXXXXX", nullptr);
   std::string png = std::string(dir) + "/big.png";
   std::string make = "videotestsrc pattern=snow num-buffers=1 ! video/x-raw,width=3840,height=2160 "
@@ -438,10 +438,9 @@ void test_slate_threads_end_with_the_element() {
   // The premise: the image is still being decoded (a 4K noise PNG takes a while).
   g_assert_cmpint(count_threads_named("kling-slate"), ==, 1);
   gst_element_set_state(run->pipeline, GST_STATE_NULL);
-  run.reset();  // the pipeline, and klinglivesrc with it, is gone
   std::string names;
   if (count_threads_named("kling-slate", &names) != 0)
-    g_error("a slate thread outlived klinglivesrc; threads: %s", names.c_str());
+    g_error("a slate thread outlived klinglivesrc's stop; threads: %s", names.c_str());
   g_remove(png.c_str());
   g_rmdir(dir);
 }
@@ -472,7 +471,7 @@ int main(int argc, char** argv) {
   g_test_add_func("/klinglivesrc/audio-pad-silence-then-the-clips-sound", test_audio_pad_silence_then_the_clips_sound);
   g_test_add_func("/klinglivesrc/portrait-pillarboxed-and-playlist-appended", test_portrait_pillarboxed_and_playlist_appended);
   g_test_add_func("/klinglivesrc/slate-location-image-shown", test_slate_location_image_shown);
-  g_test_add_func("/klinglivesrc/slate-threads-end-with-the-element", test_slate_threads_end_with_the_element);
+  g_test_add_func("/klinglivesrc/slate-threads-end-with-the-stop", test_slate_threads_end_with_the_stop);
   g_test_add_func("/klinglivesrc/no-key-is-an-error-at-start", test_no_key_is_an_error_at_start);
   return g_test_run();
 }

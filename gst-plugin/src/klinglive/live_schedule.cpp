@@ -218,6 +218,7 @@ void LiveSchedule::stop() {
   on_slate_ = false;
   restarting_ = false;
   start_pending_ = false;
+  slate_.stop();  // no thread of ours outlives the element's stop
 }
 
 }  // namespace kling::live

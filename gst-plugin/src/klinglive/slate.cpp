@@ -29,6 +29,11 @@ void Slate::Maker::start(std::function<void()> make) {
   });
 }
 
+void Slate::stop() {
+  card_maker_.join();
+  image_maker_.join();
+}
+
 void Slate::set_format(const GstVideoInfo& info) {
   info_ = info;
   have_format_ = true;

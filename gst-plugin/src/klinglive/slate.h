@@ -5,8 +5,8 @@
 // Only the very first card is drawn on the caller's thread; later cards and
 // the image are made on a thread of their own ("kling-slate"), the previous
 // one showing meanwhile, so the live output never waits for them. Those
-// threads are joined before the next starts and when the slate goes: none
-// outlives the element.
+// threads are joined before the next starts, at stop() and when the slate
+// goes: none outlives the element's stop.
 #pragma once
 
 #include <gst/video/video.h>
@@ -34,6 +34,9 @@ class Slate {
   // The slate for these lines (a ref the caller owns); the card is drawn again
   // only when the text differs from the last one.
   GstBuffer* buffer(const std::string& title, const std::string& detail);
+  // Waits for a picture still being made (the output has stopped: nothing
+  // uses the slate meanwhile); the next buffer() may start another.
+  void stop();
   // Why the image could not be shown ("" when it was); the card shows meanwhile.
   const std::string& image_error() const { return image_error_; }
 
@@ -63,12 +66,12 @@ class Slate {
     ~Maker() { join(); }
     bool busy() const { return !done_.load(std::memory_order_acquire); }
     void start(std::function<void()> make);
-
-   private:
     void join() {
       if (thread_.joinable())
         thread_.join();
     }
+
+   private:
     std::thread thread_;
     std::atomic<bool> done_{true};
   };
