@@ -373,3 +373,23 @@ std::string make_mp4(bool faststart) {
   g_free(data);
   return cache[faststart];
 }
+
+// g_test_add() gives zeroed memory: the C++ members are constructed in it.
+void fake_api_setup(FakeApiFixture* f, size_t video_size, const char* dir_template) {
+  new (f) FakeApiFixture();
+  f->fake = std::make_unique<FakeWaveSpeed>();
+  f->fake->video = random_bytes(video_size);
+  f->dir = g_dir_make_tmp(dir_template, nullptr);
+}
+
+void fake_api_teardown(FakeApiFixture* f) {
+  f->fake.reset();
+  remove_scratch_dir(f->dir);
+  f->~FakeApiFixture();
+}
+
+void remove_scratch_dir(char* dir) {
+  g_autofree char* cmd = g_strdup_printf("rm -rf '%s'", dir);
+  g_assert_cmpint(system(cmd), ==, 0);
+  g_free(dir);
+}

@@ -125,3 +125,15 @@ class FakeWaveSpeed {
 
 // Builds small real MP4 files once per test process (videotestsrc ! x264enc ! mp4mux).
 std::string make_mp4(bool faststart);
+
+// The g_test fixture of the element suites: a fake WaveSpeed serving
+// `video_size` random bytes, and a scratch folder removed with all it holds.
+struct FakeApiFixture {
+  std::unique_ptr<FakeWaveSpeed> fake;
+  char* dir = nullptr;
+};
+// `dir_template` as g_dir_make_tmp() takes it ("test-NAME-XXXXXX").
+void fake_api_setup(FakeApiFixture* f, size_t video_size, const char* dir_template);
+void fake_api_teardown(FakeApiFixture* f);
+// Removes a scratch folder and everything in it, then frees its name.
+void remove_scratch_dir(char* dir);

@@ -29,23 +29,10 @@ namespace {
 constexpr const char* kPrompt = "a red fox in snow";
 using Clock = std::chrono::steady_clock;
 
-struct Fixture {
-  std::unique_ptr<FakeWaveSpeed> fake;
-  char* dir;
-};
+using Fixture = FakeApiFixture;
 
-void setup(Fixture* f, gconstpointer) {
-  f->fake = std::make_unique<FakeWaveSpeed>();
-  f->fake->video = random_bytes(512 * 1024 + 7);
-  f->dir = g_dir_make_tmp("test-accept13-XXXXXX", nullptr);
-}
-
-void teardown(Fixture* f, gconstpointer) {
-  f->fake.reset();
-  g_autofree char* cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-  g_assert_cmpint(system(cmd), ==, 0);
-  g_free(f->dir);
-}
+void setup(Fixture* f, gconstpointer) { fake_api_setup(f, 512 * 1024 + 7, "test-accept13-XXXXXX"); }
+void teardown(Fixture* f, gconstpointer) { fake_api_teardown(f); }
 
 std::unique_ptr<Run> make_run(FakeWaveSpeed& fake, const std::string& journal = "",
                               const std::string& desc = "klingsrc name=src ! fakesink name=sink") {

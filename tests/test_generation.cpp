@@ -78,9 +78,7 @@ void setup(Fixture* f, gconstpointer) {
 void teardown(Fixture* f, gconstpointer) {
   f->gen.reset();
   f->fake.reset();
-  g_autofree char* cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-  g_assert_cmpint(system(cmd), ==, 0);
-  g_free(f->dir);
+  remove_scratch_dir(f->dir);
   f->~Fixture();
 }
 

@@ -31,23 +31,10 @@ namespace {
 constexpr const char* kPrompt = "a red fox in snow";
 using Clock = std::chrono::steady_clock;
 
-struct Fixture {
-  std::unique_ptr<FakeWaveSpeed> fake;
-  char* dir;
-};
+using Fixture = FakeApiFixture;
 
-void setup(Fixture* f, gconstpointer) {
-  f->fake = std::make_unique<FakeWaveSpeed>();
-  f->fake->video = random_bytes(1024 * 1024 + 17);
-  f->dir = g_dir_make_tmp("test-review-XXXXXX", nullptr);
-}
-
-void teardown(Fixture* f, gconstpointer) {
-  f->fake.reset();
-  g_autofree char* cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-  g_assert_cmpint(system(cmd), ==, 0);
-  g_free(f->dir);
-}
+void setup(Fixture* f, gconstpointer) { fake_api_setup(f, 1024 * 1024 + 17, "test-review-XXXXXX"); }
+void teardown(Fixture* f, gconstpointer) { fake_api_teardown(f); }
 
 std::string path_in(Fixture* f, const char* name) {
   g_autofree char* path = g_build_filename(f->dir, name, nullptr);
