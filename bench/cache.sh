@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The cost of `cache-dir` alone, side by side: a 256 MiB klingsrc download with cache-dir (the
 # entry written, hashed and fsynced before EOS), the replay of that entry by a new process (the
 # entry verified, then streamed), the same download without cache-dir, and souphttpsrc on the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /* kbench: the measuring harness of bench/run.sh.
  *
  *   kbench [OPTIONS] PIPELINE-DESCRIPTION
@@ -42,16 +43,20 @@ static gint64 last_download_bytes = -1, download_total = -1;
 static guint64 seek_from_end = 0;
 static gboolean seek_done = FALSE, seek_scheduled = FALSE;
 static int n_pipelines = 1, n_finished = 0, n_errors = 0;
-static GstElement *pipelines[MAXP];
-static GMainLoop *loop;
+static GstElement* pipelines[MAXP];
+static GMainLoop* loop;
 static int threads_max = 0;
 static GMutex lock;
 
-static gint64 now_us(void) { return g_get_monotonic_time() - t0; }
-static double ms(gint64 us) { return us < 0 ? -1.0 : us / 1000.0; }
+static gint64 now_us(void) {
+  return g_get_monotonic_time() - t0;
+}
+static double ms(gint64 us) {
+  return us < 0 ? -1.0 : us / 1000.0;
+}
 
-static long status_field(const char *name) {
-  FILE *f = fopen("/proc/self/status", "r");
+static long status_field(const char* name) {
+  FILE* f = fopen("/proc/self/status", "r");
   char line[256];
   long v = -1;
   size_t n = strlen(name);
@@ -72,8 +77,9 @@ static gboolean sample(gpointer data) {
   return G_SOURCE_CONTINUE;
 }
 
-static GstBusSyncReply sync_handler(GstBus *bus, GstMessage *msg, gpointer data) {
-  (void)bus; (void)data;
+static GstBusSyncReply sync_handler(GstBus* bus, GstMessage* msg, gpointer data) {
+  (void)bus;
+  (void)data;
   gint64 t = now_us();
   if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_PROGRESS) {
     GstProgressType type;
@@ -83,12 +89,12 @@ static GstBusSyncReply sync_handler(GstBus *bus, GstMessage *msg, gpointer data)
     if (type == GST_PROGRESS_TYPE_COMPLETE && g_strcmp0(code, "poll") == 0 && t_poll_complete < 0)
       t_poll_complete = t;
     if (type == GST_PROGRESS_TYPE_COMPLETE && g_strcmp0(code, "download") == 0)
-      t_download_done = t;  /* the last one (scale mode: the last element to finish) */
+      t_download_done = t; /* the last one (scale mode: the last element to finish) */
     g_mutex_unlock(&lock);
     g_free(code);
     g_free(text);
   } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT) {
-    const GstStructure *s = gst_message_get_structure(msg);
+    const GstStructure* s = gst_message_get_structure(msg);
     if (s && gst_structure_has_name(s, "kling/download")) {
       guint64 b = 0;
       gint64 total = -1;
@@ -113,14 +119,16 @@ static gboolean do_seek(gpointer data) {
   seek_target = (guint64)total > seek_from_end ? (guint64)total - seek_from_end : 0;
   t_seek = now_us();
   seek_done = TRUE;
-  if (!gst_element_seek_simple(pipelines[0], GST_FORMAT_BYTES, GST_SEEK_FLAG_FLUSH, (gint64)seek_target))
+  if (!gst_element_seek_simple(pipelines[0], GST_FORMAT_BYTES, GST_SEEK_FLAG_FLUSH,
+                               (gint64)seek_target))
     g_printerr("kbench: seek refused\n");
   return G_SOURCE_REMOVE;
 }
 
-static GstPadProbeReturn probe(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
-  (void)pad; (void)data;
-  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER(info);
+static GstPadProbeReturn probe(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
+  (void)pad;
+  (void)data;
+  GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
   gint64 t = now_us();
   g_mutex_lock(&lock);
   if (t_first_buffer < 0) t_first_buffer = t;
@@ -148,7 +156,7 @@ static gboolean maybe_quit(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-static gboolean on_message(GstBus *bus, GstMessage *msg, gpointer data) {
+static gboolean on_message(GstBus* bus, GstMessage* msg, gpointer data) {
   (void)bus;
   int idx = GPOINTER_TO_INT(data);
   switch (GST_MESSAGE_TYPE(msg)) {
@@ -157,8 +165,8 @@ static gboolean on_message(GstBus *bus, GstMessage *msg, gpointer data) {
       n_finished++;
       break;
     case GST_MESSAGE_ERROR: {
-      GError *err = NULL;
-      gchar *dbg = NULL;
+      GError* err = NULL;
+      gchar* dbg = NULL;
       gst_message_parse_error(msg, &err, &dbg);
       g_printerr("kbench: pipeline %d: ERROR from %s: %s (%s)\n", idx, GST_OBJECT_NAME(msg->src),
                  err->message, dbg ? dbg : "");
@@ -183,8 +191,8 @@ static gboolean on_timeout(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-int main(int argc, char **argv) {
-  gchar *probe_name = NULL;
+int main(int argc, char** argv) {
+  gchar* probe_name = NULL;
   gint timeout_s = 120;
   gint64 seek_opt = 0;
   gint stagger_ms = 0;
@@ -193,10 +201,11 @@ int main(int argc, char **argv) {
       {"probe", 'p', 0, G_OPTION_ARG_STRING, &probe_name, "Probe this element's sink pad", "NAME"},
       {"timeout", 't', 0, G_OPTION_ARG_INT, &timeout_s, "Give up after S seconds", "S"},
       {"stagger-ms", 0, 0, G_OPTION_ARG_INT, &stagger_ms, "Start the copies MS apart", "MS"},
-      {"seek-from-end", 0, 0, G_OPTION_ARG_INT64, &seek_opt, "Seek to size-BYTES after the first buffer", "BYTES"},
+      {"seek-from-end", 0, 0, G_OPTION_ARG_INT64, &seek_opt,
+       "Seek to size-BYTES after the first buffer", "BYTES"},
       {NULL}};
-  GError *error = NULL;
-  GOptionContext *ctx = g_option_context_new("PIPELINE-DESCRIPTION");
+  GError* error = NULL;
+  GOptionContext* ctx = g_option_context_new("PIPELINE-DESCRIPTION");
   g_option_context_add_main_entries(ctx, entries, NULL);
   g_option_context_add_group(ctx, gst_init_get_option_group());
   if (!g_option_context_parse(ctx, &argc, &argv, &error) || argc != 2 || n_pipelines < 1 ||
@@ -209,8 +218,8 @@ int main(int argc, char **argv) {
   loop = g_main_loop_new(NULL, FALSE);
 
   for (int i = 0; i < n_pipelines; i++) {
-    GString *desc = g_string_new(argv[1]);
-    gchar *idx = g_strdup_printf("%d", i);
+    GString* desc = g_string_new(argv[1]);
+    gchar* idx = g_strdup_printf("%d", i);
     g_string_replace(desc, "%d", idx, 0);
     g_free(idx);
     pipelines[i] = gst_parse_launch(desc->str, &error);
@@ -219,18 +228,18 @@ int main(int argc, char **argv) {
       g_printerr("kbench: %s\n", error->message);
       return 2;
     }
-    GstBus *bus = gst_element_get_bus(pipelines[i]);
+    GstBus* bus = gst_element_get_bus(pipelines[i]);
     gst_bus_set_sync_handler(bus, sync_handler, NULL, NULL);
     gst_bus_add_watch(bus, on_message, GINT_TO_POINTER(i));
     gst_object_unref(bus);
     if (i == 0) {
-      const char *name = probe_name ? probe_name : "src";
-      GstElement *e = gst_bin_get_by_name(GST_BIN(pipelines[i]), name);
+      const char* name = probe_name ? probe_name : "src";
+      GstElement* e = gst_bin_get_by_name(GST_BIN(pipelines[i]), name);
       if (!e) {
         g_printerr("kbench: no element named %s\n", name);
         return 2;
       }
-      GstPad *pad = gst_element_get_static_pad(e, probe_name ? "sink" : "src");
+      GstPad* pad = gst_element_get_static_pad(e, probe_name ? "sink" : "src");
       gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, probe, NULL, NULL);
       gst_object_unref(pad);
       gst_object_unref(e);
@@ -257,11 +266,14 @@ int main(int argc, char **argv) {
   getrusage(RUSAGE_SELF, &r1);
   gint64 t_end = now_us();
 
-  double cu = (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) + (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6;
-  double cs = (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) + (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
+  double cu =
+      (r1.ru_utime.tv_sec - r0.ru_utime.tv_sec) + (r1.ru_utime.tv_usec - r0.ru_utime.tv_usec) / 1e6;
+  double cs =
+      (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) + (r1.ru_stime.tv_usec - r0.ru_stime.tv_usec) / 1e6;
   printf("copies=%d\nerrors=%d\nfinished=%d\n", n_pipelines, n_errors, n_finished - n_errors);
-  printf("t_poll_complete=%.3f\nt_first_buffer=%.3f\nt_download_done=%.3f\nt_eos=%.3f\nt_end=%.3f\n",
-         ms(t_poll_complete), ms(t_first_buffer), ms(t_download_done), ms(t_eos), ms(t_end));
+  printf(
+      "t_poll_complete=%.3f\nt_first_buffer=%.3f\nt_download_done=%.3f\nt_eos=%.3f\nt_end=%.3f\n",
+      ms(t_poll_complete), ms(t_first_buffer), ms(t_download_done), ms(t_eos), ms(t_end));
   if (t_poll_complete >= 0 && t_first_buffer >= 0)
     printf("latency_ms=%.3f\n", ms(t_first_buffer - t_poll_complete));
   printf("bytes=%" G_GUINT64_FORMAT "\n", bytes_seen);
@@ -270,8 +282,8 @@ int main(int argc, char **argv) {
            "\ndownload_total=%" G_GINT64_FORMAT "\nt_seek_buffer=%.3f\n",
            ms(t_seek), seek_target, have_at_seek, download_total, ms(t_seek_buffer));
   printf("cpu_user_s=%.3f\ncpu_sys_s=%.3f\n", cu, cs);
-  printf("maxrss_kb=%ld\nrss_base_kb=%ld\nthreads_base=%d\nthreads_max=%d\n", r1.ru_maxrss, rss_base,
-         threads_base, threads_max);
+  printf("maxrss_kb=%ld\nrss_base_kb=%ld\nthreads_base=%d\nthreads_max=%d\n", r1.ru_maxrss,
+         rss_base, threads_base, threads_max);
   fflush(stdout);
   for (int i = 0; i < n_pipelines; i++) {
     gst_element_set_state(pipelines[i], GST_STATE_NULL);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # What bench/profile.sh and bench/cache.sh share (sourced, after HERE=the bench folder): the
 # paths, a work folder removed on exit with the one emulator they start, the harness, and that
 # emulator serving 256 MiB of random bytes.

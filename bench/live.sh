@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # klinglivesrc's cost, measured with farm-bench against its anchors (issue 11):
 #  1. the slate: CPU per second of 720p30 output while the API hangs, vs the same
 #     pipeline fed by `videotestsrc is-live=true`;

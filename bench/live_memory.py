@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Runs COMMAND (a gst-launch-1.0 -m klinglivesrc pipeline) until --clips clips
 have started, printing its RSS after every tenth `clip-start`. Standard library only.
 

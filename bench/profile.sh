@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Profile of one 256 MiB klingsrc ! fakesink download: perf (cpu-clock, call graphs, per
 # thread) and the sizes of the data syscalls (strace); then the same with cache-dir (perf by
 # thread, the entry's fsync under strace -T) and its replay. Output: bench/results/profile.txt.

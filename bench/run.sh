@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # klingsrc benchmarks, each side by side with its anchor, on loopback against kling-emulator.
 # Usage: bench/run.sh   (env: RUNS=15 throughput repeats; BUILD=build dir; PLUGIN=path/libgstkling.so to
 #        measure another build; PROFILE=1 also runs bench/profile.sh)

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Helpers of bench/run.sh (Python 3 standard library only).
 
   util.py output-url API_URL KEY        submit a task, poll it, print its output URL (the CDN

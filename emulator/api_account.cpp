@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // kling-emulator: the account endpoints of the API: the price of a run, the
 // balance, and the model catalogue.
 #include "api_server.h"
@@ -9,16 +10,13 @@
 
 namespace emu {
 
-double ApiServer::balance() const
-{
+double ApiServer::balance() const {
   // Whole cents: what the account shows.
   return std::round((config_.balance - tasks_.charged()) * 100.0) / 100.0;
 }
 
-void ApiServer::handle_price(SoupServerMessage *msg)
-{
-  if (config_.no_price)
-    return reply_bare_error(msg, SOUP_STATUS_NOT_FOUND, "404 page not found");
+void ApiServer::handle_price(SoupServerMessage* msg) {
+  if (config_.no_price) return reply_bare_error(msg, SOUP_STATUS_NOT_FOUND, "404 page not found");
   if (!authorized(msg))
     return reply_envelope_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
   if (config_.fail_price)
@@ -26,22 +24,24 @@ void ApiServer::handle_price(SoupServerMessage *msg)
 
   g_autoptr(JsonParser) parser = json_parser_new();
   std::string problem;
-  JsonObject *body = body_object(msg, parser, &problem);
-  if (!body)
-    return reply_envelope_error(msg, SOUP_STATUS_BAD_REQUEST, problem);
-  JsonNode *id = json_object_get_member(body, "model_id");
+  JsonObject* body = body_object(msg, parser, &problem);
+  if (!body) return reply_envelope_error(msg, SOUP_STATUS_BAD_REQUEST, problem);
+  JsonNode* id = json_object_get_member(body, "model_id");
   if (!id || !JSON_NODE_HOLDS_VALUE(id) || json_node_get_value_type(id) != G_TYPE_STRING)
-    return reply_envelope_error(msg, SOUP_STATUS_BAD_REQUEST, "Missing required parameter: model_id");
-  const ModelSpec *model = find_model(json_node_get_string(id));
+    return reply_envelope_error(msg, SOUP_STATUS_BAD_REQUEST,
+                                "Missing required parameter: model_id");
+  const ModelSpec* model = find_model(json_node_get_string(id));
   if (!model)
     return reply_envelope_error(msg, SOUP_STATUS_NOT_FOUND,
                                 std::string("Model not found: ") + json_node_get_string(id));
-  JsonNode *inputs = json_object_get_member(body, "inputs");
+  JsonNode* inputs = json_object_get_member(body, "inputs");
   if (inputs && !JSON_NODE_HOLDS_OBJECT(inputs) && !JSON_NODE_HOLDS_NULL(inputs))
-    return reply_envelope_error(msg, SOUP_STATUS_BAD_REQUEST, "Invalid parameter: inputs must be an object");
+    return reply_envelope_error(msg, SOUP_STATUS_BAD_REQUEST,
+                                "Invalid parameter: inputs must be an object");
 
-  const double price =
-      model_price(*model, config_.price, inputs && JSON_NODE_HOLDS_OBJECT(inputs) ? json_node_get_object(inputs) : nullptr);
+  const double price = model_price(
+      *model, config_.price,
+      inputs && JSON_NODE_HOLDS_OBJECT(inputs) ? json_node_get_object(inputs) : nullptr);
   g_autoptr(JsonBuilder) b = json_builder_new();
   begin_success_envelope(b);
   json_builder_set_member_name(b, "model_id");
@@ -57,10 +57,8 @@ void ApiServer::handle_price(SoupServerMessage *msg)
   reply_success(msg, b);
 }
 
-void ApiServer::handle_balance(SoupServerMessage *msg)
-{
-  if (config_.no_balance)
-    return reply_bare_error(msg, SOUP_STATUS_NOT_FOUND, "404 page not found");
+void ApiServer::handle_balance(SoupServerMessage* msg) {
+  if (config_.no_balance) return reply_bare_error(msg, SOUP_STATUS_NOT_FOUND, "404 page not found");
   if (!authorized(msg))
     return reply_envelope_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
   if (config_.fail_balance)
@@ -75,10 +73,8 @@ void ApiServer::handle_balance(SoupServerMessage *msg)
   reply_success(msg, b);
 }
 
-void ApiServer::handle_models(SoupServerMessage *msg)
-{
-  if (config_.no_models)
-    return reply_bare_error(msg, SOUP_STATUS_NOT_FOUND, "404 page not found");
+void ApiServer::handle_models(SoupServerMessage* msg) {
+  if (config_.no_models) return reply_bare_error(msg, SOUP_STATUS_NOT_FOUND, "404 page not found");
   if (!authorized(msg))
     return reply_envelope_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
   if (config_.fail_models)
@@ -86,9 +82,8 @@ void ApiServer::handle_models(SoupServerMessage *msg)
 
   g_autoptr(JsonBuilder) b = json_builder_new();
   begin_success_envelope(b, true);
-  for (const ModelSpec &model : models())
-    add_model_json(b, model, config_.price);
+  for (const ModelSpec& model : models()) add_model_json(b, model, config_.price);
   reply_success(msg, b, true);
 }
 
-} // namespace emu
+}  // namespace emu

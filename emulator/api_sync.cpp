@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // kling-emulator: sync mode (enable_sync_mode): the submit's reply waits until the
 // task is final, or past --sync-timeout-ms answers "processing" with code 5004.
 #include "api_server.h"
@@ -8,41 +9,36 @@ namespace {
 
 constexpr guint kTickMs = 20;
 
-void on_disconnected(SoupServerMessage *, gpointer wait)
-{
-  static_cast<bool *>(wait)[0] = true;
+void on_disconnected(SoupServerMessage*, gpointer wait) {
+  static_cast<bool*>(wait)[0] = true;
 }
 
-} // namespace
+}  // namespace
 
-void ApiServer::wait_sync(SoupServerMessage *msg, const std::string &id)
-{
+void ApiServer::wait_sync(SoupServerMessage* msg, const std::string& id) {
   auto wait = std::make_unique<SyncWait>();
   wait->msg = SOUP_SERVER_MESSAGE(g_object_ref(msg));
   wait->id = id;
   wait->deadline_us = g_get_monotonic_time() + int64_t(config_.sync_timeout_ms) * 1000;
-  wait->disconnected = g_signal_connect(msg, "disconnected", G_CALLBACK(on_disconnected), &wait->gone);
+  wait->disconnected =
+      g_signal_connect(msg, "disconnected", G_CALLBACK(on_disconnected), &wait->gone);
   soup_server_message_pause(msg);
   sync_waits_.push_back(std::move(wait));
-  if (!sync_timer_)
-    sync_timer_ = g_timeout_add(kTickMs, on_sync_tick, this);
+  if (!sync_timer_) sync_timer_ = g_timeout_add(kTickMs, on_sync_tick, this);
   sync_tick();  // a task already final (latency 0) answers at once
 }
 
-gboolean ApiServer::on_sync_tick(gpointer self)
-{
-  auto *server = static_cast<ApiServer *>(self);
-  if (server->sync_tick())
-    return G_SOURCE_CONTINUE;
+gboolean ApiServer::on_sync_tick(gpointer self) {
+  auto* server = static_cast<ApiServer*>(self);
+  if (server->sync_tick()) return G_SOURCE_CONTINUE;
   server->sync_timer_ = 0;
   return G_SOURCE_REMOVE;
 }
 
-bool ApiServer::sync_tick()
-{
+bool ApiServer::sync_tick() {
   const int64_t now = g_get_monotonic_time();
   for (auto it = sync_waits_.begin(); it != sync_waits_.end();) {
-    SyncWait &wait = **it;
+    SyncWait& wait = **it;
     bool done = wait.gone;
     if (!done) {
       auto view = tasks_.view(wait.id);
@@ -73,13 +69,11 @@ bool ApiServer::sync_tick()
   return !sync_waits_.empty();
 }
 
-void ApiServer::release_sync_wait(SyncWait &wait)
-{
-  if (!wait.msg)
-    return;
+void ApiServer::release_sync_wait(SyncWait& wait) {
+  if (!wait.msg) return;
   g_signal_handler_disconnect(wait.msg, wait.disconnected);
   g_object_unref(wait.msg);
   wait.msg = nullptr;
 }
 
-} // namespace emu
+}  // namespace emu

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // kling-emulator: the options every part of the emulator reads.
 #pragma once
 
@@ -19,10 +20,10 @@ struct Config {
   std::string api_key = "emulator-key";
   int latency_ms = 3000;
 
-  std::string video_file;   // serve this file instead of generating
-  int video_scale = 1;      // divide generated width/height by this
-  bool moov_at_end = false; // generated files: moov after mdat
-  std::string output_dir;   // where generated files go (empty: a temp dir)
+  std::string video_file;    // serve this file instead of generating
+  int video_scale = 1;       // divide generated width/height by this
+  bool moov_at_end = false;  // generated files: moov after mdat
+  std::string output_dir;    // where generated files go (empty: a temp dir)
 
   std::string request_log;  // JSON lines, one per request
 
@@ -35,8 +36,8 @@ struct Config {
   bool no_balance = false;      // the balance endpoint answers 404 (and no credit check)
   bool fail_balance = false;    // ... 500
 
-  bool no_models = false;       // GET /api/v3/models answers 404 (submits still checked)
-  bool fail_models = false;     // ... 500
+  bool no_models = false;    // GET /api/v3/models answers 404 (submits still checked)
+  bool fail_models = false;  // ... 500
 
   // Faults.
   int fail_submits_429 = 0;
@@ -57,4 +58,4 @@ struct Config {
   std::string key_role;         // the key's role may not create tasks (403 with error_code)
 };
 
-} // namespace emu
+}  // namespace emu

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // kling-emulator: JSON writing helpers.
 #include "json_text.h"
 
@@ -11,8 +12,7 @@ namespace {
 // Rewrites every number with a fraction or exponent outside strings to the
 // shortest of %.15g/%.17g that reads back as the same double, and escapes the
 // U+001F json-glib 1.6 leaves raw in strings (invalid JSON).
-std::string tidy(const std::string &text)
-{
+std::string tidy(const std::string& text) {
   std::string out;
   out.reserve(text.size());
   bool in_string = false;
@@ -40,8 +40,7 @@ std::string tidy(const std::string &text)
       continue;
     }
     size_t end = i;
-    while (end < text.size() && strchr("0123456789+-.eE", text[end]))
-      end++;
+    while (end < text.size() && strchr("0123456789+-.eE", text[end])) end++;
     const std::string token = text.substr(i, end - i);
     i = end - 1;
     if (token.find_first_of(".eE") == std::string::npos) {
@@ -57,23 +56,20 @@ std::string tidy(const std::string &text)
     }
     out += shorter;
     // Keep it a JSON double for readers that tell 1 from 1.0.
-    if (!strpbrk(shorter, ".eEn"))
-      out += ".0";
+    if (!strpbrk(shorter, ".eEn")) out += ".0";
   }
   return out;
 }
 
-} // namespace
+}  // namespace
 
-std::string to_json(JsonBuilder *b)
-{
+std::string to_json(JsonBuilder* b) {
   g_autoptr(JsonNode) root = json_builder_get_root(b);
-  g_autofree char *text = json_to_string(root, FALSE);
+  g_autofree char* text = json_to_string(root, FALSE);
   return tidy(text);
 }
 
-void begin_success_envelope(JsonBuilder *b, bool array)
-{
+void begin_success_envelope(JsonBuilder* b, bool array) {
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "code");
   json_builder_add_int_value(b, 200);
@@ -86,8 +82,7 @@ void begin_success_envelope(JsonBuilder *b, bool array)
     json_builder_begin_object(b);
 }
 
-std::string envelope_error(int code, const std::string &message, const std::string &error_code)
-{
+std::string envelope_error(int code, const std::string& message, const std::string& error_code) {
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "code");
@@ -102,22 +97,18 @@ std::string envelope_error(int code, const std::string &message, const std::stri
   return to_json(b);
 }
 
-JsonObject *parse_object(JsonParser *parser, const char *data, size_t size, std::string *error)
-{
-  auto fail = [error](const std::string &why) -> JsonObject * {
-    if (error)
-      *error = why;
+JsonObject* parse_object(JsonParser* parser, const char* data, size_t size, std::string* error) {
+  auto fail = [error](const std::string& why) -> JsonObject* {
+    if (error) *error = why;
     return nullptr;
   };
-  if (size == 0)
-    return fail("request body is empty, expected a JSON object");
+  if (size == 0) return fail("request body is empty, expected a JSON object");
   g_autoptr(GError) parse_error = nullptr;
   if (!json_parser_load_from_data(parser, data, gssize(size), &parse_error))
     return fail(std::string("invalid JSON body: ") + parse_error->message);
-  JsonNode *root = json_parser_get_root(parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT(root))
-    return fail("invalid JSON body: expected an object");
+  JsonNode* root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return fail("invalid JSON body: expected an object");
   return json_node_get_object(root);
 }
 
-} // namespace emu
+}  // namespace emu

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // kling-emulator: command line, start-up and shutdown. The servers live in
 // api_server.cpp and cdn_server.cpp, the video generation in video_maker.cpp.
 #include "api_server.h"
@@ -9,9 +10,9 @@
 #include "task_store.h"
 #include "video_maker.h"
 
-#include <gst/gst.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
+#include <gst/gst.h>
 
 #include <cmath>
 #include <csignal>
@@ -44,51 +45,44 @@ constexpr char kSummary[] =
     "requested duration (1280x720, 720x1280 or 960x960) showing the prompt\n"
     "(with an AAC tone for kwaivgi/kling-v2.6-t2v-audio).";
 
-bool parse_pair(const char *text, char separator, std::string *first, std::string *second)
-{
-  const char *at = text ? strchr(text, separator) : nullptr;
-  if (!at || at == text || !at[1])
-    return false;
+bool parse_pair(const char* text, char separator, std::string* first, std::string* second) {
+  const char* at = text ? strchr(text, separator) : nullptr;
+  if (!at || at == text || !at[1]) return false;
   first->assign(text, size_t(at - text));
   second->assign(at + 1);
   return true;
 }
 
-bool parse_int(const std::string &text, int64_t min, int64_t max, int64_t *out)
-{
+bool parse_int(const std::string& text, int64_t min, int64_t max, int64_t* out) {
   gint64 value = 0;
-  if (!g_ascii_string_to_signed(text.c_str(), 10, min, max, &value, nullptr))
-    return false;
+  if (!g_ascii_string_to_signed(text.c_str(), 10, min, max, &value, nullptr)) return false;
   *out = value;
   return true;
 }
 
-gboolean on_signal(gpointer loop)
-{
-  g_main_loop_quit(static_cast<GMainLoop *>(loop));
+gboolean on_signal(gpointer loop) {
+  g_main_loop_quit(static_cast<GMainLoop*>(loop));
   return G_SOURCE_CONTINUE;
 }
 
-void remove_tree(const std::string &dir)
-{
+void remove_tree(const std::string& dir) {
   g_autoptr(GDir) handle = g_dir_open(dir.c_str(), 0, nullptr);
-  if (!handle)
-    return;
-  while (const char *name = g_dir_read_name(handle)) {
-    g_autofree char *path = g_build_filename(dir.c_str(), name, NULL);
+  if (!handle) return;
+  while (const char* name = g_dir_read_name(handle)) {
+    g_autofree char* path = g_build_filename(dir.c_str(), name, NULL);
     g_unlink(path);
   }
   g_rmdir(dir.c_str());
 }
 
-} // namespace
+}  // namespace
 
-int main(int argc, char **argv)
-{
+int main(int argc, char** argv) {
   emu::Config config;
   g_autofree char *host = nullptr, *cdn_host = nullptr, *api_key = nullptr, *video_file = nullptr;
   g_autofree char *storage_host = nullptr, *key_role = nullptr;
-  g_autofree char *output_dir = nullptr, *request_log = nullptr, *fail_task = nullptr, *cut_downloads = nullptr;
+  g_autofree char *output_dir = nullptr, *request_log = nullptr, *fail_task = nullptr,
+                  *cut_downloads = nullptr;
   gboolean allow_remote = FALSE, moov_at_end = FALSE, expire_outputs = FALSE, hang_submit = FALSE;
   gboolean hang_polls = FALSE, processing_5004 = FALSE;
   int storage_port = 0, sync_timeout_ms = config.sync_timeout_ms;
@@ -99,40 +93,90 @@ int main(int argc, char **argv)
   gboolean no_models = FALSE, fail_models = FALSE;
 
   const GOptionEntry entries[] = {
-      {"host", 0, 0, G_OPTION_ARG_STRING, &host, "API address to bind (default 127.0.0.1; loopback only unless --allow-remote)", "ADDR"},
+      {"host", 0, 0, G_OPTION_ARG_STRING, &host,
+       "API address to bind (default 127.0.0.1; loopback only unless --allow-remote)", "ADDR"},
       {"port", 0, 0, G_OPTION_ARG_INT, &port, "API port (default 0: a free port)", "N"},
-      {"cdn-host", 0, 0, G_OPTION_ARG_STRING, &cdn_host, "CDN (output files) address to bind (default 127.0.0.1)", "ADDR"},
+      {"cdn-host", 0, 0, G_OPTION_ARG_STRING, &cdn_host,
+       "CDN (output files) address to bind (default 127.0.0.1)", "ADDR"},
       {"cdn-port", 0, 0, G_OPTION_ARG_INT, &cdn_port, "CDN port (default 0: a free port)", "N"},
-      {"storage-host", 0, 0, G_OPTION_ARG_STRING, &storage_host, "Storage origin (uploads) address to bind (default 127.0.0.1)", "ADDR"},
-      {"storage-port", 0, 0, G_OPTION_ARG_INT, &storage_port, "Storage origin port (default 0: a free port)", "N"},
-      {"allow-remote", 0, 0, G_OPTION_ARG_NONE, &allow_remote, "Allow --host/--cdn-host/--storage-host to be non-loopback addresses", nullptr},
-      {"api-key", 0, 0, G_OPTION_ARG_STRING, &api_key, "The only API key accepted as 'Authorization: Bearer KEY' (default emulator-key)", "KEY"},
-      {"latency-ms", 0, 0, G_OPTION_ARG_INT, &latency_ms, "Time from submit to completed/failed (default 3000); 'created' for the first quarter, then 'processing'", "MS"},
-      {"video-file", 0, 0, G_OPTION_ARG_FILENAME, &video_file, "Serve this file, as is, as every output instead of generating one (fast tests, benchmarks)", "PATH"},
-      {"video-scale", 0, 0, G_OPTION_ARG_INT, &video_scale, "Divide the generated width and height by N (default 1); for fast tests", "N"},
-      {"moov-at-end", 0, 0, G_OPTION_ARG_NONE, &moov_at_end, "Generate MP4s with the moov atom at the end (default: faststart, moov first)", nullptr},
-      {"output-dir", 0, 0, G_OPTION_ARG_FILENAME, &output_dir, "Keep generated videos in DIR (default: a temporary directory removed at exit)", "DIR"},
-      {"request-log", 0, 0, G_OPTION_ARG_FILENAME, &request_log, "Append one JSON line per request received by any of the three servers to FILE (truncated at start)", "FILE"},
-      {"fail-submits-429", 0, 0, G_OPTION_ARG_INT, &fail_submits_429, "Fault: answer the first N authorized submits 429 with Retry-After (no task created)", "N"},
-      {"retry-after", 0, 0, G_OPTION_ARG_INT, &retry_after, "Retry-After seconds sent with those 429s (default 1)", "S"},
-      {"fail-polls-500", 0, 0, G_OPTION_ARG_INT, &fail_polls_500, "Fault: answer the first N authorized polls 500 with an error envelope", "N"},
-      {"fail-polls-502", 0, 0, G_OPTION_ARG_INT, &fail_polls_502, "Fault: answer the first N polls 502 with an HTML gateway page (before auth, like a gateway)", "N"},
-      {"fail-task", 0, 0, G_OPTION_ARG_STRING, &fail_task, "Fault: every task ends 'failed' with data.code=CODE and data.error=MESSAGE (HTTP 200)", "CODE:MESSAGE"},
-      {"cut-downloads", 0, 0, G_OPTION_ARG_STRING, &cut_downloads, "Fault: the first N output GETs send the full Content-Length but close after K body bytes", "N:K"},
-      {"expire-outputs", 0, 0, G_OPTION_ARG_NONE, &expire_outputs, "Fault: output URLs answer 404 (expired)", nullptr},
-      {"hang-submit", 0, 0, G_OPTION_ARG_NONE, &hang_submit, "Fault: never answer submits (the connection stays open)", nullptr},
-      {"hang-polls", 0, 0, G_OPTION_ARG_NONE, &hang_polls, "Fault: never answer polls (the connection stays open)", nullptr},
-      {"processing-5004", 0, 0, G_OPTION_ARG_NONE, &processing_5004, "Fault: while processing, polls carry data.code=5004 (sync wait timed out; keep polling)", nullptr},
-      {"sync-timeout-ms", 0, 0, G_OPTION_ARG_INT, &sync_timeout_ms, "enable_sync_mode: the longest a submit's reply waits for the final status before answering 'processing' with code 5004 (default 60000)", "MS"},
-      {"key-role", 0, 0, G_OPTION_ARG_STRING, &key_role, "Fault: the key was made by a member of role ROLE, which may read but not create predictions or upload: 403 with error_code PERMISSION_DENIED", "ROLE"},
-      {"price", 0, 0, G_OPTION_ARG_DOUBLE, &price, "Every model's base price in US dollars per 5 s (default: each model's own, e.g. 1.30)", "USD"},
-      {"no-price", 0, 0, G_OPTION_ARG_NONE, &no_price, "POST /api/v3/model/price answers 404 (an API without quotes)", nullptr},
-      {"fail-price", 0, 0, G_OPTION_ARG_NONE, &fail_price, "Fault: POST /api/v3/model/price answers 500 with an error envelope", nullptr},
-      {"balance", 0, 0, G_OPTION_ARG_DOUBLE, &balance, "The account's starting credit in US dollars (default 100); each accepted submit costs its price, a failed task is refunded; when given, a submit costing more than the balance gets 402", "USD"},
-      {"no-balance", 0, 0, G_OPTION_ARG_NONE, &no_balance, "GET /api/v3/balance answers 404 (and submits are not checked against the credit)", nullptr},
-      {"fail-balance", 0, 0, G_OPTION_ARG_NONE, &fail_balance, "Fault: GET /api/v3/balance answers 500 with an error envelope", nullptr},
-      {"no-models", 0, 0, G_OPTION_ARG_NONE, &no_models, "GET /api/v3/models answers 404 (submits are still checked against the catalogue)", nullptr},
-      {"fail-models", 0, 0, G_OPTION_ARG_NONE, &fail_models, "Fault: GET /api/v3/models answers 500 with an error envelope", nullptr},
+      {"storage-host", 0, 0, G_OPTION_ARG_STRING, &storage_host,
+       "Storage origin (uploads) address to bind (default 127.0.0.1)", "ADDR"},
+      {"storage-port", 0, 0, G_OPTION_ARG_INT, &storage_port,
+       "Storage origin port (default 0: a free port)", "N"},
+      {"allow-remote", 0, 0, G_OPTION_ARG_NONE, &allow_remote,
+       "Allow --host/--cdn-host/--storage-host to be non-loopback addresses", nullptr},
+      {"api-key", 0, 0, G_OPTION_ARG_STRING, &api_key,
+       "The only API key accepted as 'Authorization: Bearer KEY' (default emulator-key)", "KEY"},
+      {"latency-ms", 0, 0, G_OPTION_ARG_INT, &latency_ms,
+       "Time from submit to completed/failed (default 3000); 'created' for the first quarter, then "
+       "'processing'",
+       "MS"},
+      {"video-file", 0, 0, G_OPTION_ARG_FILENAME, &video_file,
+       "Serve this file, as is, as every output instead of generating one (fast tests, benchmarks)",
+       "PATH"},
+      {"video-scale", 0, 0, G_OPTION_ARG_INT, &video_scale,
+       "Divide the generated width and height by N (default 1); for fast tests", "N"},
+      {"moov-at-end", 0, 0, G_OPTION_ARG_NONE, &moov_at_end,
+       "Generate MP4s with the moov atom at the end (default: faststart, moov first)", nullptr},
+      {"output-dir", 0, 0, G_OPTION_ARG_FILENAME, &output_dir,
+       "Keep generated videos in DIR (default: a temporary directory removed at exit)", "DIR"},
+      {"request-log", 0, 0, G_OPTION_ARG_FILENAME, &request_log,
+       "Append one JSON line per request received by any of the three servers to FILE (truncated "
+       "at start)",
+       "FILE"},
+      {"fail-submits-429", 0, 0, G_OPTION_ARG_INT, &fail_submits_429,
+       "Fault: answer the first N authorized submits 429 with Retry-After (no task created)", "N"},
+      {"retry-after", 0, 0, G_OPTION_ARG_INT, &retry_after,
+       "Retry-After seconds sent with those 429s (default 1)", "S"},
+      {"fail-polls-500", 0, 0, G_OPTION_ARG_INT, &fail_polls_500,
+       "Fault: answer the first N authorized polls 500 with an error envelope", "N"},
+      {"fail-polls-502", 0, 0, G_OPTION_ARG_INT, &fail_polls_502,
+       "Fault: answer the first N polls 502 with an HTML gateway page (before auth, like a "
+       "gateway)",
+       "N"},
+      {"fail-task", 0, 0, G_OPTION_ARG_STRING, &fail_task,
+       "Fault: every task ends 'failed' with data.code=CODE and data.error=MESSAGE (HTTP 200)",
+       "CODE:MESSAGE"},
+      {"cut-downloads", 0, 0, G_OPTION_ARG_STRING, &cut_downloads,
+       "Fault: the first N output GETs send the full Content-Length but close after K body bytes",
+       "N:K"},
+      {"expire-outputs", 0, 0, G_OPTION_ARG_NONE, &expire_outputs,
+       "Fault: output URLs answer 404 (expired)", nullptr},
+      {"hang-submit", 0, 0, G_OPTION_ARG_NONE, &hang_submit,
+       "Fault: never answer submits (the connection stays open)", nullptr},
+      {"hang-polls", 0, 0, G_OPTION_ARG_NONE, &hang_polls,
+       "Fault: never answer polls (the connection stays open)", nullptr},
+      {"processing-5004", 0, 0, G_OPTION_ARG_NONE, &processing_5004,
+       "Fault: while processing, polls carry data.code=5004 (sync wait timed out; keep polling)",
+       nullptr},
+      {"sync-timeout-ms", 0, 0, G_OPTION_ARG_INT, &sync_timeout_ms,
+       "enable_sync_mode: the longest a submit's reply waits for the final status before answering "
+       "'processing' with code 5004 (default 60000)",
+       "MS"},
+      {"key-role", 0, 0, G_OPTION_ARG_STRING, &key_role,
+       "Fault: the key was made by a member of role ROLE, which may read but not create "
+       "predictions or upload: 403 with error_code PERMISSION_DENIED",
+       "ROLE"},
+      {"price", 0, 0, G_OPTION_ARG_DOUBLE, &price,
+       "Every model's base price in US dollars per 5 s (default: each model's own, e.g. 1.30)",
+       "USD"},
+      {"no-price", 0, 0, G_OPTION_ARG_NONE, &no_price,
+       "POST /api/v3/model/price answers 404 (an API without quotes)", nullptr},
+      {"fail-price", 0, 0, G_OPTION_ARG_NONE, &fail_price,
+       "Fault: POST /api/v3/model/price answers 500 with an error envelope", nullptr},
+      {"balance", 0, 0, G_OPTION_ARG_DOUBLE, &balance,
+       "The account's starting credit in US dollars (default 100); each accepted submit costs its "
+       "price, a failed task is refunded; when given, a submit costing more than the balance gets "
+       "402",
+       "USD"},
+      {"no-balance", 0, 0, G_OPTION_ARG_NONE, &no_balance,
+       "GET /api/v3/balance answers 404 (and submits are not checked against the credit)", nullptr},
+      {"fail-balance", 0, 0, G_OPTION_ARG_NONE, &fail_balance,
+       "Fault: GET /api/v3/balance answers 500 with an error envelope", nullptr},
+      {"no-models", 0, 0, G_OPTION_ARG_NONE, &no_models,
+       "GET /api/v3/models answers 404 (submits are still checked against the catalogue)", nullptr},
+      {"fail-models", 0, 0, G_OPTION_ARG_NONE, &fail_models,
+       "Fault: GET /api/v3/models answers 500 with an error envelope", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
 
@@ -146,33 +190,26 @@ int main(int argc, char **argv)
     return 2;
   }
 
-  auto fail = [](const std::string &message) {
+  auto fail = [](const std::string& message) {
     g_printerr("kling-emulator: %s\n", message.c_str());
     return 2;
   };
 
-  if (host)
-    config.host = host;
-  if (cdn_host)
-    config.cdn_host = cdn_host;
-  if (storage_host)
-    config.storage_host = storage_host;
+  if (host) config.host = host;
+  if (cdn_host) config.cdn_host = cdn_host;
+  if (storage_host) config.storage_host = storage_host;
   config.storage_port = storage_port;
   config.sync_timeout_ms = sync_timeout_ms;
-  if (key_role)
-    config.key_role = key_role;
+  if (key_role) config.key_role = key_role;
   config.port = port;
   config.cdn_port = cdn_port;
   config.allow_remote = allow_remote;
-  if (api_key)
-    config.api_key = api_key;
+  if (api_key) config.api_key = api_key;
   config.latency_ms = latency_ms;
-  if (video_file)
-    config.video_file = video_file;
+  if (video_file) config.video_file = video_file;
   config.video_scale = video_scale;
   config.moov_at_end = moov_at_end;
-  if (request_log)
-    config.request_log = request_log;
+  if (request_log) config.request_log = request_log;
   config.fail_submits_429 = fail_submits_429;
   config.retry_after_s = retry_after;
   config.fail_polls_500 = fail_polls_500;
@@ -181,8 +218,7 @@ int main(int argc, char **argv)
   config.hang_submit = hang_submit;
   config.hang_polls = hang_polls;
   config.processing_5004 = processing_5004;
-  if (!std::isnan(price))
-    config.price = price;
+  if (!std::isnan(price)) config.price = price;
   config.no_price = no_price;
   config.fail_price = fail_price;
   if (!std::isnan(balance)) {
@@ -194,25 +230,28 @@ int main(int argc, char **argv)
   config.no_models = no_models;
   config.fail_models = fail_models;
 
-  if (port < 0 || port > 65535 || cdn_port < 0 || cdn_port > 65535 || storage_port < 0 || storage_port > 65535)
+  if (port < 0 || port > 65535 || cdn_port < 0 || cdn_port > 65535 || storage_port < 0 ||
+      storage_port > 65535)
     return fail("--port, --cdn-port and --storage-port must be 0..65535");
-  if (sync_timeout_ms < 0)
-    return fail("--sync-timeout-ms must be >= 0");
-  if (key_role && !*key_role)
-    return fail("--key-role must not be empty");
-  if (latency_ms < 0 || video_scale < 1 || retry_after < 0 || fail_submits_429 < 0 || fail_polls_500 < 0 ||
-      fail_polls_502 < 0)
-    return fail("--latency-ms, --retry-after and the fault counts must be >= 0, --video-scale >= 1");
-  if ((config.price && !(*config.price >= 0 && *config.price < 1e6)) || (!std::isnan(balance) && !(balance > -1e9 && balance < 1e9)))
+  if (sync_timeout_ms < 0) return fail("--sync-timeout-ms must be >= 0");
+  if (key_role && !*key_role) return fail("--key-role must not be empty");
+  if (latency_ms < 0 || video_scale < 1 || retry_after < 0 || fail_submits_429 < 0 ||
+      fail_polls_500 < 0 || fail_polls_502 < 0)
+    return fail(
+        "--latency-ms, --retry-after and the fault counts must be >= 0, --video-scale >= 1");
+  if ((config.price && !(*config.price >= 0 && *config.price < 1e6)) ||
+      (!std::isnan(balance) && !(balance > -1e9 && balance < 1e9)))
     return fail("--price must be 0..1000000 and --balance a number");
-  if (config.api_key.empty())
-    return fail("--api-key must not be empty");
+  if (config.api_key.empty()) return fail("--api-key must not be empty");
   if (!allow_remote && !emu::is_loopback_host(config.host))
-    return fail("--host " + config.host + " is not a loopback address (pass --allow-remote to bind it)");
+    return fail("--host " + config.host +
+                " is not a loopback address (pass --allow-remote to bind it)");
   if (!allow_remote && !emu::is_loopback_host(config.cdn_host))
-    return fail("--cdn-host " + config.cdn_host + " is not a loopback address (pass --allow-remote to bind it)");
+    return fail("--cdn-host " + config.cdn_host +
+                " is not a loopback address (pass --allow-remote to bind it)");
   if (!allow_remote && !emu::is_loopback_host(config.storage_host))
-    return fail("--storage-host " + config.storage_host + " is not a loopback address (pass --allow-remote to bind it)");
+    return fail("--storage-host " + config.storage_host +
+                " is not a loopback address (pass --allow-remote to bind it)");
   if (fail_task) {
     std::string code, message;
     int64_t value = 0;
@@ -240,9 +279,8 @@ int main(int argc, char **argv)
       return fail(std::string("cannot create --output-dir ") + output_dir);
     config.output_dir = output_dir;
   } else if (config.video_file.empty()) {
-    g_autofree char *dir = g_dir_make_tmp("kling-emulator-XXXXXX", &error);
-    if (!dir)
-      return fail(error->message);
+    g_autofree char* dir = g_dir_make_tmp("kling-emulator-XXXXXX", &error);
+    if (!dir) return fail(error->message);
     config.output_dir = dir;
     temporary_output_dir = true;
   }
@@ -253,8 +291,7 @@ int main(int argc, char **argv)
   int status = 0;
   {
     emu::RequestLog log;
-    if (!log.open(config.request_log, &error))
-      return fail(error->message);
+    if (!log.open(config.request_log, &error)) return fail(error->message);
     emu::TaskStore tasks(config);
     emu::VideoMaker videos;
     emu::StorageServer storage(config, log);
@@ -281,7 +318,6 @@ int main(int argc, char **argv)
     }
     videos.stop_all();
   }
-  if (temporary_output_dir)
-    remove_tree(config.output_dir);
+  if (temporary_output_dir) remove_tree(config.output_dir);
   return status;
 }

@@ -1,49 +1,44 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // kling-emulator: request log writer.
 #include "request_log.h"
 
 #include "json_text.h"
 
-#include <json-glib/json-glib.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 
 #include <cerrno>
 
 namespace emu {
 
-RequestLog::~RequestLog()
-{
-  if (file_)
-    fclose(file_);
+RequestLog::~RequestLog() {
+  if (file_) fclose(file_);
 }
 
-bool RequestLog::open(const std::string &path, GError **error)
-{
-  if (path.empty())
-    return true;
+bool RequestLog::open(const std::string& path, GError** error) {
+  if (path.empty()) return true;
   file_ = g_fopen(path.c_str(), "w");
   if (!file_) {
     int saved = errno;
-    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "cannot open %s: %s", path.c_str(),
-                g_strerror(saved));
+    g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(saved), "cannot open %s: %s",
+                path.c_str(), g_strerror(saved));
     return false;
   }
   return true;
 }
 
-void RequestLog::write(const char *server, SoupServerMessage *msg, int status)
-{
-  if (!file_)
-    return;
-  GUri *uri = soup_server_message_get_uri(msg);
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers(msg);
-  const char *auth = soup_message_headers_get_one(headers, "Authorization");
-  const char *range = soup_message_headers_get_one(headers, "Range");
-  SoupMessageBody *body = soup_server_message_get_request_body(msg);
+void RequestLog::write(const char* server, SoupServerMessage* msg, int status) {
+  if (!file_) return;
+  GUri* uri = soup_server_message_get_uri(msg);
+  SoupMessageHeaders* headers = soup_server_message_get_request_headers(msg);
+  const char* auth = soup_message_headers_get_one(headers, "Authorization");
+  const char* range = soup_message_headers_get_one(headers, "Range");
+  SoupMessageBody* body = soup_server_message_get_request_body(msg);
   g_autoptr(GBytes) bytes = body ? soup_message_body_flatten(body) : nullptr;
   gsize size = 0;
-  const char *data = bytes ? static_cast<const char *>(g_bytes_get_data(bytes, &size)) : nullptr;
+  const char* data = bytes ? static_cast<const char*>(g_bytes_get_data(bytes, &size)) : nullptr;
   // Raw body as a JSON string; bytes that are not UTF-8 become U+FFFD.
-  g_autofree char *text = data ? g_utf8_make_valid(data, size) : g_strdup("");
+  g_autofree char* text = data ? g_utf8_make_valid(data, size) : g_strdup("");
 
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
@@ -69,13 +64,12 @@ void RequestLog::write(const char *server, SoupServerMessage *msg, int status)
   else
     json_builder_add_null_value(b);
   // Who is calling: WaveSpeed's clients send these attribution headers.
-  for (const char *header : {"X-Client-Name", "X-Client-Version", "X-Client-OS"}) {
-    g_autofree char *member = g_ascii_strdown(header, -1);
-    for (char *p = member; *p; p++)
-      if (*p == '-')
-        *p = '_';
+  for (const char* header : {"X-Client-Name", "X-Client-Version", "X-Client-OS"}) {
+    g_autofree char* member = g_ascii_strdown(header, -1);
+    for (char* p = member; *p; p++)
+      if (*p == '-') *p = '_';
     json_builder_set_member_name(b, member);
-    const char *value = soup_message_headers_get_one(headers, header);
+    const char* value = soup_message_headers_get_one(headers, header);
     if (value)
       json_builder_add_string_value(b, value);
     else
@@ -96,4 +90,4 @@ void RequestLog::write(const char *server, SoupServerMessage *msg, int status)
   fflush(file_);
 }
 
-} // namespace emu
+}  // namespace emu

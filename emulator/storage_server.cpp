@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // kling-emulator: the storage origin: upload tickets, PUTs and downloads.
 #include "storage_server.h"
 
@@ -12,8 +13,7 @@ namespace {
 constexpr char kTokenHeader[] = "X-Upload-Token";
 constexpr char kMediaPrefix[] = "/media/";
 
-std::string random_hex(int words)
-{
+std::string random_hex(int words) {
   std::string out;
   for (int i = 0; i < words; i++) {
     char part[9];
@@ -23,44 +23,39 @@ std::string random_hex(int words)
   return out;
 }
 
-} // namespace
+}  // namespace
 
-StorageServer::StorageServer(const Config &config, RequestLog &log) : config_(config), log_(log)
-{
+StorageServer::StorageServer(const Config& config, RequestLog& log) : config_(config), log_(log) {
   server_ = soup_server_new("server-header", "kling-emulator-storage ", NULL);
   soup_server_add_handler(server_, nullptr, on_request, this, nullptr);
 }
 
-StorageServer::~StorageServer()
-{
+StorageServer::~StorageServer() {
   soup_server_disconnect(server_);
   g_object_unref(server_);
-  for (auto &entry : objects_)
-    if (entry.second.bytes)
-      g_bytes_unref(entry.second.bytes);
+  for (auto& entry : objects_)
+    if (entry.second.bytes) g_bytes_unref(entry.second.bytes);
 }
 
-bool StorageServer::start(GError **error)
-{
+bool StorageServer::start(GError** error) {
   base_url_ = listen_on(server_, config_.storage_host, config_.storage_port, error);
   return !base_url_.empty();
 }
 
-std::string StorageServer::new_path(const std::string &filename, std::string *token)
-{
-  g_autofree char *base = g_path_get_basename(filename.empty() ? "upload" : filename.c_str());
-  const bool usable = base[0] && g_strcmp0(base, ".") && g_strcmp0(base, "/") && g_strcmp0(base, "..");
-  g_autofree char *escaped = g_uri_escape_string(usable ? base : "upload", nullptr, FALSE);
+std::string StorageServer::new_path(const std::string& filename, std::string* token) {
+  g_autofree char* base = g_path_get_basename(filename.empty() ? "upload" : filename.c_str());
+  const bool usable =
+      base[0] && g_strcmp0(base, ".") && g_strcmp0(base, "/") && g_strcmp0(base, "..");
+  g_autofree char* escaped = g_uri_escape_string(usable ? base : "upload", nullptr, FALSE);
   *token = random_hex(4);
   return kMediaPrefix + *token + "/" + escaped;
 }
 
-StorageServer::Ticket StorageServer::create_ticket(const std::string &filename, int64_t size,
-                                                   const std::string &content_type)
-{
+StorageServer::Ticket StorageServer::create_ticket(const std::string& filename, int64_t size,
+                                                   const std::string& content_type) {
   std::string token;
   const std::string path = new_path(filename, &token);
-  Object &object = objects_[token];
+  Object& object = objects_[token];
   object.token = token;
   object.content_type = content_type.empty() ? "application/octet-stream" : content_type;
   object.size = size;
@@ -72,11 +67,11 @@ StorageServer::Ticket StorageServer::create_ticket(const std::string &filename, 
   return ticket;
 }
 
-std::string StorageServer::store(const std::string &filename, const std::string &content_type, GBytes *bytes)
-{
+std::string StorageServer::store(const std::string& filename, const std::string& content_type,
+                                 GBytes* bytes) {
   std::string token;
   const std::string path = new_path(filename, &token);
-  Object &object = objects_[token];
+  Object& object = objects_[token];
   object.token = token;
   object.content_type = content_type.empty() ? "application/octet-stream" : content_type;
   object.size = int64_t(g_bytes_get_size(bytes));
@@ -84,28 +79,27 @@ std::string StorageServer::store(const std::string &filename, const std::string 
   return base_url_ + path;
 }
 
-void StorageServer::on_request(SoupServer *, SoupServerMessage *msg, const char *path, GHashTable *, gpointer self)
-{
-  static_cast<StorageServer *>(self)->handle(msg, path ? path : "/");
+void StorageServer::on_request(SoupServer*, SoupServerMessage* msg, const char* path, GHashTable*,
+                               gpointer self) {
+  static_cast<StorageServer*>(self)->handle(msg, path ? path : "/");
 }
 
-void StorageServer::reply(SoupServerMessage *msg, int status, const char *content_type, const std::string &body)
-{
+void StorageServer::reply(SoupServerMessage* msg, int status, const char* content_type,
+                          const std::string& body) {
   log_.write("storage", msg, status);
   soup_server_message_set_status(msg, guint(status), nullptr);
   soup_server_message_set_response(msg, content_type, SOUP_MEMORY_COPY, body.data(), body.size());
 }
 
-void StorageServer::reply_s3_error(SoupServerMessage *msg, int status, const char *code, const std::string &message)
-{
-  g_autofree char *escaped = g_markup_escape_text(message.c_str(), -1);
+void StorageServer::reply_s3_error(SoupServerMessage* msg, int status, const char* code,
+                                   const std::string& message) {
+  g_autofree char* escaped = g_markup_escape_text(message.c_str(), -1);
   reply(msg, status, "application/xml",
-        std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>") + code + "</Code><Message>" +
-            escaped + "</Message></Error>\n");
+        std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>") + code +
+            "</Code><Message>" + escaped + "</Message></Error>\n");
 }
 
-void StorageServer::handle(SoupServerMessage *msg, const std::string &path)
-{
+void StorageServer::handle(SoupServerMessage* msg, const std::string& path) {
   const std::string method = soup_server_message_get_method(msg);
   // /media/<token>/<name>: the token names the object (the name is for people, and may
   // arrive escaped or not).
@@ -115,45 +109,49 @@ void StorageServer::handle(SoupServerMessage *msg, const std::string &path)
                 ? objects_.find(path.substr(prefix, slash - prefix))
                 : objects_.end();
   if (it == objects_.end())
-    return reply_s3_error(msg, SOUP_STATUS_NOT_FOUND, "NoSuchKey", "The specified key does not exist.");
-  Object &object = it->second;
-  SoupMessageHeaders *headers = soup_server_message_get_request_headers(msg);
+    return reply_s3_error(msg, SOUP_STATUS_NOT_FOUND, "NoSuchKey",
+                          "The specified key does not exist.");
+  Object& object = it->second;
+  SoupMessageHeaders* headers = soup_server_message_get_request_headers(msg);
 
   if (method == "PUT") {
     // The storage host is not the API: a bearer key sent here has leaked.
     if (soup_message_headers_get_one(headers, "Authorization"))
-      return reply_s3_error(msg, SOUP_STATUS_FORBIDDEN, "AccessDenied",
-                            "Authorization header not allowed: upload with the ticket's headers only");
-    const char *token = soup_message_headers_get_one(headers, kTokenHeader);
-    const char *type = soup_message_headers_get_one(headers, "Content-Type");
-    if (g_strcmp0(token, object.token.c_str()) != 0 || g_strcmp0(type, object.content_type.c_str()) != 0)
-      return reply_s3_error(msg, SOUP_STATUS_FORBIDDEN, "SignatureDoesNotMatch",
-                            std::string("The request must carry the ticket's headers: Content-Type: ") +
-                                object.content_type + " and " + kTokenHeader);
+      return reply_s3_error(
+          msg, SOUP_STATUS_FORBIDDEN, "AccessDenied",
+          "Authorization header not allowed: upload with the ticket's headers only");
+    const char* token = soup_message_headers_get_one(headers, kTokenHeader);
+    const char* type = soup_message_headers_get_one(headers, "Content-Type");
+    if (g_strcmp0(token, object.token.c_str()) != 0 ||
+        g_strcmp0(type, object.content_type.c_str()) != 0)
+      return reply_s3_error(
+          msg, SOUP_STATUS_FORBIDDEN, "SignatureDoesNotMatch",
+          std::string("The request must carry the ticket's headers: Content-Type: ") +
+              object.content_type + " and " + kTokenHeader);
     g_autoptr(GBytes) body = soup_message_body_flatten(soup_server_message_get_request_body(msg));
     if (object.size >= 0 && int64_t(g_bytes_get_size(body)) != object.size)
       return reply_s3_error(msg, SOUP_STATUS_BAD_REQUEST, "IncompleteBody",
-                            "The ticket announced " + std::to_string(object.size) + " bytes, the PUT sent " +
-                                std::to_string(g_bytes_get_size(body)));
-    if (object.bytes)
-      g_bytes_unref(object.bytes);
+                            "The ticket announced " + std::to_string(object.size) +
+                                " bytes, the PUT sent " + std::to_string(g_bytes_get_size(body)));
+    if (object.bytes) g_bytes_unref(object.bytes);
     object.bytes = g_bytes_ref(body);
     return reply(msg, SOUP_STATUS_OK, "text/plain", "");
   }
 
   if (method != "GET" && method != "HEAD")
-    return reply_s3_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "MethodNotAllowed", "Use GET, HEAD or PUT.");
+    return reply_s3_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "MethodNotAllowed",
+                          "Use GET, HEAD or PUT.");
   if (!object.bytes)
-    return reply_s3_error(msg, SOUP_STATUS_NOT_FOUND, "NoSuchKey", "The specified key does not exist.");
+    return reply_s3_error(msg, SOUP_STATUS_NOT_FOUND, "NoSuchKey",
+                          "The specified key does not exist.");
   log_.write("storage", msg, SOUP_STATUS_OK);
   soup_server_message_set_status(msg, SOUP_STATUS_OK, nullptr);
-  SoupMessageHeaders *response = soup_server_message_get_response_headers(msg);
+  SoupMessageHeaders* response = soup_server_message_get_response_headers(msg);
   soup_message_headers_replace(response, "Content-Type", object.content_type.c_str());
   soup_message_headers_set_content_length(response, goffset(g_bytes_get_size(object.bytes)));
-  if (method == "HEAD")
-    return;
+  if (method == "HEAD") return;
   soup_message_body_append_bytes(soup_server_message_get_response_body(msg), object.bytes);
   soup_message_body_complete(soup_server_message_get_response_body(msg));
 }
 
-} // namespace emu
+}  // namespace emu

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // kling-emulator: the tasks submitted so far and the status each one shows.
 //
 // The status is derived from clocks at read time (created -> processing ->
@@ -42,28 +43,28 @@ struct TaskView {
 };
 
 class TaskStore {
-public:
-  explicit TaskStore(const Config &config) : config_(config) {}
+ public:
+  explicit TaskStore(const Config& config) : config_(config) {}
 
   // Registers a task and returns its id (32 lowercase hex digits).
-  std::string create(const TaskRequest &request);
+  std::string create(const TaskRequest& request);
 
   // Generation threads report here.
-  void set_output(const std::string &id, const std::string &path);
+  void set_output(const std::string& id, const std::string& path);
   // A failure shown once the latency has passed: data.code = code, data.error = message.
-  void set_generation_error(const std::string &id, int code, const std::string &message);
+  void set_generation_error(const std::string& id, int code, const std::string& message);
 
   // Marks the task deleted (polls then show "deleted", its output is gone);
   // false if unknown or already deleted.
-  bool remove(const std::string &id);
+  bool remove(const std::string& id);
 
   // The task as seen now; nullopt if unknown.
-  std::optional<TaskView> view(const std::string &id) const;
+  std::optional<TaskView> view(const std::string& id) const;
 
   // What the tasks cost so far: the prices of every task not failed (deleted ones included).
   double charged() const;
 
-private:
+ private:
   struct Task {
     TaskRequest request;
     std::string created_at;
@@ -76,11 +77,11 @@ private:
   };
 
   // The status part of a view (status, code, error, inference, output), now.
-  void fill_status(const Task &task, TaskView *view) const;
+  void fill_status(const Task& task, TaskView* view) const;
 
-  const Config &config_;
+  const Config& config_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Task>> tasks_;
 };
 
-} // namespace emu
+}  // namespace emu

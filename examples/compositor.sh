@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Generate two clips (two prompts, two tasks, generated at the same time) and put
 # them side by side with compositor, encoded to H.264 in an MP4.
 #

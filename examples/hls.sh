@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Generate a clip with klingsrc and cut it into HLS: MPEG-TS segments and a
 # playlist in a folder, ready for any HTTP server (no re-encoding).
 #

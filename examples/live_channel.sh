@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # A 24/7 channel from a playlist file: klinglivesrc generates each line's clip
 # ahead and plays them back to back (a slate while the first one generates, the
 # last clip looped while nothing new is ready); H.264 in FLV to an RTMP server.

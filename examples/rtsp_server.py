@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """An RTSP server whose channel is klinglivesrc: clients get frames at once
 (the slate while the first clip generates), then the clips back to back.
 

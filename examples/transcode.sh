@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Generate a clip with klingsrc and re-encode it into a file:
 # .mp4 gets H.264 (x264enc) in MP4, .webm gets VP9 (vp9enc) in WebM.
 #

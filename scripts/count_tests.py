@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Counts test results from meson testlog.json files (one per build): every TAP
 subtest, and every plain (exit-code) test as one. Prints `N passed, N failed`."""
 import json

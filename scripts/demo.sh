@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Quick start (issue 3): generate one clip with klingsrc and write it as an MP4.
 #
 #   ./scripts/demo.sh [-d 5|10] [-a 16:9|9:16|1:1] [-o FILE] "PROMPT"

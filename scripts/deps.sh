@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The Debian bookworm packages gst-kling needs to build, test and run the demo.
 # Sourced by the scripts: `install_deps` installs what is missing, `setup_and_build` builds.
 KLING_DEB_PACKAGES=(
@@ -9,7 +10,7 @@ KLING_DEB_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-ges-1.0 gir1.2-gst-rtsp-server-1.0
-  fonts-dejavu-core curl
+  fonts-dejavu-core curl clang-format
   nodejs npm
 )
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Fuzzes the API reply parser (kling::api::parse_reply, parse_retry_after) with
 # clang's libFuzzer + ASan + UBSan for a bounded time.
 #   scripts/fuzz.sh [SECONDS]      default 60
@@ -24,14 +25,14 @@ mkdir -p "$OUT/corpus"
 cp -n tests/fuzz/corpus/* "$OUT/corpus/"
 
 # The target needs api_client.cpp and request.cpp; link the whole GStreamer-free
-# core (every .cpp of gst-plugin/src/core) so that whatever they come to call is there.
-mapfile -t CORE_SOURCES < <(ls gst-plugin/src/core/*.cpp)
+# core (every .cpp below gst-plugin/src/core) so that whatever they come to call is there.
+mapfile -t CORE_SOURCES < <(find gst-plugin/src/core -name '*.cpp' | sort)
 echo "==> building the fuzzer with ${CORE_SOURCES[*]}"
 
 # shellcheck disable=SC2046
 "$CXX" -std=c++17 -g -O1 -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -Igst-plugin/src/core $(pkg-config --cflags glib-2.0 gio-2.0 json-glib-1.0 libsoup-3.0) \
+  -Igst-plugin/src $(pkg-config --cflags glib-2.0 gio-2.0 json-glib-1.0 libsoup-3.0) \
   tests/fuzz/fuzz_parse_reply.cpp "${CORE_SOURCES[@]}" \
   $(pkg-config --libs glib-2.0 gio-2.0 json-glib-1.0 libsoup-3.0) -pthread \
   -o "$OUT/fuzz-parse-reply"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Builds the project with AddressSanitizer + UndefinedBehaviorSanitizer in
 # build-asan and runs the whole meson test suite there (a CI step).
 #   scripts/sanitize.sh [meson test args...]      e.g. scripts/sanitize.sh klingsrc

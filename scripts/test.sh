@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs what the build needs, builds, runs the whole suite, then again under
 # ASan+UBSan, the element suites under TSan and a few element cases under
 # valgrind, and ends with one line `N passed, N failed` counting all of them
@@ -8,9 +9,9 @@ cd "$(dirname "$0")/.."
 source scripts/deps.sh
 install_deps --always-update
 
-# WaveSpeed's JavaScript SDK for the `sdk` suite (tests/sdk/package-lock.json pins it).
-echo "==> npm ci in tests/sdk"
-(cd tests/sdk && npm ci --ignore-scripts --no-audit --no-fund)
+# WaveSpeed's JavaScript SDK for the `sdk` suite (tests/e2e/sdk/package-lock.json pins it).
+echo "==> npm ci in tests/e2e/sdk"
+(cd tests/e2e/sdk && npm ci --ignore-scripts --no-audit --no-fund)
 
 BUILD=${BUILD_DIR:-build}
 setup_and_build "$BUILD" -Dtests=enabled

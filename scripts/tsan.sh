@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Builds the project with ThreadSanitizer in build-tsan and runs the core's
 # and the elements' suites there (a CI step). Fails on a failed test or on any
 # ThreadSanitizer report.
 #   scripts/tsan.sh [meson test args...]      e.g. scripts/tsan.sh klingsrc
 # Extra `meson setup` options: TSAN_SETUP_ARGS="-Demulator=disabled".
-# tests/tsan.supp silences only races inside the uninstrumented GLib/GStreamer
+# tests/support/tsan.supp silences only races inside the uninstrumented GLib/GStreamer
 # libraries (each entry says why); nothing of gst-kling's own code belongs there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +29,9 @@ setup_and_build "$BUILD" "${SETUP_ARGS[@]}"
 # programs, not instrumented) nor klinglivesrc-memory (100 clips, for RSS).
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
-  suites=(api-client download-store cacheperf refetch generation money catalog accept12 identity
-          klingsrc hardening review accept13 app-thread klingsrc-catalog money-element tls
+  suites=(api-client download-store video-cache range-refetch element-session pricing-and-ledger catalog
+          accept12 fingerprint
+          klingsrc hostile-servers review accept13 app-thread klingsrc-catalog one-charge tls
           klingsrc-emulator klingsrc-catalog-emulator klinglivesrc klinglivesrc-broadcast)
   # Only those this tree has (the emulator may be disabled).
   known=$(meson test -C "$BUILD" --list 2>/dev/null)
@@ -42,12 +44,12 @@ fi
 
 # GLib and GStreamer are not instrumented. What they hand between threads is
 # made visible two ways: the test programs see GLib's locks
-# (tests/tsan_glib_locks.cpp), and our own handoffs through GLib's thread pools
-# and reference counts say so (gst-plugin/src/handoff.h).
+# (tests/support/tsan_glib_locks.cpp), and our own handoffs through GLib's thread pools
+# and reference counts say so (gst-plugin/src/common/handoff.h).
 # ignore_noninstrumented_modules: a free() or memcpy() GLib makes on its own
 # memory is not ours to report (TSan's documented setting for uninstrumented
 # libraries); our code's accesses are all still checked.
-export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:ignore_noninstrumented_modules=1:second_deadlock_stack=1:history_size=4:suppressions=$PWD/tests/tsan.supp}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:ignore_noninstrumented_modules=1:second_deadlock_stack=1:history_size=4:suppressions=$PWD/tests/support/tsan.supp}
 # GLib's slice allocator recycles memory TSan cannot follow.
 export G_SLICE=always-malloc
 # Load the instrumented plugin in the instrumented test process, not in the

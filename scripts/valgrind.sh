@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs the main element tests under valgrind's memcheck and fails on a
 # definite leak or a memory error.
 #   scripts/valgrind.sh [TESTPATH...]     default: the happy paths plus one
 #                                         failure, one retry and one NULL-while-polling
 # Uses build/ (VALGRIND_BUILD_DIR to change it). GLib/GStreamer one-time
-# allocations are suppressed by tests/valgrind.supp and GLib's own glib.supp.
+# allocations are suppressed by tests/support/valgrind.supp and GLib's own glib.supp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -23,7 +24,7 @@ fi
 args=()
 for p in "${paths[@]}"; do args+=(-p "$p"); done
 
-supps=(--suppressions=tests/valgrind.supp)
+supps=(--suppressions=tests/support/valgrind.supp)
 glib_supp=/usr/share/glib-2.0/valgrind/glib.supp
 [ -f "$glib_supp" ] && supps+=(--suppressions="$glib_supp")
 
@@ -48,7 +49,7 @@ env GST_REGISTRY_UPDATE=no G_SLICE=always-malloc G_DEBUG=gc-friendly,fatal-criti
   valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
     --errors-for-leak-kinds=definite --error-exitcode=1 --num-callers=40 \
     --track-origins=yes "${supps[@]}" --log-file="$logfile" \
-    "$BUILD/tests/test-klingsrc" --tap "${args[@]}" > "$tap" || status=$?
+    "$BUILD/tests/klingsrc/test-klingsrc" --tap "${args[@]}" > "$tap" || status=$?
 cat "$tap"
 
 # The run as a meson test log line, for scripts/count_tests.py: every case, and

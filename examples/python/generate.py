@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Generate a video with klingsrc and save the MP4 the API made, byte for byte.
 
     python3 examples/python/generate.py PROMPT OUT.mp4 [PROPERTY=VALUE ...]

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """An app that queues prompts into klinglivesrc while it plays.
 
     examples/python/live_queue.py [--sink SINK] [--stdin] PROMPT... [-- PROPERTY=VALUE ...]

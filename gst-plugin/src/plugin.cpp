@@ -1,8 +1,9 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Plugin entry point: registers the elements, nothing else.
 #include <gst/gst.h>
 
-#include "gstklinglivesrc.h"
-#include "gstklingsrc.h"
+#include "klinglive/gstklinglivesrc.h"
+#include "klingsrc/gstklingsrc.h"
 
 static gboolean plugin_init(GstPlugin* plugin) {
   gboolean ok = GST_ELEMENT_REGISTER(klingsrc, plugin);

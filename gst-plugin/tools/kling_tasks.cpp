@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // kling-tasks: what this machine paid WaveSpeed for, read from the ledger the
 // klingsrc element writes, and a paid task's video fetched again by its id.
 //   kling-tasks list [-n N]        newest tasks first
@@ -14,11 +15,11 @@
 #include <cstring>
 #include <string>
 
-#include "download_store.h"
-#include "ledger.h"
-#include "money.h"
-#include "request.h"
-#include "task_runner.h"
+#include "core/ledger/ledger.h"
+#include "core/request/request.h"
+#include "core/storage/download_store.h"
+#include "core/task/task_runner.h"
+#include "core/wavespeed/pricing.h"
 
 namespace {
 
@@ -39,31 +40,31 @@ std::string excerpt(const std::string& text, long chars) {
   std::string one_line = text;
   for (char& c : one_line)
     if (c == '\n' || c == '\t') c = ' ';
-  if (g_utf8_strlen(one_line.c_str(), -1) <= chars)
-    return one_line;
+  if (g_utf8_strlen(one_line.c_str(), -1) <= chars) return one_line;
   const char* end = g_utf8_offset_to_pointer(one_line.c_str(), chars - 1);
   return std::string(one_line.c_str(), end) + "…";
 }
 
 std::unique_ptr<kling::Ledger> open_ledger(const std::string& path) {
   if (!g_file_test(path.c_str(), G_FILE_TEST_EXISTS)) {
-    fprintf(stderr, "kling-tasks: no ledger at %s (nothing was paid for with it yet)\n", path.c_str());
+    fprintf(stderr, "kling-tasks: no ledger at %s (nothing was paid for with it yet)\n",
+            path.c_str());
     return nullptr;
   }
   std::string error;
   auto ledger = kling::Ledger::open(path, &error);
-  if (!ledger)
-    fprintf(stderr, "kling-tasks: %s\n", error.c_str());
+  if (!ledger) fprintf(stderr, "kling-tasks: %s\n", error.c_str());
   return ledger;
 }
 
 int list(const std::string& path, long limit) {
   auto ledger = open_ledger(path);
-  if (!ledger)
-    return 1;
-  printf("%-19s  %-34s  %-30s  %-10s  %-9s  %s\n", "time", "task id", "model", "status", "quote", "prompt");
+  if (!ledger) return 1;
+  printf("%-19s  %-34s  %-30s  %-10s  %-9s  %s\n", "time", "task id", "model", "status", "quote",
+         "prompt");
   for (const auto& r : ledger->list(static_cast<size_t>(limit))) {
-    const std::string status = r.state == kling::Ledger::kSubmitted && !r.status.empty() ? r.status : r.state;
+    const std::string status =
+        r.state == kling::Ledger::kSubmitted && !r.status.empty() ? r.status : r.state;
     const std::string quote = r.quote ? kling::money::format(*r.quote, r.currency) : "-";
     printf("%-19s  %-34s  %-30s  %-10s  %-9s  %s%s\n", local_time(r.created).c_str(),
            r.task_id.empty() ? "(none)" : r.task_id.c_str(), r.model.c_str(), status.c_str(),
@@ -75,8 +76,7 @@ int list(const std::string& path, long limit) {
 
 int spent(const std::string& path) {
   auto ledger = open_ledger(path);
-  if (!ledger)
-    return 1;
+  if (!ledger) return 1;
   const int64_t now = g_get_real_time() / G_USEC_PER_SEC;
   kling::Request mine;
   mine.api_key = kling::resolve_api_key("");
@@ -125,8 +125,7 @@ int fetch(const std::string& path, const std::string& id, const std::string& out
   for (uint64_t offset = 0;;) {
     size_t length = 1 << 20;
     auto wait = store->wait_for(offset, &length, &error);
-    if (wait == kling::DownloadStore::Wait::Eos)
-      break;
+    if (wait == kling::DownloadStore::Wait::Eos) break;
     if (wait != kling::DownloadStore::Wait::Ready) {
       fprintf(stderr, "kling-tasks: %s\n", error.message.c_str());
       return 1;
@@ -136,12 +135,14 @@ int fetch(const std::string& path, const std::string& id, const std::string& out
   runner.stop();
   const std::string tmp = out + ".part";
   int fd = g_open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0 || !store->copy_to(fd) || fsync(fd) != 0 || close(fd) != 0 || g_rename(tmp.c_str(), out.c_str()) != 0) {
+  if (fd < 0 || !store->copy_to(fd) || fsync(fd) != 0 || close(fd) != 0 ||
+      g_rename(tmp.c_str(), out.c_str()) != 0) {
     fprintf(stderr, "kling-tasks: cannot write %s: %s\n", out.c_str(), g_strerror(errno));
     g_unlink(tmp.c_str());
     return 1;
   }
-  fprintf(stderr, "Wrote %" G_GUINT64_FORMAT " bytes of task %s to %s\n", store->have(), id.c_str(), out.c_str());
+  fprintf(stderr, "Wrote %" G_GUINT64_FORMAT " bytes of task %s to %s\n", store->have(), id.c_str(),
+          out.c_str());
   return 0;
 }
 
@@ -161,12 +162,10 @@ int main(int argc, char** argv) {
   const std::string command = argv[i++];
   if (command == "list") {
     long n = 50;
-    if (i + 1 < argc && strcmp(argv[i], "-n") == 0)
-      n = atol(argv[i + 1]);
+    if (i + 1 < argc && strcmp(argv[i], "-n") == 0) n = atol(argv[i + 1]);
     return list(ledger, n > 0 ? n : 50);
   }
-  if (command == "spent")
-    return spent(ledger);
+  if (command == "spent") return spent(ledger);
   if (command == "fetch" && i + 2 < argc && strcmp(argv[i + 1], "-o") == 0)
     return fetch(ledger, argv[i], argv[i + 2]);
   fputs(kUsage, stderr);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // libFuzzer target for the reply parser: every API reply is untrusted input.
 // The first two bytes pick the HTTP status (one of the statuses the API is
 // known to send, or any value up to 999), the rest is the body. The body is
@@ -8,12 +9,12 @@
 #include <string>
 #include <string_view>
 
-#include "api_client.h"
+#include "core/wavespeed/api_client.h"
 
 namespace {
 
-constexpr unsigned kKnownStatuses[] = {200, 201, 204, 206, 301, 302, 400, 401, 403, 404,
-                                       408, 413, 429, 500, 502, 503, 504};
+constexpr unsigned kKnownStatuses[] = {200, 201, 204, 206, 301, 302, 400, 401, 403,
+                                       404, 408, 413, 429, 500, 502, 503, 504};
 
 // Reads what a caller may read of a reply; a sanitizer catches any bad access.
 size_t touch(const kling::api::Reply& r) {
@@ -32,8 +33,7 @@ size_t touch(const kling::api::Reply& r) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 2)
-    return 0;
+  if (size < 2) return 0;
   unsigned status;
   if (data[0] < 0x80)
     status = kKnownStatuses[data[0] % (sizeof kKnownStatuses / sizeof kKnownStatuses[0])];

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // A plain driver for the libFuzzer target, built with any compiler and run as a
 // meson test: every seed of the corpus, then a fixed number of inputs mutated
 // from them with a fixed-seed PRNG (the same inputs on every run). A crash or a
@@ -20,15 +21,47 @@ namespace {
 
 // Fragments that make mutated replies reach deep into the parser.
 const char* const kTokens[] = {
-    "{", "}", "[", "]", ",", ":", "\"", "null", "true", "false", "0", "-1", "1e999", "200",
-    "\"code\":", "\"data\":", "\"message\":", "\"error\":", "\"status\":", "\"outputs\":",
-    "\"urls\":{\"get\":", "\"has_nsfw_contents\":", "\"timings\":{\"inference\":", "\"id\":",
-    "\"completed\"", "\"failed\"", "\"5004\"", "9223372036854775808", "\\u0000", "\\ud800",
-    "<html>", "\xc3", "\xff", "Wed, 21 Oct 2015 07:28:00 GMT", " ",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    "\"",
+    "null",
+    "true",
+    "false",
+    "0",
+    "-1",
+    "1e999",
+    "200",
+    "\"code\":",
+    "\"data\":",
+    "\"message\":",
+    "\"error\":",
+    "\"status\":",
+    "\"outputs\":",
+    "\"urls\":{\"get\":",
+    "\"has_nsfw_contents\":",
+    "\"timings\":{\"inference\":",
+    "\"id\":",
+    "\"completed\"",
+    "\"failed\"",
+    "\"5004\"",
+    "9223372036854775808",
+    "\\u0000",
+    "\\ud800",
+    "<html>",
+    "\xc3",
+    "\xff",
+    "Wed, 21 Oct 2015 07:28:00 GMT",
+    " ",
 };
 
 std::string mutate(std::string in, std::mt19937& rng) {
-  auto pick = [&](size_t n) { return n ? std::uniform_int_distribution<size_t>(0, n - 1)(rng) : 0; };
+  auto pick = [&](size_t n) {
+    return n ? std::uniform_int_distribution<size_t>(0, n - 1)(rng) : 0;
+  };
   const int steps = 1 + static_cast<int>(pick(6));
   for (int s = 0; s < steps; s++) {
     switch (pick(7)) {
@@ -39,7 +72,10 @@ std::string mutate(std::string in, std::mt19937& rng) {
         if (!in.empty()) in[pick(in.size())] = static_cast<char>(pick(256));
         break;
       case 2:  // erase a span
-        if (!in.empty()) { size_t at = pick(in.size()); in.erase(at, pick(in.size() - at + 1)); }
+        if (!in.empty()) {
+          size_t at = pick(in.size());
+          in.erase(at, pick(in.size() - at + 1));
+        }
         break;
       case 3:  // insert a token
         in.insert(pick(in.size() + 1), kTokens[pick(G_N_ELEMENTS(kTokens))]);
@@ -54,7 +90,10 @@ std::string mutate(std::string in, std::mt19937& rng) {
         in.resize(pick(in.size() + 1));
         break;
       default:  // new status bytes
-        if (in.size() >= 2) { in[0] = static_cast<char>(pick(256)); in[1] = static_cast<char>(pick(256)); }
+        if (in.size() >= 2) {
+          in[0] = static_cast<char>(pick(256));
+          in[1] = static_cast<char>(pick(256));
+        }
         break;
     }
   }
@@ -63,8 +102,7 @@ std::string mutate(std::string in, std::mt19937& rng) {
 
 bool run_one(const std::string& input) {
   static const char* dump = g_getenv("FUZZ_REPLAY_DUMP");
-  if (dump)
-    g_file_set_contents(dump, input.data(), static_cast<gssize>(input.size()), nullptr);
+  if (dump) g_file_set_contents(dump, input.data(), static_cast<gssize>(input.size()), nullptr);
   return LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size()) == 0;
 }
 

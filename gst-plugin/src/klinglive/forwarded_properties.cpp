@@ -1,4 +1,5 @@
-#include "forwarded_properties.h"
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "klinglive/forwarded_properties.h"
 
 #include <gst/gst.h>
 
@@ -11,8 +12,7 @@ namespace {
 // Per request, or the live element's own: never a default for every request.
 bool not_forwarded(const char* name) {
   for (const char* own : {"prompt", "task-id", "request-id"})
-    if (!strcmp(name, own))
-      return true;
+    if (!strcmp(name, own)) return true;
   return false;
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // klingsrc's request properties, offered on klinglivesrc as the defaults of
 // every queued request and set by name on each child klingsrc. Copied from
 // klingsrc's class at class_init, so a property klingsrc gains (a money guard,
@@ -16,7 +17,10 @@ namespace kling::live {
 // An owned GValue.
 class Value {
  public:
-  explicit Value(const GValue* v) { g_value_init(&v_, G_VALUE_TYPE(v)); g_value_copy(v, &v_); }
+  explicit Value(const GValue* v) {
+    g_value_init(&v_, G_VALUE_TYPE(v));
+    g_value_copy(v, &v_);
+  }
   Value(const Value& o) : Value(&o.v_) {}
   Value& operator=(const Value& o) {
     if (this != &o) {

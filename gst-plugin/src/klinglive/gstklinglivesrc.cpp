@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /**
  * SECTION:element-klinglivesrc
  * @title: klinglivesrc
@@ -20,22 +21,22 @@
  * progress and `kling/task` messages of each generation. A failed generation
  * is a WARNING (with the task id and the API's reason); the stream goes on.
  */
-#include "gstklinglivesrc.h"
+#include "klinglive/gstklinglivesrc.h"
 
 #include <gst/video/video.h>
 
 #include <memory>
 #include <mutex>
-#include <utility>
 #include <string>
+#include <utility>
 
-#include "forwarded_properties.h"
-#include "gstklingsrc.h"
-#include "live_audio_output.h"
-#include "live_output.h"
-#include "live_schedule.h"
-#include "request.h"
-#include "request_queue.h"
+#include "core/request/request.h"
+#include "klinglive/forwarded_properties.h"
+#include "klinglive/live_schedule.h"
+#include "klinglive/output/audio_output.h"
+#include "klinglive/output/video_output.h"
+#include "klinglive/request_queue.h"
+#include "klingsrc/gstklingsrc.h"
 
 GST_DEBUG_CATEGORY(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
@@ -85,11 +86,9 @@ struct _GstKlingLiveSrc {
 };
 
 G_DEFINE_TYPE(GstKlingLiveSrc, gst_kling_live_src, GST_TYPE_BIN);
-GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(klinglivesrc, "klinglivesrc", GST_RANK_NONE,
-                                      GST_TYPE_KLING_LIVE_SRC,
-                                      GST_DEBUG_CATEGORY_INIT(gst_kling_live_src_debug,
-                                                              "klinglivesrc", 0,
-                                                              "Kling live source"));
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(
+    klinglivesrc, "klinglivesrc", GST_RANK_NONE, GST_TYPE_KLING_LIVE_SRC,
+    GST_DEBUG_CATEGORY_INIT(gst_kling_live_src_debug, "klinglivesrc", 0, "Kling live source"));
 
 static GType when_idle_get_type() {
   static GType type = 0;
@@ -125,17 +124,23 @@ static void gst_kling_live_src_set_property(GObject* object, guint prop_id, cons
         s.playlist = str ? str : "";
         reread = p->running;
         break;
-      case PROP_AHEAD: s.ahead = g_value_get_uint(value); break;
-      case PROP_WHEN_IDLE: s.when_idle = static_cast<WhenIdle>(g_value_get_enum(value)); break;
-      case PROP_SLATE_LOCATION: s.slate_location = str ? str : ""; break;
-      default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+      case PROP_AHEAD:
+        s.ahead = g_value_get_uint(value);
+        break;
+      case PROP_WHEN_IDLE:
+        s.when_idle = static_cast<WhenIdle>(g_value_get_enum(value));
+        break;
+      case PROP_SLATE_LOCATION:
+        s.slate_location = str ? str : "";
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+        break;
     }
   }
   // While playing, a prompt is the next request; a playlist starts from its top.
-  if (queue_prompt)
-    p->queue->push(str ? str : "");
-  if (reread)
-    p->queue->set_playlist(str ? str : "");
+  if (queue_prompt) p->queue->push(str ? str : "");
+  if (reread) p->queue->set_playlist(str ? str : "");
 }
 
 static void gst_kling_live_src_get_property(GObject* object, guint prop_id, GValue* value,
@@ -149,18 +154,29 @@ static void gst_kling_live_src_get_property(GObject* object, guint prop_id, GVal
   std::lock_guard<std::mutex> lock(p->lock);
   const Settings& s = p->settings;
   switch (prop_id) {
-    case PROP_PROMPT: g_value_set_string(value, s.prompt.c_str()); break;
-    case PROP_PLAYLIST: g_value_set_string(value, s.playlist.c_str()); break;
-    case PROP_AHEAD: g_value_set_uint(value, s.ahead); break;
-    case PROP_WHEN_IDLE: g_value_set_enum(value, static_cast<gint>(s.when_idle)); break;
-    case PROP_SLATE_LOCATION: g_value_set_string(value, s.slate_location.c_str()); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    case PROP_PROMPT:
+      g_value_set_string(value, s.prompt.c_str());
+      break;
+    case PROP_PLAYLIST:
+      g_value_set_string(value, s.playlist.c_str());
+      break;
+    case PROP_AHEAD:
+      g_value_set_uint(value, s.ahead);
+      break;
+    case PROP_WHEN_IDLE:
+      g_value_set_enum(value, static_cast<gint>(s.when_idle));
+      break;
+    case PROP_SLATE_LOCATION:
+      g_value_set_string(value, s.slate_location.c_str());
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
 }
 
 static gboolean gst_kling_live_src_queue(GstKlingLiveSrc* self, const gchar* request) {
-  if (!request)
-    return FALSE;
+  if (!request) return FALSE;
   return self->priv->queue->push(request);
 }
 
@@ -175,8 +191,7 @@ static bool check_defaults(GstKlingLiveSrc* self) {
   std::string url = p->forwarded.get_string("api-url", &set);
   r.api_url = kling::resolve_api_url(set ? url : std::string());
   auto error = kling::validate(r);
-  if (!error)
-    return true;
+  if (!error) return true;
   GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", error->message.c_str()),
                     ("every request would fail: %s", error->debug.c_str()));
   return false;
@@ -191,8 +206,7 @@ static void reset_queue(GstKlingLiveSrc* self) {
     s = p->settings;
   }
   p->queue->clear();
-  if (!s.prompt.empty())
-    p->queue->push(s.prompt);
+  if (!s.prompt.empty()) p->queue->push(s.prompt);
   p->queue->set_playlist(s.playlist);
 }
 
@@ -218,9 +232,9 @@ static GstPad* gst_kling_live_src_request_new_pad(GstElement* element, GstPadTem
   GST_OBJECT_LOCK(self);
   bool taken = self->audio != nullptr;
   GST_OBJECT_UNLOCK(self);
-  if (taken)
-    return nullptr;  // one audio pad
-  GstElement* audio = GST_ELEMENT(g_object_new(GST_TYPE_KLING_LIVE_AUDIO, "name", "audio-output", nullptr));
+  if (taken) return nullptr;  // one audio pad
+  GstElement* audio =
+      GST_ELEMENT(g_object_new(GST_TYPE_KLING_LIVE_AUDIO, "name", "audio-output", nullptr));
   kling_live_audio_set_feed(GST_KLING_LIVE_AUDIO(audio), self->priv->schedule->audio_feed(),
                             on_audio_caps, self->priv);
   self->priv->schedule->want_audio(true);
@@ -257,8 +271,7 @@ static GstStateChangeReturn gst_kling_live_src_change_state(GstElement* element,
   auto* self = GST_KLING_LIVE_SRC(element);
   Private* p = self->priv;
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
-    if (!check_defaults(self))
-      return GST_STATE_CHANGE_FAILURE;
+    if (!check_defaults(self)) return GST_STATE_CHANGE_FAILURE;
     reset_queue(self);
     std::lock_guard<std::mutex> lock(p->lock);
     p->running = true;
@@ -303,33 +316,40 @@ static void gst_kling_live_src_class_init(GstKlingLiveSrcClass* klass) {
   element_class->request_new_pad = gst_kling_live_src_request_new_pad;
   element_class->release_pad = gst_kling_live_src_release_pad;
 
-  const auto rw = GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
-  g_object_class_install_property(gobject_class, PROP_PROMPT,
+  const auto rw =
+      GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
+  g_object_class_install_property(
+      gobject_class, PROP_PROMPT,
       g_param_spec_string("prompt", "Prompt",
                           "Text prompt of the first request; set while playing, it is queued as "
                           "the next request",
                           "", rw));
-  g_object_class_install_property(gobject_class, PROP_PLAYLIST,
+  g_object_class_install_property(
+      gobject_class, PROP_PLAYLIST,
       g_param_spec_string("playlist", "Playlist",
                           "A text file of requests, one a line: a prompt or a kling:// URI "
                           "(# starts a comment). Read again when it changes: lines after those "
                           "already taken are queued",
                           "", rw));
-  g_object_class_install_property(gobject_class, PROP_AHEAD,
+  g_object_class_install_property(
+      gobject_class, PROP_AHEAD,
       g_param_spec_uint("ahead", "Ahead",
-                        "How many queued requests are generated in advance of the clip playing",
-                        1, 16, 2, rw));
-  g_object_class_install_property(gobject_class, PROP_WHEN_IDLE,
+                        "How many queued requests are generated in advance of the clip playing", 1,
+                        16, 2, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_WHEN_IDLE,
       g_param_spec_enum("when-idle", "When idle",
                         "What plays when the current clip has ended and nothing new is ready",
                         when_idle_get_type(), static_cast<gint>(WhenIdle::Loop), rw));
-  g_object_class_install_property(gobject_class, PROP_SLATE_LOCATION,
+  g_object_class_install_property(
+      gobject_class, PROP_SLATE_LOCATION,
       g_param_spec_string("slate-location", "Slate location",
                           "A PNG or JPEG shown (scaled, aspect kept) instead of the status card "
                           "while no clip is ready",
                           "", rw));
   // Every request property of klingsrc, as the default of each queued request.
-  kling::live::install_forwarded_properties(gobject_class, GST_TYPE_KLING_SRC, PROP_FIRST_FORWARDED);
+  kling::live::install_forwarded_properties(gobject_class, GST_TYPE_KLING_SRC,
+                                            PROP_FIRST_FORWARDED);
 
   signals[SIGNAL_QUEUE] = g_signal_new_class_handler(
       "queue", G_TYPE_FROM_CLASS(klass), GSignalFlags(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),
@@ -337,12 +357,12 @@ static void gst_kling_live_src_class_init(GstKlingLiveSrcClass* klass) {
       G_TYPE_STRING);
 
   GstCaps* caps = kling_live_output_template_caps();
-  gst_element_class_add_pad_template(element_class,
-                                     gst_pad_template_new("video", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new("video", GST_PAD_SRC, GST_PAD_ALWAYS, caps));
   gst_caps_unref(caps);
   caps = kling_live_audio_template_caps();
-  gst_element_class_add_pad_template(element_class,
-                                     gst_pad_template_new("audio", GST_PAD_SRC, GST_PAD_REQUEST, caps));
+  gst_element_class_add_pad_template(
+      element_class, gst_pad_template_new("audio", GST_PAD_SRC, GST_PAD_REQUEST, caps));
   gst_caps_unref(caps);
   gst_element_class_set_static_metadata(
       element_class, "Kling live source", "Source/Video",

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // klinglivesrc: a live source of raw video that never stalls. Queued prompts
 // are generated ahead with klingsrc and played back to back at the output's
 // own cadence; a slate shows while nothing is ready. This file and its .cpp

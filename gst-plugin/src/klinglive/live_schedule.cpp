@@ -1,8 +1,9 @@
-#include "live_schedule.h"
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "klinglive/live_schedule.h"
 
 #include <utility>
 
-#include "call_async.h"
+#include "klinglive/playback/call_async.h"
 
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
@@ -41,32 +42,26 @@ void LiveSchedule::on_air(ClipPlayer* player) {
 void LiveSchedule::set_caps(GstCaps* caps) {
   gst_caps_replace(&caps_, caps);
   GstVideoInfo info;
-  if (gst_video_info_from_caps(&info, caps))
-    slate_.set_format(info);
-  for (auto& p : upcoming_)
-    p->set_caps(caps);
-  if (current_)
-    current_->set_caps(caps);
+  if (gst_video_info_from_caps(&info, caps)) slate_.set_format(info);
+  for (auto& p : upcoming_) p->set_caps(caps);
+  if (current_) current_->set_caps(caps);
   // Generation starts as soon as the output's format is known (PAUSED).
   start_players(settings_());
 }
 
 void LiveSchedule::start_players(const ScheduleSettings& s) {
-  if (!caps_)
-    return;
+  if (!caps_) return;
   GstCaps* audio_caps = nullptr;
   {
     std::lock_guard<std::mutex> lock(audio_mutex_);
     if (want_audio_ && !audio_caps_)
       return;  // the audio pad is negotiating: a clip started now would be silent
-    if (audio_caps_)
-      audio_caps = gst_caps_ref(audio_caps_);
+    if (audio_caps_) audio_caps = gst_caps_ref(audio_caps_);
   }
   g_autoptr(GstCaps) audio_ref = audio_caps;
   while (upcoming_.size() < std::max(1u, s.ahead)) {
     std::optional<std::string> request = queue_->pop();
-    if (!request)
-      break;
+    if (!request) break;
     auto player = std::make_unique<ClipPlayer>(owner_, s.defaults, *request, caps_, audio_caps);
     GST_INFO_OBJECT(owner_, "generating ahead: %s", request->c_str());
     player->start();  // a failure is seen (and said) as failed()
@@ -100,8 +95,7 @@ GstBuffer* LiveSchedule::take(GstSample* sample) {
 }
 
 GstBuffer* LiveSchedule::switch_to_next(GstClockTime pts) {
-  if (current_)
-    retire(std::move(current_));
+  if (current_) retire(std::move(current_));
   current_ = std::move(upcoming_.front());
   upcoming_.pop_front();
   ended_posted_ = false;
@@ -129,8 +123,10 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts) {
       out = take(sample);
     } else if (!current_->ended() || (restarting_ && !current_->failed())) {
       if (!restarting_)
-        GST_INFO_OBJECT(owner_, "the clip's decoding is behind: frame at %" GST_TIME_FORMAT
-                        " repeats the last one", GST_TIME_ARGS(pts));
+        GST_INFO_OBJECT(owner_,
+                        "the clip's decoding is behind: frame at %" GST_TIME_FORMAT
+                        " repeats the last one",
+                        GST_TIME_ARGS(pts));
       out = last_ ? gst_buffer_ref(last_) : nullptr;  // decoding behind, or a loop seeking
     } else {
       if (!ended_posted_) {
@@ -193,19 +189,16 @@ GstBuffer* LiveSchedule::slate_frame(gint64 now) {
 
 // Off the streaming thread: a pipeline going to NULL may take a moment.
 void LiveSchedule::retire(std::unique_ptr<ClipPlayer> player) {
-  if (!player)
-    return;
+  if (!player) return;
   call_async(owner_, [player = std::move(player)](GstElement*) mutable { player.reset(); });
 }
 
 void LiveSchedule::post_live(const char* event, ClipPlayer* player, GstClockTime pts) {
   ClipPlayer::Status st;
-  if (player)
-    st = player->status();
-  GstStructure* s = gst_structure_new("kling/live", "event", G_TYPE_STRING, event, "task-id",
-                                      G_TYPE_STRING, st.task_id.c_str(), "prompt", G_TYPE_STRING,
-                                      st.prompt.c_str(), "running-time", G_TYPE_UINT64, pts,
-                                      nullptr);
+  if (player) st = player->status();
+  GstStructure* s = gst_structure_new(
+      "kling/live", "event", G_TYPE_STRING, event, "task-id", G_TYPE_STRING, st.task_id.c_str(),
+      "prompt", G_TYPE_STRING, st.prompt.c_str(), "running-time", G_TYPE_UINT64, pts, nullptr);
   GST_INFO_OBJECT(owner_, "%" GST_PTR_FORMAT, s);
   gst_element_post_message(owner_, gst_message_new_element(GST_OBJECT(owner_), s));
 }

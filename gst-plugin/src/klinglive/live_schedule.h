@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // Decides, one frame period at a time, what klinglivesrc shows: the next frame
 // of the current clip, the first frame of the next ready clip, the last frame
 // again, or the slate. Keeps `ahead` requests generating in advance. Used only
@@ -12,10 +13,10 @@
 #include <mutex>
 #include <string>
 
-#include "audio_feed.h"
-#include "clip_player.h"
-#include "request_queue.h"
-#include "slate.h"
+#include "klinglive/playback/audio_feed.h"
+#include "klinglive/playback/clip_player.h"
+#include "klinglive/playback/slate.h"
+#include "klinglive/request_queue.h"
 
 namespace kling::live {
 
@@ -62,7 +63,7 @@ class LiveSchedule {
   GstElement* owner_;
   AudioFeed feed_;
   std::mutex audio_mutex_;
-  bool want_audio_ = false;     // under audio_mutex_
+  bool want_audio_ = false;        // under audio_mutex_
   GstCaps* audio_caps_ = nullptr;  // under audio_mutex_
   std::shared_ptr<RequestQueue> queue_;
   std::function<ScheduleSettings()> settings_;
@@ -72,7 +73,7 @@ class LiveSchedule {
   std::unique_ptr<ClipPlayer> current_;
   GstBuffer* last_ = nullptr;  // the last clip frame shown
   bool on_slate_ = false;
-  bool restarting_ = false;   // a loop's seek is on its way
+  bool restarting_ = false;  // a loop's seek is on its way
   bool ended_posted_ = false;
   bool start_pending_ = false;  // post clip-start with the next clip frame
   std::string failed_prompt_, failed_reason_;

@@ -1,4 +1,5 @@
-#include "request_queue.h"
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "klinglive/request_queue.h"
 
 #include <glib/gstdio.h>
 
@@ -6,16 +7,14 @@ namespace kling::live {
 
 std::string playlist_entry(const std::string& line) {
   g_autofree char* copy = g_strstrip(g_strdup(line.c_str()));
-  if (copy[0] == '#')
-    return "";
+  if (copy[0] == '#') return "";
   return copy;
 }
 
 bool RequestQueue::push(const std::string& text) {
   g_autofree char* stripped = g_strstrip(g_strdup(text.c_str()));
   std::string entry = stripped;
-  if (entry.empty())
-    return false;
+  if (entry.empty()) return false;
   std::lock_guard<std::mutex> lock(mutex_);
   queued_.push_back(entry);
   return true;
@@ -36,24 +35,19 @@ void RequestQueue::reread_if_changed() {
 }
 
 void RequestQueue::read_locked() {
-  if (playlist_.empty())
-    return;
+  if (playlist_.empty()) return;
   GStatBuf st;
-  if (g_stat(playlist_.c_str(), &st) != 0)
-    return;
+  if (g_stat(playlist_.c_str(), &st) != 0) return;
   gint64 stamp = static_cast<gint64>(st.st_mtime) * 1000003 + static_cast<gint64>(st.st_size);
-  if (stamp == stamp_)
-    return;
+  if (stamp == stamp_) return;
   stamp_ = stamp;
   g_autofree char* data = nullptr;
-  if (!g_file_get_contents(playlist_.c_str(), &data, nullptr, nullptr))
-    return;
+  if (!g_file_get_contents(playlist_.c_str(), &data, nullptr, nullptr)) return;
   lines_.clear();
   g_auto(GStrv) split = g_strsplit(data, "\n", -1);
   for (char** l = split; *l; l++) {
     std::string entry = playlist_entry(*l);
-    if (!entry.empty())
-      lines_.push_back(entry);
+    if (!entry.empty()) lines_.push_back(entry);
   }
 }
 
@@ -64,8 +58,7 @@ std::optional<std::string> RequestQueue::pop() {
     queued_.pop_front();
     return front;
   }
-  if (taken_ < lines_.size())
-    return lines_[taken_++];
+  if (taken_ < lines_.size()) return lines_[taken_++];
   return std::nullopt;
 }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // The requests klinglivesrc has yet to start: those queued by the app (the
 // `prompt` property, the `queue` signal) come first, then the lines of the
 // playlist file not taken yet. Thread-safe: the app queues, the output takes.

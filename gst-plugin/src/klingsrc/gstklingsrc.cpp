@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /**
  * SECTION:element-klingsrc
  * @title: klingsrc
@@ -10,8 +11,8 @@
  * |[
  * gst-launch-1.0 klingsrc prompt="a red fox in snow" duration=10 aspect-ratio=9:16 ! \
  *     decodebin ! videoconvert ! autovideosink
- * gst-launch-1.0 klingsrc model=kwaivgi/kling-v2.1-i2v-master image=fox.png prompt="the fox runs" ! \
- *     decodebin ! videoconvert ! autovideosink
+ * gst-launch-1.0 klingsrc model=kwaivgi/kling-v2.1-i2v-master image=fox.png prompt="the fox runs" !
+ * \ decodebin ! videoconvert ! autovideosink
  * ]|
  *
  * Any WaveSpeed video model is usable: its fields are read from WaveSpeed's
@@ -22,23 +23,23 @@
  * for the same request. It posts GstProgress (codes `submit`, `poll`,
  * `download`, `cache`, `journal`, `upload`; `poll` COMPLETE before the first
  * byte), `kling/task` (id, status, model, outputs, inference-time,
- * has-nsfw-contents, error, code, has-audio) and `kling/download` (bytes, total) element messages, and tags
- * (title and description: the prompt; encoder: the model; comment: the task).
- * Nothing is posted under a lock: a bus sync handler may read `task-id`, which
- * notifies when it changes. URI: `kling://MODEL?prompt=...&duration=10`.
+ * has-nsfw-contents, error, code, has-audio) and `kling/download` (bytes, total) element messages,
+ * and tags (title and description: the prompt; encoder: the model; comment: the task). Nothing is
+ * posted under a lock: a bus sync handler may read `task-id`, which notifies when it changes. URI:
+ * `kling://MODEL?prompt=...&duration=10`.
  */
-#include "gstklingsrc.h"
-#include "gstklingsrc_private.h"
+#include "klingsrc/gstklingsrc.h"
+#include "klingsrc/gstklingsrc_private.h"
 
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 
-#include "generation.h"
-#include "handoff.h"
-#include "kling_enums.h"
-#include "kling_messages.h"
+#include "common/handoff.h"
+#include "common/kling_enums.h"
+#include "common/kling_messages.h"
+#include "core/session/element_session.h"
 
 GST_DEBUG_CATEGORY_STATIC(gst_kling_src_debug);
 #define GST_CAT_DEFAULT gst_kling_src_debug
@@ -60,7 +61,9 @@ GST_ELEMENT_REGISTER_DEFINE(klingsrc, "klingsrc", GST_RANK_NONE, GST_TYPE_KLING_
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
 
-static std::string current_task_id(GstKlingSrc* self) { return self->priv->generation->task_id(); }
+static std::string current_task_id(GstKlingSrc* self) {
+  return self->priv->generation->task_id();
+}
 
 // notify::task-id when it changed since the last one; called with no lock held.
 static void notify_task_id(GstElement* element) {
@@ -68,8 +71,7 @@ static void notify_task_id(GstElement* element) {
   std::string id = current_task_id(self);
   {
     std::lock_guard<std::mutex> lock(self->priv->notify_lock);
-    if (id == self->priv->notified_task_id)
-      return;
+    if (id == self->priv->notified_task_id) return;
     self->priv->notified_task_id = std::move(id);
   }
   g_object_notify_by_pspec(G_OBJECT(self), gst_kling_src_task_id_pspec);
@@ -99,11 +101,9 @@ static gboolean gst_kling_src_stop(GstBaseSrc* base) {
 
 // Lets basesrc and downstream know the size once the download announced it.
 static void update_duration(GstKlingSrc* self) {
-  if (self->priv->duration_posted)
-    return;
+  if (self->priv->duration_posted) return;
   auto total = self->priv->generation->size();
-  if (!total)
-    return;
+  if (!total) return;
   self->priv->duration_posted = true;
   GST_OBJECT_LOCK(self);
   GST_BASE_SRC(self)->segment.duration = static_cast<gint64>(*total);
@@ -119,11 +119,9 @@ static void send_tags(GstKlingSrc* self) {
   GstPad* pad = GST_BASE_SRC_PAD(self);
   const bool pull = GST_PAD_MODE(pad) == GST_PAD_MODE_PULL;
   const guint64 n = ++self->priv->reads;
-  if (self->priv->tags_sent && (n & (n - 1)) != 0)
-    return;
+  if (self->priv->tags_sent && (n & (n - 1)) != 0) return;
   std::optional<kling::Request> request = self->priv->generation->request();
-  if (!request)
-    return;
+  if (!request) return;
   GstTagList* tags = gst_tag_list_new_empty();
   gst_tag_list_set_scope(tags, GST_TAG_SCOPE_GLOBAL);
   if (!request->prompt.empty())
@@ -131,7 +129,8 @@ static void send_tags(GstKlingSrc* self) {
                      GST_TAG_DESCRIPTION, request->prompt.c_str(), nullptr);
   std::string comment = "WaveSpeed task " + current_task_id(self);
   gst_tag_list_add(tags, GST_TAG_MERGE_REPLACE, GST_TAG_ENCODER, request->model.c_str(),
-                   GST_TAG_APPLICATION_NAME, "gst-kling", GST_TAG_COMMENT, comment.c_str(), nullptr);
+                   GST_TAG_APPLICATION_NAME, "gst-kling", GST_TAG_COMMENT, comment.c_str(),
+                   nullptr);
   if (!self->priv->tags_sent)
     gst_element_post_message(GST_ELEMENT(self),
                              gst_message_new_tag(GST_OBJECT(self), gst_tag_list_copy(tags)));
@@ -143,8 +142,7 @@ static void send_tags(GstKlingSrc* self) {
       gst_pad_push_event(pad, gst_event_new_tag(tags));
     else
       gst_tag_list_unref(tags);
-    if (peer)
-      gst_object_unref(peer);
+    if (peer) gst_object_unref(peer);
   } else
     gst_element_send_event(GST_ELEMENT(self), gst_event_new_tag(tags));
 }
@@ -158,22 +156,20 @@ static GstMemory* wrap_piece(const kling::DownloadStore::Piece& piece) {
 }
 
 // The buffer of a read: without a copy when memory holds every piece.
-static GstBuffer* make_buffer(const kling::Generation::Read& read, kling::Error* error) {
+static GstBuffer* make_buffer(const kling::ElementSession::Read& read, kling::Error* error) {
   if (read.in_memory) {
     GstBuffer* buffer = gst_buffer_new();
-    for (const auto& piece : read.pieces)
-      gst_buffer_append_memory(buffer, wrap_piece(piece));
+    for (const auto& piece : read.pieces) gst_buffer_append_memory(buffer, wrap_piece(piece));
     return buffer;
   }
   GstBuffer* buffer = gst_buffer_new_allocate(nullptr, read.size, nullptr);
   GstMapInfo map;
   if (!buffer || !gst_buffer_map(buffer, &map, GST_MAP_WRITE)) {
-    if (buffer)
-      gst_buffer_unref(buffer);
+    if (buffer) gst_buffer_unref(buffer);
     *error = {kling::ErrorKind::Write, "Cannot allocate a buffer", {}, 0, {}};
     return nullptr;
   }
-  bool ok = kling::Generation::copy(read, map.data, error);
+  bool ok = kling::ElementSession::copy(read, map.data, error);
   gst_buffer_unmap(buffer, &map);
   if (!ok) {
     gst_buffer_unref(buffer);
@@ -187,12 +183,17 @@ static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guin
   GstKlingSrc* self = GST_KLING_SRC(base);
   // Pull mode (typefind, qtdemux) reads anywhere at any time.
   const bool random_access = GST_PAD_MODE(GST_BASE_SRC_PAD(base)) == GST_PAD_MODE_PULL;
-  kling::Generation::Read read = self->priv->generation->read(offset, size, random_access);
+  kling::ElementSession::Read read = self->priv->generation->read(offset, size, random_access);
   switch (read.status) {
-    case kling::Generation::Read::Status::Flushing: return GST_FLOW_FLUSHING;
-    case kling::Generation::Read::Status::Eos: return GST_FLOW_EOS;
-    case kling::Generation::Read::Status::Error: gst_kling_post_error(GST_ELEMENT(self), read.error); return GST_FLOW_ERROR;
-    case kling::Generation::Read::Status::Ok: break;
+    case kling::ElementSession::Read::Status::Flushing:
+      return GST_FLOW_FLUSHING;
+    case kling::ElementSession::Read::Status::Eos:
+      return GST_FLOW_EOS;
+    case kling::ElementSession::Read::Status::Error:
+      gst_kling_post_error(GST_ELEMENT(self), read.error);
+      return GST_FLOW_ERROR;
+    case kling::ElementSession::Read::Status::Ok:
+      break;
   }
   update_duration(self);
   send_tags(self);
@@ -211,13 +212,14 @@ static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guin
 
 static gboolean gst_kling_src_get_size(GstBaseSrc* base, guint64* size) {
   auto total = GST_KLING_SRC(base)->priv->generation->size();
-  if (!total)
-    return FALSE;
+  if (!total) return FALSE;
   *size = *total;
   return TRUE;
 }
 
-static gboolean gst_kling_src_is_seekable(GstBaseSrc*) { return TRUE; }
+static gboolean gst_kling_src_is_seekable(GstBaseSrc*) {
+  return TRUE;
+}
 
 // unlock() only wakes the streaming thread: a flushing seek must not stop the task.
 static gboolean gst_kling_src_unlock(GstBaseSrc* base) {
@@ -243,7 +245,8 @@ static gboolean gst_kling_src_send_event(GstElement* element, GstEvent* event) {
 static void gst_kling_src_init(GstKlingSrc* self) {
   // GObject runs no C++ constructors: the private part is a C++ object of its own.
   self->priv = new GstKlingSrcPrivate();
-  self->priv->generation = std::make_unique<kling::Generation>(gst_kling_element_events(GST_ELEMENT(self), GST_CAT_DEFAULT, notify_task_id));
+  self->priv->generation = std::make_unique<kling::ElementSession>(
+      gst_kling_element_events(GST_ELEMENT(self), GST_CAT_DEFAULT, notify_task_id));
   gst_base_src_set_format(GST_BASE_SRC(self), GST_FORMAT_BYTES);
   gst_base_src_set_blocksize(GST_BASE_SRC(self), kDefaultBlocksize);
 }
@@ -263,9 +266,9 @@ static void gst_kling_src_class_init(GstKlingSrcClass* klass) {
 
   gst_kling_src_install_properties(gobject_class);
 
-  gst_element_class_set_static_metadata(element_class, "Kling text-to-video source",
-      "Source/Network", "Generates a video from a text prompt with WaveSpeed's Kling API",
-      "gst-kling developers");
+  gst_element_class_set_static_metadata(
+      element_class, "Kling text-to-video source", "Source/Network",
+      "Generates a video from a text prompt with WaveSpeed's Kling API", "gst-kling developers");
   gst_element_class_add_static_pad_template(element_class, &src_template);
 
   element_class->send_event = GST_DEBUG_FUNCPTR(gst_kling_src_send_event);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // klingsrc: a GstBaseSrc that generates a video from a text prompt with
 // WaveSpeed's Kling API and streams the MP4 it gets back. This file and its
 // .cpp are GStreamer glue only: properties, state changes, pads, messages.

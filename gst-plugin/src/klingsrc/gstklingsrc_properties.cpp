@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // klingsrc's properties: their specs (gst-inspect documentation), set/get under
 // the settings lock, and the Request start() snapshots from them.
 #include <gst/gst.h>
@@ -7,9 +8,9 @@
 #include <optional>
 #include <string>
 
-#include "gstklingsrc_private.h"
-#include "kling_params.h"
-#include "ledger.h"
+#include "common/params_structure.h"
+#include "core/ledger/ledger.h"
+#include "klingsrc/gstklingsrc_private.h"
 
 namespace {
 
@@ -52,31 +53,29 @@ GParamSpec* gst_kling_src_task_id_pspec;
 
 // "none" is there for gst-launch, where the shell eats journal="".
 static std::string effective_journal(const GstKlingSrcSettings& s) {
-  if (!s.journal)
-    return kling::Ledger::default_path();
+  if (!s.journal) return kling::Ledger::default_path();
   return *s.journal == "none" ? std::string() : *s.journal;
 }
 
 static std::string effective_cache_dir(const GstKlingSrcSettings& s) {
-  if (s.cache_dir)
-    return *s.cache_dir;
+  if (s.cache_dir) return *s.cache_dir;
   const char* env = g_getenv("KLING_CACHE_DIR");
   return env ? env : "";
 }
 
 // A limit in US dollars: the property when set (>= 0), else the environment's, else none.
 // An environment value that is no amount is an error, never "no limit".
-static std::optional<double> effective_limit(gdouble property, const char* env_name, std::string* error) {
-  if (property >= 0.0)
-    return property;
+static std::optional<double> effective_limit(gdouble property, const char* env_name,
+                                             std::string* error) {
+  if (property >= 0.0) return property;
   const char* env = g_getenv(env_name);
-  if (!env || !*env)
-    return std::nullopt;
+  if (!env || !*env) return std::nullopt;
   char* end = nullptr;
   double v = g_ascii_strtod(env, &end);
   if (end == env || *end != '\0' || !(v >= 0.0) || !std::isfinite(v)) {
     if (error->empty())
-      *error = std::string(env_name) + " is \"" + env + "\", not an amount in US dollars (such as 2.50): "
+      *error = std::string(env_name) + " is \"" + env +
+               "\", not an amount in US dollars (such as 2.50): "
                "nothing submitted";
     return std::nullopt;
   }
@@ -91,8 +90,7 @@ kling::Request gst_kling_src_snapshot_request(GstKlingSrc* self) {
   r.aspect_ratio = gst_kling_aspect_ratio_to_string(s.aspect_ratio);
   r.api_url = kling::resolve_api_url(s.api_url);
   r.api_key = kling::resolve_api_key(s.api_key);
-  if (s.guidance_scale >= 0.0)
-    r.guidance_scale = s.guidance_scale;
+  if (s.guidance_scale >= 0.0) r.guidance_scale = s.guidance_scale;
   r.journal_path = effective_journal(s);
   r.cache_dir = effective_cache_dir(s);
   r.max_cost = effective_limit(s.max_cost, "KLING_MAX_COST", &r.limit_error);
@@ -111,8 +109,12 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
   std::lock_guard<std::mutex> lock(self->priv->settings_lock);
   GstKlingSrcSettings& s = self->priv->settings;
   switch (prop_id) {
-    case PROP_PROMPT: set_string(&s.base.prompt, value); break;
-    case PROP_NEGATIVE_PROMPT: set_string(&s.base.negative_prompt, value); break;
+    case PROP_PROMPT:
+      set_string(&s.base.prompt, value);
+      break;
+    case PROP_NEGATIVE_PROMPT:
+      set_string(&s.base.negative_prompt, value);
+      break;
     case PROP_DURATION:
       s.duration = static_cast<GstKlingDuration>(g_value_get_enum(value));
       s.base.duration_set = true;  // wins over a duration in params
@@ -127,49 +129,87 @@ static void gst_kling_src_set_property(GObject* object, guint prop_id, const GVa
       s.aspect_ratio = static_cast<GstKlingAspectRatio>(g_value_get_enum(value));
       s.base.aspect_ratio_set = true;
       break;
-    case PROP_IMAGE: set_string(&s.base.image, value); break;
-    case PROP_GUIDANCE_SCALE: s.guidance_scale = g_value_get_double(value); break;
+    case PROP_IMAGE:
+      set_string(&s.base.image, value);
+      break;
+    case PROP_GUIDANCE_SCALE:
+      s.guidance_scale = g_value_get_double(value);
+      break;
     case PROP_JOURNAL: {
       const char* v = g_value_get_string(value);
       s.journal = v ? std::optional<std::string>(v) : std::nullopt;
       break;
     }
-    case PROP_RESUME_UNFINISHED: s.base.resume_unfinished = g_value_get_boolean(value); break;
+    case PROP_RESUME_UNFINISHED:
+      s.base.resume_unfinished = g_value_get_boolean(value);
+      break;
     case PROP_CACHE_DIR: {
       const char* v = g_value_get_string(value);
       s.cache_dir = v ? std::optional<std::string>(v) : std::nullopt;
       break;
     }
-    case PROP_VARIATION: s.base.variation = g_value_get_uint(value); break;
-    case PROP_MAX_COST: s.max_cost = g_value_get_double(value); break;
-    case PROP_DAILY_BUDGET: s.daily_budget = g_value_get_double(value); break;
-    case PROP_CACHE_MAX_SIZE: s.base.cache_max_size = g_value_get_uint64(value); break;
-    case PROP_API_KEY: set_string(&s.api_key, value); break;
-    case PROP_API_URL: set_string(&s.api_url, value); break;
+    case PROP_VARIATION:
+      s.base.variation = g_value_get_uint(value);
+      break;
+    case PROP_MAX_COST:
+      s.max_cost = g_value_get_double(value);
+      break;
+    case PROP_DAILY_BUDGET:
+      s.daily_budget = g_value_get_double(value);
+      break;
+    case PROP_CACHE_MAX_SIZE:
+      s.base.cache_max_size = g_value_get_uint64(value);
+      break;
+    case PROP_API_KEY:
+      set_string(&s.api_key, value);
+      break;
+    case PROP_API_URL:
+      set_string(&s.api_url, value);
+      break;
     case PROP_MODEL:
       set_string(&s.base.model, value);
       if (s.base.model.empty()) s.base.model = kling::kDefaultModel;
       break;
-    case PROP_POLL_INTERVAL: s.base.poll_interval_ms = g_value_get_uint(value); break;
-    case PROP_TIMEOUT: s.base.timeout_s = g_value_get_uint(value); break;
-    case PROP_REQUEST_TIMEOUT: s.base.request_timeout_s = g_value_get_uint(value); break;
-    case PROP_RETRIES: s.base.retries = g_value_get_uint(value); break;
-    case PROP_MAX_SIZE: s.base.max_size = g_value_get_uint64(value); break;
+    case PROP_POLL_INTERVAL:
+      s.base.poll_interval_ms = g_value_get_uint(value);
+      break;
+    case PROP_TIMEOUT:
+      s.base.timeout_s = g_value_get_uint(value);
+      break;
+    case PROP_REQUEST_TIMEOUT:
+      s.base.request_timeout_s = g_value_get_uint(value);
+      break;
+    case PROP_RETRIES:
+      s.base.retries = g_value_get_uint(value);
+      break;
+    case PROP_MAX_SIZE:
+      s.base.max_size = g_value_get_uint64(value);
+      break;
     case PROP_PROXY:
       set_string(&s.base.proxy, value);
       // As souphttpsrc: "host:port" means an http proxy.
       if (!s.base.proxy.empty() && s.base.proxy.find("://") == std::string::npos)
         s.base.proxy = "http://" + s.base.proxy;
       break;
-    case PROP_PROXY_ID: set_string(&s.base.proxy_id, value); break;
-    case PROP_PROXY_PW: set_string(&s.base.proxy_pw, value); break;
-    case PROP_REQUEST_ID: set_string(&s.base.request_id, value); break;
-    case PROP_SSL_STRICT: s.base.ssl_strict = g_value_get_boolean(value); break;
-    case PROP_TLS_DATABASE:
-      s.base.tls_database = kling::GRef<GTlsDatabase>::share(
-          static_cast<GTlsDatabase*>(g_value_get_object(value)));
+    case PROP_PROXY_ID:
+      set_string(&s.base.proxy_id, value);
       break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    case PROP_PROXY_PW:
+      set_string(&s.base.proxy_pw, value);
+      break;
+    case PROP_REQUEST_ID:
+      set_string(&s.base.request_id, value);
+      break;
+    case PROP_SSL_STRICT:
+      s.base.ssl_strict = g_value_get_boolean(value);
+      break;
+    case PROP_TLS_DATABASE:
+      s.base.tls_database =
+          kling::GRef<GTlsDatabase>::share(static_cast<GTlsDatabase*>(g_value_get_object(value)));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
 }
 
@@ -183,33 +223,87 @@ static void gst_kling_src_get_property(GObject* object, guint prop_id, GValue* v
   std::lock_guard<std::mutex> lock(self->priv->settings_lock);
   const GstKlingSrcSettings& s = self->priv->settings;
   switch (prop_id) {
-    case PROP_PROMPT: g_value_set_string(value, s.base.prompt.c_str()); break;
-    case PROP_NEGATIVE_PROMPT: g_value_set_string(value, s.base.negative_prompt.c_str()); break;
-    case PROP_DURATION: g_value_set_enum(value, s.duration); break;
-    case PROP_ASPECT_RATIO: g_value_set_enum(value, s.aspect_ratio); break;
-    case PROP_API_URL: g_value_set_string(value, kling::resolve_api_url(s.api_url).c_str()); break;
-    case PROP_MODEL: g_value_set_string(value, s.base.model.c_str()); break;
-    case PROP_POLL_INTERVAL: g_value_set_uint(value, s.base.poll_interval_ms); break;
-    case PROP_TIMEOUT: g_value_set_uint(value, s.base.timeout_s); break;
-    case PROP_REQUEST_TIMEOUT: g_value_set_uint(value, s.base.request_timeout_s); break;
-    case PROP_RETRIES: g_value_set_uint(value, s.base.retries); break;
-    case PROP_MAX_SIZE: g_value_set_uint64(value, s.base.max_size); break;
-    case PROP_PARAMS: gst_value_set_structure(value, s.params.get()); break;
-    case PROP_PROXY: g_value_set_string(value, s.base.proxy.c_str()); break;
-    case PROP_PROXY_ID: g_value_set_string(value, s.base.proxy_id.c_str()); break;
-    case PROP_REQUEST_ID: g_value_set_string(value, s.base.request_id.c_str()); break;
-    case PROP_SSL_STRICT: g_value_set_boolean(value, s.base.ssl_strict); break;
-    case PROP_TLS_DATABASE: g_value_set_object(value, s.base.tls_database.get()); break;
-    case PROP_IMAGE: g_value_set_string(value, s.base.image.c_str()); break;
-    case PROP_GUIDANCE_SCALE: g_value_set_double(value, s.guidance_scale); break;
-    case PROP_JOURNAL: g_value_set_string(value, effective_journal(s).c_str()); break;
-    case PROP_RESUME_UNFINISHED: g_value_set_boolean(value, s.base.resume_unfinished); break;
-    case PROP_CACHE_DIR: g_value_set_string(value, effective_cache_dir(s).c_str()); break;
-    case PROP_VARIATION: g_value_set_uint(value, s.base.variation); break;
-    case PROP_MAX_COST: g_value_set_double(value, s.max_cost); break;
-    case PROP_DAILY_BUDGET: g_value_set_double(value, s.daily_budget); break;
-    case PROP_CACHE_MAX_SIZE: g_value_set_uint64(value, s.base.cache_max_size); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    case PROP_PROMPT:
+      g_value_set_string(value, s.base.prompt.c_str());
+      break;
+    case PROP_NEGATIVE_PROMPT:
+      g_value_set_string(value, s.base.negative_prompt.c_str());
+      break;
+    case PROP_DURATION:
+      g_value_set_enum(value, s.duration);
+      break;
+    case PROP_ASPECT_RATIO:
+      g_value_set_enum(value, s.aspect_ratio);
+      break;
+    case PROP_API_URL:
+      g_value_set_string(value, kling::resolve_api_url(s.api_url).c_str());
+      break;
+    case PROP_MODEL:
+      g_value_set_string(value, s.base.model.c_str());
+      break;
+    case PROP_POLL_INTERVAL:
+      g_value_set_uint(value, s.base.poll_interval_ms);
+      break;
+    case PROP_TIMEOUT:
+      g_value_set_uint(value, s.base.timeout_s);
+      break;
+    case PROP_REQUEST_TIMEOUT:
+      g_value_set_uint(value, s.base.request_timeout_s);
+      break;
+    case PROP_RETRIES:
+      g_value_set_uint(value, s.base.retries);
+      break;
+    case PROP_MAX_SIZE:
+      g_value_set_uint64(value, s.base.max_size);
+      break;
+    case PROP_PARAMS:
+      gst_value_set_structure(value, s.params.get());
+      break;
+    case PROP_PROXY:
+      g_value_set_string(value, s.base.proxy.c_str());
+      break;
+    case PROP_PROXY_ID:
+      g_value_set_string(value, s.base.proxy_id.c_str());
+      break;
+    case PROP_REQUEST_ID:
+      g_value_set_string(value, s.base.request_id.c_str());
+      break;
+    case PROP_SSL_STRICT:
+      g_value_set_boolean(value, s.base.ssl_strict);
+      break;
+    case PROP_TLS_DATABASE:
+      g_value_set_object(value, s.base.tls_database.get());
+      break;
+    case PROP_IMAGE:
+      g_value_set_string(value, s.base.image.c_str());
+      break;
+    case PROP_GUIDANCE_SCALE:
+      g_value_set_double(value, s.guidance_scale);
+      break;
+    case PROP_JOURNAL:
+      g_value_set_string(value, effective_journal(s).c_str());
+      break;
+    case PROP_RESUME_UNFINISHED:
+      g_value_set_boolean(value, s.base.resume_unfinished);
+      break;
+    case PROP_CACHE_DIR:
+      g_value_set_string(value, effective_cache_dir(s).c_str());
+      break;
+    case PROP_VARIATION:
+      g_value_set_uint(value, s.base.variation);
+      break;
+    case PROP_MAX_COST:
+      g_value_set_double(value, s.max_cost);
+      break;
+    case PROP_DAILY_BUDGET:
+      g_value_set_double(value, s.daily_budget);
+      break;
+    case PROP_CACHE_MAX_SIZE:
+      g_value_set_uint64(value, s.base.cache_max_size);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
 }
 
@@ -219,139 +313,198 @@ void gst_kling_src_install_properties(GObjectClass* gobject_class) {
   const kling::Request kDefaults;  // the core's defaults are the properties' defaults
   const auto rw = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS |
                                            GST_PARAM_MUTABLE_READY);
-  const auto wo = static_cast<GParamFlags>(G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
-                                           GST_PARAM_MUTABLE_READY);
+  const auto wo =
+      static_cast<GParamFlags>(G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
 
-  g_object_class_install_property(gobject_class, PROP_PROMPT,
-      g_param_spec_string("prompt", "Prompt",
+  g_object_class_install_property(
+      gobject_class, PROP_PROMPT,
+      g_param_spec_string(
+          "prompt", "Prompt",
           "What the video shows (required unless request-id is set; 1 to 2500 characters, "
-          "sent exactly as given)", nullptr, rw));
-  g_object_class_install_property(gobject_class, PROP_NEGATIVE_PROMPT,
+          "sent exactly as given)",
+          nullptr, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_NEGATIVE_PROMPT,
       g_param_spec_string("negative-prompt", "Negative prompt",
-          "What the video should avoid (sent only when set)", nullptr, rw));
-  g_object_class_install_property(gobject_class, PROP_DURATION,
+                          "What the video should avoid (sent only when set)", nullptr, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_DURATION,
       g_param_spec_enum("duration", "Duration", "Length of the video in seconds",
-          GST_TYPE_KLING_DURATION, GST_KLING_DURATION_5, rw));
-  g_object_class_install_property(gobject_class, PROP_ASPECT_RATIO,
+                        GST_TYPE_KLING_DURATION, GST_KLING_DURATION_5, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_ASPECT_RATIO,
       g_param_spec_enum("aspect-ratio", "Aspect ratio", "Shape of the video",
-          GST_TYPE_KLING_ASPECT_RATIO, GST_KLING_ASPECT_RATIO_16_9, rw));
-  g_object_class_install_property(gobject_class, PROP_API_KEY,
-      g_param_spec_string("api-key", "API key",
+                        GST_TYPE_KLING_ASPECT_RATIO, GST_KLING_ASPECT_RATIO_16_9, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_API_KEY,
+      g_param_spec_string(
+          "api-key", "API key",
           "WaveSpeed API key (write-only; default: the WAVESPEED_API_KEY environment "
-          "variable). Sent only to api-url's host, never logged", nullptr, wo));
-  g_object_class_install_property(gobject_class, PROP_API_URL,
-      g_param_spec_string("api-url", "API URL",
+          "variable). Sent only to api-url's host, never logged",
+          nullptr, wo));
+  g_object_class_install_property(
+      gobject_class, PROP_API_URL,
+      g_param_spec_string(
+          "api-url", "API URL",
           "Base URL of the WaveSpeed API (default: the WAVESPEED_BASE_URL environment variable, "
           "else https://api.wavespeed.ai). Plain http only to loopback",
           kling::kDefaultApiUrl, rw));
-  g_object_class_install_property(gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Model", "Model path after /api/v3/",
-          kling::kDefaultModel, rw));
-  g_object_class_install_property(gobject_class, PROP_POLL_INTERVAL,
-      g_param_spec_uint("poll-interval", "Poll interval",
+  g_object_class_install_property(
+      gobject_class, PROP_MODEL,
+      g_param_spec_string("model", "Model", "Model path after /api/v3/", kling::kDefaultModel, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_POLL_INTERVAL,
+      g_param_spec_uint(
+          "poll-interval", "Poll interval",
           "Milliseconds between status polls once the task runs (the first poll comes sooner; "
           "WaveSpeed asks for at least 5000 for video)",
           1, 600000, kDefaults.poll_interval_ms, rw));
-  g_object_class_install_property(gobject_class, PROP_TIMEOUT,
-      g_param_spec_uint("timeout", "Timeout",
+  g_object_class_install_property(
+      gobject_class, PROP_TIMEOUT,
+      g_param_spec_uint(
+          "timeout", "Timeout",
           "Overall deadline in seconds for submitting and generating (0 = none); the task goes "
           "on at WaveSpeed after it and can be resumed with request-id",
           0, G_MAXUINT, kDefaults.timeout_s, rw));
-  g_object_class_install_property(gobject_class, PROP_REQUEST_TIMEOUT,
+  g_object_class_install_property(
+      gobject_class, PROP_REQUEST_TIMEOUT,
       g_param_spec_uint("request-timeout", "Request timeout",
-          "Seconds of inactivity after which one HTTP request is abandoned",
-          1, 3600, kDefaults.request_timeout_s, rw));
-  g_object_class_install_property(gobject_class, PROP_RETRIES,
-      g_param_spec_uint("retries", "Retries",
+                        "Seconds of inactivity after which one HTTP request is abandoned", 1, 3600,
+                        kDefaults.request_timeout_s, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_RETRIES,
+      g_param_spec_uint(
+          "retries", "Retries",
           "Consecutive failed polls or downloads tolerated before giving up (a submit is "
           "retried only when no task can have been made)",
           0, 100, kDefaults.retries, rw));
-  g_object_class_install_property(gobject_class, PROP_MAX_SIZE,
-      g_param_spec_uint64("max-size", "Maximum size",
+  g_object_class_install_property(
+      gobject_class, PROP_MAX_SIZE,
+      g_param_spec_uint64(
+          "max-size", "Maximum size",
           "Largest video accepted, in bytes (default 4 GiB): a server announcing more, or "
           "sending more than it announced, is an error; bounds the disk the download uses",
           1, G_MAXUINT64, kDefaults.max_size, rw));
-  g_object_class_install_property(gobject_class, PROP_REQUEST_ID,
-      g_param_spec_string("request-id", "Request id",
+  g_object_class_install_property(
+      gobject_class, PROP_REQUEST_ID,
+      g_param_spec_string(
+          "request-id", "Request id",
           "Id of an existing task: poll it and stream its video instead of submitting (resume "
-          "a task already paid for)", nullptr, rw));
-  g_object_class_install_property(gobject_class, PROP_PROXY,
-      g_param_spec_string("proxy", "Proxy",
+          "a task already paid for)",
+          nullptr, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_PROXY,
+      g_param_spec_string(
+          "proxy", "Proxy",
           "HTTP proxy server URI for non-loopback hosts (default: the environment's, such as "
           "http_proxy, as souphttpsrc uses); loopback hosts are always reached directly",
           "", rw));
-  g_object_class_install_property(gobject_class, PROP_PROXY_ID,
-      g_param_spec_string("proxy-id", "Proxy user id",
-          "User id for proxy authentication", "", rw));
-  g_object_class_install_property(gobject_class, PROP_PROXY_PW,
+  g_object_class_install_property(
+      gobject_class, PROP_PROXY_ID,
+      g_param_spec_string("proxy-id", "Proxy user id", "User id for proxy authentication", "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_PROXY_PW,
       g_param_spec_string("proxy-pw", "Proxy password",
-          "Password for proxy authentication (write-only, never logged)", nullptr, wo));
-  g_object_class_install_property(gobject_class, PROP_SSL_STRICT,
-      g_param_spec_boolean("ssl-strict", "SSL strict",
-          "Refuse TLS certificates that do not verify", TRUE, rw));
-  g_object_class_install_property(gobject_class, PROP_TLS_DATABASE,
-      g_param_spec_object("tls-database", "TLS database",
+                          "Password for proxy authentication (write-only, never logged)", nullptr,
+                          wo));
+  g_object_class_install_property(
+      gobject_class, PROP_SSL_STRICT,
+      g_param_spec_boolean("ssl-strict", "SSL strict", "Refuse TLS certificates that do not verify",
+                           TRUE, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_TLS_DATABASE,
+      g_param_spec_object(
+          "tls-database", "TLS database",
           "TLS database with the anchor certificates to verify against (default: the system's)",
           G_TYPE_TLS_DATABASE, rw));
-  g_object_class_install_property(gobject_class, PROP_IMAGE,
-      g_param_spec_string("image", "Image",
+  g_object_class_install_property(
+      gobject_class, PROP_IMAGE,
+      g_param_spec_string(
+          "image", "Image",
           "The source image, for image-to-video models (such as kwaivgi/kling-v2.0-i2v-master) "
           "only: an http(s) URL, or a local file (a path or a file:// URI) uploaded to WaveSpeed "
-          "first (the same bytes once a day)", nullptr, rw));
-  g_object_class_install_property(gobject_class, PROP_PARAMS,
-      g_param_spec_boxed("params", "Params",
+          "first (the same bytes once a day)",
+          nullptr, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_PARAMS,
+      g_param_spec_boxed(
+          "params", "Params",
           "Request fields with no property of their own, as a structure (the name is ignored), "
           "e.g. params=\"p,cfg_scale=0.7,camera=zoom_in\". Each is checked and typed as the "
           "model's entry in WaveSpeed's catalogue says (\"5\" for an integer field is sent as 5; "
           "a JSON text for an object or array field); a field the model does not take is refused "
           "before anything is sent. A property set on the element wins over the same field here",
           GST_TYPE_STRUCTURE, rw));
-  g_object_class_install_property(gobject_class, PROP_GUIDANCE_SCALE,
-      g_param_spec_double("guidance-scale", "Guidance scale",
+  g_object_class_install_property(
+      gobject_class, PROP_GUIDANCE_SCALE,
+      g_param_spec_double(
+          "guidance-scale", "Guidance scale",
           "How closely the video follows the prompt, 0 to 1, for models that take it "
-          "(-1 = not sent: the model's default)", -1.0, 1.0, -1.0, rw));
-  g_object_class_install_property(gobject_class, PROP_JOURNAL,
-      g_param_spec_string("journal", "Journal",
+          "(-1 = not sent: the model's default)",
+          -1.0, 1.0, -1.0, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_JOURNAL,
+      g_param_spec_string(
+          "journal", "Journal",
           "The machine's ledger of paid tasks (an SQLite database shared by every process): "
           "the same request is paid for once, a crash never loses a task, and kling-tasks "
           "lists them (default: $XDG_STATE_HOME/gst-kling/ledger.db; \"none\" or empty: no "
-          "ledger, and no protection against paying twice across runs)", nullptr, rw));
-  g_object_class_install_property(gobject_class, PROP_RESUME_UNFINISHED,
-      g_param_spec_boolean("resume-unfinished", "Resume unfinished",
+          "ledger, and no protection against paying twice across runs)",
+          nullptr, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_RESUME_UNFINISHED,
+      g_param_spec_boolean(
+          "resume-unfinished", "Resume unfinished",
           "Follow this request's task already on the ledger (in flight here or in another "
           "process) instead of paying for a new one, and refuse after a submit that never got "
           "its reply (false: submit anyway; a delivered video still replays: change variation "
-          "for a new one)", TRUE, rw));
-  g_object_class_install_property(gobject_class, PROP_CACHE_DIR,
-      g_param_spec_string("cache-dir", "Cache directory",
+          "for a new one)",
+          TRUE, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_CACHE_DIR,
+      g_param_spec_string(
+          "cache-dir", "Cache directory",
           "Folder of finished videos keyed by service, model and every request field: the same "
           "request replays from disk without submitting (default: the KLING_CACHE_DIR "
-          "environment variable; empty: no cache)", nullptr, rw));
-  g_object_class_install_property(gobject_class, PROP_VARIATION,
-      g_param_spec_uint("variation", "Variation",
+          "environment variable; empty: no cache)",
+          nullptr, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_VARIATION,
+      g_param_spec_uint(
+          "variation", "Variation",
           "Part of the request's identity: the same request (API, account, model, every field "
           "sent, variation) is paid for once on this machine and replays while its output lives "
           "(7 days). A different variation asks for, and pays for, a new generation of the same "
-          "prompt", 0, G_MAXUINT, 0, rw));
-  g_object_class_install_property(gobject_class, PROP_MAX_COST,
-      g_param_spec_double("max-cost", "Maximum cost",
+          "prompt",
+          0, G_MAXUINT, 0, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_MAX_COST,
+      g_param_spec_double(
+          "max-cost", "Maximum cost",
           "US dollars one generation may be quoted (POST /api/v3/model/price) before it is "
           "submitted: a higher quote, or none to be had, is a SETTINGS error and nothing is paid "
-          "(-1: the KLING_MAX_COST environment variable, an unreadable value being a SETTINGS error; else no limit)",
+          "(-1: the KLING_MAX_COST environment variable, an unreadable value being a SETTINGS "
+          "error; else no limit)",
           -1.0, G_MAXDOUBLE, -1.0, rw));
-  g_object_class_install_property(gobject_class, PROP_DAILY_BUDGET,
-      g_param_spec_double("daily-budget", "Daily budget",
+  g_object_class_install_property(
+      gobject_class, PROP_DAILY_BUDGET,
+      g_param_spec_double(
+          "daily-budget", "Daily budget",
           "US dollars this account's tasks on this machine may be quoted since local midnight, "
           "this one included, across every process sharing the ledger; past it nothing is "
-          "submitted (-1: the KLING_DAILY_BUDGET environment variable, an unreadable value being a SETTINGS error; else no limit)",
+          "submitted (-1: the KLING_DAILY_BUDGET environment variable, an unreadable value being a "
+          "SETTINGS error; else no limit)",
           -1.0, G_MAXDOUBLE, -1.0, rw));
-  g_object_class_install_property(gobject_class, PROP_CACHE_MAX_SIZE,
-      g_param_spec_uint64("cache-max-size", "Cache maximum size",
-          "Bytes the cache-dir may hold; least recently used videos go first (0: no limit)",
-          0, G_MAXUINT64, kDefaults.cache_max_size, rw));
-  gst_kling_src_task_id_pspec = g_param_spec_string("task-id", "Task id",
+  g_object_class_install_property(
+      gobject_class, PROP_CACHE_MAX_SIZE,
+      g_param_spec_uint64(
+          "cache-max-size", "Cache maximum size",
+          "Bytes the cache-dir may hold; least recently used videos go first (0: no limit)", 0,
+          G_MAXUINT64, kDefaults.cache_max_size, rw));
+  gst_kling_src_task_id_pspec = g_param_spec_string(
+      "task-id", "Task id",
       "Id of the current task once submitted (give it to request-id to resume); notified when "
-      "it changes", nullptr, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+      "it changes",
+      nullptr, static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property(gobject_class, PROP_TASK_ID, gst_kling_src_task_id_pspec);
-
 }

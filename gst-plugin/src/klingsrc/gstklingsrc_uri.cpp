@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
 // klingsrc's URI handler: kling://MODEL?prompt=...&duration=10. A URI sets
 // every field a URI may set (to its default where it is silent); get_uri()
 // gives back every one that was set, so the two round-trip.
@@ -6,10 +7,12 @@
 #include <mutex>
 #include <string>
 
-#include "gstklingsrc_private.h"
-#include "kling_uri.h"
+#include "core/request/kling_uri.h"
+#include "klingsrc/gstklingsrc_private.h"
 
-static GstURIType gst_kling_src_uri_get_type(GType) { return GST_URI_SRC; }
+static GstURIType gst_kling_src_uri_get_type(GType) {
+  return GST_URI_SRC;
+}
 
 static const gchar* const* gst_kling_src_uri_get_protocols(GType) {
   static const gchar* protocols[] = {"kling", nullptr};
@@ -30,12 +33,11 @@ static gchar* gst_kling_src_uri_get_uri(GstURIHandler* handler) {
     uri.params.emplace_back("aspect-ratio", gst_kling_aspect_ratio_to_string(s.aspect_ratio));
   if (!s.base.negative_prompt.empty())
     uri.params.emplace_back("negative-prompt", s.base.negative_prompt);
-  if (!s.base.request_id.empty())
-    uri.params.emplace_back("request-id", s.base.request_id);
+  if (!s.base.request_id.empty()) uri.params.emplace_back("request-id", s.base.request_id);
   for (const kling::Param& p : s.base.params)  // typed again by the model's schema when read back
-    uri.fields.emplace_back(p.name, p.value.kind == kling::ParamValue::Kind::String ? p.value.text : p.value.json());
-  if (s.base.variation)
-    uri.params.emplace_back("variation", std::to_string(s.base.variation));
+    uri.fields.emplace_back(
+        p.name, p.value.kind == kling::ParamValue::Kind::String ? p.value.text : p.value.json());
+  if (s.base.variation) uri.params.emplace_back("variation", std::to_string(s.base.variation));
   if (s.base.poll_interval_ms != defaults.poll_interval_ms)
     uri.params.emplace_back("poll-interval", std::to_string(s.base.poll_interval_ms));
   if (s.base.timeout_s != defaults.timeout_s)
@@ -62,11 +64,11 @@ static gboolean gst_kling_src_uri_set_uri(GstURIHandler* handler, const gchar* t
   for (const auto& [name, value] : uri->params) {
     GParamSpec* pspec = g_object_class_find_property(klass, name.c_str());
     GValue v = G_VALUE_INIT;
-    bool ok = pspec && gst_value_deserialize_with_pspec(
-                           (g_value_init(&v, pspec->value_type), &v), value.c_str(), pspec) &&
+    bool ok = pspec &&
+              gst_value_deserialize_with_pspec((g_value_init(&v, pspec->value_type), &v),
+                                               value.c_str(), pspec) &&
               !g_param_value_validate(pspec, &v);
-    if (G_IS_VALUE(&v))
-      g_value_unset(&v);
+    if (G_IS_VALUE(&v)) g_value_unset(&v);
     if (!ok) {
       g_set_error(error, GST_URI_ERROR, GST_URI_ERROR_BAD_URI,
                   "Invalid value for \"%s\" in the kling:// URI", name.c_str());

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "core/wavespeed/pricing.h"
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include <cstring>
+
+#include "core/wavespeed/api_client.h"
+
+namespace kling::money {
+
+namespace {
+
+std::string base_of(const std::string& url) {
+  std::string base = url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base;
+}
+
+// Numbers may come as numbers or numeric strings.
+std::optional<double> get_amount(JsonObject* obj, const char* name) {
+  JsonNode* node = obj ? json_object_get_member(obj, name) : nullptr;
+  if (!node || !JSON_NODE_HOLDS_VALUE(node)) return std::nullopt;
+  GType type = json_node_get_value_type(node);
+  double v;
+  if (type == G_TYPE_INT64 || type == G_TYPE_DOUBLE)
+    v = json_node_get_double(node);
+  else if (type == G_TYPE_STRING) {
+    const char* s = json_node_get_string(node);
+    char* end = nullptr;
+    v = g_ascii_strtod(s, &end);
+    if (end == s || *end != '\0') return std::nullopt;
+  } else {
+    return std::nullopt;
+  }
+  if (!(v >= 0 && v < 1e12))  // NaN and negatives too: no price we could hold
+    return std::nullopt;
+  return v;
+}
+
+// The `data` object of a 2xx envelope, or nullptr and why not.
+JsonObject* data_of(JsonParser* parser, unsigned status, std::string_view body, std::string* why) {
+  api::Reply reply = api::parse_reply(status, body);
+  if (reply.kind == api::ReplyKind::ApiError || reply.kind == api::ReplyKind::Gateway) {
+    *why = status ? "HTTP " + std::to_string(status) +
+                        (reply.message.empty() ? "" : ": " + reply.message)
+                  : reply.message;
+    return nullptr;
+  }
+  if (body.empty() || memchr(body.data(), '\0', body.size()) ||
+      !json_parser_load_from_data(parser, body.data(), static_cast<gssize>(body.size()), nullptr) ||
+      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+    *why = "an unreadable reply";
+    return nullptr;
+  }
+  JsonObject* root = json_node_get_object(json_parser_get_root(parser));
+  JsonNode* data = json_object_get_member(root, "data");
+  if (!data || !JSON_NODE_HOLDS_OBJECT(data)) {
+    *why = "a reply without data";
+    return nullptr;
+  }
+  return json_node_get_object(data);
+}
+
+}  // namespace
+
+std::string price_url(const std::string& api_url) {
+  return base_of(api_url) + "/api/v3/model/price";
+}
+std::string balance_url(const std::string& api_url) {
+  return base_of(api_url) + "/api/v3/balance";
+}
+
+std::string build_price_body(const std::string& model, const std::string& inputs) {
+  g_autoptr(JsonParser) parser = json_parser_new();
+  json_parser_load_from_data(parser, inputs.c_str(), -1, nullptr);
+  g_autoptr(JsonBuilder) b = json_builder_new();
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "model_id");
+  json_builder_add_string_value(b, model.c_str());
+  json_builder_set_member_name(b, "inputs");
+  json_builder_add_value(b, json_node_copy(json_parser_get_root(parser)));
+  json_builder_end_object(b);
+  g_autoptr(JsonNode) root = json_builder_get_root(b);
+  g_autoptr(JsonGenerator) gen = json_generator_new();
+  json_generator_set_root(gen, root);
+  g_autofree char* text = json_generator_to_data(gen, nullptr);
+  return text;
+}
+
+std::optional<Quote> parse_price(unsigned status, std::string_view body, std::string* why) {
+  g_autoptr(JsonParser) parser = json_parser_new_immutable();
+  JsonObject* data = data_of(parser, status, body, why);
+  if (!data) return std::nullopt;
+  auto price = get_amount(data, "price");
+  if (!price) {
+    *why = "a reply without data.price";
+    return std::nullopt;
+  }
+  Quote q;
+  q.price = *price;
+  q.discounted = get_amount(data, "discounted_price");
+  JsonNode* currency = json_object_get_member(data, "currency");
+  if (currency && JSON_NODE_HOLDS_VALUE(currency) &&
+      json_node_get_value_type(currency) == G_TYPE_STRING && *json_node_get_string(currency))
+    q.currency = json_node_get_string(currency);
+  return q;
+}
+
+std::optional<double> parse_balance(unsigned status, std::string_view body, std::string* why) {
+  g_autoptr(JsonParser) parser = json_parser_new_immutable();
+  JsonObject* data = data_of(parser, status, body, why);
+  if (!data) return std::nullopt;
+  auto balance = get_amount(data, "balance");
+  if (!balance) *why = "a reply without data.balance";
+  return balance;
+}
+
+std::string format(double amount, const std::string& currency) {
+  char text[G_ASCII_DTOSTR_BUF_SIZE];
+  g_ascii_formatd(text, sizeof text, "%.2f", amount);  // a point whatever the locale
+  if (currency.empty() || g_ascii_strcasecmp(currency.c_str(), "USD") == 0)
+    return std::string("$") + text;
+  return std::string(text) + " " + currency;
+}
+
+std::string Figures::describe() const {
+  std::string text = quote ? "costs " + format(quote->amount(), quote->currency)
+                           : "price unknown (" + quote_error + ")";
+  text += balance ? ", balance " + format(*balance, quote ? quote->currency : "USD")
+                  : ", balance unknown (" + balance_error + ")";
+  return text;
+}
+
+std::optional<Error> check(const Figures& f, const Request& r) {
+  auto refuse = [](std::string message) {
+    return Error{ErrorKind::Settings, std::move(message), "nothing was submitted", 0, {}};
+  };
+  if (r.max_cost) {
+    if (!f.quote)
+      return refuse("max-cost is " + format(*r.max_cost) +
+                    " but the price of this request could "
+                    "not be had (" +
+                    f.quote_error + "): nothing submitted");
+    if (f.quote->amount() > *r.max_cost + 1e-9)
+      return refuse("This request is quoted " + format(f.quote->amount(), f.quote->currency) +
+                    ", above max-cost " + format(*r.max_cost) + ": nothing submitted");
+  }
+  if (f.quote && f.balance && *f.balance + 1e-9 < f.quote->amount())
+    return refuse("The balance " + format(*f.balance, f.quote->currency) +
+                  " is below this request's quote " + format(f.quote->amount(), f.quote->currency) +
+                  ": nothing submitted (top up your WaveSpeed account)");
+  return std::nullopt;
+}
+
+}  // namespace kling::money

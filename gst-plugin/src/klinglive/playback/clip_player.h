@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// One queued request played as a frame provider: its own small pipeline,
+//   klingsrc (the live element's defaults + the request) ! decodebin ! videoconvert
+//   ! videoscale add-borders=true ! videorate ! capsfilter (output caps) ! appsink
+// started ahead of time, so the clip's first frames wait in the appsink when its
+// turn comes. The generation goes through klingsrc unchanged (journal, one submit
+// per request, price guards). Its bus messages reach the live element's bus; an
+// error there fails this clip only (a WARNING), never the live stream.
+#pragma once
+
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "klinglive/forwarded_properties.h"
+
+namespace kling::live {
+
+class ClipPlayer {
+ public:
+  struct Status {
+    std::string prompt;
+    std::string task_id;
+    std::string state = "submitting";  // submitting, queued, processing, downloading, ready, failed
+    std::string error;                 // the API's reason, once failed
+    gint64 started_us = 0;             // monotonic
+  };
+
+  // `owner` is the live element: messages are posted on it. With `audio_caps`, the
+  // clip's sound is decoded too, into audio_sink().
+  ClipPlayer(GstElement* owner, const PropertyValues& defaults, const std::string& request,
+             GstCaps* caps, GstCaps* audio_caps);
+  ~ClipPlayer();
+  ClipPlayer(const ClipPlayer&) = delete;
+  ClipPlayer& operator=(const ClipPlayer&) = delete;
+
+  // Sets the pipeline PLAYING, off this thread; a failure shows as failed().
+  void start();
+  // True once the first frame waits in the appsink (the frame is kept for pull()).
+  bool ready();
+  // The next frame, or nullptr when none is decoded yet (or the clip ended).
+  GstSample* pull();
+  // Every frame was pulled, or the clip failed.
+  bool ended();
+  bool failed();
+  // Plays the clip again from its first frame (a flushing seek, off this thread).
+  void restart();
+  void set_caps(GstCaps* caps);
+  // The clip's decoded sound (nullptr without audio_caps); it stays empty for a silent clip.
+  GstAppSink* audio_sink() const { return audio_sink_; }
+  // Sets the pipeline to NULL (blocking; klingsrc stops promptly).
+  void stop();
+  Status status();
+
+ private:
+  struct Shared;
+  static GstBusSyncReply on_message(GstBus*, GstMessage* msg, gpointer data);
+  static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
+
+  std::shared_ptr<Shared> shared_;
+  GstElement* pipeline_ = nullptr;
+  GstElement* src_ = nullptr;
+  GstElement* filter_ = nullptr;
+  GstAppSink* sink_ = nullptr;
+  GstAppSink* audio_sink_ = nullptr;
+  GstSample* peeked_ = nullptr;
+};
+
+}  // namespace kling::live

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""kling-emulator on free loopback ports for the Python test scripts
+(tests/examples/run_example.py, tests/money/run_money_e2e.py), and what it was
+asked, read back from its request log. Python 3 standard library only.
+
+Output lines start with "#": TAP comments for the scripts that speak TAP.
+"""
+import json
+import os
+import re
+import selectors
+import subprocess
+import time
+
+
+class Failure(Exception):
+    pass
+
+
+def check(condition, what):
+    if not condition:
+        raise Failure(what)
+    print(f"# ok: {what}")
+
+
+class Emulator:
+    """One kling-emulator; its videos in WORKDIR/emulator-videos, its request log its own."""
+
+    def __init__(self, exe, workdir, *flags, scale=4, latency_ms=300):
+        self.videos = os.path.join(workdir, "emulator-videos")
+        self.request_log = os.path.join(workdir, f"emulator-requests-{time.monotonic_ns()}.jsonl")
+        cmd = [exe, f"--video-scale={scale}", f"--latency-ms={latency_ms}",
+               f"--output-dir={self.videos}", f"--request-log={self.request_log}", *flags]
+        print("# $", " ".join(cmd))
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE)
+        addresses = self._read_addresses()
+        self.api, self.cdn = addresses["API"], addresses["CDN"]
+
+    def _read_addresses(self, timeout=20):
+        """The first two lines: `API: http://...` and `CDN: http://...`."""
+        text, deadline = b"", time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            while text.count(b"\n") < 2:
+                if not sel.select(deadline - time.monotonic()):
+                    raise Failure("kling-emulator printed no addresses in time")
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    raise Failure(f"kling-emulator exited: {text!r}")
+                text += chunk
+        for line in text.decode().splitlines():
+            print("#", line)
+        return dict(re.findall(r"^(API|CDN): (\S+)$", text.decode(), re.M))
+
+    def env(self):
+        return dict(os.environ, WAVESPEED_BASE_URL=self.api, WAVESPEED_API_KEY="emulator-key")
+
+    def requests(self):
+        try:
+            with open(self.request_log) as log:
+                return [json.loads(line) for line in log if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def count(self, server, method, prefix):
+        return sum(1 for r in self.requests()
+                   if r["server"] == server and r["method"] == method and r["path"].startswith(prefix))
+
+    def submits(self):
+        """POSTs that create a task (not price quotes or uploads)."""
+        return sum(1 for r in self.requests()
+                   if r["server"] == "api" and r["method"] == "POST"
+                   and r["path"].startswith("/api/v3/") and not r["path"].startswith("/api/v3/model/")
+                   and not r["path"].startswith("/api/v3/media/"))
+
+    def polls(self):
+        return sum(1 for r in self.requests() if "/predictions/" in r["path"])
+
+    def wait_for_submits(self, n, timeout=15):
+        deadline = time.monotonic() + timeout
+        while self.submits() < n:
+            if time.monotonic() > deadline:
+                raise Failure(f"the emulator saw {self.submits()} submits, not {n}")
+            time.sleep(0.05)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
