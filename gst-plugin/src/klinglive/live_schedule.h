@@ -26,7 +26,7 @@ struct ScheduleSettings {
   guint ahead = 2;
   WhenIdle when_idle = WhenIdle::Loop;
   std::string slate_location;
-  PropertyValues defaults;  // for the child klingsrc
+  std::shared_ptr<const PropertyValues> defaults;  // for the child klingsrc (never null)
 };
 
 class LiveSchedule {
