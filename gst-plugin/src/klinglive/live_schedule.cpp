@@ -113,10 +113,6 @@ GstBuffer* LiveSchedule::switch_to_next(GstClockTime pts) {
 
 GstBuffer* LiveSchedule::frame(GstClockTime pts) {
   const gint64 now = g_get_monotonic_time();
-  if (now - playlist_checked_ >= kSecond) {
-    queue_->reread_if_changed();
-    playlist_checked_ = now;
-  }
   ScheduleSettings s = settings_();
   slate_.set_image(s.slate_location);
   drop_failed_upcoming(now);

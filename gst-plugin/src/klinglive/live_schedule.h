@@ -79,7 +79,6 @@ class LiveSchedule {
   bool start_pending_ = false;  // post clip-start with the next clip frame
   std::string failed_prompt_, failed_reason_;
   gint64 failed_until_ = 0;
-  gint64 playlist_checked_ = 0;
 };
 
 }  // namespace kling::live
