@@ -30,8 +30,8 @@ setup_and_build "$BUILD" "${SETUP_ARGS[@]}"
 # (100 clips, for RSS).
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
-  suites=(api-client download-store video-cache range-refetch element-session pricing-and-ledger catalog
-          fingerprint
+  suites=(api-client download-store video-cache range-refetch element-session pricing-and-cache ledger
+          catalog fingerprint
           klingsrc-element klingsrc-api-key klingsrc-delivery klingsrc-messages klingsrc-decode klingsrc-seek
           klingsrc-errors klingsrc-retries klingsrc-deadlines klingsrc-state klingsrc-threads
           klingsrc-uri klingsrc-tags klingsrc-ledger klingsrc-cache hostile-servers

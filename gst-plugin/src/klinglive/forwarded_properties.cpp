@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "core/ledger/ledger.h"
+
 namespace kling::live {
 
 namespace {
@@ -56,6 +58,11 @@ GParamSpec* copy_pspec(GParamSpec* p) {
                               G_PARAM_SPEC_FLAGS(p)->default_value, flags);
   if (G_IS_PARAM_SPEC_OBJECT(p))
     return g_param_spec_object(name, nick, blurb, p->value_type, flags);
+  if (G_IS_PARAM_SPEC_BOXED(p))  // `params`, a GstStructure
+    return g_param_spec_boxed(name, nick, blurb, p->value_type, flags);
+  // A kind not copied here would silently go missing on klinglivesrc: say so.
+  g_critical("klinglivesrc cannot forward klingsrc's property \"%s\" (a %s)", name,
+             G_PARAM_SPEC_TYPE_NAME(p));
   return nullptr;
 }
 
@@ -94,6 +101,9 @@ void ForwardedSettings::get(GParamSpec* pspec, GValue* value) {
   for (const auto& [name, v] : values_)
     if (name == pspec->name) {
       g_value_copy(v.get(), value);
+      // As klingsrc reads it back: a ledger server's password is never shown.
+      if (!strcmp(pspec->name, "journal") && g_value_get_string(value))
+        g_value_set_string(value, kling::Ledger::display_name(g_value_get_string(value)).c_str());
       return;
     }
   g_param_value_set_default(pspec, value);
