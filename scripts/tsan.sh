@@ -36,7 +36,7 @@ if [ ${#suites[@]} -eq 0 ]; then
           klingsrc-errors klingsrc-retries klingsrc-deadlines klingsrc-state klingsrc-threads
           klingsrc-uri klingsrc-tags klingsrc-ledger klingsrc-cache hostile-servers
           klingsrc-catalog one-charge tls klingsrc-emulator klingsrc-catalog-emulator
-          klinglivesrc klinglivesrc-broadcast)
+          klinglivesrc klinglivesrc-clock klinglivesrc-broadcast)
   # Only those this tree has (the emulator or GnuTLS may be missing), saying which are not.
   known=$(meson test -C "$BUILD" --list 2>/dev/null)
   present=()
