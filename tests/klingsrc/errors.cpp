@@ -123,6 +123,21 @@ void test_malformed_poll_reply(Fixture* f, gconstpointer) {
   g_assert_true(contains(run->debug, f->fake->task_id));
 }
 
+// A whole "completed" reply with more JSON after it is no reply: json-glib 1.6 took its
+// first value (and the video was fetched), 1.10 aborted the process. An error naming the task.
+void test_poll_reply_with_more_after_it(Fixture* f, gconstpointer) {
+  FakeWaveSpeed* fake = f->fake.get();
+  f->fake->on_poll = [fake](int) -> std::optional<FakeReply> {
+    return FakeReply{200, fake->task_json("completed") + " {}"};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "Unreadable");
+  g_assert_true(contains(run->debug, f->fake->task_id));
+  g_assert_cmpint(f->fake->count("cdn", "GET"), ==, 0);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+}
+
 void test_output_404(Fixture* f, gconstpointer) {
   f->fake->on_download = [](int, const std::string&) -> std::optional<FakeReply> {
     return FakeReply{404, "gone", "text/plain"};
@@ -202,6 +217,7 @@ int main(int argc, char** argv) {
   add_case("/klingsrc/error/task-failed-input-fault", test_failed_task_input_fault);
   add_case("/klingsrc/error/task-failed-transient", test_failed_task_transient);
   add_case("/klingsrc/error/malformed-json", test_malformed_poll_reply);
+  add_case("/klingsrc/error/reply-with-more-json-after-it", test_poll_reply_with_more_after_it);
   add_case("/klingsrc/error/output-404-not-found", test_output_404);
   add_case("/klingsrc/error/cancelled-and-timeout-are-final",
            test_final_statuses_cancelled_and_timeout);
