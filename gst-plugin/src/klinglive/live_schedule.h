@@ -26,7 +26,7 @@ struct ScheduleSettings {
   guint ahead = 2;
   WhenIdle when_idle = WhenIdle::Loop;
   std::string slate_location;
-  PropertyValues defaults;  // for the child klingsrc
+  std::shared_ptr<const PropertyValues> defaults;  // for the child klingsrc (never null)
 };
 
 class LiveSchedule {
@@ -44,7 +44,7 @@ class LiveSchedule {
   void want_audio(bool want);
   void set_audio_caps(GstCaps* caps);
   AudioFeed* audio_feed() { return &feed_; }
-  // The frame for running time `pts` (a ref for the caller), or nullptr.
+  // The frame for running time `pts` (a ref for the caller): nullptr only before caps.
   GstBuffer* frame(GstClockTime pts);
   // Every clip's pipeline to NULL; the queue is kept.
   void stop();
@@ -71,14 +71,14 @@ class LiveSchedule {
   Slate slate_;
   std::deque<std::unique_ptr<ClipPlayer>> upcoming_;  // started, in queue order
   std::unique_ptr<ClipPlayer> current_;
-  GstBuffer* last_ = nullptr;  // the last clip frame shown
+  GstBuffer* last_ = nullptr;   // the last clip frame shown
+  GstBuffer* black_ = nullptr;  // in the output's format: when there is nothing else
   bool on_slate_ = false;
   bool restarting_ = false;  // a loop's seek is on its way
   bool ended_posted_ = false;
   bool start_pending_ = false;  // post clip-start with the next clip frame
   std::string failed_prompt_, failed_reason_;
   gint64 failed_until_ = 0;
-  gint64 playlist_checked_ = 0;
 };
 
 }  // namespace kling::live
