@@ -88,6 +88,11 @@ GstBuffer* LiveSchedule::take(GstSample* sample) {
   GstBuffer* buffer = gst_sample_get_buffer(sample);
   if (buffer) {
     gst_buffer_replace(&last_, buffer);
+    // Where the clip is: the sound is placed against it.
+    const GstSegment* segment = gst_sample_get_segment(sample);
+    taken_clip_time_ = GST_BUFFER_PTS(buffer);
+    if (segment && segment->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID(taken_clip_time_))
+      taken_clip_time_ = gst_segment_to_running_time(segment, GST_FORMAT_TIME, taken_clip_time_);
   }
   gst_sample_unref(sample);
   restarting_ = false;
@@ -105,7 +110,7 @@ GstBuffer* LiveSchedule::switch_to_next(GstClockTime pts) {
   return take(current_->pull());
 }
 
-GstBuffer* LiveSchedule::frame(GstClockTime pts) {
+GstBuffer* LiveSchedule::frame(GstClockTime pts, GstClockTime duration) {
   const gint64 now = g_get_monotonic_time();
   if (now - playlist_checked_ >= kSecond) {
     queue_->reread_if_changed();
@@ -118,6 +123,7 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts) {
   auto next_ready = [this] { return !upcoming_.empty() && upcoming_.front()->ready(); };
 
   GstBuffer* out = nullptr;
+  taken_clip_time_ = GST_CLOCK_TIME_NONE;
   if (current_) {
     if (GstSample* sample = current_->pull()) {
       out = take(sample);
@@ -154,6 +160,8 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts) {
   }
 
   if (out) {
+    // A new frame of the clip on air, or the last one held: the sound follows.
+    feed_.shown(pts, duration, taken_clip_time_);
     if (start_pending_ && !restarting_) {
       post_live("clip-start", current_.get(), pts);
       start_pending_ = false;

@@ -59,9 +59,9 @@ static gboolean gst_kling_live_output_stop(GstBaseSrc* base) {
 }
 
 static GstFlowReturn gst_kling_live_output_make(GstKlingLivePushSrc* src, GstClockTime pts,
-                                                GstClockTime, GstBuffer** out) {
+                                                GstClockTime duration, GstBuffer** out) {
   auto* self = GST_KLING_LIVE_OUTPUT(src);
-  GstBuffer* frame = self->schedule ? self->schedule->frame(pts) : nullptr;
+  GstBuffer* frame = self->schedule ? self->schedule->frame(pts, duration) : nullptr;
   if (frame) {
     *out = gst_buffer_copy(frame);  // shares the memory; the skeleton sets our own timestamps
     gst_buffer_unref(frame);
