@@ -17,6 +17,7 @@
 #include "klinglive/playback/clip_player.h"
 #include "klinglive/playback/slate.h"
 #include "klinglive/request_queue.h"
+#include "klinglive/story.h"
 
 namespace kling::live {
 
@@ -27,6 +28,9 @@ struct ScheduleSettings {
   WhenIdle when_idle = WhenIdle::Loop;
   std::string slate_location;
   PropertyValues defaults;  // for the child klingsrc
+  std::string disclosure;   // drawn on clip frames, in the tags at each clip start
+  bool story = false;       // continue: each request from the last frame before it
+  std::string continue_model;
 };
 
 class LiveSchedule {
@@ -57,6 +61,7 @@ class LiveSchedule {
   GstBuffer* slate_frame(gint64 now);
   void retire(std::unique_ptr<ClipPlayer> player);
   void post_live(const char* event, ClipPlayer* player, GstClockTime pts);
+  void send_generated_tags(ClipPlayer* player, const std::string& disclosure);
 
   void on_air(ClipPlayer* player);  // the feed follows the clip shown
 
@@ -69,6 +74,7 @@ class LiveSchedule {
   std::function<ScheduleSettings()> settings_;
   GstCaps* caps_ = nullptr;
   Slate slate_;
+  Story story_;
   std::deque<std::unique_ptr<ClipPlayer>> upcoming_;  // started, in queue order
   std::unique_ptr<ClipPlayer> current_;
   GstBuffer* last_ = nullptr;  // the last clip frame shown
