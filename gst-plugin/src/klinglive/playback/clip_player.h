@@ -72,6 +72,7 @@ class ClipPlayer {
   static GstBusSyncReply on_message(GstBus*, GstMessage* msg, gpointer data);
   static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
   void add_extras(GstElement* rate, const Extras& extras);
+  static void on_element_added(GstBin*, GstBin*, GstElement* element, gpointer);
 
   std::shared_ptr<Shared> shared_;
   GstElement* pipeline_ = nullptr;
