@@ -5,7 +5,6 @@
 // and the task id; the text in GST_TAG_COMMENT), none while the slate shows.
 // Against kling-emulator serving a black clip, with a red slate image: what the sink
 // receives is told apart by the running times of the element's kling/live messages.
-#include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
@@ -13,38 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "disclosure_frames.h"
 #include "support/emulator_process.h"
-#include "support/pipeline_run.h"
 
 namespace {
 
 constexpr const char* kModel = "kwaivgi/kling-v1.6-t2v-standard";
 constexpr const char* kText = "AI-generated";
-
-struct Fixtures {
-  char* dir = nullptr;
-  std::string clip, slate;
-  Fixtures() {
-    dir = g_dir_make_tmp("kling-disclosure-XXXXXX", nullptr);
-    clip = std::string(dir) + "/black.mp4";
-    slate = std::string(dir) + "/red.png";
-    run_to_eos(
-        "videotestsrc pattern=black num-buffers=25 ! "
-        "video/x-raw,width=320,height=180,framerate=25/1 ! x264enc ! mp4mux ! "
-        "filesink location=" +
-        clip);
-    run_to_eos(
-        "videotestsrc pattern=red num-buffers=1 ! video/x-raw,width=320,height=180 ! "
-        "pngenc ! filesink location=" +
-        slate);
-  }
-  ~Fixtures() {
-    g_remove(clip.c_str());
-    g_remove(slate.c_str());
-    g_rmdir(dir);
-    g_free(dir);
-  }
-};
 
 // What the sink got, in order: frames (their time and how many bright pixels the
 // bottom-right quarter holds) and the kling-generated tag events.
@@ -65,40 +39,19 @@ struct Recording {
   std::mutex mutex;
   std::vector<Item> items;
   std::vector<LiveEvent> live;
-  GstVideoInfo info;
 };
 
 GstPadProbeReturn on_sink(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
   auto* rec = static_cast<Recording*>(data);
   Item item;
   if (GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info); event && GST_IS_EVENT(event)) {
-    if (GST_EVENT_TYPE(event) != GST_EVENT_TAG) return GST_PAD_PROBE_OK;
-    GstTagList* tags = nullptr;
-    gst_event_parse_tag(event, &tags);
-    g_autofree char* generated = nullptr;
-    if (!gst_tag_list_get_string(tags, "kling-generated", &generated)) return GST_PAD_PROBE_OK;
-    g_autofree char* comment = nullptr;
-    gst_tag_list_get_string(tags, GST_TAG_COMMENT, &comment);
+    if (!generated_tags(event, &item.generated, &item.comment)) return GST_PAD_PROBE_OK;
     item.tag = true;
-    item.generated = generated;
-    item.comment = comment ? comment : "";
   } else {
     GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
-    g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
-    GstVideoInfo vinfo;
-    g_assert_true(gst_video_info_from_caps(&vinfo, caps));
-    GstVideoFrame frame;
-    g_assert_true(gst_video_frame_map(&frame, &vinfo, buffer, GST_MAP_READ));
-    const int w = GST_VIDEO_FRAME_WIDTH(&frame), h = GST_VIDEO_FRAME_HEIGHT(&frame);
-    const guint8* y = static_cast<const guint8*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, 0));
-    const guint8* v = static_cast<const guint8*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, 2));
-    const int ys = GST_VIDEO_FRAME_PLANE_STRIDE(&frame, 0);
-    const int vs = GST_VIDEO_FRAME_PLANE_STRIDE(&frame, 2);
-    for (int row = h / 2; row < h; row++)
-      for (int col = w / 2; col < w; col++)
-        if (y[row * ys + col] > 160) item.bright++;
-    item.red = v[2 * vs + 2] > 200;  // V of pure red is 240
-    gst_video_frame_unmap(&frame);
+    FrameMarks m = frame_marks(pad, buffer);
+    item.bright = m.bright;
+    item.red = m.red;
     item.pts = GST_BUFFER_PTS(buffer);
   }
   std::lock_guard<std::mutex> lock(rec->mutex);
@@ -126,7 +79,7 @@ GstBusSyncReply on_bus(GstBus*, GstMessage* msg, gpointer data) {
 
 // Two prompts, each a 1 s black clip, then the slate (when-idle=slate) for a second.
 void record(const char* disclosure, Recording* rec) {
-  Fixtures fx;
+  DisclosureFixtures fx;
   auto emu = start_emulator({"--video-file", fx.clip});
   g_autoptr(GstElement) pipeline = gst_parse_launch(
       "klinglivesrc name=src when-idle=slate ! "

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/emulator_process.h"
+#include "support/fake_wavespeed.h"
 
 namespace {
 
@@ -173,8 +174,7 @@ void test_continues_from_the_last_frame() {
   g_assert_cmpuint(t2.tickets.size(), ==, 1);
   g_assert_cmpuint(t2.puts.size(), ==, 1);
   g_assert_true(again == ids);
-  g_autofree char* rm = g_strdup_printf("rm -rf '%s'", dir);
-  g_assert_cmpint(system(rm), ==, 0);
+  remove_scratch_dir(g_steal_pointer(&dir));
 }
 
 }  // namespace
