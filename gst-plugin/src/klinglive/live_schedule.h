@@ -6,6 +6,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/video/video.h>
 
 #include <deque>
 #include <functional>
@@ -27,9 +28,9 @@ struct ScheduleSettings {
   guint ahead = 2;
   WhenIdle when_idle = WhenIdle::Loop;
   std::string slate_location;
-  PropertyValues defaults;  // for the child klingsrc
-  std::string disclosure;   // drawn on clip frames, in the tags at each clip start
-  bool story = false;       // continue: each request from the last frame before it
+  std::shared_ptr<const PropertyValues> defaults;  // for the child klingsrc (never null)
+  std::string disclosure;  // drawn on clip frames, in the tags at each clip start
+  bool story = false;      // continue: each request from the last frame before it
   std::string continue_model;
 };
 
@@ -57,6 +58,7 @@ class LiveSchedule {
   void start_players(const ScheduleSettings& s);
   void drop_failed_upcoming(gint64 now);
   GstBuffer* switch_to_next(GstClockTime pts);
+  GstSample* pull_fitting(ClipPlayer* player);
   GstBuffer* take(GstSample* sample);
   GstBuffer* slate_frame(gint64 now);
   void retire(std::unique_ptr<ClipPlayer> player);
@@ -73,6 +75,8 @@ class LiveSchedule {
   std::shared_ptr<RequestQueue> queue_;
   std::function<ScheduleSettings()> settings_;
   GstCaps* caps_ = nullptr;
+  GstVideoInfo info_{};  // of caps_, when have_info_
+  bool have_info_ = false;
   Slate slate_;
   Story story_;
   std::deque<std::unique_ptr<ClipPlayer>> upcoming_;  // started, in queue order
@@ -85,7 +89,6 @@ class LiveSchedule {
   bool start_pending_ = false;  // post clip-start with the next clip frame
   std::string failed_prompt_, failed_reason_;
   gint64 failed_until_ = 0;
-  gint64 playlist_checked_ = 0;
 };
 
 }  // namespace kling::live
