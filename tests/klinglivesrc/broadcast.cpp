@@ -155,7 +155,8 @@ GstPadProbeReturn mark(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
 // A story of two clips with a disclosure, through x264enc ! flvmux: decoded back, every
 // clip frame of the recording carries the text and no slate frame does; the muxer
 // received the kling-generated tags of each clip (the second from the i2v model) with the
-// text as comment. flvmux writes neither tag into the file (it keeps title, artist).
+// text as comment. flvmux writes neither tag into the file (it keeps title, artist). The
+// frame uploaded for the second clip has no text.
 void test_flv_disclosure_story() {
   DisclosureFixtures fx;
   auto emu = start_emulator({"--video-file", fx.clip});
@@ -209,6 +210,30 @@ void test_flv_disclosure_story() {
   g_assert_cmpint(clip_text, ==, clip);
   g_assert_cmpint(slate, >=, 15);
   g_assert_cmpint(slate_text, ==, 0);
+
+  // The frame the second clip was made from is the clip's own (black), without the text:
+  // the disclosure never feeds back into the story.
+  g_autofree char* frames = g_build_filename(dir, "gst-kling", "story", nullptr);
+  g_autoptr(GDir) listing = g_dir_open(frames, 0, nullptr);
+  g_assert_nonnull(listing);
+  int pngs = 0;
+  for (const char* name; (name = g_dir_read_name(listing)); pngs++) {
+    Marked png;
+    g_autofree char* path = g_build_filename(frames, name, nullptr);
+    g_autoptr(GstElement) decode =
+        gst_parse_launch((std::string("filesrc location=") + path +
+                          " ! pngdec ! videoconvert ! video/x-raw,format=I420 ! fakesink name=sink")
+                             .c_str(),
+                         nullptr);
+    g_autoptr(GstElement) png_sink = gst_bin_get_by_name(GST_BIN(decode), "sink");
+    g_autoptr(GstPad) png_pad = gst_element_get_static_pad(png_sink, "sink");
+    gst_pad_add_probe(png_pad, GST_PAD_PROBE_TYPE_BUFFER, mark, &png, nullptr);
+    play_to_eos(decode);
+    g_assert_cmpuint(png.frames.size(), ==, 1);
+    g_assert_true(png.frames[0].black);
+    g_assert_cmpint(png.frames[0].bright, ==, 0);
+  }
+  g_assert_cmpint(pngs, >=, 1);
   remove_scratch_dir(g_steal_pointer(&dir));
 }
 
