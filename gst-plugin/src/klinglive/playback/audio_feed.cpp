@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "klinglive/playback/audio_feed.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace kling::live {
