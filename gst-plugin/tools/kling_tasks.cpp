@@ -187,6 +187,10 @@ int main(int argc, char** argv) {
     fputs(kUsage, stderr);
     return 2;
   }
+  if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+    fputs(kUsage, stdout);
+    return 0;
+  }
   const std::string command = argv[i++];
   if (command == "list") {
     long n = 50;
