@@ -6,6 +6,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/video/video.h>
 
 #include <deque>
 #include <functional>
@@ -26,7 +27,7 @@ struct ScheduleSettings {
   guint ahead = 2;
   WhenIdle when_idle = WhenIdle::Loop;
   std::string slate_location;
-  PropertyValues defaults;  // for the child klingsrc
+  std::shared_ptr<const PropertyValues> defaults;  // for the child klingsrc (never null)
 };
 
 class LiveSchedule {
@@ -53,6 +54,7 @@ class LiveSchedule {
   void start_players(const ScheduleSettings& s);
   void drop_failed_upcoming(gint64 now);
   GstBuffer* switch_to_next(GstClockTime pts);
+  GstSample* pull_fitting(ClipPlayer* player);
   GstBuffer* take(GstSample* sample);
   GstBuffer* slate_frame(gint64 now);
   void retire(std::unique_ptr<ClipPlayer> player);
@@ -68,6 +70,8 @@ class LiveSchedule {
   std::shared_ptr<RequestQueue> queue_;
   std::function<ScheduleSettings()> settings_;
   GstCaps* caps_ = nullptr;
+  GstVideoInfo info_{};  // of caps_, when have_info_
+  bool have_info_ = false;
   Slate slate_;
   std::deque<std::unique_ptr<ClipPlayer>> upcoming_;  // started, in queue order
   std::unique_ptr<ClipPlayer> current_;
@@ -79,7 +83,6 @@ class LiveSchedule {
   bool start_pending_ = false;  // post clip-start with the next clip frame
   std::string failed_prompt_, failed_reason_;
   gint64 failed_until_ = 0;
-  gint64 playlist_checked_ = 0;
 };
 
 }  // namespace kling::live
