@@ -195,10 +195,6 @@ int main(int argc, char** argv) {
     fprintf(stderr, kUsage, kling::tools::kGenerateUsage);
     return 2;
   }
-  if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-    fputs(kUsage, stdout);
-    return 0;
-  }
   const std::string command = argv[i++];
   if (command == "generate") return kling::tools::generate(argc - i + 1, argv + i - 1, ledger);
   if (command == "list") {
