@@ -54,6 +54,7 @@ class ImageUploader {
  private:
   std::optional<std::string> remembered(int64_t* age_s) const;
   void remember(const std::string& url) const;
+  GBytes* read_checked(Error* error) const;
 
   const Request& request_;
   const std::string record_;
