@@ -90,17 +90,13 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(
     klinglivesrc, "klinglivesrc", GST_RANK_NONE, GST_TYPE_KLING_LIVE_SRC,
     GST_DEBUG_CATEGORY_INIT(gst_kling_live_src_debug, "klinglivesrc", 0, "Kling live source"));
 
-static GType when_idle_get_type() {
-  static GType type = 0;
-  static const GEnumValue values[] = {
-      {static_cast<gint>(WhenIdle::Loop), "Play the last clip again", "loop"},
-      {static_cast<gint>(WhenIdle::Hold), "Hold the last frame", "hold"},
-      {static_cast<gint>(WhenIdle::Slate), "Show the slate", "slate"},
-      {0, nullptr, nullptr}};
-  if (g_once_init_enter(&type))
-    g_once_init_leave(&type, g_enum_register_static("GstKlingLiveWhenIdle", values));
-  return type;
-}
+namespace {
+// Values as G_DEFINE_ENUM_VALUE writes them, named for gst-inspect.
+G_DEFINE_ENUM_TYPE(GstKlingLiveWhenIdle, when_idle,
+                   {static_cast<gint>(WhenIdle::Loop), "Play the last clip again", "loop"},
+                   {static_cast<gint>(WhenIdle::Hold), "Hold the last frame", "hold"},
+                   {static_cast<gint>(WhenIdle::Slate), "Show the slate", "slate"})
+}  // namespace
 
 static void gst_kling_live_src_set_property(GObject* object, guint prop_id, const GValue* value,
                                             GParamSpec* pspec) {
