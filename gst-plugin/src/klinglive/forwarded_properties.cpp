@@ -56,6 +56,11 @@ GParamSpec* copy_pspec(GParamSpec* p) {
                               G_PARAM_SPEC_FLAGS(p)->default_value, flags);
   if (G_IS_PARAM_SPEC_OBJECT(p))
     return g_param_spec_object(name, nick, blurb, p->value_type, flags);
+  if (G_IS_PARAM_SPEC_BOXED(p))  // `params`, a GstStructure
+    return g_param_spec_boxed(name, nick, blurb, p->value_type, flags);
+  // A kind not copied here would silently go missing on klinglivesrc: say so.
+  g_critical("klinglivesrc cannot forward klingsrc's property \"%s\" (a %s)", name,
+             G_PARAM_SPEC_TYPE_NAME(p));
   return nullptr;
 }
 
