@@ -7,6 +7,7 @@ KLING_DEB_PACKAGES=(
   libglib2.0-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   libsoup-3.0-dev libjson-glib-dev libsqlite3-dev glib-networking ca-certificates
   libgnutls28-dev nettle-dev libpango1.0-dev libcairo2-dev
+  libpq-dev postgresql
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-ges-1.0 gir1.2-gst-rtsp-server-1.0

@@ -29,7 +29,7 @@ setup_and_build "$BUILD" "${SETUP_ARGS[@]}"
 # programs, not instrumented) nor klinglivesrc-memory (100 clips, for RSS).
 suites=("$@")
 if [ ${#suites[@]} -eq 0 ]; then
-  suites=(api-client download-store video-cache range-refetch element-session pricing-and-ledger catalog
+  suites=(api-client download-store video-cache range-refetch element-session pricing-and-cache ledger catalog
           accept12 fingerprint
           klingsrc hostile-servers review accept13 app-thread klingsrc-catalog one-charge tls
           klingsrc-emulator klingsrc-catalog-emulator klinglivesrc klinglivesrc-broadcast)

@@ -4,8 +4,10 @@
 //   kling-tasks list [-n N]        newest tasks first
 //   kling-tasks fetch ID -o FILE   download a task's video (polled and resumed as the element does)
 //   kling-tasks spent              today's and this month's quoted spend per account
-// Options: --ledger PATH (default $XDG_STATE_HOME/gst-kling/ledger.db). The key and
-// the base URL come from WAVESPEED_API_KEY and WAVESPEED_BASE_URL; the key is never printed.
+//   kling-tasks import FILE        a machine's SQLite ledger copied into this (server) ledger
+// Options: --ledger PATH-OR-URI (default $KLING_JOURNAL, else $XDG_STATE_HOME/gst-kling/
+// ledger.db; a postgresql:// URI names a fleet's server, shown without its password). The key
+// and the base URL come from WAVESPEED_API_KEY and WAVESPEED_BASE_URL; the key is never printed.
 #include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -24,9 +26,11 @@
 namespace {
 
 const char kUsage[] =
-    "usage: kling-tasks [--ledger PATH] list [-n N]\n"
-    "       kling-tasks [--ledger PATH] fetch TASK_ID -o FILE\n"
-    "       kling-tasks [--ledger PATH] spent\n"
+    "usage: kling-tasks [--ledger PATH|URI] list [-n N]\n"
+    "       kling-tasks [--ledger PATH|URI] fetch TASK_ID -o FILE\n"
+    "       kling-tasks [--ledger PATH|URI] spent\n"
+    "       kling-tasks [--ledger URI] import SQLITE_FILE\n"
+    "The ledger defaults to $KLING_JOURNAL, else $XDG_STATE_HOME/gst-kling/ledger.db.\n"
     "The key and base URL come from WAVESPEED_API_KEY and WAVESPEED_BASE_URL.\n";
 
 std::string local_time(int64_t t) {
@@ -45,8 +49,10 @@ std::string excerpt(const std::string& text, long chars) {
   return std::string(one_line.c_str(), end) + "…";
 }
 
+// A server ledger is made on first use, as a file is by the element: only a missing file is
+// "nothing paid yet". Every message names the ledger without a password.
 std::unique_ptr<kling::Ledger> open_ledger(const std::string& path) {
-  if (!g_file_test(path.c_str(), G_FILE_TEST_EXISTS)) {
+  if (!kling::Ledger::is_server(path) && !g_file_test(path.c_str(), G_FILE_TEST_EXISTS)) {
     fprintf(stderr, "kling-tasks: no ledger at %s (nothing was paid for with it yet)\n",
             path.c_str());
     return nullptr;
@@ -93,7 +99,28 @@ int spent(const std::string& path) {
            kling::money::format(m.amount, cur).c_str(), m.tasks,
            !mine.api_key.empty() && mine.account() == m.account ? "  <- WAVESPEED_API_KEY" : "");
   }
-  printf("Quotes of tasks submitted from this machine (estimates: the charge is WaveSpeed's).\n");
+  printf("Quotes of tasks submitted with this ledger (estimates: the charge is WaveSpeed's).\n");
+  return 0;
+}
+
+// Every task of a machine's SQLite ledger into this one (a fleet's server): tasks paid
+// before the fleet existed are followed, replayed and counted there. Run again, it adds nothing.
+int import(const std::string& path, const std::string& file) {
+  if (kling::Ledger::is_server(file) || !g_file_test(file.c_str(), G_FILE_TEST_IS_REGULAR)) {
+    fprintf(stderr, "kling-tasks: import reads a machine's SQLite ledger file; %s is none\n",
+            kling::Ledger::display_name(file).c_str());
+    return 2;
+  }
+  auto from = open_ledger(file);
+  auto to = from ? open_ledger(path) : nullptr;
+  if (!to) return 1;
+  int added = 0;
+  std::string error;
+  if (!kling::Ledger::import_rows(*from, *to, &added, &error)) {
+    fprintf(stderr, "kling-tasks: cannot write %s: %s\n", to->name().c_str(), error.c_str());
+    return 1;
+  }
+  printf("Imported %d tasks from %s into %s.\n", added, from->name().c_str(), to->name().c_str());
   return 0;
 }
 
@@ -102,7 +129,8 @@ int fetch(const std::string& path, const std::string& id, const std::string& out
   r.request_id = id;
   r.api_url = kling::resolve_api_url("");
   r.api_key = kling::resolve_api_key("");
-  r.journal_path = g_file_test(path.c_str(), G_FILE_TEST_EXISTS) ? path : "";
+  r.journal_path =
+      kling::Ledger::is_server(path) || g_file_test(path.c_str(), G_FILE_TEST_EXISTS) ? path : "";
   r.poll_interval_ms = 2000;
   if (auto error = kling::validate(r)) {
     fprintf(stderr, "kling-tasks: %s\n", error->message.c_str());
@@ -149,7 +177,7 @@ int fetch(const std::string& path, const std::string& id, const std::string& out
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string ledger = kling::Ledger::default_path();
+  std::string ledger = kling::Ledger::default_location();
   int i = 1;
   if (i + 1 < argc && strcmp(argv[i], "--ledger") == 0) {
     ledger = argv[i + 1];
@@ -166,6 +194,7 @@ int main(int argc, char** argv) {
     return list(ledger, n > 0 ? n : 50);
   }
   if (command == "spent") return spent(ledger);
+  if (command == "import" && i < argc) return import(ledger, argv[i]);
   if (command == "fetch" && i + 2 < argc && strcmp(argv[i + 1], "-o") == 0)
     return fetch(ledger, argv[i], argv[i + 2]);
   fputs(kUsage, stderr);

@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "core/ledger/ledger.h"
+
 namespace kling::live {
 
 namespace {
@@ -99,6 +101,9 @@ void ForwardedSettings::get(GParamSpec* pspec, GValue* value) {
   for (const auto& [name, v] : values_)
     if (name == pspec->name) {
       g_value_copy(v.get(), value);
+      // As klingsrc reads it back: a ledger server's password is never shown.
+      if (!strcmp(pspec->name, "journal") && g_value_get_string(value))
+        g_value_set_string(value, kling::Ledger::display_name(g_value_get_string(value)).c_str());
       return;
     }
   g_param_value_set_default(pspec, value);

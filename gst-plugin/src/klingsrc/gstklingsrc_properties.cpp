@@ -51,10 +51,11 @@ enum {
 
 GParamSpec* gst_kling_src_task_id_pspec;
 
-// "none" is there for gst-launch, where the shell eats journal="".
+// "none" is there for gst-launch, where the shell eats journal="". Unset: $KLING_JOURNAL
+// (what playbin, GES and RTSP users set, who set no element property), else the machine's.
 static std::string effective_journal(const GstKlingSrcSettings& s) {
-  if (!s.journal) return kling::Ledger::default_path();
-  return *s.journal == "none" ? std::string() : *s.journal;
+  const std::string journal = s.journal ? *s.journal : kling::Ledger::default_location();
+  return journal == "none" ? std::string() : journal;
 }
 
 static std::string effective_cache_dir(const GstKlingSrcSettings& s) {
@@ -296,7 +297,8 @@ static bool get_service_property(const GstKlingSrcSettings& s, guint prop_id, GV
       g_value_set_object(value, s.base.tls_database.get());
       return true;
     case PROP_JOURNAL:
-      g_value_set_string(value, effective_journal(s).c_str());
+      // Never a server's password: graph dumps and gst-inspect print what this returns.
+      g_value_set_string(value, kling::Ledger::display_name(effective_journal(s)).c_str());
       return true;
     case PROP_RESUME_UNFINISHED:
       g_value_set_boolean(value, s.base.resume_unfinished);
@@ -490,10 +492,12 @@ void install_ledger_properties(GObjectClass* gobject_class, const kling::Request
       gobject_class, PROP_JOURNAL,
       g_param_spec_string(
           "journal", "Journal",
-          "The machine's ledger of paid tasks (an SQLite database shared by every process): "
-          "the same request is paid for once, a crash never loses a task, and kling-tasks "
-          "lists them (default: $XDG_STATE_HOME/gst-kling/ledger.db; \"none\" or empty: no "
-          "ledger, and no protection against paying twice across runs)",
+          "The ledger of paid tasks: the machine's SQLite file (shared by every process) or a "
+          "fleet's PostgreSQL server (postgresql://user@host:port/db, shared by every machine): "
+          "the same request is paid for once, a crash never loses a task, and kling-tasks lists "
+          "them (default: $KLING_JOURNAL, else $XDG_STATE_HOME/gst-kling/ledger.db; \"none\" or "
+          "empty: no ledger, and no protection against paying twice across runs). Read back "
+          "without a password",
           nullptr, rw));
   g_object_class_install_property(
       gobject_class, PROP_RESUME_UNFINISHED,

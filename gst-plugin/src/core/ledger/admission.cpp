@@ -51,6 +51,12 @@ Ledger* SubmitGate::ledger(std::string* error) {
   return ledger_.get();
 }
 
+std::string SubmitGate::where_others_run() const {
+  return Ledger::is_server(request_.journal_path)
+             ? "on a machine sharing the ledger " + Ledger::display_name(request_.journal_path)
+             : "on this machine";
+}
+
 SubmitGate::Admission SubmitGate::refuse(Error error) {
   Admission a;
   a.kind = Admission::Kind::Refused;
@@ -82,13 +88,14 @@ SubmitGate::Admission SubmitGate::admit(HttpTransport& http, const std::string& 
         if (auto left = hooks_.ms_to_deadline(); left && *left == 0)
           return refuse({ErrorKind::Timeout,
                          "The deadline (timeout=" + std::to_string(request_.timeout_s) +
-                             " s) passed waiting for the ledger " + request_.journal_path + ": " +
-                             d.error,
+                             " s) passed waiting for the ledger " +
+                             Ledger::display_name(request_.journal_path) + ": " + d.error,
                          "nothing was submitted",
                          0,
                          {}});
         return refuse({ErrorKind::Write,
-                       "Cannot read the ledger " + request_.journal_path + ": " + d.error,
+                       "Cannot read the ledger " + Ledger::display_name(request_.journal_path) +
+                           ": " + d.error,
                        "nothing was submitted",
                        0,
                        {}});
@@ -113,14 +120,14 @@ SubmitGate::Admission SubmitGate::admit(HttpTransport& http, const std::string& 
       case Ledger::Verdict::Wait: {
         if (!said_wait) {
           said_wait = true;
-          hooks_.say("Another run on this machine is submitting this request (since " +
+          hooks_.say("Another run " + where_others_run() + " is submitting this request (since " +
                      local_time(d.row.created) + "): waiting for its task instead of paying twice");
         }
         auto left = hooks_.ms_to_deadline();
         if (left && *left == 0)
           return refuse({ErrorKind::Timeout,
-                         "Another run of this request on this machine did not get its task id "
-                         "within the timeout",
+                         "Another run of this request (" + where_others_run() +
+                             ") did not get its task id within the timeout",
                          "nothing was submitted",
                          0,
                          {}});
@@ -180,11 +187,12 @@ SubmitGate::Admission SubmitGate::price_and_budget(HttpTransport& http,
     budget = Ledger::Budget::OverBudget;
   }
   if (budget == Ledger::Budget::Error)
-    return refuse({ErrorKind::Write,
-                   "Cannot write the ledger " + request_.journal_path + ": " + error,
-                   "nothing was submitted",
-                   0,
-                   {}});
+    return refuse(
+        {ErrorKind::Write,
+         "Cannot write the ledger " + Ledger::display_name(request_.journal_path) + ": " + error,
+         "nothing was submitted",
+         0,
+         {}});
   if (budget == Ledger::Budget::OverBudget) {
     const std::string limit = money::format(*request_.daily_budget);
     if (!quote)

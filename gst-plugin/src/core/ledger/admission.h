@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // What one run of a request does before anything is paid, decided with the
-// machine's Ledger: replay a delivered task, follow one in flight (waiting,
-// cancellably, for another run's task id), refuse after an unanswered submit,
-// or quote it, check the balance, max-cost and the daily budget, and only then
-// let the runner POST. After the POST it records what the submit came to; every
-// status change of the task is recorded through it too.
+// Ledger (the machine's file or a fleet's server): replay a delivered task, follow one in flight
+// (waiting, cancellably, for another run's task id), refuse after an unanswered submit, or quote
+// it, check the balance, max-cost and the daily budget, and only then let the runner POST. After
+// the POST it records what the submit came to; every status change of the task is recorded through
+// it too.
 #pragma once
 
 #include <gio/gio.h>
@@ -66,6 +66,8 @@ class SubmitGate {
 
  private:
   Admission refuse(Error error);
+  // "on this machine", or the server's name (no password) for a fleet's ledger.
+  std::string where_others_run() const;
   Admission price_and_budget(HttpTransport& http, const std::string& body, int64_t row,
                              Admission admission);
   Ledger* ledger(std::string* error);

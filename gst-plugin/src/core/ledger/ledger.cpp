@@ -1,136 +1,27 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "core/ledger/ledger.h"
 
-#include <gio/gio.h>
-#include <glib/gstdio.h>
-#include <signal.h>
-#include <sqlite3.h>
-#include <unistd.h>
+#include <glib.h>
 
-#include <cerrno>
-#include <memory>
-#include <mutex>
+#include "core/ledger/pg_ledger.h"
+#include "core/ledger/sqlite_ledger.h"
 
 namespace kling {
 
-namespace {
-
-constexpr const char* kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS tasks(
-  row INTEGER PRIMARY KEY AUTOINCREMENT,
-  fingerprint TEXT NOT NULL,
-  account TEXT NOT NULL,
-  origin TEXT NOT NULL,
-  model TEXT NOT NULL,
-  prompt TEXT NOT NULL DEFAULT '',
-  variation INTEGER NOT NULL DEFAULT 0,
-  state TEXT NOT NULL,
-  task_id TEXT NOT NULL DEFAULT '',
-  status TEXT NOT NULL DEFAULT '',
-  outputs TEXT NOT NULL DEFAULT '',
-  quote REAL,
-  currency TEXT NOT NULL DEFAULT '',
-  owner TEXT NOT NULL DEFAULT '',
-  created INTEGER NOT NULL,
-  updated INTEGER NOT NULL,
-  detail TEXT NOT NULL DEFAULT '');
-CREATE INDEX IF NOT EXISTS tasks_by_fingerprint ON tasks(fingerprint, row);
-CREATE INDEX IF NOT EXISTS tasks_by_task ON tasks(task_id);
-CREATE INDEX IF NOT EXISTS tasks_by_account ON tasks(account, created);
-)sql";
-
-constexpr const char* kColumns =
-    "row, fingerprint, account, origin, model, prompt, variation, state, task_id, status, "
-    "outputs, quote, currency, owner, created, updated, detail";
-
-// Rows whose quote counts as spent: a submit that may have billed, or did.
-constexpr const char* kSpentStates = "('submitting','unanswered','submitted','delivered','gone')";
-
-// One prepared statement, finalized on scope exit.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  explicit operator bool() const { return stmt_ != nullptr; }
-  Statement& bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  Statement& bind(int i, std::optional<double> v) {
-    if (v)
-      sqlite3_bind_double(stmt_, i, *v);
-    else
-      sqlite3_bind_null(stmt_, i);
-    return *this;
-  }
-  int step() { return stmt_ ? sqlite3_step(stmt_) : SQLITE_ERROR; }
-  std::string text(int i) const {
-    const unsigned char* t = sqlite3_column_text(stmt_, i);
-    return t ? reinterpret_cast<const char*>(t) : "";
-  }
-  int64_t integer(int i) const { return sqlite3_column_int64(stmt_, i); }
-  std::optional<double> real(int i) const {
-    if (sqlite3_column_type(stmt_, i) == SQLITE_NULL) return std::nullopt;
-    return sqlite3_column_double(stmt_, i);
-  }
-  LedgerRow row() const {
-    LedgerRow r;
-    r.row = integer(0);
-    r.fingerprint = text(1);
-    r.account = text(2);
-    r.origin = text(3);
-    r.model = text(4);
-    r.prompt = text(5);
-    r.variation = static_cast<unsigned>(integer(6));
-    r.state = text(7);
-    r.task_id = text(8);
-    r.status = text(9);
-    g_auto(GStrv) urls = g_strsplit(text(10).c_str(), "\n", -1);
-    for (char** u = urls; *u; u++)
-      if (**u) r.outputs.emplace_back(*u);
-    r.quote = real(11);
-    r.currency = text(12);
-    r.owner = text(13);
-    r.created = integer(14);
-    r.updated = integer(15);
-    r.detail = text(16);
-    return r;
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-std::string joined(const std::vector<std::string>& urls) {
-  std::string out;
-  for (const auto& u : urls) out += (out.empty() ? "" : "\n") + u;
-  return out;
+bool Ledger::is_server(const std::string& location) {
+  return g_str_has_prefix(location.c_str(), "postgresql://") ||
+         g_str_has_prefix(location.c_str(), "postgres://");
 }
 
-// Field 22 of /proc/PID/stat: the start time, so a reused pid is not taken for the owner.
-std::string start_time_of(long pid) {
-  g_autofree char* path = g_strdup_printf("/proc/%ld/stat", pid);
-  gchar* contents = nullptr;
-  if (!g_file_get_contents(path, &contents, nullptr, nullptr)) return "";
-  g_autofree gchar* owned = contents;
-  const char* after_name = strrchr(contents, ')');  // the name may hold spaces
-  if (!after_name) return "";
-  g_auto(GStrv) fields = g_strsplit(after_name + 2, " ", 0);
-  // after ") " comes field 3 (state): field 22 is index 19.
-  return g_strv_length(fields) > 19 ? fields[19] : "";
+std::string Ledger::display_name(const std::string& location) {
+  return is_server(location) ? PgLedger::display_name_of(location) : location;
 }
 
-int64_t now_us() {
-  return g_get_monotonic_time();
+std::unique_ptr<Ledger> Ledger::open(const std::string& location, std::string* error,
+                                     GCancellable* cancellable, unsigned wait_ms) {
+  if (is_server(location)) return PgLedger::open(location, error, cancellable, wait_ms);
+  return SqliteLedger::open(location, error, cancellable, wait_ms);
 }
-
-}  // namespace
 
 std::string Ledger::default_path() {
   g_autofree char* path =
@@ -138,26 +29,9 @@ std::string Ledger::default_path() {
   return path;
 }
 
-std::string Ledger::self_owner() {
-  // Read again after a fork: a child is an owner of its own.
-  static std::mutex lock;
-  static long pid = 0;
-  static std::string owner;
-  std::lock_guard<std::mutex> hold(lock);
-  if (pid != static_cast<long>(getpid())) {
-    pid = static_cast<long>(getpid());
-    owner = std::to_string(pid) + ":" + start_time_of(pid);
-  }
-  return owner;
-}
-
-bool Ledger::owner_alive(const std::string& owner) {
-  if (owner == self_owner()) return true;
-  const char* colon = strchr(owner.c_str(), ':');
-  long pid = atol(owner.c_str());
-  if (!colon || pid <= 0) return false;
-  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
-  return start_time_of(pid) == colon + 1;
+std::string Ledger::default_location() {
+  const char* env = g_getenv("KLING_JOURNAL");
+  return env && *env ? env : default_path();
 }
 
 int64_t Ledger::local_day_start(int64_t now) {
@@ -174,292 +48,97 @@ int64_t Ledger::local_month_start(int64_t now) {
   return g_date_time_to_unix(month);
 }
 
-int Ledger::busy(void* data, int count) {
-  auto* self = static_cast<Ledger*>(data);
-  if (count == 0) self->busy_since_us_ = now_us();
-  if (g_cancellable_is_cancelled(self->cancellable_) ||
-      now_us() - self->busy_since_us_ > int64_t(self->lock_wait_ms_) * 1000)
-    return 0;  // give up: the statement returns SQLITE_BUSY
-  g_usleep(count < 10 ? 2000 : 10000);
-  return 1;
-}
-
-std::unique_ptr<Ledger> Ledger::open(const std::string& path, std::string* error,
-                                     GCancellable* cancellable, unsigned lock_wait_ms) {
-  g_autofree char* dir = g_path_get_dirname(path.c_str());
-  if (g_mkdir_with_parents(dir, 0700) != 0) {
-    *error = "cannot create " + std::string(dir) + ": " + g_strerror(errno);
-    return nullptr;
-  }
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK) {
-    *error = "cannot open the ledger " + path + ": " + (db ? sqlite3_errmsg(db) : "out of memory");
-    sqlite3_close(db);
-    return nullptr;
-  }
-  std::unique_ptr<Ledger> ledger(new Ledger(db, cancellable, lock_wait_ms));
-  sqlite3_busy_handler(db, &Ledger::busy, ledger.get());
-  if (!ledger->set_up(error)) {
-    *error = "cannot use the ledger " + path + ": " + *error;
-    return nullptr;
-  }
-  g_chmod(path.c_str(), 0600);
-  return ledger;
-}
-
-bool Ledger::set_up(std::string* error) {
-  // Processes that make the ledger at once meet SQLITE_BUSY where SQLite does not
-  // call the busy handler (the switch to WAL, a lock upgrade it refuses to avoid a
-  // deadlock): the whole set-up is tried again, within the same bounds as a lock wait.
-  const int64_t since = now_us();
-  for (;;) {
-    // WAL: readers never block the writer; FULL: a committed "submitting" survives a power cut.
-    // Once made, neither step writes: a ledger another process holds locked still opens.
-    if (exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", error) && exec(kSchema, error))
-      return true;
-    const int code = sqlite3_errcode(db_) & 0xff;
-    if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
-        g_cancellable_is_cancelled(cancellable_) ||
-        now_us() - since > int64_t(lock_wait_ms_) * 1000)
-      return false;
-    g_usleep(5000);
-  }
-}
-
-Ledger::~Ledger() {
-  sqlite3_close(db_);
-}
-
-bool Ledger::exec(const char* sql, std::string* error) {
-  char* message = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) == SQLITE_OK) return true;
-  if (error) *error = message ? message : sqlite3_errmsg(db_);
-  sqlite3_free(message);
-  return false;
-}
-
-Ledger::Decision Ledger::claim(const Identity& id, int64_t now, bool resume) {
-  Decision d;
-  // IMMEDIATE takes the write lock first: no two processes decide at once.
-  if (!exec("BEGIN IMMEDIATE", &d.error)) return d;
-  auto rollback = [this] { exec("ROLLBACK", nullptr); };
-  std::optional<LedgerRow> last;
-  {
-    Statement q(db_, (std::string("SELECT ") + kColumns +
-                      " FROM tasks WHERE fingerprint = ? ORDER BY row DESC LIMIT 1")
-                         .c_str());
-    q.bind(1, id.fingerprint);
-    int rc = q.step();
-    if (rc == SQLITE_ROW)
-      last = q.row();
-    else if (rc != SQLITE_DONE) {
-      d.error = sqlite3_errmsg(db_);
-      rollback();
-      return d;
-    }
-  }
-  if (last) {
-    const LedgerRow& r = *last;
-    const bool alive = now - r.created < kRetentionSeconds;
-    const std::string& s = r.state;
-    if (s == kDelivered || (s == kSubmitted && r.status == "completed" && !r.outputs.empty())) {
-      if (alive && !r.outputs.empty()) {
-        d.verdict = Verdict::Replay;
-      } else {
-        d.why = "task " + r.task_id + " is older than WaveSpeed's 7-day retention";
-      }
-    } else if (s == kSubmitted) {
-      const std::string& st = r.status;
-      if (st == "failed" || st == "cancelled" || st == "canceled" || st == "timeout" ||
-          st == "deleted")
-        d.why = "task " + r.task_id + " ended " + st;
-      else if (!alive)
-        d.why = "task " + r.task_id + " is older than WaveSpeed's 7-day retention";
-      else if (resume)
-        d.verdict = Verdict::Follow;
-    } else if (s == kClaimed || s == kSubmitting) {
-      if (owner_alive(r.owner)) {
-        if (resume) d.verdict = Verdict::Wait;
-      } else if (s == kSubmitting) {
-        // Its process died with the POST on the wire: a task may exist.
-        // `updated` stays when the submit went out: what every later refusal tells.
-        Statement u(db_, "UPDATE tasks SET state = 'unanswered', detail = ? WHERE row = ?");
-        u.bind(1, std::string("the submitting process ended before the reply")).bind(2, r.row);
-        u.step();
-        if (resume) d.verdict = Verdict::Unanswered;
-      } else {
-        Statement del(db_, "DELETE FROM tasks WHERE row = ?");  // a stale claim: nothing was sent
-        del.bind(1, r.row);
-        del.step();
-      }
-    } else if (s == kUnanswered) {
-      if (resume) d.verdict = Verdict::Unanswered;
-    } else if (s == kGone) {
-      d.why = "task " + r.task_id + " is gone" + (r.detail.empty() ? "" : " (" + r.detail + ")");
-    } else if (s == kFailed) {
-      d.why = "task " + r.task_id + " failed" + (r.detail.empty() ? "" : ": " + r.detail);
-    }
-    if (d.verdict != Verdict::Busy) {
-      d.row = r;
-      if (!exec("COMMIT", &d.error)) {
-        rollback();
-        d.verdict = Verdict::Busy;
-      }
-      return d;
-    }
-  }
-  Statement ins(db_,
-                "INSERT INTO tasks(fingerprint, account, origin, model, prompt, variation, "
-                "state, owner, created, updated) VALUES(?,?,?,?,?,?,'claimed',?,?,?)");
-  ins.bind(1, id.fingerprint)
-      .bind(2, id.account)
-      .bind(3, id.origin)
-      .bind(4, id.model)
-      .bind(5, id.prompt)
-      .bind(6, static_cast<int64_t>(id.variation))
-      .bind(7, self_owner())
-      .bind(8, now)
-      .bind(9, now);
-  if (ins.step() != SQLITE_DONE) {
-    d.error = sqlite3_errmsg(db_);
-    rollback();
-    return d;
-  }
-  d.row.row = sqlite3_last_insert_rowid(db_);
-  d.row.fingerprint = id.fingerprint;
-  d.row.state = kClaimed;
-  d.row.created = now;
-  if (!exec("COMMIT", &d.error)) {
-    rollback();
-    return d;
-  }
-  d.verdict = Verdict::Submit;
-  return d;
-}
-
-Ledger::Budget Ledger::begin_submit(int64_t row, std::optional<double> quote,
-                                    const std::string& currency, std::optional<double> budget,
-                                    int64_t day_start, double* spent, std::string* error) {
-  if (!exec("BEGIN IMMEDIATE", error)) return Budget::Error;
-  *spent = 0;
-  if (budget) {
-    Statement q(
-        db_, (std::string("SELECT COALESCE(SUM(quote), 0) FROM tasks WHERE account = "
-                          "(SELECT account FROM tasks WHERE row = ?) AND created >= ? AND row != ? "
-                          "AND state IN ") +
-              kSpentStates)
-                 .c_str());
-    q.bind(1, row).bind(2, day_start).bind(3, row);
-    if (q.step() != SQLITE_ROW) {
-      *error = sqlite3_errmsg(db_);
-      exec("ROLLBACK", nullptr);
-      return Budget::Error;
-    }
-    *spent = q.real(0).value_or(0);
-    // An unknown quote cannot be held to a budget: refused like one over it.
-    if (!quote || *spent + *quote > *budget + 1e-9) {
-      Statement del(db_, "DELETE FROM tasks WHERE row = ?");
-      del.bind(1, row);
-      del.step();
-      exec("COMMIT", nullptr);
-      return Budget::OverBudget;
-    }
-  }
-  Statement u(
-      db_,
-      "UPDATE tasks SET state = 'submitting', quote = ?, currency = ?, updated = ? WHERE row = ?");
-  u.bind(1, quote)
-      .bind(2, currency)
-      .bind(3, static_cast<int64_t>(g_get_real_time() / G_USEC_PER_SEC))
-      .bind(4, row);
-  if (u.step() != SQLITE_DONE || !exec("COMMIT", error)) {
-    if (error->empty()) *error = sqlite3_errmsg(db_);
-    exec("ROLLBACK", nullptr);
-    return Budget::Error;
-  }
-  return Budget::Ok;
-}
-
-bool Ledger::mark_submitted(int64_t row, const std::string& task_id, const std::string& status,
-                            std::string* error) {
-  Statement u(db_,
-              "UPDATE tasks SET state = 'submitted', task_id = ?, status = ?, updated = ?, owner = "
-              "'' WHERE row = ?");
-  u.bind(1, task_id)
-      .bind(2, status)
-      .bind(3, static_cast<int64_t>(g_get_real_time() / G_USEC_PER_SEC))
-      .bind(4, row);
-  if (u.step() == SQLITE_DONE) return true;
-  *error = sqlite3_errmsg(db_);
-  return false;
-}
-
-void Ledger::mark_unanswered(int64_t row, const std::string& detail) {
-  // `updated` stays the time begin_submit() recorded: when the submit went out (the
-  // refusal names it, to find the task on the dashboard), not when its wait ended.
-  Statement u(db_, "UPDATE tasks SET state = 'unanswered', detail = ?, owner = '' WHERE row = ?");
-  u.bind(1, detail).bind(2, row);
-  u.step();
-}
-
-void Ledger::release(int64_t row) {
-  Statement del(db_, "DELETE FROM tasks WHERE row = ? AND state IN ('claimed','submitting')");
-  del.bind(1, row);
-  del.step();
-}
-
-bool Ledger::set_status(const std::string& task_id, const std::string& status,
-                        const std::vector<std::string>& outputs, const std::string& state,
-                        const std::string& detail, std::string* error) {
-  // Outputs and detail are kept when a later status carries none.
-  Statement u(
-      db_,
-      "UPDATE tasks SET status = CASE WHEN ?1 = '' THEN status ELSE ?1 END, "
-      "outputs = CASE WHEN ?2 = '' THEN outputs ELSE ?2 END, "
-      "state = CASE WHEN ?3 = '' THEN state ELSE ?3 END, "
-      "detail = CASE WHEN ?4 = '' THEN detail ELSE ?4 END, updated = ?5 WHERE task_id = ?6");
-  u.bind(1, status)
-      .bind(2, joined(outputs))
-      .bind(3, state)
-      .bind(4, detail)
-      .bind(5, static_cast<int64_t>(g_get_real_time() / G_USEC_PER_SEC))
-      .bind(6, task_id);
-  if (u.step() == SQLITE_DONE) return true;
-  *error = sqlite3_errmsg(db_);
-  return false;
-}
-
-std::vector<LedgerRow> Ledger::list(size_t limit) {
-  std::vector<LedgerRow> rows;
-  Statement q(
-      db_, (std::string("SELECT ") + kColumns + " FROM tasks ORDER BY row DESC LIMIT ?").c_str());
-  q.bind(1, static_cast<int64_t>(limit));
-  while (q.step() == SQLITE_ROW) rows.push_back(q.row());
-  return rows;
-}
-
-std::optional<LedgerRow> Ledger::find_task(const std::string& task_id) {
-  Statement q(db_, (std::string("SELECT ") + kColumns +
-                    " FROM tasks WHERE task_id = ? ORDER BY row DESC LIMIT 1")
-                       .c_str());
-  q.bind(1, task_id);
-  if (q.step() == SQLITE_ROW) return q.row();
-  return std::nullopt;
-}
-
-std::vector<Ledger::Spend> Ledger::spent_since(int64_t since) {
-  std::vector<Spend> out;
-  Statement q(db_,
-              (std::string("SELECT account, currency, COALESCE(SUM(quote), 0), COUNT(*) FROM tasks "
-                           "WHERE created >= ? AND state IN ") +
-               kSpentStates + " GROUP BY account, currency ORDER BY account")
-                  .c_str());
-  q.bind(1, since);
-  while (q.step() == SQLITE_ROW)
-    out.push_back({q.text(0), q.text(1), q.real(2).value_or(0), static_cast<int>(q.integer(3))});
+std::string Ledger::join_outputs(const std::vector<std::string>& urls) {
+  std::string out;
+  for (const auto& u : urls) out += (out.empty() ? "" : "\n") + u;
   return out;
+}
+
+std::vector<std::string> Ledger::split_outputs(const std::string& text) {
+  std::vector<std::string> out;
+  g_auto(GStrv) urls = g_strsplit(text.c_str(), "\n", -1);
+  for (char** u = urls; *u; u++)
+    if (**u) out.emplace_back(*u);
+  return out;
+}
+
+std::string Ledger::newer_schema(int64_t version) {
+  return "its schema is version " + std::to_string(version) +
+         ", newer than this gst-kling knows (" + std::to_string(kSchemaVersion) +
+         "): use a newer gst-kling";
+}
+
+bool Ledger::over_budget(double spent, std::optional<double> quote, double budget) {
+  // An unknown quote cannot be held to a budget: refused like one over it.
+  return !quote || spent + *quote > budget + 1e-9;
+}
+
+namespace {
+
+bool ended_badly(const std::string& status) {
+  return status == "failed" || status == "cancelled" || status == "canceled" ||
+         status == "timeout" || status == "deleted";
+}
+
+std::string older_than_retention(const LedgerRow& r) {
+  return "task " + r.task_id + " is older than WaveSpeed's 7-day retention";
+}
+
+}  // namespace
+
+Ledger::Reading Ledger::read_last(const LedgerRow& r, int64_t now, bool resume, bool owner_alive) {
+  Reading out;
+  const bool alive = now - r.created < kRetentionSeconds;
+  const std::string& s = r.state;
+  if (s == kDelivered || (s == kSubmitted && r.status == "completed" && !r.outputs.empty())) {
+    if (alive && !r.outputs.empty())
+      out.verdict = Verdict::Replay;
+    else
+      out.why = older_than_retention(r);
+  } else if (s == kSubmitted) {
+    if (ended_badly(r.status))
+      out.why = "task " + r.task_id + " ended " + r.status;
+    else if (!alive)
+      out.why = older_than_retention(r);
+    else if (resume)
+      out.verdict = Verdict::Follow;
+  } else if (s == kClaimed || s == kSubmitting) {
+    if (owner_alive) {
+      if (resume) out.verdict = Verdict::Wait;
+    } else if (s == kSubmitting) {
+      // Its process died with the POST on the wire: a task may exist. `updated`
+      // stays when the submit went out: what every later refusal tells.
+      out.fix = Fix::MarkUnanswered;
+      if (resume) out.verdict = Verdict::Unanswered;
+    } else {
+      out.fix = Fix::DropClaim;  // a stale claim: nothing was sent
+    }
+  } else if (s == kUnanswered) {
+    if (resume) out.verdict = Verdict::Unanswered;
+  } else if (s == kGone) {
+    out.why = "task " + r.task_id + " is gone" + (r.detail.empty() ? "" : " (" + r.detail + ")");
+  } else if (s == kFailed) {
+    out.why = "task " + r.task_id + " failed" + (r.detail.empty() ? "" : ": " + r.detail);
+  }
+  return out;
+}
+
+bool Ledger::import_rows(Ledger& from, Ledger& to, int* added, std::string* error) {
+  *added = 0;
+  std::vector<LedgerRow> rows = from.list(SIZE_MAX);
+  for (auto r = rows.rbegin(); r != rows.rend(); ++r) {
+    if (r->state == kClaimed) continue;  // nothing was sent
+    LedgerRow row = *r;
+    if (row.state == kSubmitting) {  // its run cannot be asked any more: a task may exist
+      row.state = kUnanswered;
+      row.detail = "imported while its submit awaited the reply";
+    }
+    row.owner.clear();
+    bool one = false;
+    if (!to.add_row(row, &one, error)) return false;
+    *added += one;
+  }
+  return true;
 }
 
 }  // namespace kling

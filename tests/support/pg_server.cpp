@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "pg_server.h"
+
+#include <arpa/inet.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace {
+
+// $KLING_PG_BINDIR, else the newest /usr/lib/postgresql/N/bin that has initdb.
+std::string find_bindir() {
+  if (const char* dir = g_getenv("KLING_PG_BINDIR")) return dir;
+  std::string best;
+  int best_version = -1;
+  g_autoptr(GDir) dir = g_dir_open("/usr/lib/postgresql", 0, nullptr);
+  for (const char* name; dir && (name = g_dir_read_name(dir));) {
+    g_autofree char* initdb =
+        g_build_filename("/usr/lib/postgresql", name, "bin", "initdb", nullptr);
+    const int version = atoi(name);
+    if (version > best_version && g_file_test(initdb, G_FILE_TEST_IS_EXECUTABLE)) {
+      best_version = version;
+      g_autofree char* bin = g_path_get_dirname(initdb);
+      best = bin;
+    }
+  }
+  return best;
+}
+
+// Runs `argv` (as nobody when we are root) and waits; its output in `error` on failure.
+bool run(const std::vector<std::string>& args, std::string* error) {
+  std::vector<const char*> argv;
+  if (getuid() == 0)
+    for (const char* a : {"runuser", "-u", "nobody", "--"}) argv.push_back(a);
+  for (const auto& a : args) argv.push_back(a.c_str());
+  argv.push_back(nullptr);
+  g_autofree char* out = nullptr;
+  g_autofree char* err = nullptr;
+  int status = 0;
+  g_autoptr(GError) spawn_error = nullptr;
+  if (!g_spawn_sync(nullptr, const_cast<char**>(argv.data()), nullptr, G_SPAWN_SEARCH_PATH, nullptr,
+                    nullptr, &out, &err, &status, &spawn_error) ||
+      !g_spawn_check_wait_status(status, nullptr)) {
+    *error = args[0] + ": " + (spawn_error ? spawn_error->message : "") + (out ? out : "") +
+             (err ? err : "");
+    return false;
+  }
+  return true;
+}
+
+bool give_to_nobody(const std::string& path) {
+  return getuid() != 0 || chown(path.c_str(), 65534, 65534) == 0;
+}
+
+int free_loopback_port() {
+  int port = 0;
+  const int fd = bind_loopback(&port, false);
+  if (fd >= 0) close(fd);
+  return port;
+}
+
+}  // namespace
+
+int bind_loopback(int* port, bool listening) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      (listening && listen(fd, 4) != 0) ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
+std::unique_ptr<PgServer> PgServer::start(std::string* error) {
+  std::unique_ptr<PgServer> pg(new PgServer());
+  pg->bindir_ = find_bindir();
+  if (pg->bindir_.empty()) {
+    *error = "no PostgreSQL server (Debian's postgresql package: scripts/deps.sh installs it)";
+    return nullptr;
+  }
+  g_autofree char* dir = g_dir_make_tmp("kling-pg-XXXXXX", nullptr);
+  pg->dir_ = dir;
+  g_autofree char* password = g_uuid_string_random();
+  pg->password_ = std::string("pw-") + password;
+  const std::string pwfile = pg->dir_ + "/pw";
+  if (!give_to_nobody(pg->dir_) ||
+      !g_file_set_contents(pwfile.c_str(), pg->password_.c_str(), -1, nullptr) ||
+      !give_to_nobody(pwfile)) {
+    *error = "cannot prepare " + pg->dir_;
+    return nullptr;
+  }
+  const bool made =
+      run({pg->bindir_ + "/initdb", "-D", pg->dir_ + "/data", "-U", "kling", "--pwfile=" + pwfile,
+           "-A", "scram-sha-256", "--no-sync", "-E", "UTF8", "--no-locale"},
+          error);
+  g_unlink(pwfile.c_str());
+  if (!made) return nullptr;
+  for (int attempt = 0; !pg->running_; attempt++) {  // another may take the free port first
+    pg->port_ = free_loopback_port();
+    if (!pg->pg_ctl_start(error) && attempt == 3) return nullptr;
+  }
+  const std::string base =
+      "postgresql://kling:" + pg->password_ + "@127.0.0.1:" + std::to_string(pg->port_);
+  PGconn* admin = PQconnectdb((base + "/postgres?connect_timeout=10").c_str());
+  PGresult* made_db = PQexec(admin, "CREATE DATABASE kling");
+  const bool ok = PQresultStatus(made_db) == PGRES_COMMAND_OK;
+  if (!ok) *error = std::string("CREATE DATABASE: ") + PQerrorMessage(admin);
+  PQclear(made_db);
+  PQfinish(admin);
+  if (!ok) return nullptr;
+  pg->uri_ = base + "/kling";
+  return pg;
+}
+
+bool PgServer::pg_ctl_start(std::string* error) {
+  // Loopback only; fsync off: the tests' data need not survive a power cut.
+  const std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) + " -k " +
+                              dir_ +
+                              " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                              " -c shared_buffers=16MB -c max_connections=120";
+  running_ = run({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-w", "-t", "30", "-l", dir_ + "/log",
+                  "-o", options, "start"},
+                 error);
+  return running_;
+}
+
+bool PgServer::stop() {
+  std::string error;
+  if (running_ &&
+      run({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-w", "-t", "30", "-m", "immediate", "stop"},
+          &error))
+    running_ = false;
+  return !running_;
+}
+
+bool PgServer::restart(std::string* error) {
+  return running_ || pg_ctl_start(error);
+}
+
+PgServer::~PgServer() {
+  stop();
+  if (!dir_.empty()) {
+    std::string error;
+    const std::vector<std::string> rm = {"rm", "-rf", dir_};
+    std::vector<const char*> argv;
+    for (const auto& a : rm) argv.push_back(a.c_str());
+    argv.push_back(nullptr);
+    g_spawn_sync(nullptr, const_cast<char**>(argv.data()), nullptr, G_SPAWN_SEARCH_PATH, nullptr,
+                 nullptr, nullptr, nullptr, nullptr, nullptr);
+  }
+}
