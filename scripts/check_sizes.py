@@ -4,8 +4,8 @@
 
 Universal Ctags finds the definitions and where each ends (it matches braces
 past strings, comments and initialiser lists); a line is counted from the
-definition's first line to its closing brace. Prints TAP; exits 77 (a skip to
-meson) without Universal Ctags. `scripts/check_sizes.py --list` prints every
+definition's first line to its closing brace. Prints TAP (a skipped plan
+without Universal Ctags). `scripts/check_sizes.py --list` prints every
 definition over half its limit, longest first.
 """
 import json
@@ -43,7 +43,7 @@ def main():
     version = subprocess.run([ctags, "--version"], capture_output=True, text=True).stdout if ctags else ""
     if "Universal Ctags" not in version:
         print("1..0 # SKIP Universal Ctags is not installed")
-        return 77
+        return 0
     found = sorted(definitions(top, sources(top)), key=lambda d: -d[2])
     if "--list" in sys.argv:
         for path, line, length, kind, name in found:
