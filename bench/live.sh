@@ -73,8 +73,8 @@ memory_run() {
     klinglivesrc journal=none poll-interval=50 api-url="$short" playlist="$work/playlist.txt" \
     when-idle=slate ! $caps ! fakesink sync=true
 }
-# glibc's default, then with its mmap threshold fixed: frames (1.4 MiB) freed by one of the
-# many decoder threads stay in that thread's arena under the default's sliding threshold.
+# glibc's default, then with its mmap threshold fixed (every frame mapped apart): the two
+# should agree, as nothing of a finished clip is left in the heap's arenas.
 memory_run | tee "$work/memory.txt"
 MALLOC_MMAP_THRESHOLD_=131072 memory_run | tee "$work/memory-mmap.txt"
 

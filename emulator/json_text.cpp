@@ -97,12 +97,59 @@ std::string envelope_error(int code, const std::string& message, const std::stri
   return to_json(b);
 }
 
+namespace {
+
+// Where the first top-level value ends (skipping strings), or `why` set: more than
+// one value, or nesting past a depth json-glib 1.6 survives (it has no limit, and a
+// body of 200000 '[' overflows its stack). json-glib alone reads `{} {}` as `{}` on
+// 1.6 and as an array of both on 1.10; a client sending that must get a 400 on both.
+bool one_shallow_value(const char* data, size_t size, std::string* why) {
+  constexpr int kMaxDepth = 64;
+  int depth = 0;
+  bool in_string = false, seen = false;
+  for (size_t i = 0; i < size; i++) {
+    const char c = data[i];
+    if (in_string) {
+      if (c == '\\') {
+        i++;
+      } else if (c == '"') {
+        in_string = false;
+        seen = seen || depth == 0;
+      }
+      continue;
+    }
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
+    if (seen && depth == 0) {
+      *why = "more than one JSON value";
+      return false;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > kMaxDepth) {
+        *why = "nested deeper than " + std::to_string(kMaxDepth);
+        return false;
+      }
+    } else if (c == '}' || c == ']') {
+      depth = depth > 0 ? depth - 1 : 0;
+      seen = seen || depth == 0;
+    } else if (depth == 0 && (i + 1 == size || strchr(" \t\n\r{[\"", data[i + 1]))) {
+      seen = true;  // a scalar at the top ends at white space or where another value starts
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 JsonObject* parse_object(JsonParser* parser, const char* data, size_t size, std::string* error) {
   auto fail = [error](const std::string& why) -> JsonObject* {
     if (error) *error = why;
     return nullptr;
   };
   if (size == 0) return fail("request body is empty, expected a JSON object");
+  std::string why;
+  if (!one_shallow_value(data, size, &why)) return fail("invalid JSON body: " + why);
   g_autoptr(GError) parse_error = nullptr;
   if (!json_parser_load_from_data(parser, data, gssize(size), &parse_error))
     return fail(std::string("invalid JSON body: ") + parse_error->message);

@@ -32,7 +32,7 @@ if [ ${#suites[@]} -eq 0 ]; then
   suites=(api-client download-store video-cache range-refetch element-session pricing-and-cache ledger catalog
           accept12 fingerprint
           klingsrc hostile-servers review accept13 app-thread klingsrc-catalog one-charge tls
-          klingsrc-emulator klingsrc-catalog-emulator klinglivesrc klinglivesrc-broadcast)
+          klingsrc-emulator klingsrc-catalog-emulator klinglivesrc klinglivesrc-clock klinglivesrc-broadcast)
   # Only those this tree has (the emulator may be disabled).
   known=$(meson test -C "$BUILD" --list 2>/dev/null)
   present=()

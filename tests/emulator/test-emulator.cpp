@@ -540,6 +540,16 @@ void test_submit_validation_400() {
   g_assert_cmpuint(bad->status, ==, 400);
   g_assert_true(json_object_has_member(bad->object(), "error"));
   g_assert_false(json_object_has_member(bad->object(), "code"));
+  // Nor is a value followed by more (json-glib 1.6 reads `{...} {}` as its first object,
+  // 1.10 as an array of both), nor a nesting that overflowed 1.6's stack: a 400 on both.
+  for (const std::string& body : {std::string("{\"prompt\":\"x\"} {}"), std::string("1 {}"),
+                                  std::string("\"a\" {\"prompt\":\"x\"}"),
+                                  std::string(200000, '[') + std::string(200000, ']')}) {
+    auto refused = submit(*e, body);
+    g_assert_cmpuint(refused->status, ==, 400);
+    g_assert_true(json_object_has_member(refused->object(), "error"));
+  }
+  g_assert_cmpuint(submit(*e, "{\"prompt\":\"x\"}")->status, ==, 200);  // and still serving
 
   // image-to-video models need an image.
   assert_envelope_error(*submit(*e, "{\"prompt\":\"x\"}", kKey, "kwaivgi/kling-v2.0-i2v-master"),

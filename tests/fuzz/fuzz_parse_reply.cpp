@@ -2,14 +2,20 @@
 // libFuzzer target for the reply parser: every API reply is untrusted input.
 // The first two bytes pick the HTTP status (one of the statuses the API is
 // known to send, or any value up to 999), the rest is the body. The body is
-// also fed to parse_retry_after, as a header value would be.
+// also fed to parse_retry_after, as a header value would be, and to every
+// other reader of JSON from the network or the disk (catalogue, quote, balance,
+// upload ticket, the one JSON parser they share).
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
 
+#include "core/util/json_util.h"
 #include "core/wavespeed/api_client.h"
+#include "core/wavespeed/image_upload.h"
+#include "core/wavespeed/model_catalog.h"
+#include "core/wavespeed/pricing.h"
 
 namespace {
 
@@ -51,5 +57,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   sink = wait.value_or(0);
   if (!reply.task.get_url.empty())
     sink = kling::api::same_origin(reply.task.get_url, "https://api.wavespeed.ai");
+
+  std::string why;
+  if (auto models = kling::parse_catalog(body, &why)) sink = models->size();
+  if (auto quote = kling::money::parse_price(status, body, &why)) sink = quote->currency.size();
+  sink = kling::money::parse_balance(status, body, &why).has_value();
+  if (auto ticket = kling::parse_upload_ticket(body, &why)) sink = ticket->headers.size();
+  g_autoptr(JsonNode) node = kling::json::parse(body, &why);
+  sink = why.size() + (node != nullptr);
   return 0;
 }

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // klinglivesrc against kling-emulator with a live, synchronising sink
-// (fakesink sync=true and a pad probe): the first frame at once whatever the
-// API does, continuous timestamps across slate/clip/clip/loop, never late,
-// the clip's own frames (told from the slate by colour), no slate between
-// clips generated ahead, failures as warnings, requests queued while playing.
+// (fakesink sync=true and a pad probe): continuous timestamps across
+// slate/clip/clip/loop, the clip's own frames (told from the slate by colour),
+// no slate between clips generated ahead, failures as warnings, requests
+// queued while playing. What is measured on the real clock (the first frame,
+// frames late) is compared with videotestsrc is-live=true run side by side into
+// the same sink in the same run, never with a fixed figure: the machine may be
+// busy. The timing logic itself is asserted on a test clock (clock.cpp).
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
@@ -17,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "live_log.h"
 #include "support/emulator_process.h"
 #include "support/thread_names.h"
 
@@ -27,29 +31,76 @@ constexpr GstClockTime kPeriod = GST_SECOND / 30;
 
 struct Frame {
   GstClockTime pts, duration;
-  GstClockTimeDiff behind;  // arrival running time - pts
-  bool clip;                // the emulator's blue, not the slate's grey
-  gint64 wall_us;
+  bool clip;      // the emulator's blue, not the slate's grey
   int edge_luma;  // mean Y of the leftmost eighth: 16 in a pillarbox's border
 };
 
-struct LiveEvent {
-  std::string event, task_id, prompt;
-  GstClockTime running_time;
+// What a sink saw of one source on the real clock.
+struct Punctuality {
+  std::mutex mutex;
+  gint64 started_us = 0, first_us = 0;  // PLAYING asked; first buffer at the sink
+  size_t frames = 0, late = 0;          // late: more than two periods behind the clock
+  GstClockTimeDiff worst = 0;
+
+  void saw(GstClockTimeDiff behind) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (frames++ == 0) first_us = g_get_monotonic_time();
+    if (behind > 2 * static_cast<GstClockTimeDiff>(kPeriod)) late++;
+    worst = std::max(worst, behind);
+  }
 };
 
-struct LiveRun {
+GstClockTimeDiff behind_clock(GstElement* pipeline, GstBuffer* buffer) {
+  g_autoptr(GstClock) clock = gst_element_get_clock(pipeline);
+  if (!clock) return 0;
+  return GST_CLOCK_DIFF(GST_BUFFER_PTS(buffer),
+                        gst_clock_get_time(clock) - gst_element_get_base_time(pipeline));
+}
+
+// videotestsrc is-live=true into the same sink, run beside klinglivesrc: what
+// this machine allows a live source right now.
+struct Reference {
+  GstElement* pipeline = nullptr;
+  Punctuality seen;
+
+  static GstPadProbeReturn on_buffer(GstPad*, GstPadProbeInfo* info, gpointer data) {
+    auto* ref = static_cast<Reference*>(data);
+    ref->seen.saw(behind_clock(ref->pipeline, GST_PAD_PROBE_INFO_BUFFER(info)));
+    return GST_PAD_PROBE_OK;
+  }
+  Reference() {
+    pipeline = gst_parse_launch(
+        "videotestsrc is-live=true pattern=snow ! video/x-raw,format=I420,width=320,height=180,"
+        "framerate=30/1 ! fakesink name=sink sync=true",
+        nullptr);
+    g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+    g_autoptr(GstPad) pad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, this, nullptr);
+  }
+  ~Reference() {
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    gst_object_unref(pipeline);
+  }
+  void play() {
+    seen.started_us = g_get_monotonic_time();
+    gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  }
+  void stop() { gst_element_set_state(pipeline, GST_STATE_NULL); }
+};
+
+struct LiveRun : LiveLog {
+  Reference reference;
+  Punctuality seen;
   GstElement* pipeline = nullptr;
   GstElement* src = nullptr;
-  std::mutex mutex;
-  std::vector<Frame> frames;
-  std::vector<LiveEvent> events;
-  std::vector<std::string> warnings;
-  std::vector<std::string> errors;
-  int task_messages = 0;  // kling/task from the generations, on the pipeline's bus
-  gint64 playing_us = 0;
+  std::vector<Frame> frames;  // under LiveLog::mutex
 
+  void stop() {
+    gst_element_set_state(pipeline, GST_STATE_NULL);
+    reference.stop();
+  }
   ~LiveRun() {
+    reference.stop();
     if (pipeline) {
       gst_element_set_state(pipeline, GST_STATE_NULL);
       gst_object_unref(src);
@@ -59,13 +110,6 @@ struct LiveRun {
   size_t n_frames() {
     std::lock_guard<std::mutex> lock(mutex);
     return frames.size();
-  }
-  std::vector<LiveEvent> of(const char* event) {
-    std::lock_guard<std::mutex> lock(mutex);
-    std::vector<LiveEvent> out;
-    for (auto& e : events)
-      if (e.event == event) out.push_back(e);
-    return out;
   }
 };
 
@@ -97,52 +141,13 @@ bool is_clip(GstBuffer* buffer, GstPad* pad, int* edge_luma) {
 GstPadProbeReturn on_buffer(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
   auto* run = static_cast<LiveRun*>(data);
   GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
-  GstClock* clock = gst_element_get_clock(run->pipeline);
-  GstClockTimeDiff behind = 0;
-  if (clock) {
-    behind = GST_CLOCK_DIFF(GST_BUFFER_PTS(buffer),
-                            gst_clock_get_time(clock) - gst_element_get_base_time(run->pipeline));
-    gst_object_unref(clock);
-  }
+  run->seen.saw(behind_clock(run->pipeline, buffer));
   int edge = 0;
   bool clip = is_clip(buffer, pad, &edge);
-  Frame f{GST_BUFFER_PTS(buffer),
-          GST_BUFFER_DURATION(buffer),
-          behind,
-          clip,
-          g_get_monotonic_time(),
-          edge};
+  Frame f{GST_BUFFER_PTS(buffer), GST_BUFFER_DURATION(buffer), clip, edge};
   std::lock_guard<std::mutex> lock(run->mutex);
   run->frames.push_back(f);
   return GST_PAD_PROBE_OK;
-}
-
-GstBusSyncReply on_message(GstBus*, GstMessage* msg, gpointer data) {
-  auto* run = static_cast<LiveRun*>(data);
-  std::lock_guard<std::mutex> lock(run->mutex);
-  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT && gst_message_has_name(msg, "kling/live")) {
-    const GstStructure* s = gst_message_get_structure(msg);
-    LiveEvent e{gst_structure_get_string(s, "event"), gst_structure_get_string(s, "task-id"),
-                gst_structure_get_string(s, "prompt"), 0};
-    gst_structure_get_uint64(s, "running-time", &e.running_time);
-    run->events.push_back(e);
-  } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT &&
-             gst_message_has_name(msg, "kling/task")) {
-    run->task_messages++;
-  } else if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_WARNING ||
-             GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
-    GError* error = nullptr;
-    gchar* debug = nullptr;
-    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_WARNING)
-      gst_message_parse_warning(msg, &error, &debug);
-    else
-      gst_message_parse_error(msg, &error, &debug);
-    std::string text = std::string(error->message) + " | " + (debug ? debug : "");
-    (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_WARNING ? run->warnings : run->errors).push_back(text);
-    g_error_free(error);
-    g_free(debug);
-  }
-  return GST_BUS_PASS;
 }
 
 // klinglivesrc (props) at 320x180 I420 into a synchronising fakesink, PLAYING.
@@ -163,8 +168,9 @@ std::unique_ptr<LiveRun> play(const Emulator& emu, const std::string& props,
   g_autoptr(GstPad) pad = gst_element_get_static_pad(sink, "sink");
   gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, run.get(), nullptr);
   g_autoptr(GstBus) bus = gst_element_get_bus(run->pipeline);
-  gst_bus_set_sync_handler(bus, on_message, run.get(), nullptr);
-  run->playing_us = g_get_monotonic_time();
+  gst_bus_set_sync_handler(bus, LiveLog::on_message, static_cast<LiveLog*>(run.get()), nullptr);
+  run->reference.play();
+  run->seen.started_us = g_get_monotonic_time();
   g_assert_cmpint(gst_element_set_state(run->pipeline, GST_STATE_PLAYING), !=,
                   GST_STATE_CHANGE_FAILURE);
   return run;
@@ -178,44 +184,51 @@ bool wait_for(std::function<bool()> done, int timeout_s) {
   return false;
 }
 
-// Every buffer follows the previous one, none is late.
+// Every buffer follows the previous one; frames late at the sink no more than
+// videotestsrc's beside it (a descheduled thread may cost a frame or two either).
 void assert_continuous(LiveRun& run) {
-  std::lock_guard<std::mutex> lock(run.mutex);
-  g_assert_cmpuint(run.frames.size(), >, 10);
-  for (size_t i = 1; i < run.frames.size(); i++) {
-    const Frame &a = run.frames[i - 1], &b = run.frames[i];
-    g_assert_cmpuint(b.pts, ==, a.pts + a.duration);
-    g_assert_cmpuint(a.duration, >=, kPeriod - 1);
-    g_assert_cmpuint(a.duration, <=, kPeriod + 1);
+  {
+    std::lock_guard<std::mutex> lock(run.mutex);
+    g_assert_cmpuint(run.frames.size(), >, 10);
+    for (size_t i = 1; i < run.frames.size(); i++) {
+      const Frame &a = run.frames[i - 1], &b = run.frames[i];
+      g_assert_cmpuint(b.pts, ==, a.pts + a.duration);
+      g_assert_cmpuint(a.duration, >=, kPeriod - 1);
+      g_assert_cmpuint(a.duration, <=, kPeriod + 1);
+    }
   }
-  // Two frame periods at most. This machine is shared by several builds (load 8 on two
-  // cores): a thread descheduled for a moment is tolerated for 1 frame in 100 (1 in a short run),
-  // never past 250 ms.
-  size_t late = 0;
-  for (size_t i = 0; i < run.frames.size(); i++) {
-    const Frame& f = run.frames[i];
-    if (f.behind <= 2 * (GstClockTimeDiff)kPeriod) continue;
-    g_test_message("frame %zu of %zu (pts %" GST_TIME_FORMAT ") arrived %" G_GINT64_FORMAT
-                   " ms behind the clock",
-                   i, run.frames.size(), GST_TIME_ARGS(f.pts), f.behind / GST_MSECOND);
-    g_assert_cmpint(f.behind, <=, 250 * GST_MSECOND);
-    late++;
-  }
-  g_assert_cmpuint(late, <=, std::max<size_t>(1, run.frames.size() / 100));
+  std::lock_guard<std::mutex> lock(run.seen.mutex), ref_lock(run.reference.seen.mutex);
+  const Punctuality &k = run.seen, &r = run.reference.seen;
+  g_test_message("late frames (> 2 periods): klinglivesrc %zu of %zu (worst %" G_GINT64_FORMAT
+                 " ms), videotestsrc beside it %zu of %zu (worst %" G_GINT64_FORMAT " ms)",
+                 k.late, k.frames, k.worst / GST_MSECOND, r.late, r.frames, r.worst / GST_MSECOND);
+  g_assert_cmpuint(r.frames, >, 0);
+  g_assert_cmpuint(k.late, <=, 2 * r.late + 2 + k.frames / 50);
+  g_assert_cmpint(k.worst, <=,
+                  std::max<GstClockTimeDiff>(2 * r.worst, r.worst + 250 * GST_MSECOND));
+}
+
+// The first frame at the sink: the API is not waited for, so no later than
+// videotestsrc's beside it by more than this machine's own slowness.
+void assert_first_frame_prompt(LiveRun& run) {
+  std::lock_guard<std::mutex> lock(run.seen.mutex), ref_lock(run.reference.seen.mutex);
+  const gint64 ours = run.seen.first_us - run.seen.started_us;
+  const gint64 ref = run.reference.seen.first_us - run.reference.seen.started_us;
+  g_test_message("first frame after PLAYING: klinglivesrc %" G_GINT64_FORMAT
+                 " ms, videotestsrc %" G_GINT64_FORMAT " ms",
+                 ours / 1000, ref / 1000);
+  g_assert_cmpuint(run.reference.seen.frames, >, 0);
+  g_assert_cmpint(ours, <=, 3 * ref + 500 * 1000);
 }
 
 void test_first_frame_against_hung_api() {
   auto emu = start_emulator({"--hang-submit"});
   auto run = play(*emu, "");
-  g_assert_true(wait_for([&] { return run->n_frames() > 0; }, 5));
-  gint64 first_us;
-  {
-    std::lock_guard<std::mutex> lock(run->mutex);
-    first_us = run->frames[0].wall_us;
-  }
-  g_assert_cmpint(first_us - run->playing_us, <=, 200 * 1000);
+  g_assert_true(wait_for([&] { return run->n_frames() > 0; }, 10));
+  g_assert_true(wait_for([&] { return run->reference.seen.frames > 0; }, 10));
+  assert_first_frame_prompt(*run);
   // It keeps going at the output's rate while the submit hangs: the slate.
-  g_assert_true(wait_for([&] { return run->n_frames() >= 45; }, 5));
+  g_assert_true(wait_for([&] { return run->n_frames() >= 45; }, 10));
   assert_continuous(*run);
   std::lock_guard<std::mutex> lock(run->mutex);
   for (const Frame& f : run->frames) g_assert_false(f.clip);
@@ -235,7 +248,7 @@ void test_slate_clip_clip_loop() {
   auto run = play(*emu, "ahead=2 playlist=" + playlist, nullptr);
   g_assert_true(wait_for([&] { return run->of("clip-start").size() >= 3; }, 30));
   g_usleep(500 * 1000);  // some of the loop
-  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  run->stop();
   assert_continuous(*run);
 
   auto starts = run->of("clip-start");
@@ -287,7 +300,7 @@ void test_failed_generation_keeps_streaming() {
       20));
   size_t at_warning = run->n_frames();
   g_assert_true(wait_for([&] { return run->n_frames() >= at_warning + 30; }, 5));
-  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  run->stop();
   assert_continuous(*run);
   std::lock_guard<std::mutex> lock(run->mutex);
   g_assert_true(run->errors.empty());
@@ -316,7 +329,7 @@ void test_request_queued_while_playing_plays_next() {
   g_assert_true(wait_for([&] { return run->of("clip-start").size() >= 3; }, 20));
   const auto clip_starts = run->of("clip-start");  // held: g_assert_cmpstr keeps the pointer
   g_assert_cmpstr(clip_starts[2].prompt.c_str(), ==, "third");
-  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  run->stop();
   assert_continuous(*run);
 }
 
@@ -371,7 +384,7 @@ void test_audio_pad_silence_then_the_clips_sound() {
   g_autoptr(GstPad) apad = gst_element_get_static_pad(asink, "sink");
   gst_pad_add_probe(apad, GST_PAD_PROBE_TYPE_BUFFER, on_sound, &sound, nullptr);
   g_autoptr(GstBus) bus = gst_element_get_bus(run->pipeline);
-  gst_bus_set_sync_handler(bus, on_message, run.get(), nullptr);
+  gst_bus_set_sync_handler(bus, LiveLog::on_message, static_cast<LiveLog*>(run.get()), nullptr);
   g_assert_cmpint(gst_element_set_state(run->pipeline, GST_STATE_PLAYING), !=,
                   GST_STATE_CHANGE_FAILURE);
   g_assert_true(wait_for([&] { return run->of("clip-start").size() >= 1; }, 20));
@@ -404,7 +417,7 @@ void test_portrait_pillarboxed_and_playlist_appended() {
   g_assert_true(wait_for([&] { return run->of("clip-start").size() >= 1; }, 20));
   g_assert_true(g_file_set_contents(playlist.c_str(), "a tall fox\na second fox\n", -1, nullptr));
   g_assert_true(wait_for([&] { return run->of("clip-start").size() >= 2; }, 20));
-  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  run->stop();
   assert_continuous(*run);
   auto starts = run->of("clip-start");
   g_assert_cmpstr(starts[1].prompt.c_str(), ==, "a second fox");
@@ -432,7 +445,7 @@ void test_slate_location_image_shown() {
   auto emu = start_emulator({"--hang-submit"});
   auto run = play(*emu, "slate-location=" + png);
   g_assert_true(wait_for([&] { return run->n_frames() >= 60; }, 10));
-  gst_element_set_state(run->pipeline, GST_STATE_NULL);
+  run->stop();
   assert_continuous(*run);
   std::lock_guard<std::mutex> lock(run->mutex);
   // Red is Y 81 in I420's range; the grey card's edge is Y 60.
@@ -484,7 +497,7 @@ void test_no_key_is_an_error_at_start() {
 int main(int argc, char** argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, nullptr);
-  g_test_add_func("/klinglivesrc/first-frame-within-200ms-against-hung-api",
+  g_test_add_func("/klinglivesrc/first-frame-at-once-against-hung-api",
                   test_first_frame_against_hung_api);
   g_test_add_func("/klinglivesrc/slate-clip-clip-loop-continuous-back-to-back",
                   test_slate_clip_clip_loop);

@@ -305,6 +305,21 @@ void test_malformed_poll_reply(Fixture* f, gconstpointer) {
   g_assert_true(contains(run->debug, f->fake->task_id));
 }
 
+// A whole "completed" reply with more JSON after it is no reply: json-glib 1.6 took its
+// first value (and the video was fetched), 1.10 aborted the process. An error naming the task.
+void test_poll_reply_with_more_after_it(Fixture* f, gconstpointer) {
+  FakeWaveSpeed* fake = f->fake.get();
+  f->fake->on_poll = [fake](int) -> std::optional<FakeReply> {
+    return FakeReply{200, fake->task_json("completed") + " {}"};
+  };
+  auto run = make_run(*f->fake);
+  play_to_end(*run);
+  assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "Unreadable");
+  g_assert_true(contains(run->debug, f->fake->task_id));
+  g_assert_cmpint(f->fake->count("cdn", "GET"), ==, 0);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+}
+
 void test_output_404(Fixture* f, gconstpointer) {
   f->fake->on_download = [](int, const std::string&) -> std::optional<FakeReply> {
     return FakeReply{404, "gone", "text/plain"};
@@ -1249,6 +1264,7 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/fail/task-failed-input-fault", test_failed_task_input_fault);
   ADD("/klingsrc/fail/task-failed-transient", test_failed_task_transient);
   ADD("/klingsrc/fail/malformed-json", test_malformed_poll_reply);
+  ADD("/klingsrc/fail/reply-with-more-json-after-it", test_poll_reply_with_more_after_it);
   ADD("/klingsrc/fail/output-404-not-found", test_output_404);
   ADD("/klingsrc/fail/deadline", test_deadline);
   ADD("/klingsrc/retry/polls-survive-5xx-and-gateway-pages", test_poll_retries_on_5xx_and_gateway);

@@ -10,11 +10,17 @@ import os
 import re
 import selectors
 import subprocess
+import sys
 import time
+import traceback
 
 
 class Failure(Exception):
     pass
+
+
+class Skip(Exception):
+    """A case that cannot run here (a missing package): reported as a TAP SKIP."""
 
 
 def check(condition, what):
@@ -92,3 +98,25 @@ class Emulator:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def run_tap(cases, suite, args):
+    """Runs each case(args) (those whose names hold one of args.cases, if any) in turn as one
+    TAP test /SUITE/NAME; a failed case never hides the others. The exit status: 1 when one failed."""
+    cases = [c for c in cases if not args.cases or any(n in c.__name__ for n in args.cases)]
+    print(f"1..{len(cases)}")
+    failed = 0
+    for i, case in enumerate(cases, 1):
+        name = case.__name__[len("case_"):].replace("_", "-")
+        try:
+            case(args)
+            print(f"ok {i} /{suite}/{name}")
+        except Skip as e:
+            print(f"ok {i} /{suite}/{name} # SKIP {e}")
+        except Exception as e:
+            failed += 1
+            for line in (traceback.format_exc() if not isinstance(e, Failure) else str(e)).splitlines():
+                print("# " + line)
+            print(f"not ok {i} /{suite}/{name}")
+        sys.stdout.flush()
+    return 1 if failed else 0

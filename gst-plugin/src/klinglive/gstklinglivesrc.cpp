@@ -66,9 +66,8 @@ struct Settings {
   std::string slate_location;
 };
 
-}  // namespace
-
-struct Private {
+// This file's own (an anonymous namespace: no other translation unit's Private clashes).
+struct GstKlingLiveSrcPrivate {
   std::mutex lock;  // settings
   Settings settings;
   kling::live::ForwardedSettings forwarded;
@@ -78,11 +77,17 @@ struct Private {
   bool running = false;
 };
 
+}  // namespace
+
 struct _GstKlingLiveSrc {
   GstBin parent;
   GstElement* output;
-  GstElement* audio;  // the request pad's source, or nullptr
-  Private* priv;
+  // Under the object lock: the request pad's source (nullptr before it is made), and
+  // whether a request holds the one audio pad (set before it is made, so two requests
+  // racing cannot both make one).
+  GstElement* audio;
+  gboolean audio_taken;
+  GstKlingLiveSrcPrivate* priv;
 };
 
 G_DEFINE_TYPE(GstKlingLiveSrc, gst_kling_live_src, GST_TYPE_BIN);
@@ -101,7 +106,7 @@ G_DEFINE_ENUM_TYPE(GstKlingLiveWhenIdle, when_idle,
 static void gst_kling_live_src_set_property(GObject* object, guint prop_id, const GValue* value,
                                             GParamSpec* pspec) {
   auto* self = GST_KLING_LIVE_SRC(object);
-  Private* p = self->priv;
+  GstKlingLiveSrcPrivate* p = self->priv;
   if (prop_id >= PROP_FIRST_FORWARDED) {
     p->forwarded.set(pspec, value);
     return;
@@ -142,7 +147,7 @@ static void gst_kling_live_src_set_property(GObject* object, guint prop_id, cons
 static void gst_kling_live_src_get_property(GObject* object, guint prop_id, GValue* value,
                                             GParamSpec* pspec) {
   auto* self = GST_KLING_LIVE_SRC(object);
-  Private* p = self->priv;
+  GstKlingLiveSrcPrivate* p = self->priv;
   if (prop_id >= PROP_FIRST_FORWARDED) {
     p->forwarded.get(pspec, value);
     return;
@@ -179,7 +184,7 @@ static gboolean gst_kling_live_src_queue(GstKlingLiveSrc* self, const gchar* req
 // What would fail every request (no key, a bad api-url) is an error at start;
 // the rest is each request's own (a WARNING, the stream goes on).
 static bool check_defaults(GstKlingLiveSrc* self) {
-  Private* p = self->priv;
+  GstKlingLiveSrcPrivate* p = self->priv;
   kling::Request r;
   r.prompt = "-";
   bool set = false;
@@ -195,7 +200,7 @@ static bool check_defaults(GstKlingLiveSrc* self) {
 
 // At start: the prompt first, then the playlist from its top.
 static void reset_queue(GstKlingLiveSrc* self) {
-  Private* p = self->priv;
+  GstKlingLiveSrcPrivate* p = self->priv;
   Settings s;
   {
     std::lock_guard<std::mutex> lock(p->lock);
@@ -206,7 +211,7 @@ static void reset_queue(GstKlingLiveSrc* self) {
   p->queue->set_playlist(s.playlist);
 }
 
-static kling::live::ScheduleSettings schedule_settings(Private* p) {
+static kling::live::ScheduleSettings schedule_settings(GstKlingLiveSrcPrivate* p) {
   kling::live::ScheduleSettings out;
   {
     std::lock_guard<std::mutex> lock(p->lock);
@@ -219,16 +224,18 @@ static kling::live::ScheduleSettings schedule_settings(Private* p) {
 }
 
 static void on_audio_caps(GstCaps* caps, gpointer data) {
-  static_cast<Private*>(data)->schedule->set_audio_caps(caps);
+  static_cast<GstKlingLiveSrcPrivate*>(data)->schedule->set_audio_caps(caps);
 }
 
 static GstPad* gst_kling_live_src_request_new_pad(GstElement* element, GstPadTemplate* templ,
                                                   const gchar*, const GstCaps*) {
   auto* self = GST_KLING_LIVE_SRC(element);
+  // One audio pad: taken under the lock, made outside it (adding a pad calls out).
   GST_OBJECT_LOCK(self);
-  bool taken = self->audio != nullptr;
+  bool taken = self->audio_taken;
+  self->audio_taken = TRUE;
   GST_OBJECT_UNLOCK(self);
-  if (taken) return nullptr;  // one audio pad
+  if (taken) return nullptr;
   GstElement* audio =
       GST_ELEMENT(g_object_new(GST_TYPE_KLING_LIVE_AUDIO, "name", "audio-output", nullptr));
   kling_live_audio_set_feed(GST_KLING_LIVE_AUDIO(audio), self->priv->schedule->audio_feed(),
@@ -237,12 +244,13 @@ static GstPad* gst_kling_live_src_request_new_pad(GstElement* element, GstPadTem
   gst_bin_add(GST_BIN(self), audio);
   g_autoptr(GstPad) target = gst_element_get_static_pad(audio, "src");
   GstPad* ghost = gst_ghost_pad_new_from_template("audio", target, templ);
-  gst_pad_set_active(ghost, TRUE);
-  gst_element_add_pad(element, ghost);
-  gst_element_sync_state_with_parent(audio);
   GST_OBJECT_LOCK(self);
   self->audio = GST_ELEMENT(gst_object_ref(audio));  // ours: the bin may drop it first at dispose
   GST_OBJECT_UNLOCK(self);
+  // Activated by gst_element_add_pad when the element is PAUSED or going there, as any
+  // pad of an element: in NULL or READY it stays inactive until the state change.
+  gst_element_add_pad(element, ghost);
+  gst_element_sync_state_with_parent(audio);
   return ghost;
 }
 
@@ -260,12 +268,15 @@ static void gst_kling_live_src_release_pad(GstElement* element, GstPad* pad) {
     }
     gst_object_unref(audio);
   }
+  GST_OBJECT_LOCK(self);
+  self->audio_taken = FALSE;  // the pad may be requested again
+  GST_OBJECT_UNLOCK(self);
 }
 
 static GstStateChangeReturn gst_kling_live_src_change_state(GstElement* element,
                                                             GstStateChange transition) {
   auto* self = GST_KLING_LIVE_SRC(element);
-  Private* p = self->priv;
+  GstKlingLiveSrcPrivate* p = self->priv;
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     if (!check_defaults(self)) return GST_STATE_CHANGE_FAILURE;
     reset_queue(self);
@@ -282,8 +293,8 @@ static GstStateChangeReturn gst_kling_live_src_change_state(GstElement* element,
 }
 
 static void gst_kling_live_src_init(GstKlingLiveSrc* self) {
-  self->priv = new Private();
-  Private* p = self->priv;
+  self->priv = new GstKlingLiveSrcPrivate();
+  GstKlingLiveSrcPrivate* p = self->priv;
   p->schedule = std::make_unique<kling::live::LiveSchedule>(GST_ELEMENT(self), p->queue,
                                                             [p] { return schedule_settings(p); });
   self->output = GST_ELEMENT(g_object_new(GST_TYPE_KLING_LIVE_OUTPUT, "name", "output", nullptr));

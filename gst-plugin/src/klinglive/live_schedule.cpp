@@ -3,6 +3,7 @@
 
 #include <utility>
 
+#include "klinglive/playback/black_frame.h"
 #include "klinglive/playback/call_async.h"
 
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
@@ -23,6 +24,7 @@ LiveSchedule::~LiveSchedule() {
   stop();
   gst_clear_caps(&caps_);
   gst_clear_caps(&audio_caps_);
+  gst_clear_buffer(&black_);
 }
 
 void LiveSchedule::want_audio(bool want) {
@@ -42,7 +44,11 @@ void LiveSchedule::on_air(ClipPlayer* player) {
 void LiveSchedule::set_caps(GstCaps* caps) {
   gst_caps_replace(&caps_, caps);
   GstVideoInfo info;
-  if (gst_video_info_from_caps(&info, caps)) slate_.set_format(info);
+  gst_clear_buffer(&black_);
+  if (gst_video_info_from_caps(&info, caps)) {
+    slate_.set_format(info);
+    black_ = black_frame(info);
+  }
   for (auto& p : upcoming_) p->set_caps(caps);
   if (current_) current_->set_caps(caps);
   // Generation starts as soon as the output's format is known (PAUSED).
@@ -165,7 +171,8 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts) {
     post_live("slate", upcoming_.empty() ? nullptr : upcoming_.front().get(), pts);
     on_slate_ = true;
   }
-  return slate_frame(now);
+  if (GstBuffer* slate = slate_frame(now)) return slate;
+  return black_ ? gst_buffer_ref(black_) : nullptr;  // no card drawn: black, never a stall
 }
 
 GstBuffer* LiveSchedule::slate_frame(gint64 now) {

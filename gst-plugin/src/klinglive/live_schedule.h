@@ -44,7 +44,7 @@ class LiveSchedule {
   void want_audio(bool want);
   void set_audio_caps(GstCaps* caps);
   AudioFeed* audio_feed() { return &feed_; }
-  // The frame for running time `pts` (a ref for the caller), or nullptr.
+  // The frame for running time `pts` (a ref for the caller): nullptr only before caps.
   GstBuffer* frame(GstClockTime pts);
   // Every clip's pipeline to NULL; the queue is kept.
   void stop();
@@ -71,7 +71,8 @@ class LiveSchedule {
   Slate slate_;
   std::deque<std::unique_ptr<ClipPlayer>> upcoming_;  // started, in queue order
   std::unique_ptr<ClipPlayer> current_;
-  GstBuffer* last_ = nullptr;  // the last clip frame shown
+  GstBuffer* last_ = nullptr;   // the last clip frame shown
+  GstBuffer* black_ = nullptr;  // in the output's format: when there is nothing else
   bool on_slate_ = false;
   bool restarting_ = false;  // a loop's seek is on its way
   bool ended_posted_ = false;

@@ -17,10 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
-from kling_emulator import Emulator, Failure, check  # noqa: E402
+from kling_emulator import Emulator, Failure, Skip, check, run_tap  # noqa: E402
 
 SCALE = 4
 RUN_TIMEOUT = 30
@@ -302,10 +301,6 @@ SYSTEM_PYTHON = "/usr/bin/python3"  # the one with Debian's PyGObject (GES, gst-
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-class Skip(Exception):
-    pass
-
-
 def case_ges_discovers_then_plays_one_submit(args):
     c = Case(args.emulator)
     try:
@@ -384,23 +379,7 @@ def main():
     parser.add_argument("--kling-tasks")
     parser.add_argument("cases", nargs="*")
     args = parser.parse_args()
-    cases = [c for c in CASES if not args.cases or any(n in c.__name__ for n in args.cases)]
-    print(f"1..{len(cases)}")
-    failed = 0
-    for i, case in enumerate(cases, 1):
-        name = case.__name__[len("case_"):].replace("_", "-")
-        try:
-            case(args)
-            print(f"ok {i} /one-charge/{name}")
-        except Skip as e:
-            print(f"ok {i} /one-charge/{name} # SKIP {e}")
-        except Exception as e:  # a failed case must not hide the others
-            failed += 1
-            for line in (traceback.format_exc() if not isinstance(e, Failure) else str(e)).splitlines():
-                print("# " + line)
-            print(f"not ok {i} /one-charge/{name}")
-        sys.stdout.flush()
-    return 1 if failed else 0
+    return run_tap(CASES, "one-charge", args)
 
 
 if __name__ == "__main__":

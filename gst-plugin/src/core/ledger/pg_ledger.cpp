@@ -160,8 +160,11 @@ std::string PgLedger::scrub(std::string message) const {
   // libpq's messages name the host and user, never the password: this keeps it so.
   for (size_t at; !password_.empty() && (at = message.find(password_)) != std::string::npos;)
     message.replace(at, password_.size(), "***");
-  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
-  for (size_t at; (at = message.find("\n")) != std::string::npos;) message.replace(at, 1, " ");
+  // One line: libpq ends lines with "\n" and indents its hints with "\t".
+  for (char& c : message)
+    if (c == '\n' || c == '\t') c = ' ';
+  while (!message.empty() && message.back() == ' ') message.pop_back();
+  for (size_t at; (at = message.find("  ")) != std::string::npos;) message.erase(at, 1);
   return message;
 }
 

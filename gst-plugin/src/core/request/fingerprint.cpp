@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 
+#include "core/util/json_util.h"
 #include "core/util/url.h"
 #include "core/wavespeed/catalog_loader.h"
 #include "core/wavespeed/submit_body.h"
@@ -71,9 +72,7 @@ Value read_value(const Fields& body, const char* name) {
   Value v;
   auto it = body.find(name);
   if (it == body.end()) return v;
-  g_autoptr(JsonParser) parser = json_parser_new();
-  if (!json_parser_load_from_data(parser, it->second.c_str(), -1, nullptr)) return v;
-  JsonNode* n = json_parser_get_root(parser);
+  g_autoptr(JsonNode) n = json::parse(it->second, nullptr);
   if (!n || !JSON_NODE_HOLDS_VALUE(n)) return v;
   const GType type = json_node_get_value_type(n);
   if (type == G_TYPE_STRING) {

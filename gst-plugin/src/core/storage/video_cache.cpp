@@ -83,11 +83,9 @@ std::unique_ptr<DownloadStore> VideoCache::open_unverified(const std::string& fi
   const uint64_t size = st.st_size - kTail - len;
   std::string trailer(len, '\0');
   if (!read_at(fd, size, trailer.data(), len)) return miss();
-  g_autoptr(JsonParser) parser = json_parser_new_immutable();
-  if (!json_parser_load_from_data(parser, trailer.data(), static_cast<gssize>(len), nullptr) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-    return miss();
-  JsonObject* o = json_node_get_object(json_parser_get_root(parser));
+  g_autoptr(JsonNode) root = json::parse(trailer, nullptr);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return miss();
+  JsonObject* o = json_node_get_object(root);
   const std::string sha = json::string_member(o, "sha256");
   if (size == 0 || json::int_member(o, "size") != static_cast<int64_t>(size) ||
       fingerprint != json::string_member(o, "fingerprint") || sha.empty())

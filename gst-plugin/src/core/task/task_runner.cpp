@@ -202,8 +202,9 @@ void TaskRunner::Worker::journal_status(const std::string& id, const std::string
 }
 
 void TaskRunner::Worker::journal_failure(const std::string& id, const std::string& error) {
-  // The task goes on: its id is in the progress text and the task-id property.
-  progress(ProgressType::Continue, "journal",
+  // The task goes on: its id is in the progress text and the task-id property. ERROR ends
+  // the journal step (a CONTINUE after the poll's COMPLETE holds gst-launch-1.0 at preroll).
+  progress(ProgressType::Error, "journal",
            "Could not journal task " + id + " (" + error + "); note its id to resume it");
 }
 

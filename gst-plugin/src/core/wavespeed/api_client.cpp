@@ -101,18 +101,14 @@ Reply parse_reply(unsigned http_status, std::string_view body) {
   reply.http_status = http_status;
   const bool ok_status = http_status >= 200 && http_status < 300;
 
-  g_autoptr(JsonParser) parser = json_parser_new_immutable();
-  JsonObject* root = nullptr;
-  // json-glib stops at an embedded NUL; such a body is not JSON.
-  if (!body.empty() && std::memchr(body.data(), '\0', body.size()) == nullptr &&
-      json_parser_load_from_data(parser, body.data(), static_cast<gssize>(body.size()), nullptr)) {
-    JsonNode* node = json_parser_get_root(parser);
-    if (node && JSON_NODE_HOLDS_OBJECT(node)) root = json_node_get_object(node);
-  }
+  std::string not_json;
+  g_autoptr(JsonNode) node = json::parse(body, &not_json);
+  JsonObject* root = node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : nullptr;
 
   if (!root) {
     reply.kind = ok_status ? ReplyKind::Malformed : ReplyKind::Gateway;
     reply.message = body.empty() ? "empty reply" : excerpt(body);
+    if (reply.message.empty()) reply.message = not_json;  // only white space or control bytes
     return reply;
   }
 

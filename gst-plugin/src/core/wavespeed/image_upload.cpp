@@ -99,15 +99,13 @@ bool read_image(const std::string& path, std::string* out, std::string* why) {
 }  // namespace
 
 std::optional<UploadTicket> parse_upload_ticket(std::string_view body, std::string* error) {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable();
-  if (body.empty() || std::memchr(body.data(), '\0', body.size()) ||
-      !json_parser_load_from_data(parser, body.data(), static_cast<gssize>(body.size()), nullptr) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
-    *error = "the upload ticket is not JSON";
+  std::string not_json;
+  g_autoptr(JsonNode) root = json::parse(body, &not_json);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+    *error = "the upload ticket is not JSON" + (root ? " (not an object)" : " (" + not_json + ")");
     return std::nullopt;
   }
-  JsonObject* data =
-      json::object_member(json_node_get_object(json_parser_get_root(parser)), "data");
+  JsonObject* data = json::object_member(json_node_get_object(root), "data");
   JsonObject* upload = json::object_member(data, "upload");
   UploadTicket t;
   t.download_url = json::string_member(data, "download_url");
@@ -138,11 +136,9 @@ ImageUploader::ImageUploader(const Request& request, std::string dir)
       }()) {}
 
 std::optional<std::string> ImageUploader::remembered(int64_t* age_s) const {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable();
-  if (!json_parser_load_from_file(parser, record_.c_str(), nullptr) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-    return std::nullopt;
-  JsonObject* o = json_node_get_object(json_parser_get_root(parser));
+  g_autoptr(JsonNode) root = json::parse_file(record_, nullptr);  // unreadable: upload again
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return std::nullopt;
+  JsonObject* o = json_node_get_object(root);
   *age_s = g_get_real_time() / G_USEC_PER_SEC - json::int_member(o, "time").value_or(0);
   std::string url = json::string_member(o, "download_url");
   if (*age_s < 0 || *age_s >= kReuseSeconds || !is_http_url(url)) return std::nullopt;

@@ -50,9 +50,11 @@ class ImageUploader {
 
   // Where the upload of these bytes to this origin is remembered.
   const std::string& record_path() const { return record_; }
+  // The download URL of an upload of these bytes to this origin under a day old, read from
+  // record_path(); nullopt when there is none or the record does not read.
+  std::optional<std::string> remembered(int64_t* age_s) const;
 
  private:
-  std::optional<std::string> remembered(int64_t* age_s) const;
   void remember(const std::string& url) const;
   GBytes* read_checked(Error* error) const;
 

@@ -172,14 +172,8 @@ std::string describe_accepts(const FieldSpec& f) {
 }
 
 std::optional<std::vector<ModelSchema>> parse_catalog(std::string_view body, std::string* error) {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable();
-  g_autoptr(GError) gerr = nullptr;
-  if (body.empty() || std::memchr(body.data(), '\0', body.size()) ||
-      !json_parser_load_from_data(parser, body.data(), static_cast<gssize>(body.size()), &gerr)) {
-    *error = gerr ? gerr->message : "empty reply";
-    return std::nullopt;
-  }
-  JsonNode* root = json_parser_get_root(parser);
+  g_autoptr(JsonNode) root = json::parse(body, error);
+  if (!root) return std::nullopt;
   JsonArray* data = nullptr;
   if (root && JSON_NODE_HOLDS_ARRAY(root))
     data = json_node_get_array(root);

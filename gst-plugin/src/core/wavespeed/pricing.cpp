@@ -23,7 +23,7 @@ std::optional<double> get_amount(JsonObject* obj, const char* name) {
 }
 
 // The `data` object of a 2xx envelope, or nullptr and why not.
-JsonObject* data_of(JsonParser* parser, unsigned status, std::string_view body, std::string* why) {
+JsonObject* data_of(JsonNode** tree, unsigned status, std::string_view body, std::string* why) {
   api::Reply reply = api::parse_reply(status, body);
   if (reply.kind == api::ReplyKind::ApiError || reply.kind == api::ReplyKind::Gateway) {
     *why = status ? "HTTP " + std::to_string(status) +
@@ -31,13 +31,13 @@ JsonObject* data_of(JsonParser* parser, unsigned status, std::string_view body, 
                   : reply.message;
     return nullptr;
   }
-  if (body.empty() || memchr(body.data(), '\0', body.size()) ||
-      !json_parser_load_from_data(parser, body.data(), static_cast<gssize>(body.size()), nullptr) ||
-      !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
-    *why = "an unreadable reply";
+  std::string not_json;
+  *tree = json::parse(body, &not_json);
+  if (!*tree || !JSON_NODE_HOLDS_OBJECT(*tree)) {
+    *why = "an unreadable reply" + (not_json.empty() ? std::string() : " (" + not_json + ")");
     return nullptr;
   }
-  JsonObject* root = json_node_get_object(json_parser_get_root(parser));
+  JsonObject* root = json_node_get_object(*tree);
   JsonObject* data = json::object_member(root, "data");
   if (!data) *why = "a reply without data";
   return data;
@@ -53,14 +53,16 @@ std::string balance_url(const std::string& api_url) {
 }
 
 std::string build_price_body(const std::string& model, const std::string& inputs) {
-  g_autoptr(JsonParser) parser = json_parser_new();
-  json_parser_load_from_data(parser, inputs.c_str(), -1, nullptr);
+  g_autoptr(JsonNode) fields = json::parse(inputs, nullptr);  // the submit body we built
   g_autoptr(JsonBuilder) b = json_builder_new();
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "model_id");
   json_builder_add_string_value(b, model.c_str());
   json_builder_set_member_name(b, "inputs");
-  json_builder_add_value(b, json_node_copy(json_parser_get_root(parser)));
+  if (fields)
+    json_builder_add_value(b, json_node_copy(fields));
+  else
+    json_builder_add_null_value(b);
   json_builder_end_object(b);
   g_autoptr(JsonNode) root = json_builder_get_root(b);
   g_autoptr(JsonGenerator) gen = json_generator_new();
@@ -70,8 +72,8 @@ std::string build_price_body(const std::string& model, const std::string& inputs
 }
 
 std::optional<Quote> parse_price(unsigned status, std::string_view body, std::string* why) {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable();
-  JsonObject* data = data_of(parser, status, body, why);
+  g_autoptr(JsonNode) tree = nullptr;
+  JsonObject* data = data_of(&tree, status, body, why);
   if (!data) return std::nullopt;
   auto price = get_amount(data, "price");
   if (!price) {
@@ -87,8 +89,8 @@ std::optional<Quote> parse_price(unsigned status, std::string_view body, std::st
 }
 
 std::optional<double> parse_balance(unsigned status, std::string_view body, std::string* why) {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable();
-  JsonObject* data = data_of(parser, status, body, why);
+  g_autoptr(JsonNode) tree = nullptr;
+  JsonObject* data = data_of(&tree, status, body, why);
   if (!data) return std::nullopt;
   auto balance = get_amount(data, "balance");
   if (!balance) *why = "a reply without data.balance";

@@ -119,24 +119,15 @@ Node coerce(const ParamValue& v, const std::string& type) {
   }
   if (type == "array" || type == "object") {
     if (v.kind != K::String) return nullptr;
-    g_autoptr(JsonParser) parser = json_parser_new();
-    if (!json_parser_load_from_data(parser, v.text.c_str(), static_cast<gssize>(v.text.size()),
-                                    nullptr))
+    Node root(json::parse(v.text, nullptr));
+    if (!root || (type == "array" ? !JSON_NODE_HOLDS_ARRAY(root.get())
+                                  : !JSON_NODE_HOLDS_OBJECT(root.get())))
       return nullptr;
-    JsonNode* root = json_parser_get_root(parser);
-    if (!root || (type == "array" ? !JSON_NODE_HOLDS_ARRAY(root) : !JSON_NODE_HOLDS_OBJECT(root)))
-      return nullptr;
-    return Node(json_node_copy(root));
+    return root;
   }
   // No type given: the value as it came (NaN or infinity is no JSON at all).
   if (v.kind == K::Number && !std::isfinite(v.number)) return nullptr;
-  g_autoptr(JsonParser) parser = json_parser_new();
-  const std::string text = v.json();
-  if (!json_parser_load_from_data(parser, text.c_str(), static_cast<gssize>(text.size()),
-                                  nullptr) ||
-      !json_parser_get_root(parser))
-    return nullptr;
-  return Node(json_node_copy(json_parser_get_root(parser)));
+  return Node(json::parse(v.json(), nullptr));
 }
 
 // As a person reads it: a number in its shortest form (0.3, where JSON has 0.29999999999999999).
@@ -247,11 +238,7 @@ std::vector<std::pair<const FieldSpec*, Node>> missing_required(
   if (!schema) return out;
   for (const FieldSpec& spec : schema->fields) {
     if (!spec.required || std::find(sent.begin(), sent.end(), spec.name) != sent.end()) continue;
-    g_autoptr(JsonParser) parser = json_parser_new();
-    Node value;
-    if (!spec.default_json.empty() &&
-        json_parser_load_from_data(parser, spec.default_json.c_str(), -1, nullptr))
-      value.reset(json_node_copy(json_parser_get_root(parser)));
+    Node value(spec.default_json.empty() ? nullptr : json::parse(spec.default_json, nullptr));
     out.emplace_back(&spec, std::move(value));
   }
   return out;

@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// klinglivesrc's `audio` request pad: a live GstPushSrc on the same clock as
-// the video, 20 ms buffers of interleaved S16LE from the AudioFeed (the clip's
-// sound, or silence). Sample-exact timestamps from the running time at PLAYING.
+// klinglivesrc's `audio` request pad: a live source on the shared skeleton
+// (live_push_src.h), counted in samples: 20 ms buffers of interleaved S16 from
+// the AudioFeed (the clip's sound, or silence), sample-exact timestamps.
 #pragma once
 
-#include <gst/base/gstpushsrc.h>
-
+#include "klinglive/output/live_push_src.h"
 #include "klinglive/playback/audio_feed.h"
 
 G_BEGIN_DECLS
 
 #define GST_TYPE_KLING_LIVE_AUDIO (gst_kling_live_audio_get_type())
-G_DECLARE_FINAL_TYPE(GstKlingLiveAudio, gst_kling_live_audio, GST, KLING_LIVE_AUDIO, GstPushSrc)
+G_DECLARE_FINAL_TYPE(GstKlingLiveAudio, gst_kling_live_audio, GST, KLING_LIVE_AUDIO,
+                     GstKlingLivePushSrc)
 
 G_END_DECLS
 

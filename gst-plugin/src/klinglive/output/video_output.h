@@ -1,19 +1,18 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// klinglivesrc's cadence: a live GstPushSrc (not a plugin feature of its own)
-// that waits on the pipeline clock for each frame, like videotestsrc
-// is-live=true. Frame n has pts = running time at PLAYING + n x period, so
-// timestamps are continuous by construction; what each frame shows comes from
-// the LiveSchedule.
+// klinglivesrc's picture: a live source (not a plugin feature of its own) on the
+// shared skeleton (live_push_src.h), one frame a buffer at the negotiated
+// framerate; what each frame shows comes from the LiveSchedule.
 #pragma once
 
-#include <gst/base/gstpushsrc.h>
+#include "klinglive/output/live_push_src.h"
 
 #include "klinglive/live_schedule.h"
 
 G_BEGIN_DECLS
 
 #define GST_TYPE_KLING_LIVE_OUTPUT (gst_kling_live_output_get_type())
-G_DECLARE_FINAL_TYPE(GstKlingLiveOutput, gst_kling_live_output, GST, KLING_LIVE_OUTPUT, GstPushSrc)
+G_DECLARE_FINAL_TYPE(GstKlingLiveOutput, gst_kling_live_output, GST, KLING_LIVE_OUTPUT,
+                     GstKlingLivePushSrc)
 
 G_END_DECLS
 

@@ -2,9 +2,6 @@
 #include "klinglive/playback/clip_player.h"
 
 #include <cstring>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 
 #include "klinglive/playback/call_async.h"
 
@@ -93,6 +90,13 @@ ClipPlayer::ClipPlayer(GstElement* owner, const PropertyValues& defaults,
         if (e) gst_object_unref(gst_object_ref_sink(e));
     }
   }
+  // The video decoder decodes on the clip's streaming thread, with no workers of its own.
+  // libav's frame threads (one a core) were made and ended with every clip, each with its
+  // copy of the decoder's state and frames allocated in its own glibc arena, which keeps
+  // the pages freed: 380-470 MiB over 100 720p clips, against 240-290 MiB single-threaded
+  // (bench/results/live.md). A clip is decoded ahead, at the output's rate: one core is
+  // plenty, and no thread is started or ended on the output's account.
+  g_signal_connect(decode, "deep-element-added", G_CALLBACK(on_element_added), nullptr);
   g_signal_connect_data(
       decode, "pad-added", G_CALLBACK(on_pad_added), new std::shared_ptr<Shared>(shared_),
       [](gpointer d, GClosure*) { delete static_cast<std::shared_ptr<Shared>*>(d); },
@@ -124,12 +128,13 @@ ClipPlayer::~ClipPlayer() {
   stop();
   if (peeked_) gst_sample_unref(peeked_);
   gst_object_unref(pipeline_);
-  // The clip's frames were freed by its decoder's threads, into glibc's per-thread
-  // arenas, which keep freed pages: give them back, or RSS drifts up clip by clip
-  // (bench/results/live.md: 330-450 MiB over 100 clips without, 230-280 with).
-#ifdef __GLIBC__
-  malloc_trim(0);
-#endif
+}
+
+void ClipPlayer::on_element_added(GstBin*, GstBin*, GstElement* element, gpointer) {
+  GstElementFactory* factory = gst_element_get_factory(element);
+  if (factory && g_str_has_prefix(GST_OBJECT_NAME(factory), "avdec_") &&
+      g_object_class_find_property(G_OBJECT_GET_CLASS(element), "max-threads"))
+    g_object_set(element, "max-threads", 1, nullptr);
 }
 
 void ClipPlayer::on_pad_added(GstElement*, GstPad* pad, gpointer data) {

@@ -61,6 +61,7 @@ class ClipPlayer {
   struct Shared;
   static GstBusSyncReply on_message(GstBus*, GstMessage* msg, gpointer data);
   static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
+  static void on_element_added(GstBin*, GstBin*, GstElement* element, gpointer);
 
   std::shared_ptr<Shared> shared_;
   GstElement* pipeline_ = nullptr;
