@@ -87,18 +87,18 @@ guint install_forwarded_properties(GObjectClass* klass, GType src_type, guint fi
 }
 
 void ForwardedSettings::set(GParamSpec* pspec, const GValue* value) {
+  Value copy(value);  // outside the lock
   std::lock_guard<std::mutex> lock(mutex_);
-  for (auto it = values_.begin(); it != values_.end(); ++it)
-    if (it->first == pspec->name) {
-      values_.erase(it);
-      break;
-    }
-  values_.emplace_back(pspec->name, Value(value));
+  auto values = std::make_shared<PropertyValues>();
+  for (const auto& [name, v] : *values_)
+    if (name != pspec->name) values->emplace_back(name, v);
+  values->emplace_back(pspec->name, std::move(copy));
+  values_ = std::move(values);
 }
 
 void ForwardedSettings::get(GParamSpec* pspec, GValue* value) {
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& [name, v] : values_)
+  for (const auto& [name, v] : *values_)
     if (name == pspec->name) {
       g_value_copy(v.get(), value);
       // As klingsrc reads it back: a ledger server's password is never shown.
@@ -109,7 +109,7 @@ void ForwardedSettings::get(GParamSpec* pspec, GValue* value) {
   g_param_value_set_default(pspec, value);
 }
 
-PropertyValues ForwardedSettings::snapshot() {
+std::shared_ptr<const PropertyValues> ForwardedSettings::snapshot() {
   std::lock_guard<std::mutex> lock(mutex_);
   return values_;
 }
@@ -117,7 +117,7 @@ PropertyValues ForwardedSettings::snapshot() {
 std::string ForwardedSettings::get_string(const char* name, bool* set) {
   std::lock_guard<std::mutex> lock(mutex_);
   *set = false;
-  for (const auto& [n, v] : values_)
+  for (const auto& [n, v] : *values_)
     if (n == name && G_VALUE_HOLDS_STRING(v.get())) {
       *set = true;
       const char* s = g_value_get_string(v.get());

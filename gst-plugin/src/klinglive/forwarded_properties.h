@@ -7,6 +7,7 @@
 
 #include <glib-object.h>
 
+#include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -43,19 +44,22 @@ using PropertyValues = std::vector<std::pair<std::string, Value>>;
 // with ids from `first_id` on. Returns how many.
 guint install_forwarded_properties(GObjectClass* klass, GType src_type, guint first_id);
 
-// Values set on the live element, by name (thread-safe).
+// Values set on the live element, by name (thread-safe). Kept as one immutable
+// list, replaced when a property is set: taking it is a reference, not a copy of
+// every value, however often the output asks.
 class ForwardedSettings {
  public:
   void set(GParamSpec* pspec, const GValue* value);
   // The value set, or the property's default.
   void get(GParamSpec* pspec, GValue* value);
-  PropertyValues snapshot();
+  // Every value set, as now; the same list until a property is set again.
+  std::shared_ptr<const PropertyValues> snapshot();
   // A value set (as a string) or nullptr.
   std::string get_string(const char* name, bool* set);
 
  private:
   std::mutex mutex_;
-  PropertyValues values_;
+  std::shared_ptr<const PropertyValues> values_ = std::make_shared<PropertyValues>();
 };
 
 }  // namespace kling::live

@@ -286,8 +286,11 @@ static GstStateChangeReturn gst_kling_live_src_change_state(GstElement* element,
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS(gst_kling_live_src_parent_class)->change_state(element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
-    std::lock_guard<std::mutex> lock(p->lock);
-    p->running = false;
+    {
+      std::lock_guard<std::mutex> lock(p->lock);
+      p->running = false;
+    }
+    p->queue->stop_watching();  // the playlist's thread ends with the stop
   }
   return ret;
 }

@@ -68,7 +68,7 @@ void LiveSchedule::start_players(const ScheduleSettings& s) {
   while (upcoming_.size() < std::max(1u, s.ahead)) {
     std::optional<std::string> request = queue_->pop();
     if (!request) break;
-    auto player = std::make_unique<ClipPlayer>(owner_, s.defaults, *request, caps_, audio_caps);
+    auto player = std::make_unique<ClipPlayer>(owner_, *s.defaults, *request, caps_, audio_caps);
     GST_INFO_OBJECT(owner_, "generating ahead: %s", request->c_str());
     player->start();  // a failure is seen (and said) as failed()
     upcoming_.push_back(std::move(player));
@@ -113,10 +113,6 @@ GstBuffer* LiveSchedule::switch_to_next(GstClockTime pts) {
 
 GstBuffer* LiveSchedule::frame(GstClockTime pts) {
   const gint64 now = g_get_monotonic_time();
-  if (now - playlist_checked_ >= kSecond) {
-    queue_->reread_if_changed();
-    playlist_checked_ = now;
-  }
   ScheduleSettings s = settings_();
   slate_.set_image(s.slate_location);
   drop_failed_upcoming(now);

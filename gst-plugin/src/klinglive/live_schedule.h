@@ -26,7 +26,7 @@ struct ScheduleSettings {
   guint ahead = 2;
   WhenIdle when_idle = WhenIdle::Loop;
   std::string slate_location;
-  PropertyValues defaults;  // for the child klingsrc
+  std::shared_ptr<const PropertyValues> defaults;  // for the child klingsrc (never null)
 };
 
 class LiveSchedule {
@@ -79,7 +79,6 @@ class LiveSchedule {
   bool start_pending_ = false;  // post clip-start with the next clip frame
   std::string failed_prompt_, failed_reason_;
   gint64 failed_until_ = 0;
-  gint64 playlist_checked_ = 0;
 };
 
 }  // namespace kling::live

@@ -1,14 +1,91 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "klinglive/request_queue.h"
 
-#include <glib/gstdio.h>
+#include <gio/gio.h>
+#include <pthread.h>
+
+#include <functional>
+#include <future>
+#include <thread>
+#include <utility>
 
 namespace kling::live {
+
+// A GFileMonitor on `path`, its signals on a thread ("kling-playlist") that runs its
+// own main context; `changed` runs there. Ready when constructed; joined when destroyed.
+class RequestQueue::Watch {
+ public:
+  Watch(const std::string& path, std::function<void()> changed)
+      : context_(g_main_context_new()),
+        loop_(g_main_loop_new(context_, FALSE)),
+        changed_(std::move(changed)) {
+    std::promise<void> ready;
+    auto started = ready.get_future();
+    thread_ = std::thread([this, path, &ready] { run(path, &ready); });
+    started.wait();
+  }
+  ~Watch() {
+    // Quit from inside the loop: the monitor is cancelled on its own thread.
+    GSource* idle = g_idle_source_new();
+    g_source_set_callback(
+        idle,
+        [](gpointer loop) -> gboolean {
+          g_main_loop_quit(static_cast<GMainLoop*>(loop));
+          return G_SOURCE_REMOVE;
+        },
+        loop_, nullptr);
+    g_source_attach(idle, context_);
+    g_source_unref(idle);
+    thread_.join();
+    g_main_loop_unref(loop_);
+    g_main_context_unref(context_);
+  }
+  Watch(const Watch&) = delete;
+  Watch& operator=(const Watch&) = delete;
+
+ private:
+  void run(const std::string& path, std::promise<void>* ready) {
+    pthread_setname_np(pthread_self(), "kling-playlist");
+    g_main_context_push_thread_default(context_);
+    g_autoptr(GFile) file = g_file_new_for_path(path.c_str());
+    // WATCH_MOVES: an editor's save (a new file renamed over the old) is one event.
+    g_autoptr(GFileMonitor) monitor =
+        g_file_monitor_file(file, G_FILE_MONITOR_WATCH_MOVES, nullptr, nullptr);
+    if (monitor)
+      g_signal_connect(
+          monitor, "changed",
+          G_CALLBACK(+[](GFileMonitor*, GFile*, GFile*, GFileMonitorEvent event, gpointer self) {
+            if (event != G_FILE_MONITOR_EVENT_DELETED &&
+                event != G_FILE_MONITOR_EVENT_PRE_UNMOUNT &&
+                event != G_FILE_MONITOR_EVENT_UNMOUNTED)
+              static_cast<Watch*>(self)->changed_();
+          }),
+          this);
+    ready->set_value();
+    g_main_loop_run(loop_);
+    if (monitor) {
+      g_signal_handlers_disconnect_by_data(monitor, this);
+      g_file_monitor_cancel(monitor);
+    }
+    g_main_context_pop_thread_default(context_);
+  }
+
+  GMainContext* context_;
+  GMainLoop* loop_;
+  std::function<void()> changed_;
+  std::thread thread_;
+};
 
 std::string playlist_entry(const std::string& line) {
   g_autofree char* copy = g_strstrip(g_strdup(line.c_str()));
   if (copy[0] == '#') return "";
   return copy;
+}
+
+RequestQueue::RequestQueue() = default;
+
+RequestQueue::~RequestQueue() {
+  stop_watching();
 }
 
 bool RequestQueue::push(const std::string& text) {
@@ -21,34 +98,38 @@ bool RequestQueue::push(const std::string& text) {
 }
 
 void RequestQueue::set_playlist(const std::string& path) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  playlist_ = path;
-  lines_.clear();
-  taken_ = 0;
-  stamp_ = -1;
-  read_locked();
+  std::lock_guard<std::mutex> watch_lock(watch_mutex_);
+  watch_.reset();  // joined: no read of the old file after this
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    playlist_ = path;
+    lines_.clear();
+    taken_ = 0;
+  }
+  if (path.empty()) return;
+  // Watched from here on; a change between the read below and the watch is read again.
+  reread(path);
+  watch_ = std::make_unique<Watch>(path, [this, path] { reread(path); });
+  reread(path);
 }
 
-void RequestQueue::reread_if_changed() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  read_locked();
+void RequestQueue::stop_watching() {
+  std::lock_guard<std::mutex> watch_lock(watch_mutex_);
+  watch_.reset();
 }
 
-void RequestQueue::read_locked() {
-  if (playlist_.empty()) return;
-  GStatBuf st;
-  if (g_stat(playlist_.c_str(), &st) != 0) return;
-  gint64 stamp = static_cast<gint64>(st.st_mtime) * 1000003 + static_cast<gint64>(st.st_size);
-  if (stamp == stamp_) return;
-  stamp_ = stamp;
+// Read without the lock (pop() never waits for the file system), then swapped in.
+void RequestQueue::reread(const std::string& path) {
   g_autofree char* data = nullptr;
-  if (!g_file_get_contents(playlist_.c_str(), &data, nullptr, nullptr)) return;
-  lines_.clear();
+  if (!g_file_get_contents(path.c_str(), &data, nullptr, nullptr)) return;
+  std::vector<std::string> lines;
   g_auto(GStrv) split = g_strsplit(data, "\n", -1);
   for (char** l = split; *l; l++) {
     std::string entry = playlist_entry(*l);
-    if (!entry.empty()) lines_.push_back(entry);
+    if (!entry.empty()) lines.push_back(entry);
   }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (playlist_ == path) lines_ = std::move(lines);
 }
 
 std::optional<std::string> RequestQueue::pop() {
