@@ -2,8 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Runs the main element tests under valgrind's memcheck and fails on a
 # definite leak or a memory error.
-#   scripts/valgrind.sh [TESTPATH...]     default: the happy paths plus one
-#                                         failure, one retry and one NULL-while-polling
+#   scripts/valgrind.sh [TESTPATH...]     default: the delivery cases and the progress
+#                                         messages plus one failure, one retry and one
+#                                         NULL-while-polling
+# Each path (a case or a path above cases, e.g. /klingsrc/delivery) runs in the
+# klingsrc test program that has it (tests/klingsrc/test-*, as `-l` lists them).
 # Uses build/ (VALGRIND_BUILD_DIR to change it). GLib/GStreamer one-time
 # allocations are suppressed by tests/support/valgrind.supp and GLib's own glib.supp.
 set -euo pipefail
@@ -18,11 +21,10 @@ meson compile -C "$BUILD"
 
 paths=("$@")
 if [ ${#paths[@]} -eq 0 ]; then
-  paths=(/klingsrc/happy /klingsrc/fail/401-not-authorized
-         /klingsrc/retry/download-resumes-with-range /klingsrc/state/null-during-polling-is-prompt)
+  paths=(/klingsrc/delivery /klingsrc/messages/progress-before-first-byte-and-task-message
+         /klingsrc/error/401-not-authorized /klingsrc/retry/download-resumes-with-range
+         /klingsrc/state/null-during-polling-is-prompt)
 fi
-args=()
-for p in "${paths[@]}"; do args+=(-p "$p"); done
 
 supps=(--suppressions=tests/support/valgrind.supp)
 glib_supp=/usr/share/glib-2.0/valgrind/glib.supp
@@ -40,16 +42,42 @@ export GST_DEBUG_NO_COLOR=1 WAVESPEED_API_KEY= WAVESPEED_BASE_URL=
 # plugins it uses, not every system plugin's one-time allocations.
 gst-inspect-1.0 klingsrc >/dev/null || { echo "klingsrc not found in $GST_PLUGIN_PATH_1_0" >&2; exit 1; }
 
+# The program each path is in; a path no program has is an error, not a silent skip.
+declare -A args_of
+programs=()
+for p in "${paths[@]}"; do
+  found=
+  for exe in "$BUILD"/tests/klingsrc/test-*; do
+    [ -x "$exe" ] || continue
+    # The list first, then grep: under pipefail, grep -q ending the pipe early fails it.
+    listed=$(GST_REGISTRY_UPDATE=no "$exe" -l 2>/dev/null) || continue
+    if grep -qE "^$p(/|\$)" <<<"$listed"; then
+      found=$exe
+      break
+    fi
+  done
+  [ -n "$found" ] || { echo "no test program in $BUILD/tests/klingsrc has $p" >&2; exit 1; }
+  [ -n "${args_of[$found]:-}" ] || programs+=("$found")
+  args_of[$found]+=" -p $p"
+done
+
 logfile="$BUILD/valgrind.log"
 tap="$BUILD/valgrind-tap.txt"
+: >"$logfile"
+: >"$tap"
 status=0
-# What makes GLib valgrind-friendly: plain malloc, pointers cleared on free.
-env GST_REGISTRY_UPDATE=no G_SLICE=always-malloc G_DEBUG=gc-friendly,fatal-criticals \
-  timeout "${VALGRIND_TIMEOUT:-900}" \
-  valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
-    --errors-for-leak-kinds=definite --error-exitcode=1 --num-callers=40 \
-    --track-origins=yes "${supps[@]}" --log-file="$logfile" \
-    "$BUILD/tests/klingsrc/test-klingsrc" --tap "${args[@]}" > "$tap" || status=$?
+for exe in "${programs[@]}"; do
+  # What makes GLib valgrind-friendly: plain malloc, pointers cleared on free.
+  # shellcheck disable=SC2086  # the -p arguments, split on purpose
+  env GST_REGISTRY_UPDATE=no G_SLICE=always-malloc G_DEBUG=gc-friendly,fatal-criticals \
+    timeout "${VALGRIND_TIMEOUT:-900}" \
+    valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
+      --errors-for-leak-kinds=definite --error-exitcode=1 --num-callers=40 \
+      --track-origins=yes "${supps[@]}" --log-file="$logfile.part" \
+      "$exe" --tap ${args_of[$exe]} >>"$tap" || status=$?
+  cat "$logfile.part" >>"$logfile"
+  rm -f "$logfile.part"
+done
 cat "$tap"
 
 # The run as a meson test log line, for scripts/count_tests.py: every case, and

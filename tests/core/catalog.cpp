@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// The core's model catalogue, submit bodies checked against a model's schema,
-// params, local images and their upload: on strings, and against the fake
-// WaveSpeed (API, CDN, storage) on loopback. No GStreamer pipeline.
+// The core's model catalogue (odd but legal ones too), submit bodies checked
+// against a model's schema, params, local images and their upload (a file that
+// grew is not read whole): on strings, and against the fake WaveSpeed (API, CDN,
+// storage) on loopback. No GStreamer pipeline.
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <utime.h>
 
+#include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 
 #include "core/net/http_transport.h"
+#include "core/request/request.h"
 #include "core/util/gobject_ref.h"
 #include "core/wavespeed/api_client.h"
 #include "core/wavespeed/catalog_loader.h"
@@ -491,30 +497,177 @@ void test_upload_refusals(Fixture* f, gconstpointer) {
   g_assert_cmpuint(t->headers.size(), ==, 1);
 }
 
+// ------------------------------------------------------------------ odd catalogues, bounded inputs
+
+ModelSchema only_model(const char* catalogue) {
+  std::string error;
+  auto models = parse_catalog(catalogue, &error);
+  g_assert_true(models.has_value());
+  g_assert_cmpuint(models->size(), ==, 1);
+  return models->front();
+}
+
+// A catalogue that writes its numbers as strings ("enum": ["5", "10"] for an integer,
+// "maximum": "1"): the request is checked by value, not by how the catalogue spelled it.
+void test_numbers_as_strings() {
+  const ModelSchema m =
+      only_model(R"({"code":200,"data":[{"model_id":"kwaivgi/x","api_schema":{"api_schemas":[
+    {"request_schema":{"properties":{"prompt":{"type":"string"},
+      "duration":{"type":"integer","enum":["5","10"],"default":"5"},
+      "cfg_scale":{"type":"number","minimum":"0","maximum":"1"}},"required":["prompt"]}}]}}]})");
+  Request r = request_for("kwaivgi/x");
+  r.duration = 10;
+  r.duration_set = true;
+  r.params.push_back({"cfg_scale", ParamValue::of(0.5)});
+  SubmitBody body;
+  auto error = build_submit_body(r, &m, {}, &body);
+  if (error) g_test_message("refused: %s", error->message.c_str());
+  g_assert_false(error.has_value());
+  g_assert_nonnull(strstr(body.json.c_str(), "\"duration\":10"));
+
+  // The range written as strings still holds.
+  r.params = {{"cfg_scale", ParamValue::of(2.5)}};
+  error = build_submit_body(r, &m, {}, &body);
+  g_assert_true(error.has_value());
+  g_assert_nonnull(strstr(error->message.c_str(), "cfg_scale"));
+  // So does the enum.
+  r.params.clear();
+  r.duration = 7;
+  g_assert_true(build_submit_body(r, &m, {}, &body).has_value());
+}
+
+// A request schema that lists no properties says nothing of the fields: the model is
+// not known by it (the built-in table or the API decides), not a model taking no field.
+void test_schema_without_properties() {
+  std::string error;
+  auto models = parse_catalog(R"({"data":[{"model_id":"kwaivgi/y","api_schema":{"api_schemas":[
+    {"request_schema":{"type":"object"}}]}},
+    {"model_id":"kwaivgi/z","api_schema":{"api_schemas":[{"request_schema":{"properties":{"prompt":{}},
+      "required":[1, {"a":1}, null, "prompt"]}}]}}]})",
+                              &error);
+  g_assert_true(models.has_value());
+  const ModelSchema* y = find_model(*models, "kwaivgi/y");
+  if (y) {
+    SubmitBody body;
+    auto refused = build_submit_body(request_for("kwaivgi/y"), y, {}, &body);
+    g_assert_false(refused.has_value());
+  }
+  // A `required` list with entries that are not names is read for the names it has.
+  const ModelSchema* z = find_model(*models, "kwaivgi/z");
+  g_assert_nonnull(z);
+  g_assert_true(z->field("prompt") && z->field("prompt")->required);
+}
+
+// `image` as a request field bypasses the image property: a local path there would be
+// sent to WaveSpeed as the image's URL (a paid task that fails, the path disclosed).
+void test_image_field_must_be_a_url() {
+  Request r = request_for("kwaivgi/kling-v2.1-i2v-master");
+  r.api_key = "k";
+  r.params = {{"image", ParamValue::of(std::string("/home/me/secret.png"))}};
+  auto error = validate(r);
+  g_assert_true(error.has_value());
+  g_assert_true(error->kind == ErrorKind::Settings);
+  g_assert_nonnull(strstr(error->message.c_str(), "image"));
+  r.params = {{"image", ParamValue::of(std::string("file:///home/me/secret.png"))}};
+  g_assert_true(validate(r).has_value());
+  r.params = {{"image", ParamValue::of(std::string("https://example.com/fox.png"))}};
+  g_assert_false(validate(r).has_value());
+}
+
+// The image is read again for its upload: a file that grew past the limit since start()
+// checked it is refused without reading it whole (a 1 GiB file under a 512 MiB address
+// space: a whole read cannot even allocate).
+void test_upload_reads_a_bounded_image() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // A sanitizer's shadow memory alone needs terabytes of address space.
+  g_test_skip("an address-space limit cannot be set under a sanitizer");
+  return;
+#endif
+  if (g_test_subprocess()) {
+    const char* file = g_getenv("BOUNDED_READ_FILE");
+    struct rlimit lim = {512u << 20, 512u << 20};
+    g_assert_cmpint(setrlimit(RLIMIT_AS, &lim), ==, 0);
+    Request r = request_for("kwaivgi/kling-v2.1-i2v-master");
+    r.api_key = "k";
+    r.api_url = "http://127.0.0.1:9";  // never reached
+    r.image = file;
+    r.image_file = file;
+    r.image_sha256 = std::string(64, '0');
+    HttpTransport http(r);
+    std::string url;
+    Error error;
+    auto outcome = ImageUploader(r, g_getenv("BOUNDED_READ_DIR"))
+                       .upload(
+                           http, nullptr, [](bool, const std::string&) {},
+                           [](unsigned) { return false; }, &url, &error);
+    g_assert_true(outcome == ImageUploader::Outcome::Failed);
+    g_test_message("%s", error.message.c_str());
+    g_assert_nonnull(strstr(error.message.c_str(), "changed since the pipeline started"));
+    return;
+  }
+  g_autofree char* dir = g_dir_make_tmp("kling-catalog-XXXXXX", nullptr);
+  g_autofree char* path = g_build_filename(dir, "grew.png", nullptr);
+  FILE* f = g_fopen(path, "wb");
+  g_assert_nonnull(f);
+  g_assert_cmpint(ftruncate(fileno(f), 1LL << 30), ==, 0);  // sparse: no disk used
+  fclose(f);
+  g_setenv("BOUNDED_READ_FILE", path, TRUE);
+  g_setenv("BOUNDED_READ_DIR", dir, TRUE);
+  g_test_trap_subprocess(nullptr, 60 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_unlink(path);
+  g_rmdir(dir);
+  g_test_trap_assert_passed();
+}
+
+// A model no catalogue describes gets params as given: a value JSON cannot hold (NaN)
+// is a SETTINGS error, not a json-glib critical (fatal under G_DEBUG=fatal-criticals).
+void test_untyped_nan_is_refused() {
+  if (g_test_subprocess()) {
+    g_log_set_always_fatal(static_cast<GLogLevelFlags>(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING));
+    Request r = request_for("kwaivgi/unlisted");
+    r.params = {{"strength", ParamValue::of(std::nan(""))}};
+    SubmitBody body;
+    auto error = build_submit_body(r, nullptr, {}, &body);
+    g_assert_true(error.has_value());
+    g_assert_true(error->kind == ErrorKind::Settings);
+    g_assert_nonnull(strstr(error->message.c_str(), "strength"));
+    return;
+  }
+  g_test_trap_subprocess(nullptr, 10 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   g_test_init(&argc, &argv, nullptr);
-  g_test_add_func("/catalog/parse/wavespeed-shape", test_parse_wavespeed_shape);
-  g_test_add_func("/catalog/builtin/four-models", test_builtin_table);
-  g_test_add_func("/catalog/body/typed-as-the-schema-says", test_body_typed_by_schema);
-  g_test_add_func("/catalog/body/named-properties-win-over-params",
+  g_test_add_func("/core/catalog/parse/wavespeed-shape", test_parse_wavespeed_shape);
+  g_test_add_func("/core/catalog/builtin/four-models", test_builtin_table);
+  g_test_add_func("/core/catalog/body/typed-as-the-schema-says", test_body_typed_by_schema);
+  g_test_add_func("/core/catalog/body/named-properties-win-over-params",
                   test_named_properties_win_over_params);
-  g_test_add_func("/catalog/body/refusals-name-the-field-and-what-it-accepts",
+  g_test_add_func("/core/catalog/body/refusals-name-the-field-and-what-it-accepts",
                   test_refusals_name_the_field_and_what_it_accepts);
-  g_test_add_func("/catalog/body/no-schema-sends-fields-as-given",
+  g_test_add_func("/core/catalog/body/no-schema-sends-fields-as-given",
                   test_no_schema_sends_fields_as_given);
-  g_test_add_func("/catalog/body/has-audio", test_has_audio);
-  g_test_add_func("/catalog/request/fingerprint-params-and-image-bytes",
+  g_test_add_func("/core/catalog/body/has-audio", test_has_audio);
+  g_test_add_func("/core/catalog/request/fingerprint-params-and-image-bytes",
                   test_fingerprint_params_and_image_bytes);
-  g_test_add_func("/catalog/api/error-code-shown", test_error_code_is_shown);
+  g_test_add_func("/core/catalog/api/error-code-shown", test_error_code_is_shown);
+  g_test_add_func("/core/catalog/parse/numbers-as-strings", test_numbers_as_strings);
+  g_test_add_func("/core/catalog/parse/schema-without-properties", test_schema_without_properties);
+  g_test_add_func("/core/catalog/request/image-field-must-be-a-url",
+                  test_image_field_must_be_a_url);
+  g_test_add_func("/core/catalog/upload/reads-a-bounded-image", test_upload_reads_a_bounded_image);
+  g_test_add_func("/core/catalog/body/untyped-nan-refused", test_untyped_nan_is_refused);
 #define ADD(path, fn) g_test_add(path, Fixture, nullptr, setup, fn, teardown)
-  ADD("/catalog/fetch/cached-for-an-hour-per-origin", test_catalogue_cached_for_an_hour);
-  ADD("/catalog/fetch/404-falls-back-to-builtin-or-old-copy",
+  ADD("/core/catalog/fetch/cached-for-an-hour-per-origin", test_catalogue_cached_for_an_hour);
+  ADD("/core/catalog/fetch/404-falls-back-to-builtin-or-old-copy",
       test_catalogue_404_falls_back_to_builtin);
-  ADD("/catalog/transport/x-client-headers-to-the-api-only", test_client_headers_to_the_api_only);
-  ADD("/catalog/upload/ticket-then-put-without-the-key-once-a-day",
+  ADD("/core/catalog/transport/x-client-headers-to-the-api-only",
+      test_client_headers_to_the_api_only);
+  ADD("/core/catalog/upload/ticket-then-put-without-the-key-once-a-day",
       test_upload_to_storage_without_the_key);
-  ADD("/catalog/upload/refusals", test_upload_refusals);
+  ADD("/core/catalog/upload/refusals", test_upload_refusals);
   return g_test_run();
 }

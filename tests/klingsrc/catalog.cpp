@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // klingsrc with WaveSpeed's model catalogue, against the scripted fake API, CDN
 // and upload storage on loopback: a model the element never heard of, params,
-// refusals that send nothing, the catalogue's disk cache and its fallback, a
-// local image uploaded without the key, attribution headers, `deleted`,
-// `error_code` and `has-audio`.
+// refusals that send nothing, the catalogue's disk cache and its fallback (the
+// built-in table: what each of its models takes), a local image uploaded
+// without the key, attribution headers, `deleted`, `error_code` and `has-audio`.
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
@@ -360,6 +360,51 @@ void test_has_audio_in_task_messages(Fixture* f, gconstpointer) {
   g_assert_true(contains(resumed->task_messages.back(), "has-audio=(boolean)true"));
 }
 
+// ------------------------------------------------------------------ the built-in table
+
+void test_i2v_sends_image_not_aspect_ratio(Fixture* f, gconstpointer) {
+  auto run = make_run(*f->fake);
+  g_object_set(run->src, "model", "kwaivgi/kling-v2.0-i2v-master", "image",
+               "https://example.com/fox.png", "guidance-scale", 0.25, nullptr);
+  play_to_end(*run);
+  g_assert_no_error(run->error);
+  for (const auto& r : f->fake->requests()) {
+    if (r.method != "POST") continue;
+    assert_str_eq(r.path, "/api/v3/kwaivgi/kling-v2.0-i2v-master");
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_assert_true(json_parser_load_from_data(parser, r.body.c_str(), r.body.size(), nullptr));
+    JsonObject* o = json_node_get_object(json_parser_get_root(parser));
+    g_assert_cmpstr(json_object_get_string_member(o, "image"), ==, "https://example.com/fox.png");
+    g_assert_cmpfloat(json_object_get_double_member(o, "guidance_scale"), ==, 0.25);
+    g_assert_false(json_object_has_member(o, "aspect_ratio"));
+  }
+}
+
+void test_fields_a_model_does_not_take(Fixture* f, gconstpointer) {
+  struct Case {
+    const char* model;
+    const char* image;
+    const char* ratio;
+    const char* words;
+  };
+  const Case cases[] = {
+      {"kwaivgi/kling-v2.0-i2v-master", nullptr, nullptr, "image"},
+      {"kwaivgi/kling-v2.0-t2v-master", "https://example.com/a.png", nullptr, "takes no image"},
+      {"kwaivgi/kling-v2.0-i2v-master", "https://example.com/a.png", "1:1",
+       "takes no aspect-ratio"},
+  };
+  for (const Case& c : cases) {
+    auto run = make_run(*f->fake);
+    g_object_set(run->src, "model", c.model, nullptr);
+    if (c.image) g_object_set(run->src, "image", c.image, nullptr);
+    if (c.ratio) gst_util_set_object_arg(G_OBJECT(run->src), "aspect-ratio", c.ratio);
+    play_to_end(*run);
+    assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, c.words);
+  }
+  // Only the model catalogue was asked for: nothing submitted.
+  for (const auto& r : f->fake->requests()) assert_str_eq(r.server, "catalog");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -382,5 +427,9 @@ int main(int argc, char** argv) {
   ADD("/klingsrc/catalog/error-code-is-shown", test_error_code_is_shown);
   ADD("/klingsrc/catalog/x-client-headers-to-the-api", test_client_headers_to_the_api);
   ADD("/klingsrc/catalog/has-audio-in-task-messages", test_has_audio_in_task_messages);
+  ADD("/klingsrc/catalog/builtin-i2v-sends-image-and-guidance-not-aspect-ratio",
+      test_i2v_sends_image_not_aspect_ratio);
+  ADD("/klingsrc/catalog/builtin-fields-a-model-does-not-take-are-refused",
+      test_fields_a_model_does_not_take);
   return g_test_run();
 }

@@ -1,15 +1,21 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // klingsrc against servers that misbehave in ways an attacker or a broken CDN
-// might: redirects away from the API, proxies, files that change under a
-// resume, replies larger than announced. Real SoupServers on loopback.
+// might: redirects away from the API, proxies (one refusing the tunnel to the
+// API), files that change under a resume, replies larger than announced. Real
+// SoupServers on loopback.
+#include <arpa/inet.h>
 #include <glib/gstdio.h>
 #include <gst/gst.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/net/http_transport.h"
@@ -460,6 +466,79 @@ void test_proxy_property_carries_other_hosts(Fixture* f, gconstpointer) {
   g_assert_false(pw->flags & G_PARAM_READABLE);
 }
 
+// An HTTP proxy on loopback that answers every request (a CONNECT among them)
+// 502 and closes: it cannot reach the host asked for.
+class RefusingProxy {
+ public:
+  RefusingProxy() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    g_assert_cmpint(bind(fd_, reinterpret_cast<sockaddr*>(&addr), len), ==, 0);
+    g_assert_cmpint(listen(fd_, 8), ==, 0);
+    g_assert_cmpint(getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len), ==, 0);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      for (;;) {
+        int c = accept(fd_, nullptr, nullptr);
+        if (c < 0) return;  // shut down
+        std::string head;
+        char buf[1024];
+        while (head.find("\r\n\r\n") == std::string::npos) {
+          ssize_t n = read(c, buf, sizeof buf);
+          if (n <= 0) break;
+          head.append(buf, static_cast<size_t>(n));
+        }
+        if (head.rfind("CONNECT ", 0) == 0) connects_++;
+        static const char kReply[] =
+            "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        g_assert_cmpint(write(c, kReply, sizeof kReply - 1), ==,
+                        static_cast<ssize_t>(sizeof kReply - 1));
+        close(c);
+      }
+    });
+  }
+  ~RefusingProxy() {
+    shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int connects() const { return connects_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<int> connects_{0};
+  std::thread thread_;
+};
+
+// The API on https behind a proxy that cannot reach it: the POST never left this
+// machine (no tunnel, nothing written), so no task exists. The error used to say
+// "WaveSpeed refused the task" and, in its details, that the task may have been
+// created: check the dashboard.
+void test_proxy_refusing_the_tunnel_is_no_possible_task(Fixture*, gconstpointer) {
+  RefusingProxy proxy;
+  char* dir = g_dir_make_tmp("test-hostile-servers-XXXXXX", nullptr);
+  g_autofree char* journal = g_build_filename(dir, "ledger.db", nullptr);
+  for (int round = 1; round <= 2; round++) {
+    auto run = parse_run("klingsrc name=src ! fakesink name=sink");
+    g_object_set(run->src, "api-url", "https://api.wavespeed.example", "api-key", "test-key",
+                 "proxy", proxy.url().c_str(), "journal", journal, "prompt", kPrompt, nullptr);
+    play_to_end(*run, 20);
+    g_assert_nonnull(run->error);
+    g_assert_true(contains(run->error->message, "never reached WaveSpeed"));
+    g_assert_false(contains(run->error->message, "WaveSpeed refused"));
+    g_assert_false(contains(run->debug, "may have been created"));
+    // The ledger agrees: the second run tries again, it is not refused as unanswered.
+    g_assert_false(contains(run->error->message, "never got its reply"));
+  }
+  g_assert_cmpint(proxy.connects(), >=, 2);  // the submit of each run went to the proxy
+  remove_scratch_dir(dir);
+}
+
 // The transport alone: a non-loopback URL goes through the configured proxy,
 // a loopback one through none; without a proxy set, through the system's resolver.
 void test_transport_proxy_only_off_loopback() {
@@ -512,6 +591,8 @@ int main(int argc, char** argv) {
       test_environment_proxy_never_carries_loopback);
   ADD("/hardening/proxy/proxy-property-carries-other-hosts-with-credentials",
       test_proxy_property_carries_other_hosts);
+  ADD("/hardening/proxy/refused-tunnel-is-no-possible-task",
+      test_proxy_refusing_the_tunnel_is_no_possible_task);
   g_test_add_func("/hardening/proxy/transport-uses-a-proxy-only-off-loopback",
                   test_transport_proxy_only_off_loopback);
   return g_test_run();

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """kling-emulator on free loopback ports for the Python test scripts
-(tests/examples/run_example.py, tests/money/run_money_e2e.py), and what it was
+(tests/e2e/examples/run_example.py, tests/e2e/one_charge/run_one_charge.py), and what it was
 asked, read back from its request log. Python 3 standard library only.
 
 Output lines start with "#": TAP comments for the scripts that speak TAP.

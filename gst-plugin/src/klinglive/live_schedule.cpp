@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "klinglive/live_schedule.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "klinglive/playback/black_frame.h"
@@ -14,6 +15,54 @@ namespace kling::live {
 namespace {
 constexpr gint64 kSecond = G_USEC_PER_SEC;
 constexpr gint64 kFailureShown = 4 * kSecond;  // the slate says "failed" this long
+// Same picture layout: format and size (the rate does not change a frame).
+bool fits(const GstVideoInfo& a, const GstVideoInfo& b) {
+  return GST_VIDEO_INFO_FORMAT(&a) == GST_VIDEO_INFO_FORMAT(&b) &&
+         GST_VIDEO_INFO_WIDTH(&a) == GST_VIDEO_INFO_WIDTH(&b) &&
+         GST_VIDEO_INFO_HEIGHT(&a) == GST_VIDEO_INFO_HEIGHT(&b);
+}
+
+// `frame` (laid out as `from`) scaled and converted to `to`, aspect kept with borders
+// as the clip pipelines' videoscale add-borders=true does; nullptr if it cannot be.
+GstBuffer* convert_frame(GstBuffer* frame, const GstVideoInfo& from, const GstVideoInfo& to) {
+  GstVideoInfo in = from;
+  GST_VIDEO_INFO_FPS_N(&in) = GST_VIDEO_INFO_FPS_N(&to);  // the converter wants equal rates
+  GST_VIDEO_INFO_FPS_D(&in) = GST_VIDEO_INFO_FPS_D(&to);
+  GstBuffer* out = black_frame(to);
+  if (!out) return nullptr;
+  // The largest rectangle of the frame's shape inside the new size, centred.
+  const gint64 fw = GST_VIDEO_INFO_WIDTH(&from), fh = GST_VIDEO_INFO_HEIGHT(&from);
+  const gint64 tw = GST_VIDEO_INFO_WIDTH(&to), th = GST_VIDEO_INFO_HEIGHT(&to);
+  gint64 w = tw, h = th;
+  if (fw * th > tw * fh)
+    h = std::max<gint64>(1, tw * fh / fw);
+  else
+    w = std::max<gint64>(1, th * fw / fh);
+  GstStructure* config = gst_structure_new(
+      "config", GST_VIDEO_CONVERTER_OPT_DEST_X, G_TYPE_INT, static_cast<int>((tw - w) / 2),
+      GST_VIDEO_CONVERTER_OPT_DEST_Y, G_TYPE_INT, static_cast<int>((th - h) / 2),
+      GST_VIDEO_CONVERTER_OPT_DEST_WIDTH, G_TYPE_INT, static_cast<int>(w),
+      GST_VIDEO_CONVERTER_OPT_DEST_HEIGHT, G_TYPE_INT, static_cast<int>(h),
+      GST_VIDEO_CONVERTER_OPT_FILL_BORDER, G_TYPE_BOOLEAN, FALSE, nullptr);
+  bool ok = false;
+  GstVideoFrame src, dst;
+  if (gst_video_frame_map(&src, &in, frame, GST_MAP_READ)) {
+    if (gst_video_frame_map(&dst, &to, out, GST_MAP_WRITE)) {
+      if (GstVideoConverter* conv = gst_video_converter_new(&in, &to, config)) {
+        config = nullptr;  // the converter's
+        gst_video_converter_frame(conv, &src, &dst);
+        gst_video_converter_free(conv);
+        ok = true;
+      }
+      gst_video_frame_unmap(&dst);
+    }
+    gst_video_frame_unmap(&src);
+  }
+  if (config) gst_structure_free(config);
+  if (!ok) gst_clear_buffer(&out);
+  return out;
+}
+
 }  // namespace
 
 LiveSchedule::LiveSchedule(GstElement* owner, std::shared_ptr<RequestQueue> queue,
@@ -45,9 +94,21 @@ void LiveSchedule::set_caps(GstCaps* caps) {
   gst_caps_replace(&caps_, caps);
   GstVideoInfo info;
   gst_clear_buffer(&black_);
-  if (gst_video_info_from_caps(&info, caps)) {
+  const bool had_info = have_info_;
+  have_info_ = gst_video_info_from_caps(&info, caps);
+  if (have_info_) {
     slate_.set_format(info);
     black_ = black_frame(info);
+    // The frame held (hold, a loop's seek, decoding behind) in the new size and format:
+    // never pushed under caps it does not fit.
+    if (last_ && had_info && !fits(info_, info)) {
+      GstBuffer* scaled = convert_frame(last_, info_, info);
+      gst_buffer_unref(last_);
+      last_ = scaled;  // nullptr if it could not be: black until the clip's next frame
+    }
+    info_ = info;
+  } else {
+    gst_clear_buffer(&last_);
   }
   for (auto& p : upcoming_) p->set_caps(caps);
   if (current_) current_->set_caps(caps);
@@ -90,12 +151,27 @@ void LiveSchedule::drop_failed_upcoming(gint64 now) {
   }
 }
 
-GstBuffer* LiveSchedule::take(GstSample* sample) {
-  GstBuffer* buffer = gst_sample_get_buffer(sample);
-  if (buffer) {
-    gst_buffer_replace(&last_, buffer);
+// The player's next frame made for the output's current caps. Frames decoded before a
+// renegotiation (the appsink holds a few) are dropped: the clip's capsfilter has the new
+// caps, and its next frames follow.
+GstSample* LiveSchedule::pull_fitting(ClipPlayer* player) {
+  while (GstSample* sample = player->pull()) {
+    GstBuffer* buffer = gst_sample_get_buffer(sample);
+    GstVideoInfo info;
+    GstCaps* caps = gst_sample_get_caps(sample);
+    if (buffer && caps && have_info_ && gst_video_info_from_caps(&info, caps) &&
+        fits(info, info_) && gst_buffer_get_size(buffer) >= GST_VIDEO_INFO_SIZE(&info_))
+      return sample;
+    GST_DEBUG_OBJECT(owner_, "dropped a frame decoded for other caps: %" GST_PTR_FORMAT, caps);
+    gst_sample_unref(sample);
   }
-  gst_sample_unref(sample);
+  return nullptr;
+}
+
+GstBuffer* LiveSchedule::take(GstSample* sample) {
+  if (GstBuffer* buffer = sample ? gst_sample_get_buffer(sample) : nullptr)
+    gst_buffer_replace(&last_, buffer);
+  if (sample) gst_sample_unref(sample);
   restarting_ = false;
   return last_ ? gst_buffer_ref(last_) : nullptr;
 }
@@ -108,7 +184,7 @@ GstBuffer* LiveSchedule::switch_to_next(GstClockTime pts) {
   restarting_ = false;
   start_pending_ = true;
   on_air(current_.get());
-  return take(current_->pull());
+  return take(pull_fitting(current_.get()));
 }
 
 GstBuffer* LiveSchedule::frame(GstClockTime pts) {
@@ -121,7 +197,7 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts) {
 
   GstBuffer* out = nullptr;
   if (current_) {
-    if (GstSample* sample = current_->pull()) {
+    if (GstSample* sample = pull_fitting(current_.get())) {
       out = take(sample);
     } else if (!current_->ended() || (restarting_ && !current_->failed())) {
       if (!restarting_)

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <gst/gst.h>
+#include <gst/video/video.h>
 
 #include <deque>
 #include <functional>
@@ -53,6 +54,7 @@ class LiveSchedule {
   void start_players(const ScheduleSettings& s);
   void drop_failed_upcoming(gint64 now);
   GstBuffer* switch_to_next(GstClockTime pts);
+  GstSample* pull_fitting(ClipPlayer* player);
   GstBuffer* take(GstSample* sample);
   GstBuffer* slate_frame(gint64 now);
   void retire(std::unique_ptr<ClipPlayer> player);
@@ -68,6 +70,8 @@ class LiveSchedule {
   std::shared_ptr<RequestQueue> queue_;
   std::function<ScheduleSettings()> settings_;
   GstCaps* caps_ = nullptr;
+  GstVideoInfo info_{};  // of caps_, when have_info_
+  bool have_info_ = false;
   Slate slate_;
   std::deque<std::unique_ptr<ClipPlayer>> upcoming_;  // started, in queue order
   std::unique_ptr<ClipPlayer> current_;
