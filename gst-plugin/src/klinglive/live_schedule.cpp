@@ -169,8 +169,14 @@ GstSample* LiveSchedule::pull_fitting(ClipPlayer* player) {
 }
 
 GstBuffer* LiveSchedule::take(GstSample* sample) {
-  if (GstBuffer* buffer = sample ? gst_sample_get_buffer(sample) : nullptr)
+  if (GstBuffer* buffer = sample ? gst_sample_get_buffer(sample) : nullptr) {
     gst_buffer_replace(&last_, buffer);
+    // Where the clip is: the sound is placed against it.
+    const GstSegment* segment = gst_sample_get_segment(sample);
+    taken_clip_time_ = GST_BUFFER_PTS(buffer);
+    if (segment && segment->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID(taken_clip_time_))
+      taken_clip_time_ = gst_segment_to_running_time(segment, GST_FORMAT_TIME, taken_clip_time_);
+  }
   if (sample) gst_sample_unref(sample);
   restarting_ = false;
   return last_ ? gst_buffer_ref(last_) : nullptr;
@@ -187,7 +193,7 @@ GstBuffer* LiveSchedule::switch_to_next(GstClockTime pts) {
   return take(pull_fitting(current_.get()));
 }
 
-GstBuffer* LiveSchedule::frame(GstClockTime pts) {
+GstBuffer* LiveSchedule::frame(GstClockTime pts, GstClockTime duration) {
   const gint64 now = g_get_monotonic_time();
   ScheduleSettings s = settings_();
   slate_.set_image(s.slate_location);
@@ -196,6 +202,7 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts) {
   auto next_ready = [this] { return !upcoming_.empty() && upcoming_.front()->ready(); };
 
   GstBuffer* out = nullptr;
+  taken_clip_time_ = GST_CLOCK_TIME_NONE;
   if (current_) {
     if (GstSample* sample = pull_fitting(current_.get())) {
       out = take(sample);
@@ -232,6 +239,8 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts) {
   }
 
   if (out) {
+    // A new frame of the clip on air, or the last one held: the sound follows.
+    feed_.shown(pts, duration, taken_clip_time_);
     if (start_pending_ && !restarting_) {
       post_live("clip-start", current_.get(), pts);
       start_pending_ = false;

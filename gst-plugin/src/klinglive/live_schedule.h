@@ -45,8 +45,9 @@ class LiveSchedule {
   void want_audio(bool want);
   void set_audio_caps(GstCaps* caps);
   AudioFeed* audio_feed() { return &feed_; }
-  // The frame for running time `pts` (a ref for the caller): nullptr only before caps.
-  GstBuffer* frame(GstClockTime pts);
+  // The frame for running time `pts`, lasting `duration` (a ref for the caller): nullptr
+  // only before caps.
+  GstBuffer* frame(GstClockTime pts, GstClockTime duration);
   // Every clip's pipeline to NULL; the queue is kept.
   void stop();
 
@@ -77,6 +78,8 @@ class LiveSchedule {
   std::unique_ptr<ClipPlayer> current_;
   GstBuffer* last_ = nullptr;   // the last clip frame shown
   GstBuffer* black_ = nullptr;  // in the output's format: when there is nothing else
+  // The clip running time of the frame take() just took; NONE when none was.
+  GstClockTime taken_clip_time_ = GST_CLOCK_TIME_NONE;
   bool on_slate_ = false;
   bool restarting_ = false;  // a loop's seek is on its way
   bool ended_posted_ = false;

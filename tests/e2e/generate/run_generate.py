@@ -84,17 +84,20 @@ def case_generate_then_its_uri_replays_at_no_cost(args):
 
 
 def case_no_wait_then_klingsrc_follows_the_task(args):
-    with emulated(args, "--latency-ms=3000") as c:
+    with emulated(args, "--latency-ms=6000") as c:  # a task long in the making
         start = time.monotonic()
         rc, uri, err = generate(args, c, "a whale, later", "--no-wait")
         took = time.monotonic() - start
         check(rc == 0 and uri.startswith("kling://"), "generate --no-wait printed the URI")
         check(c.emu.submits() == 1, f"one submit (saw {c.emu.submits()})")
-        check(c.emu.count("cdn", "GET", "/outputs/") == 0 and took < 3.0,
-              f"it returned before the video was ready ({took:.1f} s)")
+        print(f"# generate --no-wait took {took:.1f} s")
+        check(c.emu.count("cdn", "GET", "/outputs/") == 0 and "Downloaded" not in err,
+              "it returned before the video was ready (nothing downloaded)")
         listed = subprocess.run([args.kling_tasks, "list"], env=c.env(), capture_output=True, text=True)
         say(listed.stdout)
-        task = next(r["path"].split("/")[4] for r in c.emu.requests() if "/predictions/" in r["path"])
+        said = re.search(r"Task (\w+) is on the ledger", err)
+        check(said is not None, "it named the task it left on the ledger")
+        task = said.group(1)
         check(task in listed.stdout, f"task {task} is on the ledger")
         rc, output = play_uri(c, uri)
         check(rc == 0, "klingsrc played the URI to the end")
