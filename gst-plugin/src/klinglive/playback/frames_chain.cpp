@@ -25,7 +25,7 @@ bool add_frames_chain(GstBin* bin, GstCaps* caps, bool with_rate, FramesChain* c
   } else {
     gst_element_link_many(convert, scale, filter, sink, nullptr);
   }
-  *chain = {convert, scale, filter, GST_APP_SINK(sink)};
+  *chain = {convert, scale, rate, filter, GST_APP_SINK(sink)};
   return true;
 }
 

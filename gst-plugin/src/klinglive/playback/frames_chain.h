@@ -12,6 +12,7 @@ namespace kling::live {
 struct FramesChain {
   GstElement* convert = nullptr;  // the head: decodebin's video pad is linked here
   GstElement* scale = nullptr;
+  GstElement* rate = nullptr;    // with_rate only
   GstElement* filter = nullptr;  // its caps are the output's
   GstAppSink* sink = nullptr;
 };
