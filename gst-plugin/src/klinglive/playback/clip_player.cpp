@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "klinglive/playback/call_async.h"
+#include "klinglive/playback/disclosure.h"
 
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
@@ -39,7 +40,8 @@ const char* state_of_task(const char* status) {
 }  // namespace
 
 ClipPlayer::ClipPlayer(GstElement* owner, const PropertyValues& defaults,
-                       const std::string& request, GstCaps* caps, GstCaps* audio_caps)
+                       const std::string& request, GstCaps* caps, GstCaps* audio_caps,
+                       const Extras& extras)
     : shared_(std::make_shared<Shared>(owner)) {
   shared_->status.prompt = request;
   shared_->status.started_us = g_get_monotonic_time();
@@ -71,6 +73,7 @@ ClipPlayer::ClipPlayer(GstElement* owner, const PropertyValues& defaults,
   gst_element_link(src_, decode);
   gst_element_link_many(convert, scale, rate, filter_, sink, nullptr);
   shared_->convert = convert;
+  add_extras(rate, extras);
   if (audio_caps) {
     // audioconvert ! audioresample ! the audio pad's caps ! appsink. Not in preroll
     // (async=false): a clip without sound must not hold its video back.
@@ -115,8 +118,10 @@ ClipPlayer::ClipPlayer(GstElement* owner, const PropertyValues& defaults,
     g_object_set(src_, "prompt", request.c_str(), nullptr);
   }
   g_autofree char* prompt = nullptr;
-  g_object_get(src_, "prompt", &prompt, nullptr);
+  g_autofree char* model = nullptr;
+  g_object_get(src_, "prompt", &prompt, "model", &model, nullptr);
   shared_->status.prompt = prompt ? prompt : "";
+  shared_->status.model = model ? model : "";
 
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_));
   gst_bus_set_sync_handler(bus, on_message, new std::shared_ptr<Shared>(shared_),
@@ -126,6 +131,7 @@ ClipPlayer::ClipPlayer(GstElement* owner, const PropertyValues& defaults,
 ClipPlayer::~ClipPlayer() {
   GST_DEBUG("clip player of \"%s\" destroyed", shared_->status.prompt.c_str());
   stop();
+  if (last_frame_) last_frame_->abandon();  // no frame now, if none came
   if (peeked_) gst_sample_unref(peeked_);
   gst_object_unref(pipeline_);
 }
@@ -135,6 +141,27 @@ void ClipPlayer::on_element_added(GstBin*, GstBin*, GstElement* element, gpointe
   if (factory && g_str_has_prefix(GST_OBJECT_NAME(factory), "avdec_") &&
       g_object_class_find_property(G_OBJECT_GET_CLASS(element), "max-threads"))
     g_object_set(element, "max-threads", 1, nullptr);
+}
+
+// The disclosure drawn between videorate and the output caps (textoverlay blends
+// in each of them), and the last frame watched where it leaves the decoder,
+// before the overlay and the scaling: the next clip of a story starts from the picture.
+void ClipPlayer::add_extras(GstElement* rate, const Extras& extras) {
+  if (GstElement* overlay = make_disclosure_overlay(extras.disclosure)) {
+    gst_bin_add(GST_BIN(pipeline_), overlay);
+    gst_element_unlink(rate, filter_);
+    gst_element_link_many(rate, overlay, filter_, nullptr);
+  } else if (!extras.disclosure.empty()) {
+    GST_WARNING(
+        "textoverlay (gstreamer1.0-plugins-base, pango) is missing: the disclosure "
+        "\"%s\" cannot be drawn",
+        extras.disclosure.c_str());
+  }
+  if (!extras.frames_dir.empty()) {
+    last_frame_ = std::make_shared<LastFrame>(extras.frames_dir);
+    g_autoptr(GstPad) decoded = gst_element_get_static_pad(shared_->convert, "sink");
+    last_frame_->watch(decoded);
+  }
 }
 
 void ClipPlayer::on_pad_added(GstElement*, GstPad* pad, gpointer data) {
