@@ -70,6 +70,8 @@ class ClipPlayer {
  private:
   struct Shared;
   static GstBusSyncReply on_message(GstBus*, GstMessage* msg, gpointer data);
+  void add_audio_chain(GstCaps* audio_caps);
+  void set_request(const PropertyValues& defaults, const std::string& request);
   static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
   void add_extras(GstElement* rate, const Extras& extras);
   static void on_element_added(GstBin*, GstBin*, GstElement* element, gpointer);
