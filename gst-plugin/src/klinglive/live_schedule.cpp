@@ -129,7 +129,7 @@ void LiveSchedule::start_players(const ScheduleSettings& s) {
   while (upcoming_.size() < std::max(1u, s.ahead)) {
     std::optional<std::string> request = queue_->pop();
     if (!request) break;
-    auto player = std::make_unique<ClipPlayer>(owner_, *s.defaults, *request, caps_, audio_caps);
+    auto player = std::make_unique<ClipPlayer>(owner_, s.defaults, *request, caps_, audio_caps);
     GST_INFO_OBJECT(owner_, "generating ahead: %s", request->c_str());
     player->start();  // a failure is seen (and said) as failed()
     upcoming_.push_back(std::move(player));

@@ -33,13 +33,13 @@ class ClipPlayer {
 
   // `owner` is the live element: messages are posted on it. With `audio_caps`, the
   // clip's sound is decoded too, into audio_sink().
-  ClipPlayer(GstElement* owner, const PropertyValues& defaults, const std::string& request,
-             GstCaps* caps, GstCaps* audio_caps);
+  ClipPlayer(GstElement* owner, std::shared_ptr<const PropertyValues> defaults,
+             const std::string& request, GstCaps* caps, GstCaps* audio_caps);
   ~ClipPlayer();
   ClipPlayer(const ClipPlayer&) = delete;
   ClipPlayer& operator=(const ClipPlayer&) = delete;
 
-  // Sets the pipeline PLAYING, off this thread; a failure shows as failed().
+  // Makes the pipeline and sets it PLAYING, off this thread; a failure shows as failed().
   void start();
   // True once the first frame waits in the appsink (the frame is kept for pull()).
   bool ready();
@@ -52,7 +52,7 @@ class ClipPlayer {
   void restart();
   void set_caps(GstCaps* caps);
   // The clip's decoded sound (nullptr without audio_caps); it stays empty for a silent clip.
-  GstAppSink* audio_sink() const { return audio_sink_; }
+  GstAppSink* audio_sink();
   // Sets the pipeline to NULL (blocking; klingsrc stops promptly).
   void stop();
   Status status();
@@ -62,14 +62,17 @@ class ClipPlayer {
   static GstBusSyncReply on_message(GstBus*, GstMessage* msg, gpointer data);
   static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
   static void on_element_added(GstBin*, GstBin*, GstElement* element, gpointer);
+  static void lower_priority_of_streaming_thread(GstMessage* msg);
+  static GstElement* build(const std::shared_ptr<Shared>& shared, const PropertyValues& defaults,
+                           const std::string& request, GstCaps* audio_caps);
+  GstElement* owner_element();  // a ref, or nullptr once the live element is gone
+  GstAppSink* sink();           // nullptr until the pipeline is made
 
   std::shared_ptr<Shared> shared_;
-  GstElement* pipeline_ = nullptr;
-  GstElement* src_ = nullptr;
-  GstElement* filter_ = nullptr;
-  GstAppSink* sink_ = nullptr;
-  GstAppSink* audio_sink_ = nullptr;
-  GstSample* peeked_ = nullptr;
+  std::shared_ptr<const PropertyValues> defaults_;
+  std::string request_;
+  GstCaps* audio_caps_ = nullptr;
+  GstSample* peeked_ = nullptr;  // the output's thread only
 };
 
 }  // namespace kling::live
