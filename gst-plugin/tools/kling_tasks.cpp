@@ -5,6 +5,8 @@
 //   kling-tasks fetch ID -o FILE   download a task's video (polled and resumed as the element does)
 //   kling-tasks spent              today's and this month's quoted spend per account
 //   kling-tasks import FILE        a machine's SQLite ledger copied into this (server) ledger
+//   kling-tasks generate PROMPT    a video made ahead of time, as klingsrc would
+//   (tools/generate.cpp)
 // Options: --ledger PATH-OR-URI (default $KLING_JOURNAL, else $XDG_STATE_HOME/gst-kling/
 // ledger.db; a postgresql:// URI names a fleet's server, shown without its password). The key
 // and the base URL come from WAVESPEED_API_KEY and WAVESPEED_BASE_URL; the key is never printed.
@@ -22,6 +24,7 @@
 #include "core/storage/download_store.h"
 #include "core/task/task_runner.h"
 #include "core/wavespeed/pricing.h"
+#include "tools/generate.h"
 
 namespace {
 
@@ -30,6 +33,7 @@ const char kUsage[] =
     "       kling-tasks [--ledger PATH|URI] fetch TASK_ID -o FILE\n"
     "       kling-tasks [--ledger PATH|URI] spent\n"
     "       kling-tasks [--ledger URI] import SQLITE_FILE\n"
+    "%s"
     "The ledger defaults to $KLING_JOURNAL, else $XDG_STATE_HOME/gst-kling/ledger.db.\n"
     "The key and base URL come from WAVESPEED_API_KEY and WAVESPEED_BASE_URL.\n";
 
@@ -183,11 +187,16 @@ int main(int argc, char** argv) {
     ledger = argv[i + 1];
     i += 2;
   }
+  if (i < argc && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
+    printf(kUsage, kling::tools::kGenerateUsage);
+    return 0;
+  }
   if (i >= argc) {
-    fputs(kUsage, stderr);
+    fprintf(stderr, kUsage, kling::tools::kGenerateUsage);
     return 2;
   }
   const std::string command = argv[i++];
+  if (command == "generate") return kling::tools::generate(argc - i + 1, argv + i - 1, ledger);
   if (command == "list") {
     long n = 50;
     if (i + 1 < argc && strcmp(argv[i], "-n") == 0) n = atol(argv[i + 1]);
@@ -197,6 +206,6 @@ int main(int argc, char** argv) {
   if (command == "import" && i < argc) return import(ledger, argv[i]);
   if (command == "fetch" && i + 2 < argc && strcmp(argv[i + 1], "-o") == 0)
     return fetch(ledger, argv[i], argv[i + 2]);
-  fputs(kUsage, stderr);
+  fprintf(stderr, kUsage, kling::tools::kGenerateUsage);
   return 2;
 }

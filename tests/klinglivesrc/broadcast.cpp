@@ -7,10 +7,12 @@
 #include <gst/gst.h>
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "disclosure_frames.h"
 #include "support/emulator_process.h"
 
 namespace {
@@ -21,13 +23,16 @@ constexpr const char* kLive =
     "! videoconvert ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! h264parse ";
 
 // Runs `desc` live for `seconds`, then EOS; true if the EOS got through in time.
-bool record(const Emulator& emu, const std::string& desc, int seconds) {
+// `setup` sees the pipeline before it plays.
+bool record(const Emulator& emu, const std::string& desc, int seconds,
+            const std::function<void(GstElement*)>& setup = {}) {
   g_autoptr(GError) error = nullptr;
   g_autoptr(GstElement) pipeline = gst_parse_launch(desc.c_str(), &error);
   g_assert_no_error(error);
   g_autoptr(GstElement) src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
   g_object_set(src, "api-url", emu.api.c_str(), "api-key", "emulator-key", "poll-interval", 50u,
                "journal", "", nullptr);
+  if (setup) setup(pipeline);
   g_assert_cmpint(gst_element_set_state(pipeline, GST_STATE_PLAYING), !=, GST_STATE_CHANGE_FAILURE);
   g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
   GstMessage* msg = gst_bus_timed_pop_filtered(bus, seconds * GST_SECOND, GST_MESSAGE_ERROR);
@@ -123,6 +128,90 @@ void test_hls() {
   assert_no_gap(all, GST_MSECOND / 10);
 }
 
+struct Marked {
+  std::mutex mutex;
+  std::vector<FrameMarks> frames;
+  std::vector<std::string> generated, comments;  // tag events, in order
+};
+
+GstPadProbeReturn mark(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
+  auto* m = static_cast<Marked*>(data);
+  std::lock_guard<std::mutex> lock(m->mutex);
+  if (GstEvent* event = GST_PAD_PROBE_INFO_EVENT(info); event && GST_IS_EVENT(event)) {
+    std::string generated, comment;
+    // The encoder and the parser send the tags again with their own (bitrate...): one
+    // entry per clip.
+    if (generated_tags(event, &generated, &comment) &&
+        (m->generated.empty() || m->generated.back() != generated)) {
+      m->generated.push_back(generated);
+      m->comments.push_back(comment);
+    }
+  } else {
+    m->frames.push_back(frame_marks(pad, GST_PAD_PROBE_INFO_BUFFER(info)));
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+// A story of two clips with a disclosure, through x264enc ! flvmux: decoded back, every
+// clip frame of the recording carries the text and no slate frame does; the muxer
+// received the kling-generated tags of each clip (the second from the i2v model) with the
+// text as comment. flvmux writes neither tag into the file (it keeps title, artist).
+void test_flv_disclosure_story() {
+  DisclosureFixtures fx;
+  auto emu = start_emulator({"--video-file", fx.clip});
+  g_autofree char* dir = g_dir_make_tmp("kling-live-flv-story-XXXXXX", nullptr);
+  const std::string d = dir, out = d + "/live.flv", playlist = d + "/story.txt";
+  g_setenv("XDG_CACHE_HOME", dir, TRUE);  // the story's frames: this test's
+  g_assert_true(g_file_set_contents(playlist.c_str(), "a black fox\nthe fox turns\n", -1, nullptr));
+  Marked sent;
+  g_assert_true(record(
+      *emu,
+      "klinglivesrc name=src continue=true when-idle=slate disclosure=AI-generated "
+      "model=kwaivgi/kling-v1.6-t2v-standard slate-location=" +
+          fx.slate + " playlist=" + playlist +
+          " ! video/x-raw,width=320,height=180,framerate=30/1 ! videoconvert ! x264enc "
+          "tune=zerolatency speed-preset=ultrafast key-int-max=30 ! h264parse name=parse ! flvmux "
+          "streamable=true ! filesink location=" +
+          out,
+      5, [&sent](GstElement* pipeline) {
+        // What flvmux receives (its pad is requested only once the caps are known).
+        g_autoptr(GstElement) parse = gst_bin_get_by_name(GST_BIN(pipeline), "parse");
+        g_autoptr(GstPad) pad = gst_element_get_static_pad(parse, "src");
+        gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, mark, &sent, nullptr);
+      }));
+  g_assert_cmpuint(sent.generated.size(), ==, 2);
+  g_assert_true(g_str_has_prefix(sent.generated[0].c_str(),
+                                 "model=kwaivgi/kling-v1.6-t2v-standard, task-id="));
+  g_assert_true(
+      g_str_has_prefix(sent.generated[1].c_str(), "model=kwaivgi/kling-v2.1-i2v-master, task-id="));
+  for (const auto& c : sent.comments) g_assert_cmpstr(c.c_str(), ==, "AI-generated");
+
+  Marked seen;
+  g_autoptr(GstElement) pipeline =
+      gst_parse_launch(("filesrc location=" + out +
+                        " ! flvdemux ! h264parse ! avdec_h264 ! videoconvert ! "
+                        "video/x-raw,format=I420 ! fakesink name=sink")
+                           .c_str(),
+                       nullptr);
+  g_assert_nonnull(pipeline);
+  g_autoptr(GstElement) sink = gst_bin_get_by_name(GST_BIN(pipeline), "sink");
+  g_autoptr(GstPad) pad = gst_element_get_static_pad(sink, "sink");
+  gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, mark, &seen, nullptr);
+  play_to_eos(pipeline);
+  int clip = 0, clip_text = 0, slate = 0, slate_text = 0;
+  for (const auto& f : seen.frames) {
+    if (f.black) clip++, clip_text += f.bright > 20;
+    if (f.red) slate++, slate_text += f.bright > 0;
+  }
+  g_test_message("recording: %zu frames, clip %d (with text %d), slate %d (with text %d)",
+                 seen.frames.size(), clip, clip_text, slate, slate_text);
+  g_assert_cmpint(clip, >=, 50);  // two clips of 1 s at 30 fps, give or take a switch
+  g_assert_cmpint(clip_text, ==, clip);
+  g_assert_cmpint(slate, >=, 15);
+  g_assert_cmpint(slate_text, ==, 0);
+  remove_scratch_dir(g_steal_pointer(&dir));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,5 +219,7 @@ int main(int argc, char** argv) {
   g_test_init(&argc, &argv, nullptr);
   g_test_add_func("/klinglivesrc-broadcast/x264-flvmux-timestamps-without-gap", test_flv);
   g_test_add_func("/klinglivesrc-broadcast/hlssink2-segments-without-gap", test_hls);
+  g_test_add_func("/klinglivesrc-broadcast/x264-flvmux-disclosure-on-clip-frames-and-tags",
+                  test_flv_disclosure_story);
   return g_test_run();
 }

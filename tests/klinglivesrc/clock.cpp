@@ -11,6 +11,9 @@
 #include <gst/gst.h>
 #include <gst/video/video.h>
 
+#include <atomic>
+#include <cmath>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -152,7 +155,7 @@ Seen crank_frame(Live& live, guint64 n) {
 
 void test_slate_paced_by_the_clock_while_api_hangs() {
   auto emu = start_emulator({"--hang-submit"});
-  auto live = start_live(*emu, "prompt=a\\ red\\ fox");
+  auto live = start_live(*emu, "prompt=fox");
   for (guint64 n = 0; n < 90; n++) {
     Seen s = crank_frame(*live, n);
     g_assert_cmpint(s.index, ==, -1);  // the slate, never a stall
@@ -162,6 +165,7 @@ void test_slate_paced_by_the_clock_while_api_hangs() {
   auto slates = live->of("slate");
   g_assert_cmpuint(slates.size(), ==, 1);
   g_assert_cmpuint(slates[0].running_time, ==, 0);
+  g_assert_cmpstr(slates[0].prompt.c_str(), ==, "fox");
   g_assert_true(live->warnings.empty());
 }
 
@@ -178,9 +182,17 @@ void test_clip_frames_in_order_switching_at_frame_boundaries() {
 
   std::vector<Seen> frames;
   const gint64 give_up = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
-  // Until the second clip has played and the slate is back (when-idle=slate).
-  while (live->of("clip-start").size() < 2 || live->of("slate").size() < 2 ||
-         frames.back().index != -1) {
+  // Until the second clip has played and the slate is back (when-idle=slate). An event
+  // is posted as its frame is made: before it is pushed.
+  auto done = [&] {
+    auto starts = live->of("clip-start");
+    if (starts.size() < 2 || frames.empty()) return false;
+    for (const LiveEvent& e : live->of("slate"))
+      if (e.running_time > starts[1].running_time && frames.back().pts >= e.running_time)
+        return true;
+    return false;
+  };
+  while (!done()) {
     g_assert_cmpint(g_get_monotonic_time(), <, give_up);
     frames.push_back(crank_frame(*live, frames.size()));
     // The slate's frames cost the test nothing to crank: let real time pass for the generation.
@@ -230,7 +242,7 @@ void test_clip_frames_in_order_switching_at_frame_boundaries() {
 // (no rounding carried from buffer to buffer), waiting on the clock like the video.
 void test_audio_pad_sample_exact_timestamps() {
   auto emu = start_emulator({"--hang-submit"});
-  auto live = start_live(*emu, "prompt=a\\ tone",
+  auto live = start_live(*emu, "prompt=tone",
                          "audio/x-raw,format=S16LE,layout=interleaved,rate=44100,channels=1");
   // Both outputs made their first buffer at running time 0 (the clock has not moved) and
   // wait for their second.
@@ -267,6 +279,140 @@ void test_audio_pad_sample_exact_timestamps() {
   g_assert_cmpuint(gst_harness_query_latency(live->audio), ==, 20 * GST_MSECOND);
 }
 
+// A video decoder that stalls on purpose: avdec_h264 in a bin, ranked just above it
+// so the clip pipelines' decodebin picks it, sleeping `stall_ms` every `stall_every`
+// frames it decodes.
+std::atomic<int> stall_every{0}, stall_ms{0}, decoded{0};
+
+struct StallDec {
+  GstBin parent;
+};
+struct StallDecClass {
+  GstBinClass parent_class;
+};
+G_DEFINE_TYPE(StallDec, stall_dec, GST_TYPE_BIN)
+
+GstPadProbeReturn on_decoded(GstPad*, GstPadProbeInfo*, gpointer) {
+  const int every = stall_every.load();
+  if (every > 0 && ++decoded % every == 0) g_usleep(stall_ms.load() * 1000);
+  return GST_PAD_PROBE_OK;
+}
+
+void stall_dec_init(StallDec* self) {
+  GstElement* dec = gst_element_factory_make("avdec_h264", nullptr);
+  g_assert_nonnull(dec);
+  gst_bin_add(GST_BIN(self), dec);
+  for (const char* name : {"sink", "src"}) {
+    g_autoptr(GstPad) target = gst_element_get_static_pad(dec, name);
+    GstPadTemplate* templ = gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(self), name);
+    gst_element_add_pad(GST_ELEMENT(self), gst_ghost_pad_new_from_template(name, target, templ));
+    if (!strcmp(name, "src"))
+      gst_pad_add_probe(target, GST_PAD_PROBE_TYPE_BUFFER, on_decoded, nullptr, nullptr);
+  }
+}
+
+void stall_dec_class_init(StallDecClass* klass) {
+  auto* element_class = GST_ELEMENT_CLASS(klass);
+  g_autoptr(GstElementFactory) avdec = gst_element_factory_find("avdec_h264");
+  g_assert_nonnull(avdec);
+  for (const GList* l = gst_element_factory_get_static_pad_templates(avdec); l; l = l->next)
+    gst_element_class_add_pad_template(
+        element_class, gst_static_pad_template_get(static_cast<GstStaticPadTemplate*>(l->data)));
+  gst_element_class_set_static_metadata(element_class, "Stalling H.264 decoder",
+                                        "Codec/Decoder/Video", "avdec_h264, stalled on purpose",
+                                        "gst-kling tests");
+}
+
+// A 3 s clip, a white frame and a 20 ms beep at every whole second, its AAC track 0.3 s
+// longer than the video, looping (when-idle=loop), its decoder stalling on purpose
+// (the picture then holds its last frame): each beep is heard within 45 ms before and
+// 125 ms after its flash is seen (ITU-R BT.1359's thresholds of detectability), loop
+// after loop, on the running times the element gives both pads.
+void test_sound_in_step_with_the_picture_across_loops() {
+  g_assert_true(gst_element_register(nullptr, "klingteststalldec", GST_RANK_PRIMARY + 1,
+                                     stall_dec_get_type()));
+  g_autofree char* dir = g_dir_make_tmp("kling-live-av-XXXXXX", nullptr);
+  const std::string clip = std::string(dir) + "/beeps.mp4";
+  ClipSpec spec;
+  spec.frames = 90;
+  spec.colour = [](int i) { return i % kFps == 0 ? Yuv{235, 128, 128} : Yuv{40, 128, 128}; };
+  spec.audio_samples = 48000 * 33 / 10;
+  spec.sound = [](guint64 s) {
+    if (s % 48000 >= 960) return gint16(0);
+    return static_cast<gint16>(12000 * std::sin(2 * G_PI * 1000.0 * (s % 48000) / 48000.0));
+  };
+  make_clip(clip, spec);
+  auto emu = start_emulator({"--video-file", clip});
+  auto live = start_live(*emu, "prompt=beep when-idle=loop ahead=1",
+                         "audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=2");
+  stall_every = 37;  // 150 ms of real time: with the test cranking, seconds of running time
+  stall_ms = 150;
+
+  std::vector<GstClockTime> flashes, beeps;
+  bool was_white = false;
+  GstClockTime quiet_since = 0, audio_end = 0, video_end = 0;
+  const gint64 give_up = g_get_monotonic_time() + 100 * G_USEC_PER_SEC;
+  while (live->of("clip-start").size() < 5) {  // the clip, then four loops
+    g_assert_cmpint(g_get_monotonic_time(), <, give_up);
+    // Both outputs wait for their next buffer, the earlier is released: as a real clock does.
+    g_assert_true(gst_harness_wait_for_clock_id_waits(live->h, 2, 30));
+    g_assert_true(gst_harness_crank_single_clock_wait(live->h));
+    while (GstBuffer* b = gst_harness_try_pull(live->h)) {
+      Seen s = look(b);
+      const bool white = s.y_mean > 150;
+      if (white && !was_white) flashes.push_back(s.pts);
+      was_white = white;
+      video_end = s.pts + s.duration;
+      gst_buffer_unref(b);
+    }
+    while (GstBuffer* b = gst_harness_try_pull(live->audio)) {
+      GstMapInfo map;
+      g_assert_true(gst_buffer_map(b, &map, GST_MAP_READ));
+      const auto* pcm = reinterpret_cast<const gint16*>(map.data);
+      for (gsize k = 0; k < map.size / 4; k++) {
+        GstClockTime t = GST_BUFFER_PTS(b) + gst_util_uint64_scale(k, GST_SECOND, 48000);
+        if (std::abs(pcm[2 * k]) < 3000) continue;
+        if (t >= quiet_since + 200 * GST_MSECOND) beeps.push_back(t);
+        quiet_since = t;
+      }
+      gst_buffer_unmap(b, &map);
+      audio_end = GST_BUFFER_PTS(b) + GST_BUFFER_DURATION(b);
+      gst_buffer_unref(b);
+    }
+    g_usleep(live->of("clip-start").empty() ? 5000 : 1000);
+  }
+  stall_every = 0;
+  g_test_message("%zu flashes, %zu beeps, %d frames decoded (stalled every 37th)", flashes.size(),
+                 beeps.size(), decoded.load());
+  // Every flash seen while the sound was recorded has its beep, and every beep its flash.
+  const GstClockTime end = std::min(audio_end, video_end) - 200 * GST_MSECOND;
+  auto nearest = [](const std::vector<GstClockTime>& in, GstClockTime t) {
+    GstClockTimeDiff best = G_MAXINT64;
+    for (GstClockTime x : in)
+      if (std::llabs(GST_CLOCK_DIFF(t, x)) < std::llabs(best)) best = GST_CLOCK_DIFF(t, x);
+    return best;
+  };
+  size_t measured = 0;
+  for (GstClockTime f : flashes) {
+    if (f > end) continue;
+    GstClockTimeDiff offset = nearest(beeps, f);  // beep - flash
+    g_test_message("flash at %" GST_TIME_FORMAT ": beep %+" G_GINT64_FORMAT " ms", GST_TIME_ARGS(f),
+                   offset / static_cast<GstClockTimeDiff>(GST_MSECOND));
+    g_assert_cmpint(offset, >=, -45 * GST_MSECOND);
+    g_assert_cmpint(offset, <=, 125 * GST_MSECOND);
+    measured++;
+  }
+  for (GstClockTime b : beeps) {
+    if (b > end) continue;
+    GstClockTimeDiff offset = -nearest(flashes, b);
+    g_assert_cmpint(offset, >=, -45 * GST_MSECOND);
+    g_assert_cmpint(offset, <=, 125 * GST_MSECOND);
+  }
+  g_assert_cmpuint(measured, >=, 12);  // three a loop, four loops at least
+  g_remove(clip.c_str());
+  g_rmdir(dir);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -278,5 +424,7 @@ int main(int argc, char** argv) {
                   test_clip_frames_in_order_switching_at_frame_boundaries);
   g_test_add_func("/klinglivesrc/clock/audio-pad-sample-exact-timestamps",
                   test_audio_pad_sample_exact_timestamps);
+  g_test_add_func("/klinglivesrc/clock/sound-in-step-with-the-picture-across-loops",
+                  test_sound_in_step_with_the_picture_across_loops);
   return g_test_run();
 }

@@ -45,6 +45,8 @@ using kling::live::WhenIdle;
 
 namespace {
 
+constexpr const char* kDefaultContinueModel = "kwaivgi/kling-v2.1-i2v-master";
+
 enum {
   PROP_0,
   PROP_PROMPT,
@@ -52,6 +54,9 @@ enum {
   PROP_AHEAD,
   PROP_WHEN_IDLE,
   PROP_SLATE_LOCATION,
+  PROP_DISCLOSURE,
+  PROP_CONTINUE,
+  PROP_CONTINUE_MODEL,
   PROP_FIRST_FORWARDED,
 };
 
@@ -64,6 +69,9 @@ struct Settings {
   guint ahead = 2;
   WhenIdle when_idle = WhenIdle::Loop;
   std::string slate_location;
+  std::string disclosure;
+  bool story = false;
+  std::string continue_model = kDefaultContinueModel;
 };
 
 // The properties, shared with the schedule (which a child output keeps alive): the
@@ -144,6 +152,15 @@ static void gst_kling_live_src_set_property(GObject* object, guint prop_id, cons
       case PROP_SLATE_LOCATION:
         s.slate_location = str ? str : "";
         break;
+      case PROP_DISCLOSURE:
+        s.disclosure = str ? str : "";
+        break;
+      case PROP_CONTINUE:
+        s.story = g_value_get_boolean(value);
+        break;
+      case PROP_CONTINUE_MODEL:
+        s.continue_model = str && *str ? str : kDefaultContinueModel;
+        break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
         break;
@@ -179,6 +196,15 @@ static void gst_kling_live_src_get_property(GObject* object, guint prop_id, GVal
       break;
     case PROP_SLATE_LOCATION:
       g_value_set_string(value, s.slate_location.c_str());
+      break;
+    case PROP_DISCLOSURE:
+      g_value_set_string(value, s.disclosure.c_str());
+      break;
+    case PROP_CONTINUE:
+      g_value_set_boolean(value, s.story);
+      break;
+    case PROP_CONTINUE_MODEL:
+      g_value_set_string(value, s.continue_model.c_str());
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -228,6 +254,9 @@ static kling::live::ScheduleSettings schedule_settings(Config& config) {
     out.ahead = config.settings.ahead;
     out.when_idle = config.settings.when_idle;
     out.slate_location = config.settings.slate_location;
+    out.disclosure = config.settings.disclosure;
+    out.story = config.settings.story;
+    out.continue_model = config.settings.continue_model;
   }
   out.defaults = config.forwarded.snapshot();
   return out;
@@ -372,6 +401,30 @@ static void gst_kling_live_src_class_init(GstKlingLiveSrcClass* klass) {
                           "A PNG or JPEG shown (scaled, aspect kept) instead of the status card "
                           "while no clip is ready",
                           "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_DISCLOSURE,
+      g_param_spec_string(
+          "disclosure", "Disclosure",
+          "Text drawn on every frame of a generated clip, never on the slate (e.g. "
+          "\"AI-generated\", as the EU AI Act's Article 50 asks of generated content); also sent "
+          "as GST_TAG_COMMENT in the tags at each clip start, beside kling-generated "
+          "(\"model=..., task-id=...\"), which is sent whatever this is. Empty: no text",
+          "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_CONTINUE,
+      g_param_spec_boolean(
+          "continue", "Continue (story mode)",
+          "Make every request after the first from the last frame of the clip before it, as "
+          "the image of continue-model, so the clips tell one story. Generation is then serial: "
+          "each request starts only once the previous clip is decoded to its end, and the slate "
+          "or when-idle shows while it is made ($XDG_CACHE_HOME/gst-kling/story keeps the frames)",
+          FALSE, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_CONTINUE_MODEL,
+      g_param_spec_string("continue-model", "Continue model",
+                          "The image-to-video model of every request after the first, with "
+                          "continue=true",
+                          kDefaultContinueModel, rw));
   // Every request property of klingsrc, as the default of each queued request.
   kling::live::install_forwarded_properties(gobject_class, GST_TYPE_KLING_SRC,
                                             PROP_FIRST_FORWARDED);

@@ -6,6 +6,7 @@
 
 #include "klinglive/playback/black_frame.h"
 #include "klinglive/playback/call_async.h"
+#include "klinglive/playback/disclosure.h"
 
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
@@ -134,10 +135,18 @@ void LiveSchedule::start_players(const ScheduleSettings& s) {
   }
   g_autoptr(GstCaps) audio_ref = audio_caps;
   while (upcoming_.size() < std::max(1u, s.ahead)) {
+    if (s.story && !story_.may_start()) break;  // serial: from the last frame before
     std::optional<std::string> request = queue_->pop();
     if (!request) break;
+    const ClipPlayer::Extras extras{s.disclosure, s.story ? Story::frames_dir() : std::string()};
     g_autoptr(GstElement) o = owner();
-    auto player = std::make_unique<ClipPlayer>(o, s.defaults, *request, caps_, audio_caps);
+    auto player =
+        std::make_unique<ClipPlayer>(o,
+                                     s.story ? std::make_shared<const PropertyValues>(story_.next(
+                                                   *s.defaults, *request, s.continue_model))
+                                             : s.defaults,
+                                     *request, caps_, audio_caps, extras);
+    if (s.story) story_.started(player->last_frame());
     GST_INFO_OBJECT(o, "generating ahead: %s", request->c_str());
     player->start();  // a failure is seen (and said) as failed()
     upcoming_.push_back(std::move(player));
@@ -177,8 +186,14 @@ GstSample* LiveSchedule::pull_fitting(ClipPlayer* player) {
 }
 
 GstBuffer* LiveSchedule::take(GstSample* sample) {
-  if (GstBuffer* buffer = sample ? gst_sample_get_buffer(sample) : nullptr)
+  if (GstBuffer* buffer = sample ? gst_sample_get_buffer(sample) : nullptr) {
     gst_buffer_replace(&last_, buffer);
+    // Where the clip is: the sound is placed against it.
+    const GstSegment* segment = gst_sample_get_segment(sample);
+    taken_clip_time_ = GST_BUFFER_PTS(buffer);
+    if (segment && segment->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID(taken_clip_time_))
+      taken_clip_time_ = gst_segment_to_running_time(segment, GST_FORMAT_TIME, taken_clip_time_);
+  }
   if (sample) gst_sample_unref(sample);
   restarting_ = false;
   return last_ ? gst_buffer_ref(last_) : nullptr;
@@ -195,7 +210,7 @@ GstBuffer* LiveSchedule::switch_to_next(GstClockTime pts) {
   return take(pull_fitting(current_.get()));
 }
 
-GstBuffer* LiveSchedule::frame(GstClockTime pts) {
+GstBuffer* LiveSchedule::frame(GstClockTime pts, GstClockTime duration) {
   const gint64 now = g_get_monotonic_time();
   ScheduleSettings s = settings_();
   slate_.set_image(s.slate_location);
@@ -204,6 +219,7 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts) {
   auto next_ready = [this] { return !upcoming_.empty() && upcoming_.front()->ready(); };
 
   GstBuffer* out = nullptr;
+  taken_clip_time_ = GST_CLOCK_TIME_NONE;
   if (current_) {
     if (GstSample* sample = pull_fitting(current_.get())) {
       out = take(sample);
@@ -239,8 +255,11 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts) {
   }
 
   if (out) {
+    // A new frame of the clip on air, or the last one held: the sound follows.
+    feed_.shown(pts, duration, taken_clip_time_);
     if (start_pending_ && !restarting_) {
       post_live("clip-start", current_.get(), pts);
+      send_generated_tags(current_.get(), s.disclosure);
       start_pending_ = false;
     }
     on_slate_ = false;
@@ -295,7 +314,24 @@ void LiveSchedule::post_live(const char* event, ClipPlayer* player, GstClockTime
     gst_structure_free(s);
 }
 
+// Before the clip's first frame, on the output's streaming thread (inside its
+// create): the tags precede that frame downstream. Not through
+// gst_element_send_event, which takes the state lock a stopping pipeline holds.
+void LiveSchedule::send_generated_tags(ClipPlayer* player, const std::string& disclosure) {
+  if (!player) return;
+  ClipPlayer::Status st = player->status();
+  g_autoptr(GstElement) o = owner();
+  if (!o) return;
+  g_autoptr(GstPad) ghost = gst_element_get_static_pad(o, "video");
+  g_autoptr(GstPad) target = ghost ? gst_ghost_pad_get_target(GST_GHOST_PAD(ghost)) : nullptr;
+  if (!target) return;
+  GstEvent* tags = generated_tag_event(st.model, st.task_id, disclosure);
+  GST_INFO_OBJECT(o, "clip start: %" GST_PTR_FORMAT, tags);
+  gst_pad_push_event(target, tags);
+}
+
 void LiveSchedule::stop() {
+  story_.reset();
   on_air(nullptr);
   current_.reset();
   upcoming_.clear();

@@ -64,25 +64,6 @@ static std::string effective_cache_dir(const GstKlingSrcSettings& s) {
   return env ? env : "";
 }
 
-// A limit in US dollars: the property when set (>= 0), else the environment's, else none.
-// An environment value that is no amount is an error, never "no limit".
-static std::optional<double> effective_limit(gdouble property, const char* env_name,
-                                             std::string* error) {
-  if (property >= 0.0) return property;
-  const char* env = g_getenv(env_name);
-  if (!env || !*env) return std::nullopt;
-  char* end = nullptr;
-  double v = g_ascii_strtod(env, &end);
-  if (end == env || *end != '\0' || !(v >= 0.0) || !std::isfinite(v)) {
-    if (error->empty())
-      *error = std::string(env_name) + " is \"" + env +
-               "\", not an amount in US dollars (such as 2.50): "
-               "nothing submitted";
-    return std::nullopt;
-  }
-  return v;
-}
-
 kling::Request gst_kling_src_snapshot_request(GstKlingSrc* self) {
   std::lock_guard<std::mutex> lock(self->priv->settings_lock);
   const GstKlingSrcSettings& s = self->priv->settings;
@@ -94,8 +75,8 @@ kling::Request gst_kling_src_snapshot_request(GstKlingSrc* self) {
   if (s.guidance_scale >= 0.0) r.guidance_scale = s.guidance_scale;
   r.journal_path = effective_journal(s);
   r.cache_dir = effective_cache_dir(s);
-  r.max_cost = effective_limit(s.max_cost, "KLING_MAX_COST", &r.limit_error);
-  r.daily_budget = effective_limit(s.daily_budget, "KLING_DAILY_BUDGET", &r.limit_error);
+  r.max_cost = kling::resolve_limit(s.max_cost, "KLING_MAX_COST", &r.limit_error);
+  r.daily_budget = kling::resolve_limit(s.daily_budget, "KLING_DAILY_BUDGET", &r.limit_error);
   return r;
 }
 

@@ -20,29 +20,9 @@ static const gchar* const* gst_kling_src_uri_get_protocols(GType) {
 }
 
 static gchar* gst_kling_src_uri_get_uri(GstURIHandler* handler) {
-  GstKlingSrc* self = GST_KLING_SRC(handler);
-  std::lock_guard<std::mutex> lock(self->priv->settings_lock);
-  const GstKlingSrcSettings& s = self->priv->settings;
   // Every URI-settable field that was set: set_uri() of the result gives the same element.
-  const kling::Request defaults;
-  kling::KlingUri uri;
-  uri.model = s.base.model;
-  uri.params = {{"prompt", s.base.prompt},
-                {"duration", std::to_string(static_cast<int>(s.duration))}};
-  if (s.base.aspect_ratio_set)
-    uri.params.emplace_back("aspect-ratio", gst_kling_aspect_ratio_to_string(s.aspect_ratio));
-  if (!s.base.negative_prompt.empty())
-    uri.params.emplace_back("negative-prompt", s.base.negative_prompt);
-  if (!s.base.request_id.empty()) uri.params.emplace_back("request-id", s.base.request_id);
-  for (const kling::Param& p : s.base.params)  // typed again by the model's schema when read back
-    uri.fields.emplace_back(
-        p.name, p.value.kind == kling::ParamValue::Kind::String ? p.value.text : p.value.json());
-  if (s.base.variation) uri.params.emplace_back("variation", std::to_string(s.base.variation));
-  if (s.base.poll_interval_ms != defaults.poll_interval_ms)
-    uri.params.emplace_back("poll-interval", std::to_string(s.base.poll_interval_ms));
-  if (s.base.timeout_s != defaults.timeout_s)
-    uri.params.emplace_back("timeout", std::to_string(s.base.timeout_s));
-  return g_strdup(kling::format_kling_uri(uri).c_str());
+  const kling::Request r = gst_kling_src_snapshot_request(GST_KLING_SRC(handler));
+  return g_strdup(kling::format_kling_uri(kling::kling_uri_for(r)).c_str());
 }
 
 static gboolean gst_kling_src_uri_set_uri(GstURIHandler* handler, const gchar* text,

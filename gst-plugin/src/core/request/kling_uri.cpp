@@ -89,6 +89,25 @@ std::optional<KlingUri> parse_kling_uri(const char* text, std::string* error) {
   return out;
 }
 
+KlingUri kling_uri_for(const Request& r) {
+  const Request defaults;
+  KlingUri uri;
+  uri.model = r.model;
+  uri.params = {{"prompt", r.prompt}, {"duration", std::to_string(r.duration)}};
+  if (r.aspect_ratio_set) uri.params.emplace_back("aspect-ratio", r.aspect_ratio);
+  if (!r.negative_prompt.empty()) uri.params.emplace_back("negative-prompt", r.negative_prompt);
+  if (!r.request_id.empty()) uri.params.emplace_back("request-id", r.request_id);
+  for (const Param& p : r.params)
+    uri.fields.emplace_back(
+        p.name, p.value.kind == ParamValue::Kind::String ? p.value.text : p.value.json());
+  if (r.variation) uri.params.emplace_back("variation", std::to_string(r.variation));
+  if (r.poll_interval_ms != defaults.poll_interval_ms)
+    uri.params.emplace_back("poll-interval", std::to_string(r.poll_interval_ms));
+  if (r.timeout_s != defaults.timeout_s)
+    uri.params.emplace_back("timeout", std::to_string(r.timeout_s));
+  return uri;
+}
+
 std::string format_kling_uri(const KlingUri& uri) {
   g_autofree char* model = g_uri_escape_string(uri.model.c_str(), "/", FALSE);
   std::string out = std::string("kling://") + model;

@@ -12,6 +12,8 @@
 
 namespace kling {
 
+struct Request;
+
 struct KlingUri {
   std::string model;                                        // "" in a URI means the default model
   std::vector<std::pair<std::string, std::string>> params;  // property name, value
@@ -23,5 +25,9 @@ const std::vector<std::string>& kling_uri_properties();
 
 std::optional<KlingUri> parse_kling_uri(const char* uri, std::string* error);
 std::string format_kling_uri(const KlingUri& uri);
+// The URI of `request`: its model, prompt and duration, and every other URI-settable field
+// that is not at its default (params as text, typed again by the model's schema when read
+// back). set_uri() of it asks for the same generation (the same fingerprint).
+KlingUri kling_uri_for(const Request& request);
 
 }  // namespace kling

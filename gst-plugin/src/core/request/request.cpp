@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -47,6 +48,21 @@ std::string resolve_api_url(const std::string& property) {
   if (!property.empty()) return property;
   const char* env = g_getenv("WAVESPEED_BASE_URL");
   return env && *env ? env : kDefaultApiUrl;
+}
+
+std::optional<double> resolve_limit(double given, const char* env_name, std::string* error) {
+  if (given >= 0.0) return given;
+  const char* env = g_getenv(env_name);
+  if (!env || !*env) return std::nullopt;
+  char* end = nullptr;
+  double v = g_ascii_strtod(env, &end);
+  if (end == env || *end != '\0' || !(v >= 0.0) || !std::isfinite(v)) {
+    if (error->empty())
+      *error = std::string(env_name) + " is \"" + env +
+               "\", not an amount in US dollars (such as 2.50): nothing submitted";
+    return std::nullopt;
+  }
+  return v;
 }
 
 bool is_loopback_host(const char* host) {

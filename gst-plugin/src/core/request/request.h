@@ -95,6 +95,11 @@ bool is_loopback_host(const char* host);
 // when set (non-empty), else WAVESPEED_API_KEY / WAVESPEED_BASE_URL, else none / the default.
 std::string resolve_api_key(const std::string& property);
 std::string resolve_api_url(const std::string& property);
+// A limit in US dollars as every front end resolves it: `given` when >= 0, else the
+// environment variable `env_name` (KLING_MAX_COST, KLING_DAILY_BUDGET) when set, else none.
+// An environment value that is no amount sets `*error` (the first such) and gives none:
+// validate() then refuses the request rather than run without the limit the user meant.
+std::optional<double> resolve_limit(double given, const char* env_name, std::string* error);
 // True when `url` is an absolute http(s) URL with a host.
 bool is_http_url(const std::string& url);
 

@@ -64,8 +64,8 @@ static gboolean gst_kling_live_audio_set_caps(GstBaseSrc* base, GstCaps* caps) {
   return TRUE;
 }
 
-static GstFlowReturn gst_kling_live_audio_make(GstKlingLivePushSrc* src, GstClockTime, GstClockTime,
-                                               GstBuffer** out) {
+static GstFlowReturn gst_kling_live_audio_make(GstKlingLivePushSrc* src, GstClockTime pts,
+                                               GstClockTime, GstBuffer** out) {
   auto* self = GST_KLING_LIVE_AUDIO(src);
   gsize size = static_cast<gsize>(GST_AUDIO_INFO_RATE(&self->info) / kBuffersPerSecond) *
                GST_AUDIO_INFO_BPF(&self->info);
@@ -73,7 +73,8 @@ static GstFlowReturn gst_kling_live_audio_make(GstKlingLivePushSrc* src, GstCloc
   GstMapInfo map;
   gst_buffer_map(buffer, &map, GST_MAP_WRITE);
   if (self->feed)
-    self->feed->read(map.data, size);
+    self->feed->read(pts, GST_AUDIO_INFO_RATE(&self->info), GST_AUDIO_INFO_BPF(&self->info),
+                     map.data, size);
   else
     memset(map.data, 0, size);
   gst_buffer_unmap(buffer, &map);

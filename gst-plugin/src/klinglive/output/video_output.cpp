@@ -3,7 +3,7 @@
 
 #include <gst/video/video.h>
 
-#include <cstring>
+#include "klinglive/playback/black_frame.h"
 
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
@@ -68,24 +68,17 @@ static gboolean gst_kling_live_output_stop(GstBaseSrc* base) {
 }
 
 static GstFlowReturn gst_kling_live_output_make(GstKlingLivePushSrc* src, GstClockTime pts,
-                                                GstClockTime, GstBuffer** out) {
+                                                GstClockTime duration, GstBuffer** out) {
   auto* self = GST_KLING_LIVE_OUTPUT(src);
-  GstBuffer* frame = self->schedule ? self->schedule->frame(pts) : nullptr;
+  GstBuffer* frame = self->schedule ? self->schedule->frame(pts, duration) : nullptr;
   if (frame) {
     *out = gst_buffer_copy(frame);  // shares the memory; the skeleton sets our own timestamps
     gst_buffer_unref(frame);
     return GST_FLOW_OK;
   }
-  // Nothing to show at all (no slate drawn): black, never a stall.
-  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&self->info), nullptr);
-  GstVideoFrame vf;
-  if (gst_video_frame_map(&vf, &self->info, buffer, GST_MAP_WRITE)) {
-    for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES(&vf); p++)
-      memset(GST_VIDEO_FRAME_PLANE_DATA(&vf, p),
-             GST_VIDEO_INFO_IS_YUV(&self->info) && p > 0 ? 128 : 16,
-             GST_VIDEO_FRAME_PLANE_STRIDE(&vf, p) * GST_VIDEO_FRAME_COMP_HEIGHT(&vf, p));
-    gst_video_frame_unmap(&vf);
-  }
+  // No schedule (or no caps yet): black, never a stall.
+  GstBuffer* buffer = kling::live::black_frame(self->info);
+  if (!buffer) return GST_FLOW_NOT_NEGOTIATED;
   *out = buffer;
   return GST_FLOW_OK;
 }

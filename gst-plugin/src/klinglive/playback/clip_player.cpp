@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "klinglive/playback/call_async.h"
+#include "klinglive/playback/disclosure.h"
 
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
@@ -61,11 +62,15 @@ const char* state_of_task(const char* status) {
 }  // namespace
 
 ClipPlayer::ClipPlayer(GstElement* owner, std::shared_ptr<const PropertyValues> defaults,
-                       const std::string& request, GstCaps* caps, GstCaps* audio_caps)
+                       const std::string& request, GstCaps* caps, GstCaps* audio_caps,
+                       const Extras& extras)
     : shared_(std::make_shared<Shared>(owner)),
       defaults_(std::move(defaults)),
       request_(request),
-      audio_caps_(audio_caps ? gst_caps_ref(audio_caps) : nullptr) {
+      audio_caps_(audio_caps ? gst_caps_ref(audio_caps) : nullptr),
+      disclosure_(extras.disclosure) {
+  // Known from the start: story mode waits on it (it is watched once the pipeline is made).
+  if (!extras.frames_dir.empty()) last_frame_ = std::make_shared<LastFrame>(extras.frames_dir);
   shared_->status.prompt = request;
   shared_->status.started_us = g_get_monotonic_time();
   shared_->caps = gst_caps_ref(caps);
@@ -75,7 +80,9 @@ ClipPlayer::ClipPlayer(GstElement* owner, std::shared_ptr<const PropertyValues> 
 // klingsrc and decodebin with their properties took the live output's thread 100-200 ms
 // at each switch, on a busy machine. Returns the pipeline (a ref), or nullptr on failure.
 GstElement* ClipPlayer::build(const std::shared_ptr<Shared>& shared, const PropertyValues& defaults,
-                              const std::string& request, GstCaps* audio_caps) {
+                              const std::string& request, GstCaps* audio_caps,
+                              const std::string& disclosure,
+                              const std::shared_ptr<LastFrame>& last_frame) {
   GstElement* src = gst_element_factory_make("klingsrc", nullptr);
   GstElement* decode = gst_element_factory_make("decodebin", nullptr);
   GstElement* convert = gst_element_factory_make("videoconvert", nullptr);
@@ -99,6 +106,7 @@ GstElement* ClipPlayer::build(const std::shared_ptr<Shared>& shared, const Prope
   gst_bin_add_many(GST_BIN(pipeline), src, decode, convert, scale, rate, filter, sink, nullptr);
   gst_element_link(src, decode);
   gst_element_link_many(convert, scale, rate, filter, sink, nullptr);
+  add_extras(pipeline, rate, filter, convert, disclosure, last_frame);
   GstElement* aconv = nullptr;
   GstAppSink* audio_sink = nullptr;
   if (audio_caps) {
@@ -142,7 +150,8 @@ GstElement* ClipPlayer::build(const std::shared_ptr<Shared>& shared, const Prope
     g_object_set(src, "prompt", request.c_str(), nullptr);
   }
   g_autofree char* prompt = nullptr;
-  g_object_get(src, "prompt", &prompt, nullptr);
+  g_autofree char* model = nullptr;
+  g_object_get(src, "prompt", &prompt, "model", &model, nullptr);
 
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline));
   gst_bus_set_sync_handler(bus, on_message, new std::shared_ptr<Shared>(shared),
@@ -152,6 +161,7 @@ GstElement* ClipPlayer::build(const std::shared_ptr<Shared>& shared, const Prope
   std::lock_guard<std::mutex> lock(shared->mutex);
   g_object_set(filter, "caps", shared->caps, nullptr);
   shared->status.prompt = prompt ? prompt : "";
+  shared->status.model = model ? model : "";
   shared->convert = convert;
   shared->audio_convert = aconv;
   shared->pipeline = GST_ELEMENT(gst_object_ref(pipeline));
@@ -169,6 +179,7 @@ GstElement* ClipPlayer::build(const std::shared_ptr<Shared>& shared, const Prope
 ClipPlayer::~ClipPlayer() {
   GST_DEBUG("clip player of \"%s\" destroyed", request_.c_str());
   stop();
+  if (last_frame_) last_frame_->abandon();  // no frame now, if none came
   if (peeked_) gst_sample_unref(peeked_);
   gst_clear_caps(&audio_caps_);
   // The pipeline's bus handler and decodebin's pad-added hold `shared_`: they go with it.
@@ -232,6 +243,28 @@ void ClipPlayer::on_element_added(GstBin*, GstBin*, GstElement* element, gpointe
   if (factory && g_str_has_prefix(GST_OBJECT_NAME(factory), "avdec_") &&
       g_object_class_find_property(G_OBJECT_GET_CLASS(element), "max-threads"))
     g_object_set(element, "max-threads", 1, nullptr);
+}
+
+// The disclosure drawn between videorate and the output caps (textoverlay blends
+// in each of them), and the last frame watched where it leaves the decoder,
+// before the overlay and the scaling: the next clip of a story starts from the picture.
+void ClipPlayer::add_extras(GstElement* pipeline, GstElement* rate, GstElement* filter,
+                            GstElement* convert, const std::string& disclosure,
+                            const std::shared_ptr<LastFrame>& last_frame) {
+  if (GstElement* overlay = make_disclosure_overlay(disclosure)) {
+    gst_bin_add(GST_BIN(pipeline), overlay);
+    gst_element_unlink(rate, filter);
+    gst_element_link_many(rate, overlay, filter, nullptr);
+  } else if (!disclosure.empty()) {
+    GST_WARNING(
+        "textoverlay (gstreamer1.0-plugins-base, pango) is missing: the disclosure "
+        "\"%s\" cannot be drawn",
+        disclosure.c_str());
+  }
+  if (last_frame) {
+    g_autoptr(GstPad) decoded = gst_element_get_static_pad(convert, "sink");
+    last_frame->watch(decoded);
+  }
 }
 
 void ClipPlayer::on_pad_added(GstElement*, GstPad* pad, gpointer data) {
@@ -323,6 +356,7 @@ void ClipPlayer::start() {
   if (!owner) return;
   g_autoptr(GstElement) held = owner;
   call_async(owner, [shared = shared_, defaults = defaults_, request = request_,
+                     disclosure = disclosure_, last_frame = last_frame_,
                      audio_caps = audio_caps_ ? gst_caps_ref(audio_caps_) : nullptr](GstElement*) {
     g_autoptr(GstCaps) audio = audio_caps;
     // Serialised with stop(): a pipeline stopped must not start after.
@@ -331,7 +365,8 @@ void ClipPlayer::start() {
       std::lock_guard<std::mutex> lock(shared->mutex);
       if (shared->stopping) return;
     }
-    g_autoptr(GstElement) pipeline = build(shared, *defaults, request, audio);
+    g_autoptr(GstElement) pipeline =
+        build(shared, *defaults, request, audio, disclosure, last_frame);
     if (pipeline &&
         gst_element_set_state(pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
       std::lock_guard<std::mutex> lock(shared->mutex);
