@@ -70,11 +70,10 @@ GstBuffer* Slate::buffer(const std::string& title, const std::string& detail) {
     std::lock_guard<std::mutex> lock(pictures->mutex);
     image_error_ = pictures->image_error;
     if (pictures->image && !image_.empty()) return gst_buffer_ref(pictures->image);
-    // Cards are drawn on the maker's thread, one at a time, the last one showing meanwhile.
-    // The first too: the first pango layout loads the fonts (80-240 ms on a busy machine,
-    // frames late at the start), and the caller shows black until it is done.
-    const bool current = pictures->card && text == pictures->card_text;
-    if (!current && !pictures->drawing && !card_maker_.busy()) {
+    // A card for the last format may still be drawing: this one waits a frame.
+    if (pictures->card && (text == pictures->card_text || pictures->drawing || card_maker_.busy()))
+      return gst_buffer_ref(pictures->card);
+    if (pictures->card) {
       pictures->drawing = true;
       card_maker_.start([pictures, info, title, detail, text] {
         GstBuffer* card = draw_card(info, title, detail);
@@ -86,9 +85,17 @@ GstBuffer* Slate::buffer(const std::string& title, const std::string& detail) {
         pictures->card_text = text;
         pictures->drawing = false;
       });
+      return gst_buffer_ref(pictures->card);
     }
-    return pictures->card ? gst_buffer_ref(pictures->card) : nullptr;
   }
+  // The first card, at once: nothing else to show yet.
+  GstBuffer* card = draw_card(info, title, detail);
+  std::lock_guard<std::mutex> lock(pictures->mutex);
+  if (!card) return nullptr;
+  gst_clear_buffer(&pictures->card);
+  pictures->card = card;
+  pictures->card_text = text;
+  return gst_buffer_ref(card);
 }
 
 namespace {

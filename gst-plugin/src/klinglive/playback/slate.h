@@ -3,9 +3,9 @@
 // made, its status, the time spent) drawn with pango/cairo in the output's
 // format only when its text changes (at most once a second), or the user's
 // image decoded and scaled once. Each frame period pushes the same buffer.
-// Cards and the image are made on a thread of their own ("kling-slate"), the
-// previous one showing meanwhile (nothing, before the first: the caller shows
-// black), so the live output never waits for them. Those
+// Only the very first card is drawn on the caller's thread; later cards and
+// the image are made on a thread of their own ("kling-slate"), the previous
+// one showing meanwhile, so the live output never waits for them. Those
 // threads are joined before the next starts, at stop() and when the slate
 // goes: none outlives the element's stop.
 #pragma once
@@ -32,8 +32,8 @@ class Slate {
   void set_format(const GstVideoInfo& info);
   // "" for the card; otherwise a PNG/JPEG path, decoded at the next buffer().
   void set_image(const std::string& location);
-  // The slate for these lines (a ref the caller owns), or nullptr until the first
-  // card is drawn; the card is drawn again only when the text differs from the last one.
+  // The slate for these lines (a ref the caller owns); the card is drawn again
+  // only when the text differs from the last one.
   GstBuffer* buffer(const std::string& title, const std::string& detail);
   // Waits for a picture still being made (the output has stopped: nothing
   // uses the slate meanwhile); the next buffer() may start another.
