@@ -235,17 +235,18 @@ void test_chunks_reused_across_threads() {
 
 int main(int argc, char** argv) {
   g_test_init(&argc, &argv, nullptr);
-  g_test_add_func("/store/untaken-chunks-are-spilled", test_untaken_chunks_are_spilled);
-  g_test_add_func("/store/taken-chunks-are-let-go-and-filled-back",
+  g_test_add_func("/core/store/untaken-chunks-are-spilled", test_untaken_chunks_are_spilled);
+  g_test_add_func("/core/store/taken-chunks-are-let-go-and-filled-back",
                   test_taken_chunks_are_let_go_and_filled_back);
-  g_test_add_func("/store/partly-taken-chunk-is-spilled", test_partly_taken_chunk_is_spilled);
-  g_test_add_func("/store/keep-everything-spills-taken-chunks",
+  g_test_add_func("/core/store/partly-taken-chunk-is-spilled", test_partly_taken_chunk_is_spilled);
+  g_test_add_func("/core/store/keep-everything-spills-taken-chunks",
                   test_keep_everything_spills_taken_chunks);
-  g_test_add_func("/store/cache-entry-keeps-everything", test_cache_entry_keeps_everything);
-  g_test_add_func("/store/reads-spanning-chunks-share-memory",
+  g_test_add_func("/core/store/cache-entry-keeps-everything", test_cache_entry_keeps_everything);
+  g_test_add_func("/core/store/reads-spanning-chunks-share-memory",
                   test_reads_spanning_chunks_share_memory);
-  g_test_add_func("/store/located-pieces-outlive-the-ring", test_located_pieces_outlive_the_ring);
-  g_test_add_func("/store/size-is-bounded", test_size_is_bounded);
-  g_test_add_func("/store/chunks-reused-across-threads", test_chunks_reused_across_threads);
+  g_test_add_func("/core/store/located-pieces-outlive-the-ring",
+                  test_located_pieces_outlive_the_ring);
+  g_test_add_func("/core/store/size-is-bounded", test_size_is_bounded);
+  g_test_add_func("/core/store/chunks-reused-across-threads", test_chunks_reused_across_threads);
   return g_test_run();
 }

@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
   klingsrc_test_init(&argc, &argv);
   add_case("/klingsrc/key/not-readable-not-in-dot-dump", test_key_not_readable);
   add_case("/klingsrc/key/never-in-logs", test_key_never_logged);
-  add_case("/klingsrc/journal/unreachable-server-fails-closed-without-its-password",
+  add_case("/klingsrc/key/unreachable-ledger-server-fails-closed-without-its-password",
            test_unreachable_ledger_server_fails_closed_without_its_password);
   return g_test_run();
 }
