@@ -25,22 +25,22 @@
 #include <string.h>
 
 typedef struct {
-  const char *name;
+  const char* name;
   guint64 frames, late, late_clip, late_slate;
   GstClockTimeDiff worst;
 } Sink;
 
-static GstElement *pipeline;
+static GstElement* pipeline;
 static Sink sinks[2] = {{"live", 0, 0, 0, 0, 0}, {"ref", 0, 0, 0, 0, 0}};
 static GMutex lock;
 static int clips, on_clip, wanted = 100;
-static GMainLoop *loop;
+static GMainLoop* loop;
 static gboolean failed;
 
-static GstPadProbeReturn on_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer data) {
-  Sink *s = data;
-  GstBuffer *buffer = GST_PAD_PROBE_INFO_BUFFER(info);
-  GstClock *clock = gst_element_get_clock(pipeline);
+static GstPadProbeReturn on_buffer(GstPad* pad, GstPadProbeInfo* info, gpointer data) {
+  Sink* s = data;
+  GstBuffer* buffer = GST_PAD_PROBE_INFO_BUFFER(info);
+  GstClock* clock = gst_element_get_clock(pipeline);
   if (!clock || !GST_BUFFER_PTS_IS_VALID(buffer)) {
     if (clock) gst_object_unref(clock);
     return GST_PAD_PROBE_OK;
@@ -48,8 +48,8 @@ static GstPadProbeReturn on_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer 
   GstClockTimeDiff behind = GST_CLOCK_DIFF(
       GST_BUFFER_PTS(buffer), gst_clock_get_time(clock) - gst_element_get_base_time(pipeline));
   gst_object_unref(clock);
-  GstClockTime period = GST_BUFFER_DURATION_IS_VALID(buffer) ? GST_BUFFER_DURATION(buffer)
-                                                              : GST_SECOND / 30;
+  GstClockTime period =
+      GST_BUFFER_DURATION_IS_VALID(buffer) ? GST_BUFFER_DURATION(buffer) : GST_SECOND / 30;
   g_mutex_lock(&lock);
   s->frames++;
   if (behind > s->worst) s->worst = behind;
@@ -69,9 +69,9 @@ static gboolean stop(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-static GstBusSyncReply on_sync(GstBus *bus, GstMessage *msg, gpointer data) {
+static GstBusSyncReply on_sync(GstBus* bus, GstMessage* msg, gpointer data) {
   if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ELEMENT && gst_message_has_name(msg, "kling/live")) {
-    const char *event = gst_structure_get_string(gst_message_get_structure(msg), "event");
+    const char* event = gst_structure_get_string(gst_message_get_structure(msg), "event");
     g_mutex_lock(&lock);
     if (!g_strcmp0(event, "clip-start")) {
       on_clip = 1;
@@ -84,9 +84,9 @@ static GstBusSyncReply on_sync(GstBus *bus, GstMessage *msg, gpointer data) {
   return GST_BUS_PASS;
 }
 
-static gboolean on_bus(GstBus *bus, GstMessage *msg, gpointer data) {
+static gboolean on_bus(GstBus* bus, GstMessage* msg, gpointer data) {
   if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
-    GError *error = NULL;
+    GError* error = NULL;
     gst_message_parse_error(msg, &error, NULL);
     fprintf(stderr, "error: %s\n", error->message);
     g_error_free(error);
@@ -103,7 +103,7 @@ static gboolean timeout(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   gst_init(&argc, &argv);
   int seconds = 600, i = 1;
   for (; i < argc - 1; i++) {
@@ -118,25 +118,25 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: live_late [--clips N] [--seconds S] PIPELINE\n");
     return 2;
   }
-  GError *error = NULL;
+  GError* error = NULL;
   pipeline = gst_parse_launch(argv[i], &error);
   if (!pipeline) {
     fprintf(stderr, "%s\n", error->message);
     return 2;
   }
   for (int k = 0; k < 2; k++) {
-    GstElement *sink = gst_bin_get_by_name(GST_BIN(pipeline), sinks[k].name);
+    GstElement* sink = gst_bin_get_by_name(GST_BIN(pipeline), sinks[k].name);
     if (!sink) {
       fprintf(stderr, "no element named %s\n", sinks[k].name);
       return 2;
     }
-    GstPad *pad = gst_element_get_static_pad(sink, "sink");
+    GstPad* pad = gst_element_get_static_pad(sink, "sink");
     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, &sinks[k], NULL);
     gst_object_unref(pad);
     gst_object_unref(sink);
   }
   loop = g_main_loop_new(NULL, FALSE);
-  GstBus *bus = gst_element_get_bus(pipeline);
+  GstBus* bus = gst_element_get_bus(pipeline);
   gst_bus_set_sync_handler(bus, on_sync, NULL, NULL);
   gst_bus_add_watch(bus, on_bus, NULL);
   g_timeout_add_seconds(seconds, timeout, NULL);
@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
   g_main_loop_run(loop);
   gst_element_set_state(pipeline, GST_STATE_NULL);
   for (int k = 0; k < 2; k++) {
-    Sink *s = &sinks[k];
+    Sink* s = &sinks[k];
     printf("%-4s frames=%" G_GUINT64_FORMAT " late=%" G_GUINT64_FORMAT " worst_ms=%.1f", s->name,
            s->frames, s->late, s->worst / 1e6);
     if (k == 0)
