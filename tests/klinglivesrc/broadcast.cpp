@@ -5,8 +5,10 @@
 // must run on, frame after frame, without a gap.
 #include <glib/gstdio.h>
 #include <gst/gst.h>
+#include <json-glib/json-glib.h>
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -170,13 +172,12 @@ void decoded_marks(const std::string& desc, Marked* into) {
 // A story of two clips with a disclosure, recorded through x264enc ! `tail` for `seconds`
 // into `dir`: the muxer received the kling-generated tags of each clip (the second from
 // the i2v model) with the text as comment; the frame the second clip was made from (the
-// PNG in the story folder) is the clip's own, black, without the text: the disclosure
-// never feeds back into the story.
+// image uploaded, read back from the emulator's storage) is the clip's own, black,
+// without the text: the disclosure never feeds back into the story.
 void record_story(const std::string& dir, const std::string& tail, int seconds) {
   DisclosureFixtures fx;
   auto emu = start_emulator({"--video-file", fx.clip});
   const std::string playlist = dir + "/story.txt";
-  g_setenv("XDG_CACHE_HOME", dir.c_str(), TRUE);  // the story's frames: this test's
   g_assert_true(g_file_set_contents(playlist.c_str(), "a black fox\nthe fox turns\n", -1, nullptr));
   Marked sent;
   record(*emu,
@@ -199,21 +200,28 @@ void record_story(const std::string& dir, const std::string& tail, int seconds) 
       g_str_has_prefix(sent.generated[1].c_str(), "model=kwaivgi/kling-v2.1-i2v-master, task-id="));
   for (const auto& c : sent.comments) g_assert_cmpstr(c.c_str(), ==, "AI-generated");
 
-  g_autofree char* frames = g_build_filename(dir.c_str(), "gst-kling", "story", nullptr);
-  g_autoptr(GDir) listing = g_dir_open(frames, 0, nullptr);
-  g_assert_nonnull(listing);
-  int pngs = 0;
-  for (const char* name; (name = g_dir_read_name(listing)); pngs++) {
-    Marked png;
-    g_autofree char* path = g_build_filename(frames, name, nullptr);
-    decoded_marks(std::string("filesrc location=") + path +
-                      " ! pngdec ! videoconvert ! video/x-raw,format=I420 ! fakesink name=sink",
-                  &png);
-    g_assert_cmpuint(png.frames.size(), ==, 1);
-    g_assert_true(png.frames[0].black);
-    g_assert_cmpint(png.frames[0].bright, ==, 0);
+  // The image the second submit sent, fetched back from the emulator's storage.
+  std::string image;
+  g_auto(GStrv) lines = g_strsplit(emu->log().c_str(), "\n", -1);
+  for (char** line = lines; *line; line++) {
+    if (!strstr(*line, "\"path\":\"/api/v3/kwaivgi/kling-v2.1-i2v-master\"")) continue;
+    g_autoptr(JsonParser) entry = json_parser_new();
+    g_assert_true(json_parser_load_from_data(entry, *line, -1, nullptr));
+    const char* body =
+        json_object_get_string_member(json_node_get_object(json_parser_get_root(entry)), "body");
+    g_autoptr(JsonParser) submit = json_parser_new();
+    g_assert_true(json_parser_load_from_data(submit, body, -1, nullptr));
+    image =
+        json_object_get_string_member(json_node_get_object(json_parser_get_root(submit)), "image");
   }
-  g_assert_cmpint(pngs, >=, 1);
+  g_assert_true(g_str_has_prefix(image.c_str(), "http://127.0.0.1:"));
+  Marked png;
+  decoded_marks("souphttpsrc location=" + image +
+                    " ! pngdec ! videoconvert ! video/x-raw,format=I420 ! fakesink name=sink",
+                &png);
+  g_assert_cmpuint(png.frames.size(), ==, 1);
+  g_assert_true(png.frames[0].black);
+  g_assert_cmpint(png.frames[0].bright, ==, 0);
 }
 
 // Decoded back, every clip frame of the recording carries the text and no slate frame does.

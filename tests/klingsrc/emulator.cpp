@@ -164,6 +164,9 @@ void test_failed_task_reported() {
   g_assert_nonnull(strstr(r->error->message, "Content moderation flagged the prompt"));
   g_assert_nonnull(strstr(r->error->message, "1200"));
   g_assert_nonnull(strstr(r->debug.c_str(), "task id: "));
+  // Where the element posted it, not the helper that builds the message.
+  g_assert_nonnull(strstr(r->debug.c_str(), "gstklingsrc.cpp("));
+  g_assert_null(strstr(r->debug.c_str(), "kling_messages.cpp"));
 }
 
 void test_transient_faults_survived() {

@@ -109,17 +109,13 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(
     klinglivesrc, "klinglivesrc", GST_RANK_NONE, GST_TYPE_KLING_LIVE_SRC,
     GST_DEBUG_CATEGORY_INIT(gst_kling_live_src_debug, "klinglivesrc", 0, "Kling live source"));
 
-static GType when_idle_get_type() {
-  static GType type = 0;
-  static const GEnumValue values[] = {
-      {static_cast<gint>(WhenIdle::Loop), "Play the last clip again", "loop"},
-      {static_cast<gint>(WhenIdle::Hold), "Hold the last frame", "hold"},
-      {static_cast<gint>(WhenIdle::Slate), "Show the slate", "slate"},
-      {0, nullptr, nullptr}};
-  if (g_once_init_enter(&type))
-    g_once_init_leave(&type, g_enum_register_static("GstKlingLiveWhenIdle", values));
-  return type;
-}
+namespace {
+// Values as G_DEFINE_ENUM_VALUE writes them, named for gst-inspect.
+G_DEFINE_ENUM_TYPE(GstKlingLiveWhenIdle, when_idle,
+                   {static_cast<gint>(WhenIdle::Loop), "Play the last clip again", "loop"},
+                   {static_cast<gint>(WhenIdle::Hold), "Hold the last frame", "hold"},
+                   {static_cast<gint>(WhenIdle::Slate), "Show the slate", "slate"})
+}  // namespace
 
 static void gst_kling_live_src_set_property(GObject* object, guint prop_id, const GValue* value,
                                             GParamSpec* pspec) {
@@ -360,16 +356,8 @@ static void gst_kling_live_src_finalize(GObject* object) {
   G_OBJECT_CLASS(gst_kling_live_src_parent_class)->finalize(object);
 }
 
-static void gst_kling_live_src_class_init(GstKlingLiveSrcClass* klass) {
-  auto* gobject_class = G_OBJECT_CLASS(klass);
-  auto* element_class = GST_ELEMENT_CLASS(klass);
-  gobject_class->set_property = gst_kling_live_src_set_property;
-  gobject_class->get_property = gst_kling_live_src_get_property;
-  gobject_class->finalize = gst_kling_live_src_finalize;
-  element_class->change_state = gst_kling_live_src_change_state;
-  element_class->request_new_pad = gst_kling_live_src_request_new_pad;
-  element_class->release_pad = gst_kling_live_src_release_pad;
-
+// klinglivesrc's own properties, then klingsrc's request properties.
+static void install_properties(GObjectClass* gobject_class) {
   const auto rw =
       GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   g_object_class_install_property(
@@ -428,6 +416,19 @@ static void gst_kling_live_src_class_init(GstKlingLiveSrcClass* klass) {
   // Every request property of klingsrc, as the default of each queued request.
   kling::live::install_forwarded_properties(gobject_class, GST_TYPE_KLING_SRC,
                                             PROP_FIRST_FORWARDED);
+}
+
+static void gst_kling_live_src_class_init(GstKlingLiveSrcClass* klass) {
+  auto* gobject_class = G_OBJECT_CLASS(klass);
+  auto* element_class = GST_ELEMENT_CLASS(klass);
+  gobject_class->set_property = gst_kling_live_src_set_property;
+  gobject_class->get_property = gst_kling_live_src_get_property;
+  gobject_class->finalize = gst_kling_live_src_finalize;
+  element_class->change_state = gst_kling_live_src_change_state;
+  element_class->request_new_pad = gst_kling_live_src_request_new_pad;
+  element_class->release_pad = gst_kling_live_src_release_pad;
+
+  install_properties(gobject_class);
 
   signals[SIGNAL_QUEUE] = g_signal_new_class_handler(
       "queue", G_TYPE_FROM_CLASS(klass), GSignalFlags(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),

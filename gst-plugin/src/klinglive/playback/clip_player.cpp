@@ -13,6 +13,7 @@
 
 #include "klinglive/playback/call_async.h"
 #include "klinglive/playback/disclosure.h"
+#include "klinglive/playback/frames_chain.h"
 
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
@@ -83,51 +84,31 @@ GstElement* ClipPlayer::build(const std::shared_ptr<Shared>& shared, const Prope
                               const std::string& request, GstCaps* audio_caps,
                               const std::string& disclosure,
                               const std::shared_ptr<LastFrame>& last_frame) {
+  g_autoptr(GstCaps) caps = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(shared->mutex);
+    caps = gst_caps_ref(shared->caps);
+  }
+  GstElement* pipeline = gst_pipeline_new(nullptr);
   GstElement* src = gst_element_factory_make("klingsrc", nullptr);
   GstElement* decode = gst_element_factory_make("decodebin", nullptr);
-  GstElement* convert = gst_element_factory_make("videoconvert", nullptr);
-  GstElement* scale = gst_element_factory_make("videoscale", nullptr);
-  GstElement* rate = gst_element_factory_make("videorate", nullptr);
-  GstElement* filter = gst_element_factory_make("capsfilter", nullptr);
-  GstElement* sink = gst_element_factory_make("appsink", nullptr);
-  if (!src || !decode || !convert || !scale || !rate || !filter || !sink) {
-    for (GstElement* e : {src, decode, convert, scale, rate, filter, sink})
+  FramesChain chain;
+  if (!src || !decode || !add_frames_chain(GST_BIN(pipeline), caps, true, &chain)) {
+    for (GstElement* e : {src, decode, pipeline})
       if (e) gst_object_unref(gst_object_ref_sink(e));
     std::lock_guard<std::mutex> lock(shared->mutex);
     shared->fail("klingsrc, decodebin or a video element is missing");
     return nullptr;
   }
-  GstElement* pipeline = gst_pipeline_new(nullptr);
-  g_object_set(scale, "add-borders", TRUE, nullptr);
   // A few frames decoded ahead, no clock: the live output sets the pace. Enough
   // that a clip's EOS is known frames before its last frame is due, on a busy machine.
-  g_object_set(sink, "sync", FALSE, "max-buffers", 6u, "drop", FALSE, "enable-last-sample", FALSE,
-               nullptr);
-  gst_bin_add_many(GST_BIN(pipeline), src, decode, convert, scale, rate, filter, sink, nullptr);
+  g_object_set(chain.sink, "sync", FALSE, "max-buffers", 6u, "drop", FALSE, "enable-last-sample",
+               FALSE, nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), src, decode, nullptr);
   gst_element_link(src, decode);
-  gst_element_link_many(convert, scale, rate, filter, sink, nullptr);
-  add_extras(pipeline, rate, filter, convert, disclosure, last_frame);
+  add_extras(pipeline, chain.rate, chain.filter, chain.convert, disclosure, last_frame);
   GstElement* aconv = nullptr;
-  GstAppSink* audio_sink = nullptr;
-  if (audio_caps) {
-    // audioconvert ! audioresample ! the audio pad's caps ! appsink. Not in preroll
-    // (async=false): a clip without sound must not hold its video back.
-    aconv = gst_element_factory_make("audioconvert", nullptr);
-    GstElement* resample = gst_element_factory_make("audioresample", nullptr);
-    GstElement* afilter = gst_element_factory_make("capsfilter", nullptr);
-    GstElement* asink = gst_element_factory_make("appsink", nullptr);
-    if (aconv && resample && afilter && asink) {
-      g_object_set(afilter, "caps", audio_caps, nullptr);
-      g_object_set(asink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
-      gst_bin_add_many(GST_BIN(pipeline), aconv, resample, afilter, asink, nullptr);
-      gst_element_link_many(aconv, resample, afilter, asink, nullptr);
-      audio_sink = GST_APP_SINK(asink);
-    } else {
-      for (GstElement* e : {aconv, resample, afilter, asink})
-        if (e) gst_object_unref(gst_object_ref_sink(e));
-      aconv = nullptr;
-    }
-  }
+  GstAppSink* audio_sink = audio_caps ? add_audio_chain(pipeline, audio_caps, &aconv) : nullptr;
   // The video decoder decodes on the clip's streaming thread, with no workers of its own.
   // libav's frame threads (one a core) were made and ended with every clip, each with its
   // copy of the decoder's state and frames allocated in its own glibc arena, which keeps
@@ -139,19 +120,8 @@ GstElement* ClipPlayer::build(const std::shared_ptr<Shared>& shared, const Prope
       decode, "pad-added", G_CALLBACK(on_pad_added), new std::shared_ptr<Shared>(shared),
       [](gpointer d, GClosure*) { delete static_cast<std::shared_ptr<Shared>*>(d); },
       GConnectFlags(0));
-
-  for (const auto& [name, value] : defaults)
-    g_object_set_property(G_OBJECT(src), name.c_str(), value.get());
-  std::string error;
-  if (g_str_has_prefix(request.c_str(), "kling://")) {
-    g_autoptr(GError) e = nullptr;
-    if (!gst_uri_handler_set_uri(GST_URI_HANDLER(src), request.c_str(), &e)) error = e->message;
-  } else {
-    g_object_set(src, "prompt", request.c_str(), nullptr);
-  }
-  g_autofree char* prompt = nullptr;
-  g_autofree char* model = nullptr;
-  g_object_get(src, "prompt", &prompt, "model", &model, nullptr);
+  std::string error, prompt, model;
+  set_request(src, defaults, request, &error, &prompt, &model);
 
   g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline));
   gst_bus_set_sync_handler(bus, on_message, new std::shared_ptr<Shared>(shared),
@@ -159,14 +129,15 @@ GstElement* ClipPlayer::build(const std::shared_ptr<Shared>& shared, const Prope
 
   // Published: the output sees the appsink from here on, with the latest caps.
   std::lock_guard<std::mutex> lock(shared->mutex);
-  g_object_set(filter, "caps", shared->caps, nullptr);
-  shared->status.prompt = prompt ? prompt : "";
-  shared->status.model = model ? model : "";
-  shared->convert = convert;
+  if (!gst_caps_is_equal(caps, shared->caps))
+    g_object_set(chain.filter, "caps", shared->caps, nullptr);
+  shared->status.prompt = prompt;
+  shared->status.model = model;
+  shared->convert = chain.convert;
   shared->audio_convert = aconv;
   shared->pipeline = GST_ELEMENT(gst_object_ref(pipeline));
-  shared->filter = filter;
-  shared->sink = GST_APP_SINK(sink);
+  shared->filter = chain.filter;
+  shared->sink = chain.sink;
   shared->audio_sink = audio_sink;
   if (!error.empty()) {
     shared->fail(error);
@@ -174,6 +145,46 @@ GstElement* ClipPlayer::build(const std::shared_ptr<Shared>& shared, const Prope
     return nullptr;
   }
   return pipeline;
+}
+
+// audioconvert ! audioresample ! the audio pad's caps ! appsink. Not in preroll
+// (async=false): a clip without sound must not hold its video back. Its appsink, or nullptr.
+GstAppSink* ClipPlayer::add_audio_chain(GstElement* pipeline, GstCaps* audio_caps,
+                                        GstElement** head) {
+  GstElement* aconv = gst_element_factory_make("audioconvert", nullptr);
+  GstElement* resample = gst_element_factory_make("audioresample", nullptr);
+  GstElement* afilter = gst_element_factory_make("capsfilter", nullptr);
+  GstElement* asink = gst_element_factory_make("appsink", nullptr);
+  if (!aconv || !resample || !afilter || !asink) {
+    for (GstElement* e : {aconv, resample, afilter, asink})
+      if (e) gst_object_unref(gst_object_ref_sink(e));
+    return nullptr;
+  }
+  g_object_set(afilter, "caps", audio_caps, nullptr);
+  g_object_set(asink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
+  gst_bin_add_many(GST_BIN(pipeline), aconv, resample, afilter, asink, nullptr);
+  gst_element_link_many(aconv, resample, afilter, asink, nullptr);
+  *head = aconv;
+  return GST_APP_SINK(asink);
+}
+
+// The live element's defaults on klingsrc, then the request: a prompt, or a kling:// URI.
+void ClipPlayer::set_request(GstElement* src, const PropertyValues& defaults,
+                             const std::string& request, std::string* error, std::string* prompt,
+                             std::string* model) {
+  for (const auto& [name, value] : defaults)
+    g_object_set_property(G_OBJECT(src), name.c_str(), value.get());
+  if (g_str_has_prefix(request.c_str(), "kling://")) {
+    g_autoptr(GError) e = nullptr;
+    if (!gst_uri_handler_set_uri(GST_URI_HANDLER(src), request.c_str(), &e)) *error = e->message;
+  } else {
+    g_object_set(src, "prompt", request.c_str(), nullptr);
+  }
+  g_autofree char* p = nullptr;
+  g_autofree char* m = nullptr;
+  g_object_get(src, "prompt", &p, "model", &m, nullptr);
+  *prompt = p ? p : "";
+  *model = m ? m : "";
 }
 
 ClipPlayer::~ClipPlayer() {
@@ -269,16 +280,10 @@ void ClipPlayer::add_extras(GstElement* pipeline, GstElement* rate, GstElement* 
 
 void ClipPlayer::on_pad_added(GstElement*, GstPad* pad, gpointer data) {
   auto& shared = *static_cast<std::shared_ptr<Shared>*>(data);
-  g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
-  if (!caps) caps = gst_pad_query_caps(pad, nullptr);
-  const GstStructure* s = gst_caps_get_structure(caps, 0);
-  const char* name = s ? gst_structure_get_name(s) : "";
-  GstElement* head = g_str_has_prefix(name, "video/")   ? shared->convert
-                     : g_str_has_prefix(name, "audio/") ? shared->audio_convert
-                                                        : nullptr;
-  if (!head) return;  // sound nobody asked for: its stream just goes unlinked
-  g_autoptr(GstPad) sinkpad = gst_element_get_static_pad(head, "sink");
-  if (!gst_pad_is_linked(sinkpad)) gst_pad_link(pad, sinkpad);
+  GstElement* head = pad_carries(pad, "video/")   ? shared->convert
+                     : pad_carries(pad, "audio/") ? shared->audio_convert
+                                                  : nullptr;
+  if (head) link_once(pad, head);  // sound nobody asked for: its stream just goes unlinked
 }
 
 GstBusSyncReply ClipPlayer::on_message(GstBus*, GstMessage* msg, gpointer data) {

@@ -71,6 +71,10 @@ class ClipPlayer {
  private:
   struct Shared;
   static GstBusSyncReply on_message(GstBus*, GstMessage* msg, gpointer data);
+  static GstAppSink* add_audio_chain(GstElement* pipeline, GstCaps* audio_caps, GstElement** head);
+  static void set_request(GstElement* src, const PropertyValues& defaults,
+                          const std::string& request, std::string* error, std::string* prompt,
+                          std::string* model);
   static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
   static void add_extras(GstElement* pipeline, GstElement* rate, GstElement* filter,
                          GstElement* convert, const std::string& disclosure,

@@ -7,6 +7,8 @@
 
 #include <utility>
 
+#include "klinglive/playback/call_async.h"
+
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
 
@@ -102,33 +104,43 @@ GstPadProbeReturn LastFrame::on_probe(GstPad* pad, GstPadProbeInfo* info, gpoint
   return GST_PAD_PROBE_OK;
 }
 
-// On the clip's streaming thread, at its decoder's EOS: the appsink still holds
-// a few frames for the output, so writing here delays nothing on air.
+// At the decoder's EOS. Made a PNG off the clip's streaming thread (encoding a
+// 1080p frame takes a good part of the few frames the appsink holds), so the EOS
+// reaches the appsink at once and the clip's end is seen in time on air.
 void LastFrame::finish(GstPad* pad) {
   GstBuffer* last = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (known_) return;
+    if (known_ || writing_) return;
+    writing_ = true;  // known once written, even if the clip goes meanwhile
     last = std::exchange(last_, nullptr);
   }
-  g_autoptr(GstBuffer) owned = last;
-  g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
-  std::string error, path;
-  if (last)
-    path = write_frame_png(last, caps, dir_, &error);
+  std::shared_ptr<GstBuffer> buffer(last, [](GstBuffer* b) { gst_clear_buffer(&b); });
+  std::shared_ptr<GstCaps> caps(gst_pad_get_current_caps(pad),
+                                [](GstCaps* c) { gst_clear_caps(&c); });
+  g_autoptr(GstElement) element = gst_pad_get_parent_element(pad);
+  auto write = [self = shared_from_this(), buffer, caps](GstElement*) {
+    std::string error, path;
+    if (buffer)
+      path = write_frame_png(buffer.get(), caps.get(), self->dir_, &error);
+    else
+      error = "the clip ended with no frame";
+    GST_INFO("story: the clip's last frame is %s%s", path.empty() ? "missing: " : path.c_str(),
+             error.c_str());
+    std::lock_guard<std::mutex> lock(self->mutex_);
+    self->known_ = true;
+    self->path_ = path;
+    self->error_ = error;
+  };
+  if (element)
+    call_async(element, std::move(write));
   else
-    error = "the clip ended with no frame";
-  GST_INFO("story: the clip's last frame is %s%s", path.empty() ? "missing: " : path.c_str(),
-           error.c_str());
-  std::lock_guard<std::mutex> lock(mutex_);
-  known_ = true;
-  path_ = path;
-  error_ = error;
+    write(nullptr);
 }
 
 void LastFrame::abandon() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (known_) return;
+  if (known_ || writing_) return;
   known_ = true;
   error_ = "the clip ended before its last frame";
   gst_clear_buffer(&last_);

@@ -3,8 +3,9 @@
 // video (before the disclosure overlay and any scaling), kept one buffer at a
 // time, and written at the decoder's EOS as a PNG named by its SHA-256 in the
 // element's folder (the same bytes are the same file, which the core then names
-// the request by and uploads once). Known when written, or when the clip ended
-// without one (failed, or stopped first): then the path is "".
+// the request by and uploads once), off the clip's streaming thread. Known when
+// written, or when the clip ended without one (failed, or stopped before its
+// decoder's EOS): then the path is "".
 #pragma once
 
 #include <gst/gst.h>
@@ -39,6 +40,7 @@ class LastFrame : public std::enable_shared_from_this<LastFrame> {
   std::mutex mutex_;
   GstBuffer* last_ = nullptr;  // under mutex_
   bool known_ = false;
+  bool writing_ = false;  // the PNG is being made (finish())
   std::string path_, error_;
 };
 
