@@ -163,6 +163,44 @@ std::string money(double dollars) {
   return text;
 }
 
+// One field of a model's request schema, as `name: {type, enum, minimum, ...}`.
+void add_field_json(JsonBuilder* b, const FieldSpec& f) {
+  json_builder_set_member_name(b, f.name.c_str());
+  json_builder_begin_object(b);
+  json_builder_set_member_name(b, "type");
+  json_builder_add_string_value(b, f.type.c_str());
+  if (!f.enum_strings.empty() || !f.enum_ints.empty()) {
+    json_builder_set_member_name(b, "enum");
+    json_builder_begin_array(b);
+    for (const std::string& s : f.enum_strings) json_builder_add_string_value(b, s.c_str());
+    for (int i : f.enum_ints) json_builder_add_int_value(b, i);
+    json_builder_end_array(b);
+  }
+  if (f.minimum) {
+    json_builder_set_member_name(b, "minimum");
+    json_builder_add_double_value(b, *f.minimum);
+  }
+  if (f.maximum) {
+    json_builder_set_member_name(b, "maximum");
+    json_builder_add_double_value(b, *f.maximum);
+  }
+  if (f.min_length > 0) {
+    json_builder_set_member_name(b, "minLength");
+    json_builder_add_int_value(b, f.min_length);
+  }
+  if (f.max_length > 0) {
+    json_builder_set_member_name(b, "maxLength");
+    json_builder_add_int_value(b, f.max_length);
+  }
+  if (!f.default_json.empty()) {
+    json_builder_set_member_name(b, "default");
+    add_default(b, f.default_json);
+  }
+  json_builder_set_member_name(b, "description");
+  json_builder_add_string_value(b, f.description.c_str());
+  json_builder_end_object(b);
+}
+
 void add_model_json(JsonBuilder* b, const ModelSpec& model, std::optional<double> base_override) {
   json_builder_begin_object(b);
   json_builder_set_member_name(b, "model_id");
@@ -202,42 +240,7 @@ void add_model_json(JsonBuilder* b, const ModelSpec& model, std::optional<double
   json_builder_add_string_value(b, "object");
   json_builder_set_member_name(b, "properties");
   json_builder_begin_object(b);
-  for (const FieldSpec& f : model.fields) {
-    json_builder_set_member_name(b, f.name.c_str());
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "type");
-    json_builder_add_string_value(b, f.type.c_str());
-    if (!f.enum_strings.empty() || !f.enum_ints.empty()) {
-      json_builder_set_member_name(b, "enum");
-      json_builder_begin_array(b);
-      for (const std::string& s : f.enum_strings) json_builder_add_string_value(b, s.c_str());
-      for (int i : f.enum_ints) json_builder_add_int_value(b, i);
-      json_builder_end_array(b);
-    }
-    if (f.minimum) {
-      json_builder_set_member_name(b, "minimum");
-      json_builder_add_double_value(b, *f.minimum);
-    }
-    if (f.maximum) {
-      json_builder_set_member_name(b, "maximum");
-      json_builder_add_double_value(b, *f.maximum);
-    }
-    if (f.min_length > 0) {
-      json_builder_set_member_name(b, "minLength");
-      json_builder_add_int_value(b, f.min_length);
-    }
-    if (f.max_length > 0) {
-      json_builder_set_member_name(b, "maxLength");
-      json_builder_add_int_value(b, f.max_length);
-    }
-    if (!f.default_json.empty()) {
-      json_builder_set_member_name(b, "default");
-      add_default(b, f.default_json);
-    }
-    json_builder_set_member_name(b, "description");
-    json_builder_add_string_value(b, f.description.c_str());
-    json_builder_end_object(b);
-  }
+  for (const FieldSpec& f : model.fields) add_field_json(b, f);
   json_builder_end_object(b);
   json_builder_set_member_name(b, "required");
   json_builder_begin_array(b);

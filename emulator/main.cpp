@@ -19,6 +19,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -75,209 +77,280 @@ void remove_tree(const std::string& dir) {
   g_rmdir(dir.c_str());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  emu::Config config;
-  g_autofree char *host = nullptr, *cdn_host = nullptr, *api_key = nullptr, *video_file = nullptr;
-  g_autofree char *storage_host = nullptr, *key_role = nullptr;
-  g_autofree char *output_dir = nullptr, *request_log = nullptr, *fail_task = nullptr,
-                  *cut_downloads = nullptr;
+// What the command line says, as GOption writes it.
+struct Options {
+  Options() = default;
+  Options(const Options&) = delete;
+  Options& operator=(const Options&) = delete;
+  ~Options() {
+    for (char* text : {host, cdn_host, storage_host, api_key, video_file, key_role, output_dir,
+                       request_log, fail_task, cut_downloads})
+      g_free(text);
+  }
+  char *host = nullptr, *cdn_host = nullptr, *storage_host = nullptr, *api_key = nullptr;
+  char *video_file = nullptr, *key_role = nullptr, *output_dir = nullptr, *request_log = nullptr;
+  char *fail_task = nullptr, *cut_downloads = nullptr;
   gboolean allow_remote = FALSE, moov_at_end = FALSE, expire_outputs = FALSE, hang_submit = FALSE;
   gboolean hang_polls = FALSE, processing_5004 = FALSE;
-  int storage_port = 0, sync_timeout_ms = config.sync_timeout_ms;
-  int port = 0, cdn_port = 0, latency_ms = config.latency_ms, video_scale = 1, retry_after = 1;
+  int port = 0, cdn_port = 0, storage_port = 0, sync_timeout_ms = emu::Config().sync_timeout_ms;
+  int latency_ms = emu::Config().latency_ms, video_scale = 1, retry_after = 1;
   int fail_submits_429 = 0, fail_polls_500 = 0, fail_polls_502 = 0;
   double price = NAN, balance = NAN;
   gboolean no_price = FALSE, fail_price = FALSE, no_balance = FALSE, fail_balance = FALSE;
   gboolean no_models = FALSE, fail_models = FALSE;
+};
 
-  const GOptionEntry entries[] = {
-      {"host", 0, 0, G_OPTION_ARG_STRING, &host,
+// Where the servers listen, and what they serve.
+std::vector<GOptionEntry> server_entries(Options& o) {
+  return {
+      {"host", 0, 0, G_OPTION_ARG_STRING, &o.host,
        "API address to bind (default 127.0.0.1; loopback only unless --allow-remote)", "ADDR"},
-      {"port", 0, 0, G_OPTION_ARG_INT, &port, "API port (default 0: a free port)", "N"},
-      {"cdn-host", 0, 0, G_OPTION_ARG_STRING, &cdn_host,
+      {"port", 0, 0, G_OPTION_ARG_INT, &o.port, "API port (default 0: a free port)", "N"},
+      {"cdn-host", 0, 0, G_OPTION_ARG_STRING, &o.cdn_host,
        "CDN (output files) address to bind (default 127.0.0.1)", "ADDR"},
-      {"cdn-port", 0, 0, G_OPTION_ARG_INT, &cdn_port, "CDN port (default 0: a free port)", "N"},
-      {"storage-host", 0, 0, G_OPTION_ARG_STRING, &storage_host,
+      {"cdn-port", 0, 0, G_OPTION_ARG_INT, &o.cdn_port, "CDN port (default 0: a free port)", "N"},
+      {"storage-host", 0, 0, G_OPTION_ARG_STRING, &o.storage_host,
        "Storage origin (uploads) address to bind (default 127.0.0.1)", "ADDR"},
-      {"storage-port", 0, 0, G_OPTION_ARG_INT, &storage_port,
+      {"storage-port", 0, 0, G_OPTION_ARG_INT, &o.storage_port,
        "Storage origin port (default 0: a free port)", "N"},
-      {"allow-remote", 0, 0, G_OPTION_ARG_NONE, &allow_remote,
+      {"allow-remote", 0, 0, G_OPTION_ARG_NONE, &o.allow_remote,
        "Allow --host/--cdn-host/--storage-host to be non-loopback addresses", nullptr},
-      {"api-key", 0, 0, G_OPTION_ARG_STRING, &api_key,
+      {"api-key", 0, 0, G_OPTION_ARG_STRING, &o.api_key,
        "The only API key accepted as 'Authorization: Bearer KEY' (default emulator-key)", "KEY"},
-      {"latency-ms", 0, 0, G_OPTION_ARG_INT, &latency_ms,
+      {"latency-ms", 0, 0, G_OPTION_ARG_INT, &o.latency_ms,
        "Time from submit to completed/failed (default 3000); 'created' for the first quarter, then "
        "'processing'",
        "MS"},
-      {"video-file", 0, 0, G_OPTION_ARG_FILENAME, &video_file,
+      {"video-file", 0, 0, G_OPTION_ARG_FILENAME, &o.video_file,
        "Serve this file, as is, as every output instead of generating one (fast tests, benchmarks)",
        "PATH"},
-      {"video-scale", 0, 0, G_OPTION_ARG_INT, &video_scale,
+      {"video-scale", 0, 0, G_OPTION_ARG_INT, &o.video_scale,
        "Divide the generated width and height by N (default 1); for fast tests", "N"},
-      {"moov-at-end", 0, 0, G_OPTION_ARG_NONE, &moov_at_end,
+      {"moov-at-end", 0, 0, G_OPTION_ARG_NONE, &o.moov_at_end,
        "Generate MP4s with the moov atom at the end (default: faststart, moov first)", nullptr},
-      {"output-dir", 0, 0, G_OPTION_ARG_FILENAME, &output_dir,
+      {"output-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.output_dir,
        "Keep generated videos in DIR (default: a temporary directory removed at exit)", "DIR"},
-      {"request-log", 0, 0, G_OPTION_ARG_FILENAME, &request_log,
+      {"request-log", 0, 0, G_OPTION_ARG_FILENAME, &o.request_log,
        "Append one JSON line per request received by any of the three servers to FILE (truncated "
        "at start)",
        "FILE"},
-      {"fail-submits-429", 0, 0, G_OPTION_ARG_INT, &fail_submits_429,
-       "Fault: answer the first N authorized submits 429 with Retry-After (no task created)", "N"},
-      {"retry-after", 0, 0, G_OPTION_ARG_INT, &retry_after,
-       "Retry-After seconds sent with those 429s (default 1)", "S"},
-      {"fail-polls-500", 0, 0, G_OPTION_ARG_INT, &fail_polls_500,
-       "Fault: answer the first N authorized polls 500 with an error envelope", "N"},
-      {"fail-polls-502", 0, 0, G_OPTION_ARG_INT, &fail_polls_502,
-       "Fault: answer the first N polls 502 with an HTML gateway page (before auth, like a "
-       "gateway)",
-       "N"},
-      {"fail-task", 0, 0, G_OPTION_ARG_STRING, &fail_task,
-       "Fault: every task ends 'failed' with data.code=CODE and data.error=MESSAGE (HTTP 200)",
-       "CODE:MESSAGE"},
-      {"cut-downloads", 0, 0, G_OPTION_ARG_STRING, &cut_downloads,
-       "Fault: the first N output GETs send the full Content-Length but close after K body bytes",
-       "N:K"},
-      {"expire-outputs", 0, 0, G_OPTION_ARG_NONE, &expire_outputs,
-       "Fault: output URLs answer 404 (expired)", nullptr},
-      {"hang-submit", 0, 0, G_OPTION_ARG_NONE, &hang_submit,
-       "Fault: never answer submits (the connection stays open)", nullptr},
-      {"hang-polls", 0, 0, G_OPTION_ARG_NONE, &hang_polls,
-       "Fault: never answer polls (the connection stays open)", nullptr},
-      {"processing-5004", 0, 0, G_OPTION_ARG_NONE, &processing_5004,
-       "Fault: while processing, polls carry data.code=5004 (sync wait timed out; keep polling)",
-       nullptr},
-      {"sync-timeout-ms", 0, 0, G_OPTION_ARG_INT, &sync_timeout_ms,
+      {"sync-timeout-ms", 0, 0, G_OPTION_ARG_INT, &o.sync_timeout_ms,
        "enable_sync_mode: the longest a submit's reply waits for the final status before answering "
        "'processing' with code 5004 (default 60000)",
        "MS"},
-      {"key-role", 0, 0, G_OPTION_ARG_STRING, &key_role,
-       "Fault: the key was made by a member of role ROLE, which may read but not create "
-       "predictions or upload: 403 with error_code PERMISSION_DENIED",
-       "ROLE"},
-      {"price", 0, 0, G_OPTION_ARG_DOUBLE, &price,
+      {"price", 0, 0, G_OPTION_ARG_DOUBLE, &o.price,
        "Every model's base price in US dollars per 5 s (default: each model's own, e.g. 1.30)",
        "USD"},
-      {"no-price", 0, 0, G_OPTION_ARG_NONE, &no_price,
-       "POST /api/v3/model/price answers 404 (an API without quotes)", nullptr},
-      {"fail-price", 0, 0, G_OPTION_ARG_NONE, &fail_price,
-       "Fault: POST /api/v3/model/price answers 500 with an error envelope", nullptr},
-      {"balance", 0, 0, G_OPTION_ARG_DOUBLE, &balance,
+      {"balance", 0, 0, G_OPTION_ARG_DOUBLE, &o.balance,
        "The account's starting credit in US dollars (default 100); each accepted submit costs its "
        "price, a failed task is refunded; when given, a submit costing more than the balance gets "
        "402",
        "USD"},
-      {"no-balance", 0, 0, G_OPTION_ARG_NONE, &no_balance,
+      {"no-price", 0, 0, G_OPTION_ARG_NONE, &o.no_price,
+       "POST /api/v3/model/price answers 404 (an API without quotes)", nullptr},
+      {"no-balance", 0, 0, G_OPTION_ARG_NONE, &o.no_balance,
        "GET /api/v3/balance answers 404 (and submits are not checked against the credit)", nullptr},
-      {"fail-balance", 0, 0, G_OPTION_ARG_NONE, &fail_balance,
-       "Fault: GET /api/v3/balance answers 500 with an error envelope", nullptr},
-      {"no-models", 0, 0, G_OPTION_ARG_NONE, &no_models,
+      {"no-models", 0, 0, G_OPTION_ARG_NONE, &o.no_models,
        "GET /api/v3/models answers 404 (submits are still checked against the catalogue)", nullptr},
-      {"fail-models", 0, 0, G_OPTION_ARG_NONE, &fail_models,
+      {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
+  };
+}
+
+// The faults the servers can be told to show.
+std::vector<GOptionEntry> fault_entries(Options& o) {
+  return {
+      {"fail-submits-429", 0, 0, G_OPTION_ARG_INT, &o.fail_submits_429,
+       "Fault: answer the first N authorized submits 429 with Retry-After (no task created)", "N"},
+      {"retry-after", 0, 0, G_OPTION_ARG_INT, &o.retry_after,
+       "Retry-After seconds sent with those 429s (default 1)", "S"},
+      {"fail-polls-500", 0, 0, G_OPTION_ARG_INT, &o.fail_polls_500,
+       "Fault: answer the first N authorized polls 500 with an error envelope", "N"},
+      {"fail-polls-502", 0, 0, G_OPTION_ARG_INT, &o.fail_polls_502,
+       "Fault: answer the first N polls 502 with an HTML gateway page (before auth, like a "
+       "gateway)",
+       "N"},
+      {"fail-task", 0, 0, G_OPTION_ARG_STRING, &o.fail_task,
+       "Fault: every task ends 'failed' with data.code=CODE and data.error=MESSAGE (HTTP 200)",
+       "CODE:MESSAGE"},
+      {"cut-downloads", 0, 0, G_OPTION_ARG_STRING, &o.cut_downloads,
+       "Fault: the first N output GETs send the full Content-Length but close after K body bytes",
+       "N:K"},
+      {"expire-outputs", 0, 0, G_OPTION_ARG_NONE, &o.expire_outputs,
+       "Fault: output URLs answer 404 (expired)", nullptr},
+      {"hang-submit", 0, 0, G_OPTION_ARG_NONE, &o.hang_submit,
+       "Fault: never answer submits (the connection stays open)", nullptr},
+      {"hang-polls", 0, 0, G_OPTION_ARG_NONE, &o.hang_polls,
+       "Fault: never answer polls (the connection stays open)", nullptr},
+      {"processing-5004", 0, 0, G_OPTION_ARG_NONE, &o.processing_5004,
+       "Fault: while processing, polls carry data.code=5004 (sync wait timed out; keep polling)",
+       nullptr},
+      {"key-role", 0, 0, G_OPTION_ARG_STRING, &o.key_role,
+       "Fault: the key was made by a member of role ROLE, which may read but not create "
+       "predictions or upload: 403 with error_code PERMISSION_DENIED",
+       "ROLE"},
+      {"fail-price", 0, 0, G_OPTION_ARG_NONE, &o.fail_price,
+       "Fault: POST /api/v3/model/price answers 500 with an error envelope", nullptr},
+      {"fail-balance", 0, 0, G_OPTION_ARG_NONE, &o.fail_balance,
+       "Fault: GET /api/v3/balance answers 500 with an error envelope", nullptr},
+      {"fail-models", 0, 0, G_OPTION_ARG_NONE, &o.fail_models,
        "Fault: GET /api/v3/models answers 500 with an error envelope", nullptr},
       {nullptr, 0, 0, G_OPTION_ARG_NONE, nullptr, nullptr, nullptr},
   };
+}
 
-  g_autoptr(GOptionContext) context = g_option_context_new("- offline WaveSpeed API emulator");
-  g_option_context_set_summary(context, kSummary);
-  g_option_context_add_main_entries(context, entries, nullptr);
-  g_option_context_add_group(context, gst_init_get_option_group());
+void copy_options(const Options& o, emu::Config* config) {
+  if (o.host) config->host = o.host;
+  if (o.cdn_host) config->cdn_host = o.cdn_host;
+  if (o.storage_host) config->storage_host = o.storage_host;
+  config->storage_port = o.storage_port;
+  config->sync_timeout_ms = o.sync_timeout_ms;
+  if (o.key_role) config->key_role = o.key_role;
+  config->port = o.port;
+  config->cdn_port = o.cdn_port;
+  config->allow_remote = o.allow_remote;
+  if (o.api_key) config->api_key = o.api_key;
+  config->latency_ms = o.latency_ms;
+  if (o.video_file) config->video_file = o.video_file;
+  config->video_scale = o.video_scale;
+  config->moov_at_end = o.moov_at_end;
+  if (o.request_log) config->request_log = o.request_log;
+  config->fail_submits_429 = o.fail_submits_429;
+  config->retry_after_s = o.retry_after;
+  config->fail_polls_500 = o.fail_polls_500;
+  config->fail_polls_502 = o.fail_polls_502;
+  config->expire_outputs = o.expire_outputs;
+  config->hang_submit = o.hang_submit;
+  config->hang_polls = o.hang_polls;
+  config->processing_5004 = o.processing_5004;
+  if (!std::isnan(o.price)) config->price = o.price;
+  config->no_price = o.no_price;
+  config->fail_price = o.fail_price;
+  if (!std::isnan(o.balance)) {
+    config->balance = o.balance;
+    config->check_balance = true;
+  }
+  config->no_balance = o.no_balance;
+  config->fail_balance = o.fail_balance;
+  config->no_models = o.no_models;
+  config->fail_models = o.fail_models;
+}
+
+// What is wrong with the numbers and addresses given, or "".
+std::string check_options(const Options& o, const emu::Config& config) {
+  if (o.port < 0 || o.port > 65535 || o.cdn_port < 0 || o.cdn_port > 65535 || o.storage_port < 0 ||
+      o.storage_port > 65535)
+    return "--port, --cdn-port and --storage-port must be 0..65535";
+  if (o.sync_timeout_ms < 0) return "--sync-timeout-ms must be >= 0";
+  if (o.key_role && !*o.key_role) return "--key-role must not be empty";
+  if (o.latency_ms < 0 || o.video_scale < 1 || o.retry_after < 0 || o.fail_submits_429 < 0 ||
+      o.fail_polls_500 < 0 || o.fail_polls_502 < 0)
+    return "--latency-ms, --retry-after and the fault counts must be >= 0, --video-scale >= 1";
+  if ((config.price && !(*config.price >= 0 && *config.price < 1e6)) ||
+      (!std::isnan(o.balance) && !(o.balance > -1e9 && o.balance < 1e9)))
+    return "--price must be 0..1000000 and --balance a number";
+  if (config.api_key.empty()) return "--api-key must not be empty";
+  for (const auto& [option, host] :
+       {std::pair<const char*, const std::string&>{"--host", config.host},
+        {"--cdn-host", config.cdn_host},
+        {"--storage-host", config.storage_host}})
+    if (!o.allow_remote && !emu::is_loopback_host(host))
+      return std::string(option) + " " + host +
+             " is not a loopback address (pass --allow-remote to bind it)";
+  if (!config.video_file.empty() && !g_file_test(config.video_file.c_str(), G_FILE_TEST_IS_REGULAR))
+    return "--video-file " + config.video_file + " is not a readable file";
+  return "";
+}
+
+// --fail-task CODE:MESSAGE and --cut-downloads N:K into `config`; what is wrong, or "".
+std::string parse_pairs(const Options& o, emu::Config* config) {
+  if (o.fail_task) {
+    std::string code, message;
+    int64_t value = 0;
+    if (!parse_pair(o.fail_task, ':', &code, &message) || !parse_int(code, 1, G_MAXINT, &value))
+      return "--fail-task expects CODE:MESSAGE, e.g. 1200:Content moderation";
+    config->fail_task = true;
+    config->fail_task_code = int(value);
+    config->fail_task_message = message;
+  }
+  if (o.cut_downloads) {
+    std::string n, k;
+    int64_t count = 0, bytes = 0;
+    if (!parse_pair(o.cut_downloads, ':', &n, &k) || !parse_int(n, 0, G_MAXINT, &count) ||
+        !parse_int(k, 0, G_MAXINT64, &bytes))
+      return "--cut-downloads expects N:K, e.g. 1:65536";
+    config->cut_downloads = int(count);
+    config->cut_after_bytes = bytes;
+  }
+  return "";
+}
+
+// Runs the three servers until SIGINT or SIGTERM: the exit status.
+int serve(const emu::Config& config) {
   g_autoptr(GError) error = nullptr;
-  if (!g_option_context_parse(context, &argc, &argv, &error)) {
+  emu::RequestLog log;
+  if (!log.open(config.request_log, &error)) {
     g_printerr("kling-emulator: %s\n", error->message);
     return 2;
   }
-
-  auto fail = [](const std::string& message) {
-    g_printerr("kling-emulator: %s\n", message.c_str());
-    return 2;
-  };
-
-  if (host) config.host = host;
-  if (cdn_host) config.cdn_host = cdn_host;
-  if (storage_host) config.storage_host = storage_host;
-  config.storage_port = storage_port;
-  config.sync_timeout_ms = sync_timeout_ms;
-  if (key_role) config.key_role = key_role;
-  config.port = port;
-  config.cdn_port = cdn_port;
-  config.allow_remote = allow_remote;
-  if (api_key) config.api_key = api_key;
-  config.latency_ms = latency_ms;
-  if (video_file) config.video_file = video_file;
-  config.video_scale = video_scale;
-  config.moov_at_end = moov_at_end;
-  if (request_log) config.request_log = request_log;
-  config.fail_submits_429 = fail_submits_429;
-  config.retry_after_s = retry_after;
-  config.fail_polls_500 = fail_polls_500;
-  config.fail_polls_502 = fail_polls_502;
-  config.expire_outputs = expire_outputs;
-  config.hang_submit = hang_submit;
-  config.hang_polls = hang_polls;
-  config.processing_5004 = processing_5004;
-  if (!std::isnan(price)) config.price = price;
-  config.no_price = no_price;
-  config.fail_price = fail_price;
-  if (!std::isnan(balance)) {
-    config.balance = balance;
-    config.check_balance = true;
+  emu::TaskStore tasks(config);
+  emu::VideoMaker videos;
+  emu::StorageServer storage(config, log);
+  emu::ApiServer api(config, tasks, videos, log, storage);
+  emu::CdnServer cdn(config, tasks, log);
+  api.set_output_dir(config.output_dir);
+  int status = 0;
+  if (!api.start(&error) || !cdn.start(&error) || !storage.start(&error)) {
+    g_printerr("kling-emulator: cannot listen: %s\n", error->message);
+    status = 1;
+  } else {
+    // Handlers first: a client may signal us as soon as it reads the URLs.
+    g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
+    guint sigint = g_unix_signal_add(SIGINT, on_signal, loop);
+    guint sigterm = g_unix_signal_add(SIGTERM, on_signal, loop);
+    api.set_cdn_url(cdn.base_url());
+    g_print("API: %s\nCDN: %s\nStorage: %s\n", api.base_url().c_str(), cdn.base_url().c_str(),
+            storage.base_url().c_str());
+    g_print("key: %s, latency: %d ms, outputs: %s\n", config.api_key.c_str(), config.latency_ms,
+            config.video_file.empty() ? config.output_dir.c_str() : config.video_file.c_str());
+    fflush(stdout);
+    g_main_loop_run(loop);
+    g_source_remove(sigint);
+    g_source_remove(sigterm);
   }
-  config.no_balance = no_balance;
-  config.fail_balance = fail_balance;
-  config.no_models = no_models;
-  config.fail_models = fail_models;
+  videos.stop_all();
+  return status;
+}
 
-  if (port < 0 || port > 65535 || cdn_port < 0 || cdn_port > 65535 || storage_port < 0 ||
-      storage_port > 65535)
-    return fail("--port, --cdn-port and --storage-port must be 0..65535");
-  if (sync_timeout_ms < 0) return fail("--sync-timeout-ms must be >= 0");
-  if (key_role && !*key_role) return fail("--key-role must not be empty");
-  if (latency_ms < 0 || video_scale < 1 || retry_after < 0 || fail_submits_429 < 0 ||
-      fail_polls_500 < 0 || fail_polls_502 < 0)
-    return fail(
-        "--latency-ms, --retry-after and the fault counts must be >= 0, --video-scale >= 1");
-  if ((config.price && !(*config.price >= 0 && *config.price < 1e6)) ||
-      (!std::isnan(balance) && !(balance > -1e9 && balance < 1e9)))
-    return fail("--price must be 0..1000000 and --balance a number");
-  if (config.api_key.empty()) return fail("--api-key must not be empty");
-  if (!allow_remote && !emu::is_loopback_host(config.host))
-    return fail("--host " + config.host +
-                " is not a loopback address (pass --allow-remote to bind it)");
-  if (!allow_remote && !emu::is_loopback_host(config.cdn_host))
-    return fail("--cdn-host " + config.cdn_host +
-                " is not a loopback address (pass --allow-remote to bind it)");
-  if (!allow_remote && !emu::is_loopback_host(config.storage_host))
-    return fail("--storage-host " + config.storage_host +
-                " is not a loopback address (pass --allow-remote to bind it)");
-  if (fail_task) {
-    std::string code, message;
-    int64_t value = 0;
-    if (!parse_pair(fail_task, ':', &code, &message) || !parse_int(code, 1, G_MAXINT, &value))
-      return fail("--fail-task expects CODE:MESSAGE, e.g. 1200:Content moderation");
-    config.fail_task = true;
-    config.fail_task_code = int(value);
-    config.fail_task_message = message;
-  }
-  if (cut_downloads) {
-    std::string n, k;
-    int64_t count = 0, bytes = 0;
-    if (!parse_pair(cut_downloads, ':', &n, &k) || !parse_int(n, 0, G_MAXINT, &count) ||
-        !parse_int(k, 0, G_MAXINT64, &bytes))
-      return fail("--cut-downloads expects N:K, e.g. 1:65536");
-    config.cut_downloads = int(count);
-    config.cut_after_bytes = bytes;
-  }
-  if (!config.video_file.empty() && !g_file_test(config.video_file.c_str(), G_FILE_TEST_IS_REGULAR))
-    return fail("--video-file " + config.video_file + " is not a readable file");
+int fail(const std::string& message) {
+  g_printerr("kling-emulator: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  const std::vector<GOptionEntry> servers = server_entries(options),
+                                  faults = fault_entries(options);
+  g_autoptr(GOptionContext) context = g_option_context_new("- offline WaveSpeed API emulator");
+  g_option_context_set_summary(context, kSummary);
+  g_option_context_add_main_entries(context, servers.data(), nullptr);
+  g_option_context_add_main_entries(context, faults.data(), nullptr);
+  g_option_context_add_group(context, gst_init_get_option_group());
+  g_autoptr(GError) error = nullptr;
+  if (!g_option_context_parse(context, &argc, &argv, &error)) return fail(error->message);
+
+  emu::Config config;
+  copy_options(options, &config);
+  std::string wrong = check_options(options, config);
+  if (wrong.empty()) wrong = parse_pairs(options, &config);
+  if (!wrong.empty()) return fail(wrong);
 
   bool temporary_output_dir = false;
-  if (output_dir) {
-    if (g_mkdir_with_parents(output_dir, 0755) != 0)
-      return fail(std::string("cannot create --output-dir ") + output_dir);
-    config.output_dir = output_dir;
+  if (options.output_dir) {
+    if (g_mkdir_with_parents(options.output_dir, 0755) != 0)
+      return fail(std::string("cannot create --output-dir ") + options.output_dir);
+    config.output_dir = options.output_dir;
   } else if (config.video_file.empty()) {
     g_autofree char* dir = g_dir_make_tmp("kling-emulator-XXXXXX", &error);
     if (!dir) return fail(error->message);
@@ -287,37 +360,7 @@ int main(int argc, char** argv) {
 
   gst_init(&argc, &argv);
   signal(SIGPIPE, SIG_IGN);
-
-  int status = 0;
-  {
-    emu::RequestLog log;
-    if (!log.open(config.request_log, &error)) return fail(error->message);
-    emu::TaskStore tasks(config);
-    emu::VideoMaker videos;
-    emu::StorageServer storage(config, log);
-    emu::ApiServer api(config, tasks, videos, log, storage);
-    emu::CdnServer cdn(config, tasks, log);
-    api.set_output_dir(config.output_dir);
-    if (!api.start(&error) || !cdn.start(&error) || !storage.start(&error)) {
-      g_printerr("kling-emulator: cannot listen: %s\n", error->message);
-      status = 1;
-    } else {
-      // Handlers first: a client may signal us as soon as it reads the URLs.
-      g_autoptr(GMainLoop) loop = g_main_loop_new(nullptr, FALSE);
-      guint sigint = g_unix_signal_add(SIGINT, on_signal, loop);
-      guint sigterm = g_unix_signal_add(SIGTERM, on_signal, loop);
-      api.set_cdn_url(cdn.base_url());
-      g_print("API: %s\nCDN: %s\nStorage: %s\n", api.base_url().c_str(), cdn.base_url().c_str(),
-              storage.base_url().c_str());
-      g_print("key: %s, latency: %d ms, outputs: %s\n", config.api_key.c_str(), config.latency_ms,
-              config.video_file.empty() ? config.output_dir.c_str() : config.video_file.c_str());
-      fflush(stdout);
-      g_main_loop_run(loop);
-      g_source_remove(sigint);
-      g_source_remove(sigterm);
-    }
-    videos.stop_all();
-  }
+  const int status = serve(config);
   if (temporary_output_dir) remove_tree(config.output_dir);
   return status;
 }

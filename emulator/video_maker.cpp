@@ -60,19 +60,14 @@ std::string VideoMaker::render(const VideoJob& job, const std::atomic<bool>& sto
   return error;
 }
 
-std::string VideoMaker::render_once(const VideoJob& job, const std::atomic<bool>& stop) {
-  int width = 0, height = 0;
-  dimensions(job.aspect_ratio, job.scale, &width, &height);
-  const std::string partial = job.path + ".part";
-  const std::string moov_tmp = job.path + ".moov";
-
+// The pipeline that renders `job` into the sink named "sink"; "" without an AAC encoder
+// for a job with sound.
+static std::string describe_pipeline(const VideoJob& job, int width, int height) {
   // A sound track: a 440 Hz tone, exactly as long as the video.
   std::string audio_branch;
   if (job.audio) {
     const char* encoder = aac_encoder();
-    if (!encoder)
-      return "no AAC encoder (avenc_aac from gstreamer1.0-libav, or voaacenc from "
-             "gstreamer1.0-plugins-bad)";
+    if (!encoder) return "";
     g_autofree char* branch = g_strdup_printf(
         " audiotestsrc wave=sine freq=440 volume=0.3 samplesperbuffer=%d num-buffers=%d"
         " ! audio/x-raw,rate=%d,channels=2 ! audioconvert ! %s ! aacparse ! mux.",
@@ -101,8 +96,21 @@ std::string VideoMaker::render_once(const VideoJob& job, const std::atomic<bool>
       " ! x264enc speed-preset=ultrafast key-int-max=%d ! h264parse"
       " ! mp4mux name=mux ! filesink name=sink%s",
       picture, width, height, kFps, 2 * kFps, audio_branch.c_str());
+  return description;
+}
+
+std::string VideoMaker::render_once(const VideoJob& job, const std::atomic<bool>& stop) {
+  int width = 0, height = 0;
+  dimensions(job.aspect_ratio, job.scale, &width, &height);
+  const std::string partial = job.path + ".part";
+  const std::string moov_tmp = job.path + ".moov";
+
+  std::string description = describe_pipeline(job, width, height);
+  if (description.empty())
+    return "no AAC encoder (avenc_aac from gstreamer1.0-libav, or voaacenc from "
+           "gstreamer1.0-plugins-bad)";
   GError* error = nullptr;
-  GstElement* raw = gst_parse_launch(description, &error);
+  GstElement* raw = gst_parse_launch(description.c_str(), &error);
   if (!raw || error) {
     std::string message = error ? error->message : "cannot build the pipeline";
     g_clear_error(&error);

@@ -8,7 +8,11 @@
 Serves rtsp://127.0.0.1:PORT/live (H.264). The media is shared: every client
 watches the same channel and each prompt is generated (and paid for) once,
 however many connect. Further PROPERTY=VALUE arguments go to klinglivesrc.
-Prints `RTSP: rtsp://HOST:PORT/live` once it listens (--port 0 picks a free port).
+Prints `RTSP: rtsp://HOST:PORT/live` once it listens (--port 0 picks a free port),
+then `generated: model=..., task-id=... (COMMENT)` as each clip goes on air: the
+tags klinglivesrc sends at every clip start, which RTP does not carry (a log of
+what was generated, for the station's records; `disclosure=AI-generated` also
+draws the text on the clips' frames).
 Needs python3-gi and gir1.2-gst-rtsp-server-1.0.
 """
 import argparse
@@ -21,6 +25,24 @@ import gi
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+def log_generated(pad, info, last):
+    """Prints each clip's kling-generated tag (the encoder repeats it with its own)."""
+    event = info.get_event()
+    if event.type == Gst.EventType.TAG:
+        tags = event.parse_tag()
+        found, generated = tags.get_string("kling-generated")
+        if found and generated != last.get("generated"):
+            last["generated"] = generated
+            _, comment = tags.get_string(Gst.TAG_COMMENT)
+            print(f"generated: {generated} ({comment or ''})", flush=True)
+    return Gst.PadProbeReturn.OK
+
+
+def on_media_configure(factory, media):
+    pay = media.get_element().get_by_name("pay0")
+    pay.get_static_pad("sink").add_probe(Gst.PadProbeType.EVENT_DOWNSTREAM, log_generated, {})
 
 
 def main():
@@ -49,6 +71,7 @@ def main():
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)
     factory.set_shared(True)  # one channel, one generation per prompt, whatever the clients
+    factory.connect("media-configure", on_media_configure)
     server.get_mount_points().add_factory("/live", factory)
     if server.attach(None) == 0:
         sys.exit(f"cannot listen on {args.address}:{args.port}")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The Debian bookworm packages gst-kling needs to build, test and run the demo.
+# The Debian packages gst-kling needs to build, test and run the demo, the same
+# names on Debian 12 bookworm and Debian 13 trixie.
 # Sourced by the scripts: `install_deps` installs what is missing, `setup_and_build` builds.
 KLING_DEB_PACKAGES=(
   meson ninja-build pkg-config g++ python3

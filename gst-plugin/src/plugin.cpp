@@ -3,9 +3,11 @@
 #include <gst/gst.h>
 
 #include "klinglive/gstklinglivesrc.h"
+#include "klinglive/playback/disclosure.h"
 #include "klingsrc/gstklingsrc.h"
 
 static gboolean plugin_init(GstPlugin* plugin) {
+  kling::live::register_disclosure_tags();
   gboolean ok = GST_ELEMENT_REGISTER(klingsrc, plugin);
   ok &= GST_ELEMENT_REGISTER(klinglivesrc, plugin);
   return ok;

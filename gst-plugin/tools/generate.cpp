@@ -212,31 +212,29 @@ std::string replay_uri(const Request& r, const std::string& task_id) {
   return format_kling_uri(kling_uri_for(asked));
 }
 
-}  // namespace
-
-int generate(int argc, char** argv, const std::string& ledger) {
-  Options o;
+// Parses generate's options into `o`; false (and the error said) when they will not do.
+bool parse_options(int* argc, char*** argv, Options* o) {
   const GOptionEntry entries[] = {
-      {"duration", 'd', 0, G_OPTION_ARG_INT, &o.duration, "Seconds of video (5 or 10)", "S"},
-      {"aspect-ratio", 'a', 0, G_OPTION_ARG_STRING, &o.aspect_ratio, "16:9, 9:16 or 1:1", "W:H"},
-      {"model", 'm', 0, G_OPTION_ARG_STRING, &o.model, "The model's path after /api/v3/", "MODEL"},
-      {"negative-prompt", 0, 0, G_OPTION_ARG_STRING, &o.negative_prompt, "What to avoid", "TEXT"},
-      {"image", 0, 0, G_OPTION_ARG_STRING, &o.image, "Source image: an http(s) URL or a local file",
-       "URL|FILE"},
-      {"param", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.params, "A request field (repeatable)",
+      {"duration", 'd', 0, G_OPTION_ARG_INT, &o->duration, "Seconds of video (5 or 10)", "S"},
+      {"aspect-ratio", 'a', 0, G_OPTION_ARG_STRING, &o->aspect_ratio, "16:9, 9:16 or 1:1", "W:H"},
+      {"model", 'm', 0, G_OPTION_ARG_STRING, &o->model, "The model's path after /api/v3/", "MODEL"},
+      {"negative-prompt", 0, 0, G_OPTION_ARG_STRING, &o->negative_prompt, "What to avoid", "TEXT"},
+      {"image", 0, 0, G_OPTION_ARG_STRING, &o->image,
+       "Source image: an http(s) URL or a local file", "URL|FILE"},
+      {"param", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->params, "A request field (repeatable)",
        "NAME=VALUE"},
-      {"variation", 0, 0, G_OPTION_ARG_INT, &o.variation,
+      {"variation", 0, 0, G_OPTION_ARG_INT, &o->variation,
        "A deliberate new paid generation of the same request", "N"},
-      {"max-cost", 0, 0, G_OPTION_ARG_DOUBLE, &o.max_cost,
+      {"max-cost", 0, 0, G_OPTION_ARG_DOUBLE, &o->max_cost,
        "Highest quote accepted (default KLING_MAX_COST)", "USD"},
-      {"daily-budget", 0, 0, G_OPTION_ARG_DOUBLE, &o.daily_budget,
+      {"daily-budget", 0, 0, G_OPTION_ARG_DOUBLE, &o->daily_budget,
        "Today's quotes on this account may not pass it (default KLING_DAILY_BUDGET)", "USD"},
-      {"cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &o.cache_dir,
+      {"cache-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->cache_dir,
        "Keep the video here (default KLING_CACHE_DIR)", "DIR"},
-      {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o.output, "Also write the video to FILE", "FILE"},
-      {"poll-interval", 0, 0, G_OPTION_ARG_INT, &o.poll_interval_ms,
+      {"output", 'o', 0, G_OPTION_ARG_FILENAME, &o->output, "Also write the video to FILE", "FILE"},
+      {"poll-interval", 0, 0, G_OPTION_ARG_INT, &o->poll_interval_ms,
        "Between status polls (default 5000)", "MS"},
-      {"no-wait", 0, 0, G_OPTION_ARG_NONE, &o.no_wait, "Return once the task is on the ledger",
+      {"no-wait", 0, 0, G_OPTION_ARG_NONE, &o->no_wait, "Return once the task is on the ledger",
        nullptr},
       {}};
   g_set_prgname("kling-tasks generate");  // as --help and the errors show it
@@ -247,137 +245,136 @@ int generate(int argc, char** argv, const std::string& ledger) {
       "budget, one charge) and prints the kling:// URI that replays it at no cost.");
   g_option_context_add_main_entries(context, entries, nullptr);
   g_autoptr(GError) gerr = nullptr;
-  if (!g_option_context_parse(context, &argc, &argv, &gerr) || argc != 2) {
+  if (!g_option_context_parse(context, argc, argv, &gerr) || *argc != 2) {
     fprintf(stderr, "kling-tasks generate: %s\n",
             gerr ? gerr->message : "one PROMPT is needed (quote it)");
-    return 2;
+    return false;
   }
-  std::string error;
-  auto request = make_request(o, argv[1], ledger, &error);
-  if (!request) {
-    fprintf(stderr, "kling-tasks generate: %s\n", error.c_str());
-    return 2;
-  }
+  return true;
+}
 
-  // A request with params is named by its body as the model's schema types it, and the
-  // schema is what the catalogue on disk says at start. klingsrc's run of the printed URI
-  // will find the catalogue there; so the catalogue is read now, before the name is made,
-  // or this run and that one would name the request apart (and that one pay again).
-  if (!request->params.empty() && !validate(*request)) {
-    g_autoptr(GMainContext) context = g_main_context_new();
-    g_autoptr(GMainContextPusher) pusher = g_main_context_pusher_new(context);
-    HttpTransport http(*request);
-    ModelCatalogue(request->api_url).lookup(http, request->model, nullptr);
-  }
+// A request with params is named by its body as the model's schema types it, and the
+// schema is what the catalogue on disk says at start. klingsrc's run of the printed URI
+// will find the catalogue there; so the catalogue is read now, before the name is made,
+// or this run and that one would name the request apart (and that one pay again).
+void learn_schema(const Request& request) {
+  if (request.params.empty() || validate(request)) return;
+  g_autoptr(GMainContext) context = g_main_context_new();
+  g_autoptr(GMainContextPusher) pusher = g_main_context_pusher_new(context);
+  HttpTransport http(request);
+  ModelCatalogue(request.api_url).lookup(http, request.model, nullptr);
+}
 
-  ProgressView view;
-  std::mutex lock;
-  std::condition_variable changed;
-  std::string task_id;  // under `lock`, from the events
-  TaskEvents events;
-  events.progress = [&view](ProgressType, const char*, const std::string& text) {
-    view.said(text);
-  };
-  events.task = [&](const api::Task& task) {
-    view.status(task.status);
-    std::lock_guard<std::mutex> hold(lock);
-    task_id = task.id;
-    changed.notify_all();
-  };
-  events.download = [&view](uint64_t have, std::optional<uint64_t> total) {
-    view.download(have, total);
-  };
+// One generation through the element's session, read on a thread of its own as
+// klingsrc's create() reads it: the first read starts the task (submit, poll,
+// download), each later one takes the next bytes, into the output file if any.
+class Generation {
+ public:
+  explicit Generation(ProgressView& view) : view_(view) {}
 
-  ElementSession session(events);
-  if (auto refused = session.start(*request)) {
-    view.done();
-    fprintf(stderr, "kling-tasks generate: %s\n", refused->message.c_str());
-    return 2;
+  TaskEvents events() {
+    TaskEvents events;
+    events.progress = [this](ProgressType, const char*, const std::string& text) {
+      view_.said(text);
+    };
+    events.task = [this](const api::Task& task) {
+      view_.status(task.status);
+      std::lock_guard<std::mutex> hold(lock_);
+      task_id_ = task.id;
+      changed_.notify_all();
+    };
+    events.download = [this](uint64_t have, std::optional<uint64_t> total) {
+      view_.download(have, total);
+    };
+    return events;
   }
 
-  int out_fd = -1;
-  const std::string part = o.output ? std::string(o.output) + ".part" : "";
-  if (o.output &&
-      (out_fd = g_open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-    fprintf(stderr, "kling-tasks generate: cannot write %s: %s\n", part.c_str(), g_strerror(errno));
-    return 2;
+  // `out_fd` (-1: none) is `part`, written as the bytes come.
+  void start(ElementSession& session, int out_fd, const std::string& part) {
+    reader_ = std::thread([this, &session, out_fd, part] {
+      std::optional<Error> why = read_all(session, out_fd, part);
+      std::lock_guard<std::mutex> hold(lock_);
+      finished_ = true;
+      failure_ = why;
+      changed_.notify_all();
+    });
   }
 
-  // The reader pulls the video through the session as klingsrc's create() does: the first
-  // read starts the task (submit, poll, download), each later one takes the next bytes.
-  bool finished = false;
-  std::optional<Error> failure;
-  std::thread reader([&] {
-    std::optional<Error> why;
-    std::vector<uint8_t> buffer;
-    for (uint64_t offset = 0;;) {
-      ElementSession::Read read = session.read(offset, 1 << 20, false);
-      if (read.status == ElementSession::Read::Status::Eos) break;
-      if (read.status == ElementSession::Read::Status::Error) {
-        why = read.error;
-        break;
+  // Until the reader is done; an interrupt, or (`no_wait`) the task on the ledger, stops
+  // it. True when it stopped for the ledger.
+  bool wait(ElementSession& session, bool no_wait, const Request& request) {
+    std::unique_ptr<Ledger> book;  // --no-wait: read to see the task on it
+    bool on_ledger = false;
+    for (bool stopping = false;;) {
+      std::string id;
+      {
+        std::unique_lock<std::mutex> hold(lock_);
+        changed_.wait_for(hold, std::chrono::milliseconds(200));
+        if (finished_) break;
+        id = task_id_;
       }
-      if (read.status == ElementSession::Read::Status::Flushing) {
-        why = Error{ErrorKind::Network, "stopped", {}, 0, {}};
-        break;
+      view_.tick();
+      if (interrupted && !stopping) {
+        stopping = true;
+        session.set_flushing(true);  // the reader returns; the task goes on at WaveSpeed
       }
-      if (out_fd >= 0) {
-        buffer.resize(read.size);
-        Error copy_error;
-        if (!ElementSession::copy(read, buffer.data(), &copy_error) ||
-            write(out_fd, buffer.data(), buffer.size()) != static_cast<ssize_t>(buffer.size())) {
-          why = copy_error.message.empty()
-                    ? Error{ErrorKind::Write, "cannot write " + part, {}, 0, {}}
-                    : copy_error;
-          break;
-        }
-      }
-      offset += read.size;
-    }
-    std::lock_guard<std::mutex> hold(lock);
-    finished = true;
-    failure = why;
-    changed.notify_all();
-  });
-
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
-  std::unique_ptr<Ledger> book;  // --no-wait: read to see the task on it
-  bool on_ledger = false;
-  for (bool stopping = false;;) {
-    std::string id;
-    {
-      std::unique_lock<std::mutex> hold(lock);
-      changed.wait_for(hold, std::chrono::milliseconds(200));
-      if (finished) break;
-      id = task_id;
-    }
-    view.tick();
-    if (interrupted && !stopping) {
-      stopping = true;
-      session.set_flushing(true);  // the reader returns; the task goes on at WaveSpeed
-    }
-    if (o.no_wait && !id.empty() && !stopping) {
-      if (request->journal_path.empty()) {
-        on_ledger = true;
-      } else {
-        if (!book) book = Ledger::open(request->journal_path, &error);
-        auto row = book ? book->find_task(id) : std::nullopt;
-        on_ledger = row && !row->task_id.empty();
-      }
-      if (on_ledger) {
+      if (no_wait && !id.empty() && !stopping && (on_ledger = is_on_ledger(request, id, &book))) {
         stopping = true;
         session.set_flushing(true);
       }
     }
+    reader_.join();
+    return on_ledger;
   }
-  reader.join();
-  const std::string id = session.task_id();
-  session.stop();
-  view.done();
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
 
+  // After wait(): why the reader ended early, if it did.
+  const std::optional<Error>& failure() const { return failure_; }
+
+ private:
+  static bool is_on_ledger(const Request& request, const std::string& id,
+                           std::unique_ptr<Ledger>* book) {
+    if (request.journal_path.empty()) return true;
+    std::string error;
+    if (!*book) *book = Ledger::open(request.journal_path, &error);
+    auto row = *book ? (*book)->find_task(id) : std::nullopt;
+    return row && !row->task_id.empty();
+  }
+
+  static std::optional<Error> read_all(ElementSession& session, int out_fd,
+                                       const std::string& part) {
+    std::vector<uint8_t> buffer;
+    for (uint64_t offset = 0;;) {
+      ElementSession::Read read = session.read(offset, 1 << 20, false);
+      if (read.status == ElementSession::Read::Status::Eos) return std::nullopt;
+      if (read.status == ElementSession::Read::Status::Error) return read.error;
+      if (read.status == ElementSession::Read::Status::Flushing)
+        return Error{ErrorKind::Network, "stopped", {}, 0, {}};
+      if (out_fd >= 0) {
+        buffer.resize(read.size);
+        Error copy_error;
+        if (!ElementSession::copy(read, buffer.data(), &copy_error) ||
+            write(out_fd, buffer.data(), buffer.size()) != static_cast<ssize_t>(buffer.size()))
+          return copy_error.message.empty()
+                     ? Error{ErrorKind::Write, "cannot write " + part, {}, 0, {}}
+                     : copy_error;
+      }
+      offset += read.size;
+    }
+  }
+
+  ProgressView& view_;
+  std::thread reader_;
+  std::mutex lock_;
+  std::condition_variable changed_;
+  std::string task_id_;  // under `lock_`, from the events
+  bool finished_ = false;
+  std::optional<Error> failure_;
+};
+
+// What the run came to, said; the exit status. `out_fd` is closed.
+int conclude(const Options& o, const Request& request, const std::string& id, bool on_ledger,
+             const std::optional<Error>& failure, ProgressView& view, int out_fd,
+             const std::string& part) {
   if (out_fd >= 0 && (failure || on_ledger || fsync(out_fd) != 0)) {
     close(out_fd);
     g_unlink(part.c_str());
@@ -388,7 +385,7 @@ int generate(int argc, char** argv, const std::string& ledger) {
             "Task %s is on the ledger and goes on at WaveSpeed; this URI follows it, then replays "
             "it:\n",
             id.c_str());
-    printf("%s\n", replay_uri(*request, id).c_str());
+    printf("%s\n", replay_uri(request, id).c_str());
     return 0;
   }
   if (failure) {
@@ -411,8 +408,48 @@ int generate(int argc, char** argv, const std::string& ledger) {
   }
   fprintf(stderr, "Done%s; this URI replays it at no cost:\n",
           id.empty() ? "" : (" (task " + id + ")").c_str());
-  printf("%s\n", replay_uri(*request, id).c_str());
+  printf("%s\n", replay_uri(request, id).c_str());
   return 0;
+}
+
+}  // namespace
+
+int generate(int argc, char** argv, const std::string& ledger) {
+  Options o;
+  if (!parse_options(&argc, &argv, &o)) return 2;
+  std::string error;
+  auto request = make_request(o, argv[1], ledger, &error);
+  if (!request) {
+    fprintf(stderr, "kling-tasks generate: %s\n", error.c_str());
+    return 2;
+  }
+  learn_schema(*request);
+
+  ProgressView view;
+  Generation run(view);
+  ElementSession session(run.events());
+  if (auto refused = session.start(*request)) {
+    view.done();
+    fprintf(stderr, "kling-tasks generate: %s\n", refused->message.c_str());
+    return 2;
+  }
+  int out_fd = -1;
+  const std::string part = o.output ? std::string(o.output) + ".part" : "";
+  if (o.output &&
+      (out_fd = g_open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
+    fprintf(stderr, "kling-tasks generate: cannot write %s: %s\n", part.c_str(), g_strerror(errno));
+    return 2;
+  }
+  run.start(session, out_fd, part);
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
+  const bool on_ledger = run.wait(session, o.no_wait, *request);
+  const std::string id = session.task_id();
+  session.stop();
+  view.done();
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  return conclude(o, *request, id, on_ledger, run.failure(), view, out_fd, part);
 }
 
 }  // namespace kling::tools

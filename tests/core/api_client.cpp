@@ -273,19 +273,21 @@ static void test_uri() {
 
 int main(int argc, char** argv) {
   g_test_init(&argc, &argv, nullptr);
-  g_test_add_func("/api/body/prompt-sent-exactly-duration-as-integer", test_body_prompt_exact);
-  g_test_add_func("/api/body/negative-prompt-only-when-set", test_body_negative_prompt_when_set);
-  g_test_add_func("/api/urls-and-origins", test_urls);
-  g_test_add_func("/api/parse/submit-reply", test_parse_submit_reply);
-  g_test_add_func("/api/parse/completed-outputs-nsfw-timings", test_parse_completed);
-  g_test_add_func("/api/parse/failed-task-keeps-error-and-code", test_parse_failed_task);
-  g_test_add_func("/api/parse/three-error-shapes-and-error-inside-200", test_parse_error_shapes);
-  g_test_add_func("/api/parse/malformed-replies", test_parse_malformed);
-  g_test_add_func("/api/parse/odd-but-legal-replies", test_parse_odd_but_legal);
-  g_test_add_func("/api/retry-after-seconds-and-date", test_retry_after);
-  g_test_add_func("/api/http-output-only-an-http-url", test_http_output);
-  g_test_add_func("/request/validate-before-any-network", test_validate);
-  g_test_add_func("/request/fingerprint-ignores-key", test_fingerprint);
-  g_test_add_func("/uri/kling-scheme", test_uri);
+  g_test_add_func("/core/api/body/prompt-sent-exactly-duration-as-integer", test_body_prompt_exact);
+  g_test_add_func("/core/api/body/negative-prompt-only-when-set",
+                  test_body_negative_prompt_when_set);
+  g_test_add_func("/core/api/urls-and-origins", test_urls);
+  g_test_add_func("/core/api/parse/submit-reply", test_parse_submit_reply);
+  g_test_add_func("/core/api/parse/completed-outputs-nsfw-timings", test_parse_completed);
+  g_test_add_func("/core/api/parse/failed-task-keeps-error-and-code", test_parse_failed_task);
+  g_test_add_func("/core/api/parse/three-error-shapes-and-error-inside-200",
+                  test_parse_error_shapes);
+  g_test_add_func("/core/api/parse/malformed-replies", test_parse_malformed);
+  g_test_add_func("/core/api/parse/odd-but-legal-replies", test_parse_odd_but_legal);
+  g_test_add_func("/core/api/retry-after-seconds-and-date", test_retry_after);
+  g_test_add_func("/core/api/http-output-only-an-http-url", test_http_output);
+  g_test_add_func("/core/request/validate-before-any-network", test_validate);
+  g_test_add_func("/core/request/fingerprint-ignores-key", test_fingerprint);
+  g_test_add_func("/core/uri/kling-scheme", test_uri);
   return g_test_run();
 }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/storage/download_store.h"
+#include "core/storage/video_cache.h"
 #include "support/store_helpers.h"
 
 using kling::DownloadStore;
@@ -120,6 +121,8 @@ void test_keep_everything_spills_taken_chunks() {
   g_assert_true(std::string(copied, length) == data);
 }
 
+// A store made in the cache folder keeps every byte, taken or not: the whole video
+// becomes the entry without a copy.
 void test_cache_entry_keeps_everything() {
   g_autofree char* dir = g_dir_make_tmp("kling-store-XXXXXX", nullptr);
   kling::Error error;
@@ -127,14 +130,19 @@ void test_cache_entry_keeps_everything() {
   g_assert_nonnull(store.get());
   const std::string data = pattern(kChunks * kChunk);
   download_into(*store, data, true);
-  const std::string target = std::string(dir) + "/entry.mp4";
-  std::string why;
-  g_assert_true(store->persist(target, &why));
-  g_autofree char* saved = nullptr;
-  gsize length = 0;
-  g_assert_true(g_file_get_contents(target.c_str(), &saved, &length, nullptr));
-  g_assert_true(std::string(saved, length) == data);
-  g_unlink(target.c_str());
+  const kling::VideoCache cache(dir);
+  std::string why, task_id;
+  g_assert_true(cache.save(kling::Request(), "entry", "task-1", *store, &why));
+  auto saved = cache.open("entry", &task_id);
+  g_assert_nonnull(saved.get());
+  g_assert_cmpstr(task_id.c_str(), ==, "task-1");
+  g_assert_cmpuint(saved->have(), ==, data.size());
+  g_assert_true(bytes_at(*saved, 0, data.size()) == data);
+  g_autoptr(GDir) listing = g_dir_open(dir, 0, nullptr);
+  while (const char* name = g_dir_read_name(listing)) {
+    g_autofree char* path = g_build_filename(dir, name, nullptr);
+    g_unlink(path);
+  }
   g_rmdir(dir);
 }
 
@@ -235,17 +243,18 @@ void test_chunks_reused_across_threads() {
 
 int main(int argc, char** argv) {
   g_test_init(&argc, &argv, nullptr);
-  g_test_add_func("/store/untaken-chunks-are-spilled", test_untaken_chunks_are_spilled);
-  g_test_add_func("/store/taken-chunks-are-let-go-and-filled-back",
+  g_test_add_func("/core/store/untaken-chunks-are-spilled", test_untaken_chunks_are_spilled);
+  g_test_add_func("/core/store/taken-chunks-are-let-go-and-filled-back",
                   test_taken_chunks_are_let_go_and_filled_back);
-  g_test_add_func("/store/partly-taken-chunk-is-spilled", test_partly_taken_chunk_is_spilled);
-  g_test_add_func("/store/keep-everything-spills-taken-chunks",
+  g_test_add_func("/core/store/partly-taken-chunk-is-spilled", test_partly_taken_chunk_is_spilled);
+  g_test_add_func("/core/store/keep-everything-spills-taken-chunks",
                   test_keep_everything_spills_taken_chunks);
-  g_test_add_func("/store/cache-entry-keeps-everything", test_cache_entry_keeps_everything);
-  g_test_add_func("/store/reads-spanning-chunks-share-memory",
+  g_test_add_func("/core/store/cache-entry-keeps-everything", test_cache_entry_keeps_everything);
+  g_test_add_func("/core/store/reads-spanning-chunks-share-memory",
                   test_reads_spanning_chunks_share_memory);
-  g_test_add_func("/store/located-pieces-outlive-the-ring", test_located_pieces_outlive_the_ring);
-  g_test_add_func("/store/size-is-bounded", test_size_is_bounded);
-  g_test_add_func("/store/chunks-reused-across-threads", test_chunks_reused_across_threads);
+  g_test_add_func("/core/store/located-pieces-outlive-the-ring",
+                  test_located_pieces_outlive_the_ring);
+  g_test_add_func("/core/store/size-is-bounded", test_size_is_bounded);
+  g_test_add_func("/core/store/chunks-reused-across-threads", test_chunks_reused_across_threads);
   return g_test_run();
 }

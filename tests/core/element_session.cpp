@@ -258,15 +258,15 @@ int main(int argc, char** argv) {
   auto add = [](const char* path, void (*fn)(Fixture*, gconstpointer)) {
     g_test_add(path, Fixture, nullptr, setup, fn, teardown);
   };
-  add("/generation/reads-the-video-byte-exact", test_reads_the_video_byte_exact);
-  add("/generation/start-validates-before-any-request", test_start_validates_before_any_request);
-  add("/generation/same-request-again-replays-without-a-request",
+  add("/core/session/reads-the-video-byte-exact", test_reads_the_video_byte_exact);
+  add("/core/session/start-validates-before-any-request", test_start_validates_before_any_request);
+  add("/core/session/same-request-again-replays-without-a-request",
       test_same_request_again_replays_without_a_request);
-  add("/generation/stopped-task-is-resumed-not-submitted-again",
+  add("/core/session/stopped-task-is-resumed-not-submitted-again",
       test_stopped_task_is_resumed_not_submitted_again);
-  add("/generation/cache-replays-in-a-new-generation", test_cache_replays_in_a_new_generation);
-  add("/generation/events-may-call-back", test_events_may_call_back);
-  add("/generation/stop-from-the-worker-thread", test_stop_from_the_worker_thread);
-  add("/generation/announce-stop-says-it-once", test_announce_stop_says_it_once);
+  add("/core/session/cache-replays-in-a-new-generation", test_cache_replays_in_a_new_generation);
+  add("/core/session/events-may-call-back", test_events_may_call_back);
+  add("/core/session/stop-from-the-worker-thread", test_stop_from_the_worker_thread);
+  add("/core/session/announce-stop-says-it-once", test_announce_stop_says_it_once);
   return g_test_run();
 }

@@ -366,14 +366,15 @@ int main(int argc, char** argv) {
   g_setenv("XDG_CACHE_HOME", cache_home.c_str(), TRUE);
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, nullptr);
-  g_test_add_func("/identity/fingerprint-without-params-unchanged",
+  g_test_add_func("/core/fingerprint/fingerprint-without-params-unchanged",
                   test_fingerprint_without_params_unchanged);
-  g_test_add_func("/identity/same-body-same-fingerprint", test_same_body_same_fingerprint);
-  ADD("/identity/params-field-is-the-property", test_params_field_is_the_property);
-  ADD("/identity/prompt-in-params-is-not-sent", test_prompt_in_params_is_not_sent);
-  ADD("/identity/cache-found-at-start", test_cache_found_at_start);
-  ADD("/identity/fresh-catalogue-types-the-identity", test_fresh_catalogue_types_the_identity);
-  ADD("/identity/what-differs-still-differs", test_what_differs_still_differs);
-  ADD("/identity/unknown-model-values-as-given", test_unknown_model_values_as_given);
+  g_test_add_func("/core/fingerprint/same-body-same-fingerprint", test_same_body_same_fingerprint);
+  ADD("/core/fingerprint/params-field-is-the-property", test_params_field_is_the_property);
+  ADD("/core/fingerprint/prompt-in-params-is-not-sent", test_prompt_in_params_is_not_sent);
+  ADD("/core/fingerprint/cache-found-at-start", test_cache_found_at_start);
+  ADD("/core/fingerprint/fresh-catalogue-types-the-identity",
+      test_fresh_catalogue_types_the_identity);
+  ADD("/core/fingerprint/what-differs-still-differs", test_what_differs_still_differs);
+  ADD("/core/fingerprint/unknown-model-values-as-given", test_unknown_model_values_as_given);
   return g_test_run();
 }

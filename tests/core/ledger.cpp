@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <libpq-fe.h>
 #include <signal.h>
+#include <sys/prctl.h>
 
 #include <memory>
 #include <string>
@@ -250,6 +251,7 @@ void test_a_killed_holder_frees_its_claim(Fixture* f, gconstpointer) {
   g_assert_cmpint(pipe(ready), ==, 0);
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a failed test
     auto book = open_ledger(location);
     const char verdict =
         book->claim(id, now(), true).verdict == Ledger::Verdict::Submit ? 's' : 'x';

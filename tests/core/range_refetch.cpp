@@ -222,18 +222,18 @@ void test_cancel_ends_a_hung_read(Fixture* f, gconstpointer) {
 int main(int argc, char** argv) {
   g_test_init(&argc, &argv, nullptr);
 #define ADD(path, fn) g_test_add(path, Fixture, nullptr, setup, fn, teardown)
-  ADD("/refetch/reads-a-bounded-range", test_reads_a_bounded_range);
-  ADD("/refetch/server-ignoring-range-is-read-once", test_server_ignoring_range_is_read_once);
-  ADD("/refetch/capped-ranges-are-followed", test_capped_ranges_are_followed);
-  ADD("/refetch/capped-ranges-without-total-are-followed",
+  ADD("/core/refetch/reads-a-bounded-range", test_reads_a_bounded_range);
+  ADD("/core/refetch/server-ignoring-range-is-read-once", test_server_ignoring_range_is_read_once);
+  ADD("/core/refetch/capped-ranges-are-followed", test_capped_ranges_are_followed);
+  ADD("/core/refetch/capped-ranges-without-total-are-followed",
       test_capped_ranges_without_total_are_followed);
-  ADD("/refetch/range-ending-before-its-start-is-refused",
+  ADD("/core/refetch/range-ending-before-its-start-is-refused",
       test_range_ending_before_its_start_is_refused);
-  ADD("/refetch/refused-url-is-looked-up-again", test_refused_url_is_looked_up_again);
-  ADD("/refetch/refusal-is-an-error-with-the-task", test_refusal_is_an_error_with_the_task);
-  ADD("/refetch/changed-file-is-refused", test_changed_file_is_refused);
-  ADD("/refetch/cancel-ends-a-hung-read", test_cancel_ends_a_hung_read);
-  ADD("/refetch/replaced-file-behind-its-etag-is-refused",
+  ADD("/core/refetch/refused-url-is-looked-up-again", test_refused_url_is_looked_up_again);
+  ADD("/core/refetch/refusal-is-an-error-with-the-task", test_refusal_is_an_error_with_the_task);
+  ADD("/core/refetch/changed-file-is-refused", test_changed_file_is_refused);
+  ADD("/core/refetch/cancel-ends-a-hung-read", test_cancel_ends_a_hung_read);
+  ADD("/core/refetch/replaced-file-behind-its-etag-is-refused",
       test_replaced_file_behind_its_etag_is_refused);
   return g_test_run();
 }

@@ -439,17 +439,18 @@ void test_stop_ends_the_check_of_a_cached_video() {
 
 int main(int argc, char** argv) {
   g_test_init(&argc, &argv, nullptr);
-  g_test_add_func("/cacheperf/sha256-is-glibs", test_sha256_is_glibs);
-  g_test_add_func("/cacheperf/async-hash-in-order-bounded", test_async_hash_in_order_bounded);
-  g_test_add_func("/cacheperf/async-hash-dropped-midway", test_async_hash_dropped_midway);
-  g_test_add_func("/cacheperf/store-hashes-what-arrived", test_store_hashes_what_arrived);
-  g_test_add_func("/cacheperf/entry-hash-is-of-the-bytes-that-arrived",
+  g_test_add_func("/core/video-cache/sha256-is-glibs", test_sha256_is_glibs);
+  g_test_add_func("/core/video-cache/async-hash-in-order-bounded",
+                  test_async_hash_in_order_bounded);
+  g_test_add_func("/core/video-cache/async-hash-dropped-midway", test_async_hash_dropped_midway);
+  g_test_add_func("/core/video-cache/store-hashes-what-arrived", test_store_hashes_what_arrived);
+  g_test_add_func("/core/video-cache/entry-hash-is-of-the-bytes-that-arrived",
                   test_entry_hash_is_of_the_bytes_that_arrived);
-  g_test_add_func("/cacheperf/stopped-download-leaves-no-hash-thread",
+  g_test_add_func("/core/video-cache/stopped-download-leaves-no-hash-thread",
                   test_stopped_download_leaves_no_hash_thread);
-  g_test_add_func("/cacheperf/changed-entry-is-a-miss-found-by-the-first-read",
+  g_test_add_func("/core/video-cache/changed-entry-is-a-miss-found-by-the-first-read",
                   test_changed_entry_is_a_miss_found_by_the_first_read);
-  g_test_add_func("/cacheperf/stop-ends-the-check-of-a-cached-video",
+  g_test_add_func("/core/video-cache/stop-ends-the-check-of-a-cached-video",
                   test_stop_ends_the_check_of_a_cached_video);
   return g_test_run();
 }

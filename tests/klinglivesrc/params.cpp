@@ -90,6 +90,17 @@ void test_params_reaches_the_submit_body() {
   }
 }
 
+// A fleet's ledger set on klinglivesrc reads back as klingsrc's does: without its password
+// (a pipeline's graph dump prints it).
+void test_journal_reads_back_without_a_password() {
+  g_autoptr(GstElement) live = gst_element_factory_make("klinglivesrc", nullptr);
+  g_object_set(live, "journal", "postgresql://fleet:pw-fleet-secret@db.example:5432/kling",
+               nullptr);
+  g_autofree char* journal = nullptr;
+  g_object_get(live, "journal", &journal, nullptr);
+  g_assert_cmpstr(journal, ==, "postgresql://fleet@db.example:5432/kling");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,5 +110,7 @@ int main(int argc, char** argv) {
                   test_every_request_property_is_offered);
   g_test_add_func("/klinglivesrc/params/reaches-the-submit-body",
                   test_params_reaches_the_submit_body);
+  g_test_add_func("/klinglivesrc/params/journal-reads-back-without-a-password",
+                  test_journal_reads_back_without_a_password);
   return g_test_run();
 }

@@ -280,16 +280,16 @@ void test_no_models_falls_back_to_builtin() {
 int main(int argc, char** argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, nullptr);
-  g_test_add_func("/klingsrc-e2e/catalog/unknown-model-with-params-and-client-headers",
+  g_test_add_func("/klingsrc/catalog-emulator/unknown-model-with-params-and-client-headers",
                   test_unknown_model_with_params);
-  g_test_add_func("/klingsrc-e2e/catalog/refusal-sends-nothing", test_refusal_sends_nothing);
-  g_test_add_func("/klingsrc-e2e/catalog/i2v-from-a-local-file-uploaded-without-the-key",
+  g_test_add_func("/klingsrc/catalog-emulator/refusal-sends-nothing", test_refusal_sends_nothing);
+  g_test_add_func("/klingsrc/catalog-emulator/i2v-from-a-local-file-uploaded-without-the-key",
                   test_i2v_from_a_local_file);
-  g_test_add_func("/klingsrc-e2e/catalog/audio-model-exposes-an-audio-pad",
+  g_test_add_func("/klingsrc/catalog-emulator/audio-model-exposes-an-audio-pad",
                   test_audio_model_exposes_audio);
-  g_test_add_func("/klingsrc-e2e/catalog/deleted-is-an-error", test_deleted_is_an_error);
-  g_test_add_func("/klingsrc-e2e/catalog/error-code-is-shown", test_error_code_is_shown);
-  g_test_add_func("/klingsrc-e2e/catalog/no-models-falls-back-to-builtin",
+  g_test_add_func("/klingsrc/catalog-emulator/deleted-is-an-error", test_deleted_is_an_error);
+  g_test_add_func("/klingsrc/catalog-emulator/error-code-is-shown", test_error_code_is_shown);
+  g_test_add_func("/klingsrc/catalog-emulator/no-models-falls-back-to-builtin",
                   test_no_models_falls_back_to_builtin);
   return g_test_run();
 }

@@ -164,6 +164,9 @@ void test_failed_task_reported() {
   g_assert_nonnull(strstr(r->error->message, "Content moderation flagged the prompt"));
   g_assert_nonnull(strstr(r->error->message, "1200"));
   g_assert_nonnull(strstr(r->debug.c_str(), "task id: "));
+  // Where the element posted it, not the helper that builds the message.
+  g_assert_nonnull(strstr(r->debug.c_str(), "gstklingsrc.cpp("));
+  g_assert_null(strstr(r->debug.c_str(), "kling_messages.cpp"));
 }
 
 void test_transient_faults_survived() {
@@ -193,15 +196,16 @@ void test_wrong_key() {
 int main(int argc, char** argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, nullptr);
-  g_test_add_func("/emulator-e2e/generated-video-has-requested-size-and-length",
+  g_test_add_func("/klingsrc/emulator/generated-video-has-requested-size-and-length",
                   test_generated_video_size_and_length);
-  g_test_add_func("/emulator-e2e/moov-at-end-decodes-in-pull-and-push-mode",
+  g_test_add_func("/klingsrc/emulator/moov-at-end-decodes-in-pull-and-push-mode",
                   test_moov_at_end_pull_and_push);
-  g_test_add_func("/emulator-e2e/cut-download-resumed-byte-exact-key-never-on-cdn",
+  g_test_add_func("/klingsrc/emulator/cut-download-resumed-byte-exact-key-never-on-cdn",
                   test_cut_download_resumed_byte_exact);
-  g_test_add_func("/emulator-e2e/failed-task-reported-with-api-text", test_failed_task_reported);
-  g_test_add_func("/emulator-e2e/429-500-502-5004-survived", test_transient_faults_survived);
-  g_test_add_func("/emulator-e2e/expired-output-not-found", test_expired_output_not_found);
-  g_test_add_func("/emulator-e2e/wrong-key-not-authorized", test_wrong_key);
+  g_test_add_func("/klingsrc/emulator/failed-task-reported-with-api-text",
+                  test_failed_task_reported);
+  g_test_add_func("/klingsrc/emulator/429-500-502-5004-survived", test_transient_faults_survived);
+  g_test_add_func("/klingsrc/emulator/expired-output-not-found", test_expired_output_not_found);
+  g_test_add_func("/klingsrc/emulator/wrong-key-not-authorized", test_wrong_key);
   return g_test_run();
 }

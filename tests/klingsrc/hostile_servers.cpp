@@ -569,31 +569,35 @@ int main(int argc, char** argv) {
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, nullptr);
 #define ADD(path, fn) g_test_add(path, Fixture, nullptr, setup, fn, teardown)
-  ADD("/hardening/redirect/poll-is-an-immediate-error", test_redirected_poll_is_an_immediate_error);
-  ADD("/hardening/redirect/submit-is-an-immediate-error",
+  ADD("/klingsrc/hostile-server/redirect/poll-is-an-immediate-error",
+      test_redirected_poll_is_an_immediate_error);
+  ADD("/klingsrc/hostile-server/redirect/submit-is-an-immediate-error",
       test_redirected_submit_is_an_immediate_error);
-  ADD("/hardening/redirect/prediction-reread-is-an-error",
+  ADD("/klingsrc/hostile-server/redirect/prediction-reread-is-an-error",
       test_redirected_prediction_reread_is_an_error);
-  ADD("/hardening/disk/announced-too-big-is-refused", test_announced_too_big_is_refused);
-  ADD("/hardening/disk/max-size-bounds-an-announced-video",
+  ADD("/klingsrc/hostile-server/disk/announced-too-big-is-refused",
+      test_announced_too_big_is_refused);
+  ADD("/klingsrc/hostile-server/disk/max-size-bounds-an-announced-video",
       test_max_size_bounds_an_announced_video);
-  ADD("/hardening/disk/max-size-bounds-an-unannounced-video",
+  ADD("/klingsrc/hostile-server/disk/max-size-bounds-an-unannounced-video",
       test_max_size_bounds_an_unannounced_video);
-  ADD("/hardening/disk/more-than-announced-is-an-error", test_more_than_announced_is_an_error);
-  ADD("/hardening/resume/changed-file-behind-if-range-is-never-spliced",
+  ADD("/klingsrc/hostile-server/disk/more-than-announced-is-an-error",
+      test_more_than_announced_is_an_error);
+  ADD("/klingsrc/hostile-server/resume/changed-file-behind-if-range-is-never-spliced",
       test_changed_file_behind_if_range);
-  ADD("/hardening/resume/changed-file-with-if-range-ignored-is-never-spliced",
+  ADD("/klingsrc/hostile-server/resume/changed-file-with-if-range-ignored-is-never-spliced",
       test_changed_file_with_if_range_ignored);
-  ADD("/hardening/resume/changed-file-with-a-new-total-is-never-spliced",
+  ADD("/klingsrc/hostile-server/resume/changed-file-with-a-new-total-is-never-spliced",
       test_changed_file_with_a_new_total);
-  ADD("/hardening/resume/unchanged-file-resumes-behind-its-etag", test_unchanged_file_resumes);
-  ADD("/hardening/proxy/environment-proxy-never-carries-loopback",
+  ADD("/klingsrc/hostile-server/resume/unchanged-file-resumes-behind-its-etag",
+      test_unchanged_file_resumes);
+  ADD("/klingsrc/hostile-server/proxy/environment-proxy-never-carries-loopback",
       test_environment_proxy_never_carries_loopback);
-  ADD("/hardening/proxy/proxy-property-carries-other-hosts-with-credentials",
+  ADD("/klingsrc/hostile-server/proxy/proxy-property-carries-other-hosts-with-credentials",
       test_proxy_property_carries_other_hosts);
-  ADD("/hardening/proxy/refused-tunnel-is-no-possible-task",
+  ADD("/klingsrc/hostile-server/proxy/refused-tunnel-is-no-possible-task",
       test_proxy_refusing_the_tunnel_is_no_possible_task);
-  g_test_add_func("/hardening/proxy/transport-uses-a-proxy-only-off-loopback",
+  g_test_add_func("/klingsrc/hostile-server/proxy/transport-uses-a-proxy-only-off-loopback",
                   test_transport_proxy_only_off_loopback);
   return g_test_run();
 }

@@ -168,15 +168,16 @@ int main(int argc, char** argv) {
   unset_kling_environment();
   gst_init(&argc, &argv);
   g_test_init(&argc, &argv, nullptr);
-  ADD("/money/element/quote-and-balance-asked-and-shown-before-submit",
+  ADD("/klingsrc/one-charge/quote-and-balance-asked-and-shown-before-submit",
       test_quote_and_balance_before_submit);
-  ADD("/money/element/balance-below-quote-submits-nothing",
+  ADD("/klingsrc/one-charge/balance-below-quote-submits-nothing",
       test_balance_below_quote_submits_nothing);
-  ADD("/money/element/error-reply-naming-a-task-keeps-it", test_error_reply_naming_a_task_keeps_it);
-  ADD("/money/element/two-elements-one-process-one-submit",
+  ADD("/klingsrc/one-charge/error-reply-naming-a-task-keeps-it",
+      test_error_reply_naming_a_task_keeps_it);
+  ADD("/klingsrc/one-charge/two-elements-one-process-one-submit",
       test_two_elements_one_process_one_submit);
-  ADD("/money/element/unreadable-limit-in-environment-refuses",
+  ADD("/klingsrc/one-charge/unreadable-limit-in-environment-refuses",
       test_unreadable_limit_in_the_environment_refuses);
-  g_test_add_func("/money/uri/poll-interval-and-timeout-limits", test_uri_limits);
+  g_test_add_func("/klingsrc/one-charge/uri/poll-interval-and-timeout-limits", test_uri_limits);
   return g_test_run();
 }

@@ -1,30 +1,16 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "common/kling_enums.h"
 
-GType gst_kling_duration_get_type(void) {
-  static GType type = 0;
-  static const GEnumValue values[] = {
-      {GST_KLING_DURATION_5, "5 seconds", "5"},
-      {GST_KLING_DURATION_10, "10 seconds", "10"},
-      {0, nullptr, nullptr},
-  };
-  if (g_once_init_enter(&type))
-    g_once_init_leave(&type, g_enum_register_static("GstKlingDuration", values));
-  return type;
-}
+// Each value as G_DEFINE_ENUM_VALUE writes it ({value, name, nick}), with a name that
+// reads well in gst-inspect instead of the C identifier; the nicks are what gst-launch
+// takes (`duration=10`, `aspect-ratio=9:16`).
+G_DEFINE_ENUM_TYPE(GstKlingDuration, gst_kling_duration, {GST_KLING_DURATION_5, "5 seconds", "5"},
+                   {GST_KLING_DURATION_10, "10 seconds", "10"})
 
-GType gst_kling_aspect_ratio_get_type(void) {
-  static GType type = 0;
-  static const GEnumValue values[] = {
-      {GST_KLING_ASPECT_RATIO_16_9, "16:9 landscape (1280x720)", "16:9"},
-      {GST_KLING_ASPECT_RATIO_9_16, "9:16 portrait (720x1280)", "9:16"},
-      {GST_KLING_ASPECT_RATIO_1_1, "1:1 square (960x960)", "1:1"},
-      {0, nullptr, nullptr},
-  };
-  if (g_once_init_enter(&type))
-    g_once_init_leave(&type, g_enum_register_static("GstKlingAspectRatio", values));
-  return type;
-}
+G_DEFINE_ENUM_TYPE(GstKlingAspectRatio, gst_kling_aspect_ratio,
+                   {GST_KLING_ASPECT_RATIO_16_9, "16:9 landscape (1280x720)", "16:9"},
+                   {GST_KLING_ASPECT_RATIO_9_16, "9:16 portrait (720x1280)", "9:16"},
+                   {GST_KLING_ASPECT_RATIO_1_1, "1:1 square (960x960)", "1:1"})
 
 const char* gst_kling_aspect_ratio_to_string(GstKlingAspectRatio ratio) {
   // The nicks are the API's spelling.

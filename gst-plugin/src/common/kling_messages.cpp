@@ -6,7 +6,8 @@
 #include <memory>
 #include <string>
 
-void gst_kling_post_error(GstElement* element, const kling::Error& error) {
+void gst_kling_post_error(GstElement* element, const kling::Error& error, const char* file,
+                          const char* function, int line) {
   GstResourceError code;
   switch (error.kind) {
     case kling::ErrorKind::Settings:
@@ -43,7 +44,7 @@ void gst_kling_post_error(GstElement* element, const kling::Error& error) {
                         G_TYPE_STRING, error.task_id.c_str(), nullptr);
   gst_element_message_full_with_details(
       element, GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, code, g_strdup(error.message.c_str()),
-      debug.empty() ? nullptr : g_strdup(debug.c_str()), __FILE__, GST_FUNCTION, __LINE__, details);
+      debug.empty() ? nullptr : g_strdup(debug.c_str()), file, function, line, details);
 }
 
 static GstProgressType to_gst(kling::ProgressType type) {

@@ -45,6 +45,8 @@ using kling::live::WhenIdle;
 
 namespace {
 
+constexpr const char* kDefaultContinueModel = "kwaivgi/kling-v2.1-i2v-master";
+
 enum {
   PROP_0,
   PROP_PROMPT,
@@ -52,6 +54,9 @@ enum {
   PROP_AHEAD,
   PROP_WHEN_IDLE,
   PROP_SLATE_LOCATION,
+  PROP_DISCLOSURE,
+  PROP_CONTINUE,
+  PROP_CONTINUE_MODEL,
   PROP_FIRST_FORWARDED,
 };
 
@@ -64,6 +69,9 @@ struct Settings {
   guint ahead = 2;
   WhenIdle when_idle = WhenIdle::Loop;
   std::string slate_location;
+  std::string disclosure;
+  bool story = false;
+  std::string continue_model = kDefaultContinueModel;
 };
 
 // This file's own (an anonymous namespace: no other translation unit's Private clashes).
@@ -95,17 +103,13 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(
     klinglivesrc, "klinglivesrc", GST_RANK_NONE, GST_TYPE_KLING_LIVE_SRC,
     GST_DEBUG_CATEGORY_INIT(gst_kling_live_src_debug, "klinglivesrc", 0, "Kling live source"));
 
-static GType when_idle_get_type() {
-  static GType type = 0;
-  static const GEnumValue values[] = {
-      {static_cast<gint>(WhenIdle::Loop), "Play the last clip again", "loop"},
-      {static_cast<gint>(WhenIdle::Hold), "Hold the last frame", "hold"},
-      {static_cast<gint>(WhenIdle::Slate), "Show the slate", "slate"},
-      {0, nullptr, nullptr}};
-  if (g_once_init_enter(&type))
-    g_once_init_leave(&type, g_enum_register_static("GstKlingLiveWhenIdle", values));
-  return type;
-}
+namespace {
+// Values as G_DEFINE_ENUM_VALUE writes them, named for gst-inspect.
+G_DEFINE_ENUM_TYPE(GstKlingLiveWhenIdle, when_idle,
+                   {static_cast<gint>(WhenIdle::Loop), "Play the last clip again", "loop"},
+                   {static_cast<gint>(WhenIdle::Hold), "Hold the last frame", "hold"},
+                   {static_cast<gint>(WhenIdle::Slate), "Show the slate", "slate"})
+}  // namespace
 
 static void gst_kling_live_src_set_property(GObject* object, guint prop_id, const GValue* value,
                                             GParamSpec* pspec) {
@@ -137,6 +141,15 @@ static void gst_kling_live_src_set_property(GObject* object, guint prop_id, cons
         break;
       case PROP_SLATE_LOCATION:
         s.slate_location = str ? str : "";
+        break;
+      case PROP_DISCLOSURE:
+        s.disclosure = str ? str : "";
+        break;
+      case PROP_CONTINUE:
+        s.story = g_value_get_boolean(value);
+        break;
+      case PROP_CONTINUE_MODEL:
+        s.continue_model = str && *str ? str : kDefaultContinueModel;
         break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -173,6 +186,15 @@ static void gst_kling_live_src_get_property(GObject* object, guint prop_id, GVal
       break;
     case PROP_SLATE_LOCATION:
       g_value_set_string(value, s.slate_location.c_str());
+      break;
+    case PROP_DISCLOSURE:
+      g_value_set_string(value, s.disclosure.c_str());
+      break;
+    case PROP_CONTINUE:
+      g_value_set_boolean(value, s.story);
+      break;
+    case PROP_CONTINUE_MODEL:
+      g_value_set_string(value, s.continue_model.c_str());
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
@@ -222,6 +244,9 @@ static kling::live::ScheduleSettings schedule_settings(GstKlingLiveSrcPrivate* p
     out.ahead = p->settings.ahead;
     out.when_idle = p->settings.when_idle;
     out.slate_location = p->settings.slate_location;
+    out.disclosure = p->settings.disclosure;
+    out.story = p->settings.story;
+    out.continue_model = p->settings.continue_model;
   }
   out.defaults = p->forwarded.snapshot();
   return out;
@@ -320,16 +345,8 @@ static void gst_kling_live_src_finalize(GObject* object) {
   G_OBJECT_CLASS(gst_kling_live_src_parent_class)->finalize(object);
 }
 
-static void gst_kling_live_src_class_init(GstKlingLiveSrcClass* klass) {
-  auto* gobject_class = G_OBJECT_CLASS(klass);
-  auto* element_class = GST_ELEMENT_CLASS(klass);
-  gobject_class->set_property = gst_kling_live_src_set_property;
-  gobject_class->get_property = gst_kling_live_src_get_property;
-  gobject_class->finalize = gst_kling_live_src_finalize;
-  element_class->change_state = gst_kling_live_src_change_state;
-  element_class->request_new_pad = gst_kling_live_src_request_new_pad;
-  element_class->release_pad = gst_kling_live_src_release_pad;
-
+// klinglivesrc's own properties, then klingsrc's request properties.
+static void install_properties(GObjectClass* gobject_class) {
   const auto rw =
       GParamFlags(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING);
   g_object_class_install_property(
@@ -361,9 +378,46 @@ static void gst_kling_live_src_class_init(GstKlingLiveSrcClass* klass) {
                           "A PNG or JPEG shown (scaled, aspect kept) instead of the status card "
                           "while no clip is ready",
                           "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_DISCLOSURE,
+      g_param_spec_string(
+          "disclosure", "Disclosure",
+          "Text drawn on every frame of a generated clip, never on the slate (e.g. "
+          "\"AI-generated\", as the EU AI Act's Article 50 asks of generated content); also sent "
+          "as GST_TAG_COMMENT in the tags at each clip start, beside kling-generated "
+          "(\"model=..., task-id=...\"), which is sent whatever this is. Empty: no text",
+          "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_CONTINUE,
+      g_param_spec_boolean(
+          "continue", "Continue (story mode)",
+          "Make every request after the first from the last frame of the clip before it, as "
+          "the image of continue-model, so the clips tell one story. Generation is then serial: "
+          "each request starts only once the previous clip is decoded to its end, and the slate "
+          "or when-idle shows while it is made ($XDG_CACHE_HOME/gst-kling/story keeps the frames)",
+          FALSE, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_CONTINUE_MODEL,
+      g_param_spec_string("continue-model", "Continue model",
+                          "The image-to-video model of every request after the first, with "
+                          "continue=true",
+                          kDefaultContinueModel, rw));
   // Every request property of klingsrc, as the default of each queued request.
   kling::live::install_forwarded_properties(gobject_class, GST_TYPE_KLING_SRC,
                                             PROP_FIRST_FORWARDED);
+}
+
+static void gst_kling_live_src_class_init(GstKlingLiveSrcClass* klass) {
+  auto* gobject_class = G_OBJECT_CLASS(klass);
+  auto* element_class = GST_ELEMENT_CLASS(klass);
+  gobject_class->set_property = gst_kling_live_src_set_property;
+  gobject_class->get_property = gst_kling_live_src_get_property;
+  gobject_class->finalize = gst_kling_live_src_finalize;
+  element_class->change_state = gst_kling_live_src_change_state;
+  element_class->request_new_pad = gst_kling_live_src_request_new_pad;
+  element_class->release_pad = gst_kling_live_src_release_pad;
+
+  install_properties(gobject_class);
 
   signals[SIGNAL_QUEUE] = g_signal_new_class_handler(
       "queue", G_TYPE_FROM_CLASS(klass), GSignalFlags(G_SIGNAL_RUN_LAST | G_SIGNAL_ACTION),

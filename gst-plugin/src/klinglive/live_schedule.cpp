@@ -6,6 +6,7 @@
 
 #include "klinglive/playback/black_frame.h"
 #include "klinglive/playback/call_async.h"
+#include "klinglive/playback/disclosure.h"
 
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
@@ -127,9 +128,14 @@ void LiveSchedule::start_players(const ScheduleSettings& s) {
   }
   g_autoptr(GstCaps) audio_ref = audio_caps;
   while (upcoming_.size() < std::max(1u, s.ahead)) {
+    if (s.story && !story_.may_start()) break;  // serial: from the last frame before
     std::optional<std::string> request = queue_->pop();
     if (!request) break;
-    auto player = std::make_unique<ClipPlayer>(owner_, *s.defaults, *request, caps_, audio_caps);
+    const ClipPlayer::Extras extras{s.disclosure, s.story ? Story::frames_dir() : std::string()};
+    auto player = std::make_unique<ClipPlayer>(
+        owner_, s.story ? story_.next(*s.defaults, *request, s.continue_model) : *s.defaults,
+        *request, caps_, audio_caps, extras);
+    if (s.story) story_.started(player->last_frame());
     GST_INFO_OBJECT(owner_, "generating ahead: %s", request->c_str());
     player->start();  // a failure is seen (and said) as failed()
     upcoming_.push_back(std::move(player));
@@ -243,6 +249,7 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts, GstClockTime duration) {
     feed_.shown(pts, duration, taken_clip_time_);
     if (start_pending_ && !restarting_) {
       post_live("clip-start", current_.get(), pts);
+      send_generated_tags(current_.get(), s.disclosure);
       start_pending_ = false;
     }
     on_slate_ = false;
@@ -291,7 +298,22 @@ void LiveSchedule::post_live(const char* event, ClipPlayer* player, GstClockTime
   gst_element_post_message(owner_, gst_message_new_element(GST_OBJECT(owner_), s));
 }
 
+// Before the clip's first frame, on the output's streaming thread (inside its
+// create): the tags precede that frame downstream. Not through
+// gst_element_send_event, which takes the state lock a stopping pipeline holds.
+void LiveSchedule::send_generated_tags(ClipPlayer* player, const std::string& disclosure) {
+  if (!player) return;
+  ClipPlayer::Status st = player->status();
+  g_autoptr(GstPad) ghost = gst_element_get_static_pad(owner_, "video");
+  g_autoptr(GstPad) target = ghost ? gst_ghost_pad_get_target(GST_GHOST_PAD(ghost)) : nullptr;
+  if (!target) return;
+  GstEvent* tags = generated_tag_event(st.model, st.task_id, disclosure);
+  GST_INFO_OBJECT(owner_, "clip start: %" GST_PTR_FORMAT, tags);
+  gst_pad_push_event(target, tags);
+}
+
 void LiveSchedule::stop() {
+  story_.reset();
   on_air(nullptr);
   current_.reset();
   upcoming_.clear();

@@ -18,6 +18,7 @@
 #include "klinglive/playback/clip_player.h"
 #include "klinglive/playback/slate.h"
 #include "klinglive/request_queue.h"
+#include "klinglive/story.h"
 
 namespace kling::live {
 
@@ -28,6 +29,9 @@ struct ScheduleSettings {
   WhenIdle when_idle = WhenIdle::Loop;
   std::string slate_location;
   std::shared_ptr<const PropertyValues> defaults;  // for the child klingsrc (never null)
+  std::string disclosure;  // drawn on clip frames, in the tags at each clip start
+  bool story = false;      // continue: each request from the last frame before it
+  std::string continue_model;
 };
 
 class LiveSchedule {
@@ -60,6 +64,7 @@ class LiveSchedule {
   GstBuffer* slate_frame(gint64 now);
   void retire(std::unique_ptr<ClipPlayer> player);
   void post_live(const char* event, ClipPlayer* player, GstClockTime pts);
+  void send_generated_tags(ClipPlayer* player, const std::string& disclosure);
 
   void on_air(ClipPlayer* player);  // the feed follows the clip shown
 
@@ -74,6 +79,7 @@ class LiveSchedule {
   GstVideoInfo info_{};  // of caps_, when have_info_
   bool have_info_ = false;
   Slate slate_;
+  Story story_;
   std::deque<std::unique_ptr<ClipPlayer>> upcoming_;  // started, in queue order
   std::unique_ptr<ClipPlayer> current_;
   GstBuffer* last_ = nullptr;   // the last clip frame shown

@@ -84,7 +84,7 @@ static gboolean gst_kling_src_start(GstBaseSrc* base) {
   auto error = self->priv->generation->start(gst_kling_src_snapshot_request(self));
   notify_task_id(GST_ELEMENT(self));  // another request, another task (or none yet)
   if (error) {
-    gst_kling_post_error(GST_ELEMENT(self), *error);
+    GST_KLING_ELEMENT_ERROR(GST_ELEMENT(self), *error);
     return FALSE;
   }
   self->priv->duration_posted = false;
@@ -190,7 +190,7 @@ static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guin
     case kling::ElementSession::Read::Status::Eos:
       return GST_FLOW_EOS;
     case kling::ElementSession::Read::Status::Error:
-      gst_kling_post_error(GST_ELEMENT(self), read.error);
+      GST_KLING_ELEMENT_ERROR(GST_ELEMENT(self), read.error);
       return GST_FLOW_ERROR;
     case kling::ElementSession::Read::Status::Ok:
       break;
@@ -201,7 +201,7 @@ static GstFlowReturn gst_kling_src_create(GstBaseSrc* base, guint64 offset, guin
   GstBuffer* buffer = make_buffer(read, &error);
   if (!buffer) {
     error.task_id = current_task_id(self);
-    gst_kling_post_error(GST_ELEMENT(self), error);
+    GST_KLING_ELEMENT_ERROR(GST_ELEMENT(self), error);
     return GST_FLOW_ERROR;
   }
   GST_BUFFER_OFFSET(buffer) = offset;

@@ -4,7 +4,7 @@
 
     run_example.py EXAMPLE --emulator PATH --examples DIR [--c-example PATH]
 
-EXAMPLE is c, python, transcode, hls, compositor, live-channel, live-queue or rtsp. Exit status: 0 passed,
+EXAMPLE is c, python, transcode, hls, compositor, live-channel, live-queue, rtsp or rtsp-story. Exit status: 0 passed,
 1 failed, 77 skipped (python only, when no python3 with PyGObject + Gst exists).
 Python 3 standard library only; gst-launch-1.0 and gst-discoverer-1.0 do the probing.
 """
@@ -270,10 +270,95 @@ def example_rtsp(args, workdir):
     check(took < 3, f"gst-discoverer-1.0 had it in {took:.2f} s (its own start-up included)")
 
 
+def i420_frames(path, width, height):
+    """The frames of a recording decoded to I420 at width x height, as bytes each."""
+    raw = path + ".yuv"
+    res = run(["gst-launch-1.0", "-q", "filesrc", f"location={path}", "!", "decodebin", "!",
+               "videoconvert", "!", "videoscale", "!",
+               f"video/x-raw,format=I420,width={width},height={height}", "!",
+               "filesink", f"location={raw}"], os.environ)
+    check(res.returncode == 0, f"{os.path.basename(path)} decodes")
+    with open(raw, "rb") as f:
+        data = f.read()
+    size = width * height * 3 // 2
+    return [data[i:i + size] for i in range(0, len(data) - size + 1, size)]
+
+
+def marks(frame, width, height):
+    """(bright pixels in the bottom-right quarter, the red slate, the black clip)."""
+    y = frame[:width * height]
+    v = frame[width * height * 5 // 4:]
+    bright = sum(1 for row in range(height // 2, height)
+                 for px in y[row * width + width // 2:(row + 1) * width] if px > 160)
+    corner_v = v[2 * (width // 2) + 2]
+    return bright, corner_v > 200, y[4 * width + 4] < 40 and 100 < corner_v < 156
+
+
+def example_rtsp_story(args, workdir):
+    """The RTSP channel as a story with a disclosure: the recording a client makes shows the
+    text on clip frames only; the server logs the tags of each clip (RTP carries none)."""
+    python = python_with_gst_or_skip()
+    probe = "import gi; gi.require_version('GstRtspServer', '1.0')"
+    if subprocess.run([python, "-c", probe]).returncode != 0:
+        print("SKIP: no GstRtspServer for python3 (gir1.2-gst-rtsp-server-1.0)")
+        sys.exit(77)
+    clip, slate = os.path.join(workdir, "black.mp4"), os.path.join(workdir, "red.png")
+    playlist, recording = os.path.join(workdir, "story.txt"), os.path.join(workdir, "rec.mkv")
+    for desc in (f"videotestsrc pattern=black num-buffers=25 ! video/x-raw,width={WIDTH},"
+                 f"height={HEIGHT},framerate=25/1 ! x264enc ! mp4mux ! filesink location={clip}",
+                 f"videotestsrc pattern=red num-buffers=1 ! video/x-raw,width={WIDTH},"
+                 f"height={HEIGHT} ! pngenc ! filesink location={slate}"):
+        check(run(["gst-launch-1.0", "-q", *desc.split()], os.environ).returncode == 0,
+              "the fixtures are made")
+    with open(playlist, "w") as f:
+        f.write("a black fox\nthe fox turns\n")
+    with Emulator(args.emulator, workdir, "--video-file", clip) as emulator:
+        env = dict(emulator.env(), XDG_CACHE_HOME=workdir)  # the story's frames
+        server = subprocess.Popen([python, os.path.join(args.examples, "rtsp_server.py"),
+                                   "--port", "0", "--size", f"{WIDTH}x{HEIGHT}",
+                                   "--playlist", playlist, "continue=true", "when-idle=slate",
+                                   "disclosure=AI-generated", f"slate-location={slate}", *PROPS],
+                                  env=env, stdout=subprocess.PIPE, text=True)
+        try:
+            url = server.stdout.readline().split()[-1]
+            check(url.startswith("rtsp://"), f"the server listens at {url}")
+            client = ["gst-launch-1.0", "-e", "rtspsrc", f"location={url}", "latency=100", "!",
+                      "rtph264depay", "!", "h264parse", "!", "matroskamux", "!", "filesink",
+                      f"location={recording}"]
+            print("$", " ".join(client), "   # then Ctrl-C after 7 s", flush=True)
+            proc = subprocess.Popen(client, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+            time.sleep(7)
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=10)
+        finally:
+            server.terminate()
+            out, _ = server.communicate(timeout=10)
+        print(out, end="")
+        submits = [r["path"] for r in emulator.requests()
+                   if r["server"] == "api" and r["method"] == "POST"
+                   and r["path"].startswith("/api/v3/kwaivgi/")]
+    generated = re.findall(r"^generated: (model=\S+, task-id=\w+) \((.*)\)$", out, re.M)
+    check(len(generated) == 2, f"the server logged the tags of both clips: {generated}")
+    check(all(comment == "AI-generated" for _, comment in generated), "with the disclosure")
+    check(generated[1][0].startswith("model=kwaivgi/kling-v2.1-i2v-master,"),
+          "the second clip continues the story (image-to-video)")
+    check(len(submits) == 2 and submits[1] == "/api/v3/kwaivgi/kling-v2.1-i2v-master",
+          f"two submits, the second from the first clip's last frame: {submits}")
+    frames = [marks(f, WIDTH, HEIGHT) for f in i420_frames(recording, WIDTH, HEIGHT)]
+    clip_frames = [b for b, red, black in frames if black]
+    slate_frames = [b for b, red, black in frames if red]
+    print(f"recording: {len(frames)} frames, clip {len(clip_frames)}, slate {len(slate_frames)}")
+    check(len(clip_frames) >= 40 and all(b > 20 for b in clip_frames),
+          "every clip frame of the recording shows the text")
+    check(len(slate_frames) >= 10 and all(b == 0 for b in slate_frames),
+          "no slate frame of the recording does")
+
+
 EXAMPLES = {"c": example_c, "python": example_python, "transcode": example_transcode,
             "hls": example_hls, "compositor": example_compositor,
             "live-channel": example_live_channel, "live-queue": example_live_queue,
-            "rtsp": example_rtsp}
+            "rtsp": example_rtsp, "rtsp-story": example_rtsp_story}
 
 
 def main():

@@ -3,13 +3,13 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <memory>
-#include <mutex>
+
+#include "core/ledger/owner_lock.h"
 
 namespace kling {
 
@@ -102,46 +102,11 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-// Field 22 of /proc/PID/stat: the start time, so a reused pid is not taken for the owner.
-std::string start_time_of(long pid) {
-  g_autofree char* path = g_strdup_printf("/proc/%ld/stat", pid);
-  gchar* contents = nullptr;
-  if (!g_file_get_contents(path, &contents, nullptr, nullptr)) return "";
-  g_autofree gchar* owned = contents;
-  const char* after_name = strrchr(contents, ')');  // the name may hold spaces
-  if (!after_name) return "";
-  g_auto(GStrv) fields = g_strsplit(after_name + 2, " ", 0);
-  // after ") " comes field 3 (state): field 22 is index 19.
-  return g_strv_length(fields) > 19 ? fields[19] : "";
-}
-
 int64_t now_us() {
   return g_get_monotonic_time();
 }
 
 }  // namespace
-
-std::string SqliteLedger::self_owner() {
-  // Read again after a fork: a child is an owner of its own.
-  static std::mutex lock;
-  static long pid = 0;
-  static std::string owner;
-  std::lock_guard<std::mutex> hold(lock);
-  if (pid != static_cast<long>(getpid())) {
-    pid = static_cast<long>(getpid());
-    owner = std::to_string(pid) + ":" + start_time_of(pid);
-  }
-  return owner;
-}
-
-bool SqliteLedger::owner_alive(const std::string& owner) {
-  if (owner == self_owner()) return true;
-  const char* colon = strchr(owner.c_str(), ':');
-  long pid = atol(owner.c_str());
-  if (!colon || pid <= 0) return false;
-  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
-  return start_time_of(pid) == colon + 1;
-}
 
 int SqliteLedger::busy(void* data, int count) {
   auto* self = static_cast<SqliteLedger*>(data);
@@ -253,7 +218,8 @@ Ledger::Decision SqliteLedger::claim(const Identity& id, int64_t now, bool resum
   if (rc == SQLITE_ROW) {
     const LedgerRow r = q.row();
     const Reading reading = read_last(
-        r, now, resume, (r.state == kClaimed || r.state == kSubmitting) && owner_alive(r.owner));
+        r, now, resume,
+        (r.state == kClaimed || r.state == kSubmitting) && OwnerLock::alive(name(), r.owner));
     if (!fix(r, reading.fix, &d.error)) return fail();
     if (reading.verdict) {
       d.row = r;
@@ -263,6 +229,9 @@ Ledger::Decision SqliteLedger::claim(const Identity& id, int64_t now, bool resum
     }
     d.why = reading.why;
   }
+  // A claim no other process could see as alive would not stop them: none is made.
+  const std::string owner = OwnerLock::self(name(), &d.error);
+  if (owner.empty()) return fail();
   Statement ins(db_,
                 "INSERT INTO tasks(fingerprint, account, origin, model, prompt, variation, "
                 "state, owner, created, updated) VALUES(?,?,?,?,?,?,'claimed',?,?,?)");
@@ -272,7 +241,7 @@ Ledger::Decision SqliteLedger::claim(const Identity& id, int64_t now, bool resum
       .bind(4, id.model)
       .bind(5, id.prompt)
       .bind(6, static_cast<int64_t>(id.variation))
-      .bind(7, self_owner())
+      .bind(7, owner)
       .bind(8, now)
       .bind(9, now);
   if (ins.step() != SQLITE_DONE) return fail();

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The machine's ledger: one SQLite file (WAL, BEGIN IMMEDIATE, a bounded and
-// cancellable busy wait) shared by every process and element of the machine.
+// cancellable busy wait) shared by every process and element of the machine. A claim's
+// owner is alive while it holds its lock in "<file>-owners" (owner_lock.h).
 #pragma once
 
 #include <memory>
@@ -34,11 +35,6 @@ class SqliteLedger final : public Ledger {
   std::optional<LedgerRow> find_task(const std::string& task_id) override;
   std::vector<Spend> spent_since(int64_t since) override;
   bool add_row(const LedgerRow& row, bool* added, std::string* error) override;
-
-  // This process as a claim owner: "pid:start-time".
-  static std::string self_owner();
-  // True while the process named by `owner` runs.
-  static bool owner_alive(const std::string& owner);
 
  private:
   SqliteLedger(const std::string& path, sqlite3* db, GCancellable* cancellable,

@@ -267,13 +267,12 @@ HttpResult HttpTransport::exchange(SoupSession* session, SoupMessage* msg,
   return result;
 }
 
-DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, ByteSink& sink,
-                                       GCancellable* cancellable, std::optional<uint64_t> end,
-                                       FileVersion* version) {
-  DownloadResult result;
-  SoupSession* session = nullptr;
-  GRef<SoupMessage> msg = new_message("GET", url, &session, &result.error);
-  if (!msg) return result;
+GRef<SoupMessage> HttpTransport::download_message(const std::string& url, uint64_t offset,
+                                                  std::optional<uint64_t> end,
+                                                  const FileVersion* version, std::string* if_range,
+                                                  SoupSession** session, std::string* error) {
+  GRef<SoupMessage> msg = new_message("GET", url, session, error);
+  if (!msg) return msg;
   // The bytes must arrive as the CDN stores them: no transparent decoding.
   soup_message_disable_feature(msg.get(), SOUP_TYPE_CONTENT_DECODER);
   SoupMessageHeaders* headers = soup_message_get_request_headers(msg.get());
@@ -282,75 +281,80 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
     soup_message_headers_set_range(headers, static_cast<goffset>(offset),
                                    end ? static_cast<goffset>(*end) - 1 : -1);
   // The range only if the file is still the one the earlier bytes came from.
-  const std::string if_range = !ranged || !version      ? ""
-                               : !version->etag.empty() ? version->etag
-                                                        : version->last_modified;
-  if (!if_range.empty()) soup_message_headers_replace(headers, "If-Range", if_range.c_str());
+  *if_range = !ranged || !version      ? ""
+              : !version->etag.empty() ? version->etag
+                                       : version->last_modified;
+  if (!if_range->empty()) soup_message_headers_replace(headers, "If-Range", if_range->c_str());
+  return msg;
+}
 
-  g_autoptr(GError) error = nullptr;
-  soup_session_set_timeout(session, request_timeout_s_);  // an api_call may have lowered it
-  g_autoptr(GInputStream) stream = soup_session_send(session, msg.get(), cancellable, &error);
-  if (!stream) {
-    result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-    result.error = error->message;
-    return result;
-  }
-  result.status = soup_message_get_status(msg.get());
-  SoupMessageHeaders* reply = soup_message_get_response_headers(msg.get());
-  result.retry_after = api::parse_retry_after(soup_message_headers_get_one(reply, "Retry-After"),
-                                              g_get_real_time() / G_USEC_PER_SEC);
+namespace {
 
-  uint64_t base = offset;  // where the first byte the sink gets sits in the file
-  uint64_t skip = 0;       // bytes of a full reply to drop before that
+// Where a reply's body goes in the file, from its headers.
+struct BodyPlan {
+  uint64_t base = 0;  // where the first byte the sink gets sits in the file
+  uint64_t skip = 0;  // bytes of a full reply to drop before that
   std::optional<uint64_t> expected;
+};
+
+// The reply's headers checked against what was asked: false ends the download
+// (`result` says why: another status, range or version, or the sink refused the size).
+bool plan_body(SoupMessage* msg, uint64_t offset, bool ranged, const std::string& if_range,
+               ByteSink& sink, FileVersion* version, DownloadResult* result, BodyPlan* plan) {
+  SoupMessageHeaders* reply = soup_message_get_response_headers(msg);
+  plan->base = offset;
   const bool has_length = soup_message_headers_get_encoding(reply) == SOUP_ENCODING_CONTENT_LENGTH;
-  if (result.status == SOUP_STATUS_PARTIAL_CONTENT) {
+  if (result->status == SOUP_STATUS_PARTIAL_CONTENT) {
     goffset first = 0, last = 0, total = 0;
     if (!soup_message_headers_get_content_range(reply, &first, &last, &total) ||
         static_cast<uint64_t>(first) != offset || last < first) {
-      result.error = "the server answered a different range than asked";
-      return result;
+      result->error = "the server answered a different range than asked";
+      return false;
     }
-    if (total >= 0) result.total = static_cast<uint64_t>(total);
-    expected = static_cast<uint64_t>(last - first + 1);
-  } else if (result.status == SOUP_STATUS_OK) {
+    if (total >= 0) result->total = static_cast<uint64_t>(total);
+    plan->expected = static_cast<uint64_t>(last - first + 1);
+  } else if (result->status == SOUP_STATUS_OK) {
     if (has_length)
-      result.total = static_cast<uint64_t>(soup_message_headers_get_content_length(reply));
-    skip = offset;  // the server ignored our Range
+      result->total = static_cast<uint64_t>(soup_message_headers_get_content_length(reply));
+    plan->skip = offset;  // the server ignored our Range
   } else {
-    g_input_stream_close(stream, nullptr, nullptr);
-    return result;
+    return false;
   }
-
   if (version) {
-    const FileVersion got = version_of(reply, result.total);
+    const FileVersion got = version_of(reply, result->total);
     const std::string change =
-        version_change(*version, got, !if_range.empty() && result.status == SOUP_STATUS_OK);
+        version_change(*version, got, !if_range.empty() && result->status == SOUP_STATUS_OK);
     if (!change.empty()) {
-      result.changed = true;
-      result.error = "the file changed at its URL (" + change + ")";
-      g_input_stream_close(stream, nullptr, nullptr);
-      return result;
+      result->changed = true;
+      result->error = "the file changed at its URL (" + change + ")";
+      return false;
     }
     if (version->etag.empty() && version->last_modified.empty() && !version->total)
       *version = got;  // the first reply names the version
   }
   // Before the first byte: readers may seek to the end.
-  if (result.total && !sink.set_total(*result.total)) {
-    result.sink_failed = true;
-    g_input_stream_close(stream, nullptr, nullptr);
-    return result;
+  if (result->total && !sink.set_total(*result->total)) {
+    result->sink_failed = true;
+    return false;
   }
-  if (ranged && sink.ranged(result.status == SOUP_STATUS_PARTIAL_CONTENT) &&
-      result.status == SOUP_STATUS_OK)
-    base = skip = 0;  // the sink takes the whole file from byte 0
-  if (result.status == SOUP_STATUS_OK && result.total)
-    expected = *result.total >= base ? *result.total - base : 0;
+  if (ranged && sink.ranged(result->status == SOUP_STATUS_PARTIAL_CONTENT) &&
+      result->status == SOUP_STATUS_OK)
+    plan->base = plan->skip = 0;  // the sink takes the whole file from byte 0
+  if (result->status == SOUP_STATUS_OK && result->total)
+    plan->expected = *result->total >= plan->base ? *result->total - plan->base : 0;
+  return true;
+}
+
+// Reads the body into `sink`, whole buffers at a time (each one the sink can hand
+// downstream as it is), and judges where it ended.
+void read_body(GInputStream* stream, const BodyPlan& plan, ByteSink& sink,
+               GCancellable* cancellable, DownloadResult* result) {
+  uint64_t skip = plan.skip;
   for (;;) {
-    // Whole buffers: each one the sink can hand downstream as it is.
     size_t capacity = 0;
     char* buffer = sink.next_buffer(&capacity);
     gsize n = 0;
+    g_autoptr(GError) error = nullptr;
     const bool ok = g_input_stream_read_all(stream, buffer, capacity, &n, cancellable, &error);
     const char* data = buffer;
     size_t size = n;
@@ -361,29 +365,55 @@ DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, 
       size -= dropped;
     }
     if (size > 0 && !sink.commit(data, size)) {
-      result.sink_failed = true;
-      break;
+      result->sink_failed = true;
+      return;
     }
-    result.received += size;
+    result->received += size;
     if (!ok) {
-      result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-      result.error = error->message;
-      break;
+      result->cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      result->error = error->message;
+      return;
     }
-    if (n < capacity) {  // the end of the body
-      const uint64_t reached = base + result.received;
-      const bool partial = result.status == SOUP_STATUS_PARTIAL_CONTENT;
-      result.range_done =
-          partial && expected && result.received >= *expected && result.received > 0;
-      // A range is the end of the file only where its total says so (not with "/*").
-      result.complete = (!expected || result.received >= *expected) &&
-                        (result.total ? reached >= *result.total : !partial);
-      if (!result.complete && !result.range_done)
-        result.error = "the reply stopped after byte " + std::to_string(reached) + " of " +
-                       std::to_string(result.total ? *result.total : base + *expected);
-      break;
-    }
+    if (n < capacity) break;  // the end of the body
   }
+  const uint64_t reached = plan.base + result->received;
+  const bool partial = result->status == SOUP_STATUS_PARTIAL_CONTENT;
+  const auto& expected = plan.expected;
+  result->range_done = partial && expected && result->received >= *expected && result->received > 0;
+  // A range is the end of the file only where its total says so (not with "/*").
+  result->complete = (!expected || result->received >= *expected) &&
+                     (result->total ? reached >= *result->total : !partial);
+  if (!result->complete && !result->range_done)
+    result->error = "the reply stopped after byte " + std::to_string(reached) + " of " +
+                    std::to_string(result->total ? *result->total : plan.base + *expected);
+}
+
+}  // namespace
+
+DownloadResult HttpTransport::download(const std::string& url, uint64_t offset, ByteSink& sink,
+                                       GCancellable* cancellable, std::optional<uint64_t> end,
+                                       FileVersion* version) {
+  DownloadResult result;
+  SoupSession* session = nullptr;
+  std::string if_range;
+  GRef<SoupMessage> msg =
+      download_message(url, offset, end, version, &if_range, &session, &result.error);
+  if (!msg) return result;
+  g_autoptr(GError) error = nullptr;
+  soup_session_set_timeout(session, request_timeout_s_);  // an api_call may have lowered it
+  g_autoptr(GInputStream) stream = soup_session_send(session, msg.get(), cancellable, &error);
+  if (!stream) {
+    result.cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+    result.error = error->message;
+    return result;
+  }
+  result.status = soup_message_get_status(msg.get());
+  result.retry_after = api::parse_retry_after(
+      soup_message_headers_get_one(soup_message_get_response_headers(msg.get()), "Retry-After"),
+      g_get_real_time() / G_USEC_PER_SEC);
+  BodyPlan plan;
+  if (plan_body(msg.get(), offset, offset > 0 || end, if_range, sink, version, &result, &plan))
+    read_body(stream, plan, sink, cancellable, &result);
   g_input_stream_close(stream, nullptr, nullptr);
   return result;
 }

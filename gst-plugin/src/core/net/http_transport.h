@@ -116,6 +116,12 @@ class HttpTransport {
   GRef<SoupMessage> new_message(const char* method, const std::string& url, SoupSession** session,
                                 std::string* error);
   SoupSession* session_for(GUri* uri) const;
+  // A download's GET: the range from `offset` (to `end`), If-Range the version known
+  // (`if_range`, empty when not asked).
+  GRef<SoupMessage> download_message(const std::string& url, uint64_t offset,
+                                     std::optional<uint64_t> end, const FileVersion* version,
+                                     std::string* if_range, SoupSession** session,
+                                     std::string* error);
 
   const std::string api_url_;
   const std::string api_key_;

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "core/util/json_util.h"
+#include "core/util/url.h"
 #include "core/wavespeed/catalog_loader.h"
 #include "core/wavespeed/submit_body.h"
 
@@ -21,22 +22,11 @@ namespace {
 // the same request a new one (and pay for it again). The usual spelling
 // ("https://api.wavespeed.ai") is kept as is: fingerprints already on a ledger stay valid.
 std::string api_identity(const std::string& url) {
-  std::string base = url;
   g_autoptr(GUri) uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
-  if (uri && g_uri_get_host(uri) && *g_uri_get_host(uri) && !g_uri_get_query(uri) &&
-      !g_uri_get_fragment(uri) && !g_uri_get_userinfo(uri)) {
-    g_autofree char* scheme = g_ascii_strdown(g_uri_get_scheme(uri), -1);
-    g_autofree char* host = g_ascii_strdown(g_uri_get_host(uri), -1);
-    int port = g_uri_get_port(uri);
-    if ((port == 80 && g_str_equal(scheme, "http")) ||
-        (port == 443 && g_str_equal(scheme, "https")))
-      port = -1;
-    base = std::string(scheme) + "://" +
-           (strchr(host, ':') ? "[" + std::string(host) + "]" : host) +
-           (port > 0 ? ":" + std::to_string(port) : "") + g_uri_get_path(uri);
-  }
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  return base;
+  const auto origin = origin_of(uri);
+  if (!origin || g_uri_get_query(uri) || g_uri_get_fragment(uri) || g_uri_get_userinfo(uri))
+    return without_trailing_slashes(url);
+  return without_trailing_slashes(*origin + g_uri_get_path(uri));
 }
 
 // The hash of the named fields, the origin, the account, request-id and variation,

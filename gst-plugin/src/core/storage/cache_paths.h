@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "core/util/url.h"
+
 namespace kling {
 
 // $XDG_CACHE_HOME/gst-kling (read each time: a test may point it elsewhere).
@@ -18,15 +20,9 @@ inline std::string user_cache_dir() {
   return dir;
 }
 
-// A short name for `url`'s origin (scheme, host, port), safe in a file name.
+// A short name for `url`'s origin (origin_of), safe in a file name.
 inline std::string origin_key(const std::string& url) {
-  g_autoptr(GUri) uri = g_uri_parse(url.c_str(), G_URI_FLAGS_NONE, nullptr);
-  std::string origin = url;
-  if (uri && g_uri_get_host(uri)) {
-    g_autofree char* host = g_ascii_strdown(g_uri_get_host(uri), -1);
-    g_autofree char* scheme = g_ascii_strdown(g_uri_get_scheme(uri), -1);
-    origin = std::string(scheme) + "://" + host + ":" + std::to_string(g_uri_get_port(uri));
-  }
+  const std::string origin = origin_of(url).value_or(url);
   g_autofree char* sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, origin.c_str(), -1);
   return std::string(sum, 16);
 }

@@ -52,36 +52,6 @@ std::unique_ptr<DownloadStore> DownloadStore::create(Error* error, const std::st
   return store;
 }
 
-bool DownloadStore::persist(const std::string& target, std::string* error) {
-  if (path_.empty() && !linkable_) return false;
-  if (!flush_to_disk(error)) return false;
-  if (fsync(fd_) != 0) {
-    *error = "cannot write " + target + ": " + g_strerror(errno);
-    return false;
-  }
-  if (linkable_) {
-    // Give the unnamed file a name beside the target, then rename it over the target.
-    std::string staged = target + ".staged-" + std::to_string(getpid()) + "-" +
-                         std::to_string(g_random_int());  // two elements may save one request
-    g_autofree char* self = g_strdup_printf("/proc/self/fd/%d", fd_);
-    g_unlink(staged.c_str());
-    if (linkat(AT_FDCWD, self, AT_FDCWD, staged.c_str(), AT_SYMLINK_FOLLOW) != 0 ||
-        g_rename(staged.c_str(), target.c_str()) != 0) {
-      *error = "cannot write " + target + ": " + g_strerror(errno);
-      g_unlink(staged.c_str());
-      return false;
-    }
-    linkable_ = false;
-    return true;
-  }
-  if (g_rename(path_.c_str(), target.c_str()) != 0) {
-    *error = "cannot write " + target + ": " + g_strerror(errno);
-    return false;
-  }
-  path_.clear();
-  return true;
-}
-
 std::unique_ptr<DownloadStore> DownloadStore::open_complete(const std::string& path) {
   int fd = g_open(path.c_str(), O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0) return nullptr;
@@ -100,19 +70,6 @@ std::unique_ptr<DownloadStore> DownloadStore::open_complete(int fd, uint64_t siz
   store->complete_ = true;
   store->on_disk_[0] = store->have_;
   return store;
-}
-
-bool DownloadStore::append_past_end(const std::string& bytes) {
-  std::string error;
-  if (!flush_to_disk(&error)) {
-    errno = EIO;
-    return false;
-  }
-  if (int err = fd_io::write_all(fd_, bytes.data(), bytes.size(), static_cast<int64_t>(have()))) {
-    errno = err;
-    return false;
-  }
-  return true;
 }
 
 bool DownloadStore::copy_to(int out, const std::function<bool()>& cancelled) {

@@ -46,8 +46,8 @@ class DownloadStore {
   static constexpr size_t kChunkSize = 256 * 1024;
 
   // An unlinked temporary file; or, with `dir`, a temporary file there that
-  // persist() can rename into place (the cache entry being written), which
-  // keeps every byte and hashes them as they arrive (see sha256()).
+  // VideoCache::save() can make the cache entry without a copy, which keeps
+  // every byte and hashes them as they arrive (see sha256()).
   static std::unique_ptr<DownloadStore> create(Error* error, const std::string& dir = {});
   // A store holding a whole file already on disk (a cached video).
   static std::unique_ptr<DownloadStore> open_complete(const std::string& path);
@@ -111,14 +111,9 @@ class DownloadStore {
   // Writes what is only in memory to the file (writer's thread); false, and why,
   // when some bytes are nowhere because they were let go.
   bool flush_to_disk(std::string* error);
-  // Copies every byte present to `fd` (for the cache); false and errno on failure.
+  // Copies every byte present to `fd` (a copy of the video); false and errno on failure.
   // Stops with ECANCELED once `cancelled` says so (asked before each megabyte).
   bool copy_to(int fd, const std::function<bool()>& cancelled = {});
-  // Writes `bytes` into the file after the last byte (not part of the video: a
-  // cache entry's trailer); false and errno on failure.
-  bool append_past_end(const std::string& bytes);
-  // fsyncs and links or renames a store made with a `dir` to `path`; false when it cannot be.
-  bool persist(const std::string& path, std::string* error);
   // True wakes and refuses every wait (unlock); false lets them wait again (unlock_stop).
   void set_flushing(bool flushing);
   bool flushing() const;
@@ -126,6 +121,10 @@ class DownloadStore {
   bool let_go_any() const;
 
  private:
+  // Turns the store's own file into a cache entry (video_cache.cpp): its descriptor
+  // and name are the store's alone otherwise.
+  friend class VideoCache;
+
   DownloadStore(int fd, std::string path, bool linkable)
       : fd_(fd), path_(std::move(path)), linkable_(linkable) {}
 
@@ -136,8 +135,8 @@ class DownloadStore {
   void mark_on_disk(uint64_t begin, uint64_t end);               // mutex_ held
 
   const int fd_;
-  std::string path_;  // a named temporary file, removed unless persisted
-  bool linkable_;     // an O_TMPFILE persist() can link into place
+  std::string path_;  // a named temporary file, removed unless made a cache entry
+  bool linkable_;     // an O_TMPFILE a cache entry can be linked from
   // Every committed byte, in order (fed by the writer's thread, no lock held): a
   // cache entry's hash costs no second read of the file and overlaps the download.
   std::unique_ptr<AsyncSha256> hash_;

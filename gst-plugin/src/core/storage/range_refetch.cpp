@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "core/net/http_transport.h"
-#include "core/task/retry_policy.h"
+#include "core/task/output_fetch.h"
 #include "core/util/gobject_ref.h"
 #include "core/wavespeed/api_client.h"
 
@@ -15,11 +15,35 @@ namespace {
 
 // Puts what the CDN sends at its offset in the store's file; says stop once
 // the range is whole.
-class FileSink : public ByteSink {
+class FileSink : public ByteSink, public OutputFetch::Target {
  public:
-  FileSink(DownloadStore& store, uint64_t offset, uint64_t end)
-      : pos(offset), store_(store), end_(end) {}
-  uint64_t end() const { return end_; }
+  FileSink(DownloadStore& store, uint64_t offset, uint64_t end, const std::string& what)
+      : pos(offset), store_(store), end_(end), what_(what) {}
+
+  // OutputFetch::Target
+  ByteSink& sink() override { return *this; }
+  uint64_t offset() override { return pos; }
+  std::optional<uint64_t> end() override { return end_; }
+  void requesting(const std::string& url) override {
+    if (url != store_.source()) store_.set_source(url);  // a refused URL was replaced
+    url_ = url;
+  }
+  OutputFetch::Verdict judge(DownloadResult& r, uint64_t, Error* error) override {
+    if (pos >= end_) return OutputFetch::Verdict::Done;
+    if (write_failed) {
+      *error = error_;
+      return OutputFetch::Verdict::Failed;
+    }
+    if (!r.changed && !r.complete) return OutputFetch::Verdict::Judge;
+    *error = {ErrorKind::BadReply,
+              what_ + " failed: the file at its URL is no longer the one streamed before",
+              "GET " + url_ + (r.changed ? ": " + r.error : ": it ends at " + std::to_string(pos)),
+              r.status,
+              {}};
+    return OutputFetch::Verdict::Failed;
+  }
+
+  // ByteSink
   bool set_total(uint64_t) override { return true; }  // checked against the store's by download()
   // A server that ignores Range sends the whole file: take everything downloaded
   // from it in this one pass, from byte 0, and keep what comes next, rather
@@ -38,7 +62,7 @@ class FileSink : public ByteSink {
   }
   bool commit(const char* data, size_t size) override {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(size, end_ - pos));
-    if (!store_.fill(pos, data, n, &error)) {
+    if (!store_.fill(pos, data, n, &error_)) {
       write_failed = true;
       return false;
     }
@@ -48,25 +72,16 @@ class FileSink : public ByteSink {
 
   uint64_t pos;
   bool write_failed = false;
-  Error error;
 
  private:
   DownloadStore& store_;
   uint64_t end_;
+  const std::string& what_;
+  std::string url_;
+  Error error_;
   bool whole_ = false;
   std::vector<char> buffer_ = std::vector<char>(DownloadStore::kChunkSize);
 };
-
-// The output URL the prediction gives now (a refused one may have been
-// replaced), or nothing. The key goes to the API's origin only.
-std::optional<std::string> current_output_url(HttpTransport& http, const Request& request,
-                                              const std::string& task_id, GCancellable* cancellable,
-                                              std::optional<Error>* redirect) {
-  const std::string url = api::result_url(request.api_url, task_id);
-  HttpResult r = http.api_call("GET", url, nullptr, cancellable);
-  if (!r.redirect_to.empty()) *redirect = redirect_error(r, "GET", url, task_id);
-  return api::http_output(api::parse_reply(r.status, r.body));
-}
 
 // False when cancelled during the wait.
 bool sleep_cancellable(unsigned ms, GCancellable* cancellable) {
@@ -96,64 +111,23 @@ Refetch refetch(const Request& request, DownloadStore& store, uint64_t offset, u
   g_autoptr(GMainContext) context = g_main_context_new();
   g_autoptr(GMainContextPusher) pusher = g_main_context_pusher_new(context);
   HttpTransport http(request);  // made and dropped inside `context`
-  FileSink sink(store, offset, offset + size);
+  FileSink sink(store, offset, offset + size, what);
   FileVersion version = store.version();  // If-Range: only bytes of the file streamed before
-  bool asked_api = false;
-  for (unsigned failures = 0;;) {
-    const uint64_t from = sink.pos;
-    DownloadResult r = http.download(url, from, sink, cancellable, sink.end(), &version);
-    if (sink.pos >= sink.end()) return Refetch::Done;
-    if (r.cancelled || g_cancellable_is_cancelled(cancellable)) return Refetch::Cancelled;
-    if (sink.write_failed) {
-      *error = sink.error;
-      error->task_id = task_id;
-      return Refetch::Failed;
-    }
-    if (r.changed || r.complete) {
-      *error = {
-          ErrorKind::BadReply,
-          what + " failed: the file at its URL is no longer the one streamed before",
-          "GET " + url + (r.changed ? ": " + r.error : ": it ends at " + std::to_string(sink.pos)),
-          r.status, task_id};
-      return Refetch::Failed;
-    }
-    if (sink.pos > from) failures = 0;  // progress was made: only consecutive failures count
-    if (r.range_done)
-      continue;  // a CDN that serves ranges of its own size: ask for the next at once
-    if (is_final_download_status(r.status)) {
-      if (!asked_api && !task_id.empty()) {  // as the task runner does: the URL may have changed
-        asked_api = true;
-        std::optional<Error> redirect;
-        if (auto fresh = current_output_url(http, request, task_id, cancellable, &redirect);
-            fresh && *fresh != url) {
-          url = *fresh;
-          store.set_source(url);
-          continue;
-        }
-        if (g_cancellable_is_cancelled(cancellable)) return Refetch::Cancelled;
-        if (redirect) {
-          *error = *redirect;
-          return Refetch::Failed;
-        }
-      }
-      *error = {
-          download_refusal_kind(r.status),
-          what + " failed: HTTP " + std::to_string(r.status) + " (outputs are kept for 7 days)",
-          "GET " + url, r.status, task_id};
-      return Refetch::Failed;
-    }
-    if (++failures > request.retries) {
-      *error = {ErrorKind::Network,
-                what + " failed " + std::to_string(failures) +
-                    " times: " + (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error),
-                "GET " + url, r.status, task_id};
-      return Refetch::Failed;
-    }
-    // The streaming thread waits here: never longer than 30 s at a time.
-    const unsigned wait =
-        std::min(30000u, retry_wait_ms(request.poll_interval_ms, r.retry_after, failures));
-    if (!sleep_cancellable(wait, cancellable)) return Refetch::Cancelled;
+  OutputFetch fetch(
+      request,
+      {task_id, what, task_id.empty() ? "" : api::result_url(request.api_url, task_id),
+       [cancellable](unsigned ms) { return sleep_cancellable(ms, cancellable); },
+       30000},  // the streaming thread waits: never longer than 30 s at a time
+      cancellable);
+  switch (fetch.run(http, url, sink, &version, error)) {
+    case OutputFetch::End::Done:
+      return Refetch::Done;
+    case OutputFetch::End::Cancelled:
+      return Refetch::Cancelled;
+    case OutputFetch::End::Failed:
+      break;
   }
+  return Refetch::Failed;
 }
 
 }  // namespace kling

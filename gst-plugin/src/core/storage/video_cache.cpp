@@ -86,13 +86,11 @@ std::unique_ptr<DownloadStore> VideoCache::open_unverified(const std::string& fi
   g_autoptr(JsonNode) root = json::parse(trailer, nullptr);
   if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return miss();
   JsonObject* o = json_node_get_object(root);
-  const std::string sha = json_object_get_string_member_with_default(o, "sha256", "");
-  if (size == 0 ||
-      json_object_get_int_member_with_default(o, "size", -1) != static_cast<int64_t>(size) ||
-      fingerprint != json_object_get_string_member_with_default(o, "fingerprint", "") ||
-      sha.empty())
+  const std::string sha = json::string_member(o, "sha256");
+  if (size == 0 || json::int_member(o, "size") != static_cast<int64_t>(size) ||
+      fingerprint != json::string_member(o, "fingerprint") || sha.empty())
     return miss();
-  *task_id = json_object_get_string_member_with_default(o, "id", "");
+  *task_id = json::string_member(o, "id");
   *sha256 = sha;
   futimens(fd, nullptr);  // used now: the last to be evicted
   return DownloadStore::open_complete(fd, size);
@@ -156,27 +154,11 @@ bool VideoCache::save(const Request& r, const std::string& fp, const std::string
   const std::string trailer = tail_for(json::to_string(b));
   const std::string path = entry(fp);
 
-  // The store's own file becomes the entry when it lives in this folder...
+  // The store's own file becomes the entry when it lives in this folder, otherwise a copy.
   std::string tmp =
       path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(g_random_int());
-  bool ok = store.append_past_end(trailer) && store.persist(tmp, error);
-  if (!ok) {
-    // ...otherwise a copy.
-    tmp = path + ".tmp-XXXXXX";
-    int fd = g_mkstemp_full(tmp.data(), O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      *error = "cannot create " + tmp + ": " + g_strerror(errno);
-      return false;
-    }
-    ok = store.copy_to(fd, [cancellable] { return g_cancellable_is_cancelled(cancellable); }) &&
-         fd_io::write_all(fd, trailer.data(), trailer.size()) == 0 && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok) {
-      *error = "cannot write " + tmp + ": " + g_strerror(errno);
-      g_unlink(tmp.c_str());
-      return false;
-    }
-  }
+  if (!adopt(store, trailer, tmp, error) && !copy(store, trailer, &tmp, error, cancellable))
+    return false;
   if (g_rename(tmp.c_str(), path.c_str()) != 0) {
     *error = "cannot write " + path + ": " + g_strerror(errno);
     g_unlink(tmp.c_str());
@@ -184,6 +166,60 @@ bool VideoCache::save(const Request& r, const std::string& fp, const std::string
   }
   evict(path);
   return true;
+}
+
+bool VideoCache::adopt(DownloadStore& store, const std::string& trailer, const std::string& target,
+                       std::string* error) {
+  if (store.path_.empty() && !store.linkable_) return false;
+  if (!store.flush_to_disk(error)) return false;
+  if (int err = fd_io::write_all(store.fd_, trailer.data(), trailer.size(),
+                                 static_cast<int64_t>(store.have()))) {
+    *error = "cannot write " + target + ": " + g_strerror(err);
+    return false;
+  }
+  if (fsync(store.fd_) != 0) {
+    *error = "cannot write " + target + ": " + g_strerror(errno);
+    return false;
+  }
+  if (store.linkable_) {
+    // Give the unnamed file a name beside the target, then rename it over the target.
+    std::string staged = target + ".staged-" + std::to_string(getpid()) + "-" +
+                         std::to_string(g_random_int());  // two elements may save one request
+    g_autofree char* self = g_strdup_printf("/proc/self/fd/%d", store.fd_);
+    g_unlink(staged.c_str());
+    if (linkat(AT_FDCWD, self, AT_FDCWD, staged.c_str(), AT_SYMLINK_FOLLOW) != 0 ||
+        g_rename(staged.c_str(), target.c_str()) != 0) {
+      *error = "cannot write " + target + ": " + g_strerror(errno);
+      g_unlink(staged.c_str());
+      return false;
+    }
+    store.linkable_ = false;
+    return true;
+  }
+  if (g_rename(store.path_.c_str(), target.c_str()) != 0) {
+    *error = "cannot write " + target + ": " + g_strerror(errno);
+    return false;
+  }
+  store.path_.clear();
+  return true;
+}
+
+bool VideoCache::copy(DownloadStore& store, const std::string& trailer, std::string* path,
+                      std::string* error, GCancellable* cancellable) {
+  *path = path->substr(0, path->rfind(".tmp-")) + ".tmp-XXXXXX";
+  int fd = g_mkstemp_full(path->data(), O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = "cannot create " + *path + ": " + g_strerror(errno);
+    return false;
+  }
+  bool ok = store.copy_to(fd, [cancellable] { return g_cancellable_is_cancelled(cancellable); }) &&
+            fd_io::write_all(fd, trailer.data(), trailer.size()) == 0 && fsync(fd) == 0;
+  ok = close(fd) == 0 && ok;
+  if (!ok) {
+    *error = "cannot write " + *path + ": " + g_strerror(errno);
+    g_unlink(path->c_str());
+  }
+  return ok;
 }
 
 void VideoCache::evict(const std::string& keep) const {

@@ -10,8 +10,8 @@
 #pragma once
 
 #include <gio/gio.h>
-#include <cstdint>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -57,6 +57,14 @@ class VideoCache {
 
  private:
   std::string entry(const std::string& fingerprint) const;
+  // `store`'s own file, its `trailer` after the video, fsync'd and linked or renamed
+  // to `path`, when the store was made in this folder; false otherwise (`error` set
+  // when it was, but cannot be).
+  static bool adopt(DownloadStore& store, const std::string& trailer, const std::string& path,
+                    std::string* error);
+  // A copy of `store` and its `trailer` at `path`; false and `error` when it cannot be made.
+  static bool copy(DownloadStore& store, const std::string& trailer, std::string* path,
+                   std::string* error, GCancellable* cancellable);
   std::string dir_;
   uint64_t max_size_;
 };

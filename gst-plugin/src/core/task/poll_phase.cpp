@@ -70,23 +70,8 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::poll_until_final(HttpTransport& 
     failures = 0;
     delay = std::min(interval, delay * 2);
 
-    if (reply.kind == api::ReplyKind::Malformed)
-      return fail({ErrorKind::BadReply,
-                   "Unreadable reply while polling task " + id + ": " + reply.message,
-                   "GET " + url + " answered HTTP " + std::to_string(r.status), http_status, id});
-    if (reply.kind == api::ReplyKind::ApiError) {
-      if (http_status == 404 || http_status == 410) {
-        journal_status(id, "", {}, "HTTP " + std::to_string(http_status),
-                       Ledger::kGone);  // nothing left to resume
-        if (from_ledger_)
-          return Outcome::Gone;  // picked up from the ledger: paid for again, saying why
-      }
-      std::string what = http_status == 404 || http_status == 410
-                             ? "Task " + id + " not found (WaveSpeed keeps tasks for 7 days): "
-                             : "Polling task " + id + " failed: ";
-      return fail({kind_for_status(http_status), what + describe_status(r, reply), "GET " + url,
-                   http_status, id});
-    }
+    if (reply.kind == api::ReplyKind::Malformed || reply.kind == api::ReplyKind::ApiError)
+      return poll_refused(r, reply, http_status, id, url);
 
     api::Task& t = reply.task;
     if (t.id.empty()) t.id = id;
@@ -99,6 +84,29 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::poll_until_final(HttpTransport& 
     if (!api::is_final_status(t.status)) continue;
     return conclude(std::move(t), url, task);
   }
+}
+
+// A poll answered with an error, or with nothing readable.
+TaskRunner::Worker::Outcome TaskRunner::Worker::poll_refused(const HttpResult& r,
+                                                             const api::Reply& reply,
+                                                             unsigned http_status,
+                                                             const std::string& id,
+                                                             const std::string& url) {
+  if (reply.kind == api::ReplyKind::Malformed)
+    return fail({ErrorKind::BadReply,
+                 "Unreadable reply while polling task " + id + ": " + reply.message,
+                 "GET " + url + " answered HTTP " + std::to_string(r.status), http_status, id});
+  const bool gone = http_status == 404 || http_status == 410;
+  if (gone) {
+    journal_status(id, "", {}, "HTTP " + std::to_string(http_status),
+                   Ledger::kGone);  // nothing left to resume
+    if (from_ledger_)
+      return Outcome::Gone;  // picked up from the ledger: paid for again, saying why
+  }
+  std::string what = gone ? "Task " + id + " not found (WaveSpeed keeps tasks for 7 days): "
+                          : "Polling task " + id + " failed: ";
+  return fail({kind_for_status(http_status), what + describe_status(r, reply), "GET " + url,
+               http_status, id});
 }
 
 // A task in a final status: the error it ended with, or its output to download.

@@ -3,6 +3,7 @@
 // may end the run, or find a task to replay or poll instead of paying for a new
 // one. Steps to come go in prepare(), in the order they must run.
 #include "core/task/task_worker.h"
+#include "core/util/local_time.h"
 #include "core/wavespeed/image_upload.h"
 #include "core/wavespeed/submit_body.h"
 
@@ -53,16 +54,6 @@ TaskRunner::Worker::Outcome TaskRunner::Worker::check_request(HttpTransport& htt
   submit_summary_ = checked.summary;
   return Outcome::Done;
 }
-
-namespace {
-
-std::string local_time(int64_t unix_time) {
-  g_autoptr(GDateTime) t = g_date_time_new_from_unix_local(unix_time);
-  g_autofree char* text = t ? g_date_time_format(t, "%F %T") : g_strdup("?");
-  return text;
-}
-
-}  // namespace
 
 // One request, one charge on this machine: the ledger says whether this run
 // replays, follows a task in flight (maybe waiting for another run's task id),

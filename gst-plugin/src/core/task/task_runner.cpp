@@ -3,7 +3,6 @@
 #include "core/task/task_runner.h"
 
 #include <glib.h>
-#include <pthread.h>
 
 #include <algorithm>
 
@@ -231,10 +230,7 @@ TaskRunner::~TaskRunner() {
 void TaskRunner::start() {
   if (thread_.joinable()) return;
   worker_->start_clock();
-  thread_ = std::thread([worker = worker_] {
-    pthread_setname_np(pthread_self(), kThreadName);
-    worker->run();
-  });
+  thread_ = NamedThread(kThreadName, [worker = worker_] { worker->run(); });
 }
 
 bool TaskRunner::stop() {
@@ -245,7 +241,7 @@ bool TaskRunner::stop() {
 bool TaskRunner::join() {
   if (!thread_.joinable()) return true;
   // From the worker itself (a bus sync handler) joining would deadlock.
-  if (thread_.get_id() == std::this_thread::get_id()) return false;
+  if (thread_.is_current()) return false;
   thread_.join();
   return true;
 }

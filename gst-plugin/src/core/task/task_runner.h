@@ -8,10 +8,10 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 
 #include "core/request/request.h"
 #include "core/storage/download_store.h"
+#include "core/util/named_thread.h"
 #include "core/wavespeed/api_client.h"
 
 namespace kling {
@@ -61,7 +61,7 @@ class TaskRunner {
   // its own thread (a bus sync handler) leaves the worker alive until it returns.
   class Worker;
   std::shared_ptr<Worker> worker_;
-  std::thread thread_;
+  NamedThread thread_;
 };
 
 }  // namespace kling

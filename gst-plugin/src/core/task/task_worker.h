@@ -73,8 +73,16 @@ class TaskRunner::Worker {
   Outcome admit(HttpTransport& http, api::Task* task);
   // submit_phase.cpp
   Outcome submit(HttpTransport& http, api::Task* task);
+  struct SubmitAnswer;
+  void tell_gate(const SubmitAnswer& answer);
+  // A 429 or no connection: nothing when the wait ended and the POST may go again.
+  std::optional<Outcome> wait_to_resubmit(const SubmitAnswer& answer, unsigned attempt);
+  Outcome submit_answered(const SubmitAnswer& answer, const std::string& url, api::Task* task);
+  Outcome keep_named_task(const SubmitAnswer& answer, const std::string& debug);
   // poll_phase.cpp
   Outcome poll_until_final(HttpTransport& http, api::Task* task);
+  Outcome poll_refused(const HttpResult& r, const api::Reply& reply, unsigned http_status,
+                       const std::string& id, const std::string& url);
   Outcome conclude(api::Task final_task, const std::string& url, api::Task* task);
   // download_phase.cpp
   Outcome download(HttpTransport& http, api::Task task);

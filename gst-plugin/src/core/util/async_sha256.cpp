@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "core/util/async_sha256.h"
 
-#include <pthread.h>
-
 namespace kling {
 
 AsyncSha256::~AsyncSha256() {
@@ -21,7 +19,7 @@ void AsyncSha256::update(std::shared_ptr<const void> owner, const char* data, si
   changed_.notify_all();
   if (!thread_.joinable()) {
     quit_ = false;
-    thread_ = std::thread([this] { run(); });
+    thread_ = NamedThread(kThreadName, [this] { run(); });
   }
 }
 
@@ -40,7 +38,6 @@ void AsyncSha256::pause() {
 }
 
 void AsyncSha256::run() {
-  pthread_setname_np(pthread_self(), kThreadName);
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     changed_.wait(lock, [this] { return !queue_.empty() || quit_; });

@@ -14,8 +14,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
+#include "core/util/named_thread.h"
 #include "core/util/sha256.h"
 
 namespace kling {
@@ -53,7 +53,7 @@ class AsyncSha256 {
   std::deque<Piece> queue_;
   bool quit_ = false;  // the thread ends once the queue is empty
   Sha256 sum_;         // the thread's while it runs; read after the join
-  std::thread thread_;
+  NamedThread thread_;
 };
 
 }  // namespace kling

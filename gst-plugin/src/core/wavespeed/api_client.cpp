@@ -7,56 +7,13 @@
 #include <cstring>
 
 #include "core/util/json_util.h"
+#include "core/util/url.h"
 #include "core/wavespeed/model_catalog.h"
 #include "core/wavespeed/submit_body.h"
 
 namespace kling::api {
 
 namespace {
-
-std::string trim_base(const std::string& url) {
-  std::string base = url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  return base;
-}
-
-const char* get_string(JsonObject* obj, const char* name) {
-  JsonNode* node = obj ? json_object_get_member(obj, name) : nullptr;
-  if (!node || !JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING)
-    return nullptr;
-  return json_node_get_string(node);
-}
-
-// Numbers may come as integers, doubles or numeric strings; all mean the same.
-std::optional<int64_t> get_number(JsonObject* obj, const char* name) {
-  JsonNode* node = obj ? json_object_get_member(obj, name) : nullptr;
-  if (!node || !JSON_NODE_HOLDS_VALUE(node)) return std::nullopt;
-  GType type = json_node_get_value_type(node);
-  if (type == G_TYPE_INT64) return json_node_get_int(node);
-  if (type == G_TYPE_DOUBLE) {
-    double d = json_node_get_double(node);
-    if (!(d > -9e18 && d < 9e18))  // also NaN: no number we could hold
-      return std::nullopt;
-    return static_cast<int64_t>(d);
-  }
-  if (type == G_TYPE_STRING) {
-    const char* s = json_node_get_string(node);
-    char* end = nullptr;
-    gint64 v = g_ascii_strtoll(s, &end, 10);
-    if (end != s && *end == '\0') return v;
-  }
-  return std::nullopt;
-}
-
-JsonObject* get_object(JsonObject* obj, const char* name) {
-  JsonNode* node = obj ? json_object_get_member(obj, name) : nullptr;
-  return node && JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : nullptr;
-}
-
-JsonArray* get_array(JsonObject* obj, const char* name) {
-  JsonNode* node = obj ? json_object_get_member(obj, name) : nullptr;
-  return node && JSON_NODE_HOLDS_ARRAY(node) ? json_node_get_array(node) : nullptr;
-}
 
 // A short, printable excerpt of a body we could not parse (a gateway page):
 // tags dropped, control characters and runs of spaces made one space.
@@ -82,31 +39,32 @@ std::string excerpt(std::string_view body) {
 
 Task parse_task(JsonObject* data) {
   Task t;
-  if (const char* s = get_string(data, "id"))
+  if (const char* s = json::string_or_null(data, "id"))
     t.id = s;
-  else if (auto n = get_number(data, "id"))  // an id sent as a number is still the id
+  else if (auto n = json::int_member(data, "id"))  // an id sent as a number is still the id
     t.id = std::to_string(*n);
-  if (const char* s = get_string(data, "model")) t.model = s;
-  if (const char* s = get_string(data, "status")) {
+  if (const char* s = json::string_or_null(data, "model")) t.model = s;
+  if (const char* s = json::string_or_null(data, "status")) {
     g_autofree char* lower = g_ascii_strdown(s, -1);  // "COMPLETED" is completed
     t.status = lower;
   }
-  if (const char* s = get_string(data, "error")) t.error = s;
-  if (const char* s = get_string(data, "created_at")) t.created_at = s;
-  if (const char* s = get_string(get_object(data, "urls"), "get")) t.get_url = s;
-  t.code = static_cast<int>(get_number(data, "code").value_or(0));
-  t.inference_ms = get_number(get_object(data, "timings"), "inference").value_or(-1);
-  if (JsonArray* outputs = get_array(data, "outputs")) {
+  if (const char* s = json::string_or_null(data, "error")) t.error = s;
+  if (const char* s = json::string_or_null(data, "created_at")) t.created_at = s;
+  if (const char* s = json::string_or_null(json::object_member(data, "urls"), "get")) t.get_url = s;
+  t.code = static_cast<int>(json::int_member(data, "code").value_or(0));
+  t.inference_ms = json::int_member(json::object_member(data, "timings"), "inference").value_or(-1);
+  if (JsonArray* outputs = json::array_member(data, "outputs")) {
     for (guint i = 0; i < json_array_get_length(outputs); i++) {
       JsonNode* n = json_array_get_element(outputs, i);
       if (JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING)
         t.outputs.emplace_back(json_node_get_string(n));
-      else if (const char* url =
-                   JSON_NODE_HOLDS_OBJECT(n) ? get_string(json_node_get_object(n), "url") : nullptr)
+      else if (const char* url = JSON_NODE_HOLDS_OBJECT(n)
+                                     ? json::string_or_null(json_node_get_object(n), "url")
+                                     : nullptr)
         t.outputs.emplace_back(url);  // {"url": ...} objects, as some endpoints send
     }
   }
-  if (JsonArray* flags = get_array(data, "has_nsfw_contents")) {
+  if (JsonArray* flags = json::array_member(data, "has_nsfw_contents")) {
     for (guint i = 0; i < json_array_get_length(flags); i++) {
       JsonNode* n = json_array_get_element(flags, i);
       t.has_nsfw_contents.push_back(JSON_NODE_HOLDS_VALUE(n) &&
@@ -120,7 +78,7 @@ Task parse_task(JsonObject* data) {
 }  // namespace
 
 std::string v3_url(const std::string& api_url, const std::string& path) {
-  return trim_base(api_url) + "/api/v3/" + path;
+  return without_trailing_slashes(api_url) + "/api/v3/" + path;
 }
 
 std::string submit_url(const std::string& api_url, const std::string& model) {
@@ -129,7 +87,7 @@ std::string submit_url(const std::string& api_url, const std::string& model) {
 
 std::string result_url(const std::string& api_url, const std::string& task_id) {
   g_autofree char* id = g_uri_escape_string(task_id.c_str(), nullptr, FALSE);
-  return trim_base(api_url) + "/api/v3/predictions/" + id + "/result";
+  return without_trailing_slashes(api_url) + "/api/v3/predictions/" + id + "/result";
 }
 
 std::string build_submit_body(const Request& r) {
@@ -154,17 +112,17 @@ Reply parse_reply(unsigned http_status, std::string_view body) {
     return reply;
   }
 
-  reply.api_code = static_cast<int>(get_number(root, "code").value_or(0));
-  JsonObject* data = get_object(root, "data");
+  reply.api_code = static_cast<int>(json::int_member(root, "code").value_or(0));
+  JsonObject* data = json::object_member(root, "data");
   if (data) reply.task = parse_task(data);
-  const char* message = get_string(root, "message");
-  const char* bare_error = get_string(root, "error");
-  const char* data_error = get_string(data, "error");
+  const char* message = json::string_or_null(root, "message");
+  const char* bare_error = json::string_or_null(root, "error");
+  const char* data_error = json::string_or_null(data, "error");
   // An error_code beside the message (a permission error names the key's role there).
   std::string error_code;
-  if (const char* s = get_string(root, "error_code"))
+  if (const char* s = json::string_or_null(root, "error_code"))
     error_code = s;
-  else if (auto n = get_number(root, "error_code"))
+  else if (auto n = json::int_member(root, "error_code"))
     error_code = std::to_string(*n);
   auto best_message = [&]() -> std::string {
     std::string code = error_code.empty() ? "" : " (error_code " + error_code + ")";
@@ -234,16 +192,8 @@ std::optional<unsigned> parse_retry_after(const char* value, int64_t now_unix) {
 }
 
 bool same_origin(const std::string& a, const std::string& b) {
-  g_autoptr(GUri) ua = g_uri_parse(a.c_str(), G_URI_FLAGS_NONE, nullptr);
-  g_autoptr(GUri) ub = g_uri_parse(b.c_str(), G_URI_FLAGS_NONE, nullptr);
-  if (!ua || !ub || !g_uri_get_host(ua) || !g_uri_get_host(ub)) return false;
-  auto port = [](GUri* u) {
-    int p = g_uri_get_port(u);
-    if (p > 0) return p;
-    return g_ascii_strcasecmp(g_uri_get_scheme(u), "https") == 0 ? 443 : 80;
-  };
-  return g_ascii_strcasecmp(g_uri_get_scheme(ua), g_uri_get_scheme(ub)) == 0 &&
-         g_ascii_strcasecmp(g_uri_get_host(ua), g_uri_get_host(ub)) == 0 && port(ua) == port(ub);
+  const auto origin = origin_of(a);
+  return origin && origin == origin_of(b);
 }
 
 }  // namespace kling::api

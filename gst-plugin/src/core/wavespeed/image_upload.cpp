@@ -19,18 +19,6 @@ namespace kling {
 
 namespace {
 
-JsonObject* object_member(JsonObject* o, const char* name) {
-  JsonNode* n = o && json_object_has_member(o, name) ? json_object_get_member(o, name) : nullptr;
-  return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : nullptr;
-}
-
-std::string string_member(JsonObject* o, const char* name) {
-  JsonNode* n = o && json_object_has_member(o, name) ? json_object_get_member(o, name) : nullptr;
-  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING
-             ? json_node_get_string(n)
-             : "";
-}
-
 // One call, again while it fails for a passing reason (no reply, 408, 429, 5xx), at most `retries`
 // times.
 template <typename Call>
@@ -62,6 +50,26 @@ Error refusal(const char* what, const HttpResult& r) {
                        : ErrorKind::Network;
   return {
       kind, std::string(what) + " failed: " + text + "; nothing was submitted", {}, r.status, {}};
+}
+
+// A ticket the image must not be sent with: another method, or plain http off this machine.
+std::optional<Error> refuse_ticket(const UploadTicket& ticket) {
+  if (g_ascii_strcasecmp(ticket.method.c_str(), "PUT") != 0)
+    return Error{ErrorKind::BadReply,
+                 "The upload ticket asks for a " + ticket.method + " upload; only PUT is supported",
+                 {},
+                 0,
+                 {}};
+  // The image goes in clear over plain http only on this machine.
+  g_autoptr(GUri) target = g_uri_parse(ticket.upload_url.c_str(), G_URI_FLAGS_NONE, nullptr);
+  if (g_ascii_strcasecmp(g_uri_get_scheme(target), "http") == 0 &&
+      !is_loopback_host(g_uri_get_host(target)))
+    return Error{ErrorKind::BadReply,
+                 "The upload ticket names a plain http URL; refusing to send the image there",
+                 {},
+                 0,
+                 {}};
+  return std::nullopt;
 }
 
 std::string content_type_of(const std::string& path, const guchar* data, gsize size) {
@@ -97,18 +105,18 @@ std::optional<UploadTicket> parse_upload_ticket(std::string_view body, std::stri
     *error = "the upload ticket is not JSON" + (root ? " (not an object)" : " (" + not_json + ")");
     return std::nullopt;
   }
-  JsonObject* data = object_member(json_node_get_object(root), "data");
-  JsonObject* upload = object_member(data, "upload");
+  JsonObject* data = json::object_member(json_node_get_object(root), "data");
+  JsonObject* upload = json::object_member(data, "upload");
   UploadTicket t;
-  t.download_url = string_member(data, "download_url");
-  t.upload_url = string_member(upload, "url");
-  t.method = string_member(upload, "method");
+  t.download_url = json::string_member(data, "download_url");
+  t.upload_url = json::string_member(upload, "url");
+  t.method = json::string_member(upload, "method");
   if (t.method.empty()) t.method = "PUT";
-  if (JsonObject* headers = object_member(upload, "headers")) {
+  if (JsonObject* headers = json::object_member(upload, "headers")) {
     g_autoptr(GList) names = json_object_get_members(headers);
     for (GList* l = names; l; l = l->next) {
       const char* name = static_cast<const char*>(l->data);
-      std::string value = string_member(headers, name);
+      std::string value = json::string_member(headers, name);
       t.headers.emplace_back(name, value);
     }
   }
@@ -131,9 +139,8 @@ std::optional<std::string> ImageUploader::remembered(int64_t* age_s) const {
   g_autoptr(JsonNode) root = json::parse_file(record_, nullptr);  // unreadable: upload again
   if (!root || !JSON_NODE_HOLDS_OBJECT(root)) return std::nullopt;
   JsonObject* o = json_node_get_object(root);
-  *age_s =
-      g_get_real_time() / G_USEC_PER_SEC - json_object_get_int_member_with_default(o, "time", 0);
-  std::string url = string_member(o, "download_url");
+  *age_s = g_get_real_time() / G_USEC_PER_SEC - json::int_member(o, "time").value_or(0);
+  std::string url = json::string_member(o, "download_url");
   if (*age_s < 0 || *age_s >= kReuseSeconds || !is_http_url(url)) return std::nullopt;
   return url;
 }
@@ -148,6 +155,28 @@ void ImageUploader::remember(const std::string& url) const {
   save_cache_file(record_, json::to_string(b));  // when it cannot, the next run uploads again
 }
 
+// The image's bytes, which must be the bytes the request was named by at start();
+// nullptr and `error` otherwise.
+GBytes* ImageUploader::read_checked(Error* error) const {
+  std::string contents;
+  std::string unreadable;
+  if (!read_image(request_.image_file, &contents, &unreadable)) {
+    *error = settings_error("Cannot read the image file: " + unreadable);
+    return nullptr;
+  }
+  const gsize size = contents.size();
+  g_autoptr(GBytes) bytes = g_bytes_new(contents.data(), size);
+  contents.clear();
+  contents.shrink_to_fit();
+  g_autofree char* sum = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
+  if (request_.image_sha256 != sum || size > kMaxImageBytes) {
+    *error = settings_error("The image file " + request_.image_file +
+                            " changed since the pipeline started");
+    return nullptr;
+  }
+  return static_cast<GBytes*>(g_steal_pointer(&bytes));
+}
+
 ImageUploader::Outcome ImageUploader::upload(HttpTransport& http, GCancellable* cancellable,
                                              const Progress& progress, const Sleep& sleep,
                                              std::string* url, Error* error) const {
@@ -159,23 +188,9 @@ ImageUploader::Outcome ImageUploader::upload(HttpTransport& http, GCancellable* 
                        std::to_string(age / 60) + " min ago (same bytes): " + *url);
     return Outcome::Done;
   }
-  // The bytes now must be the bytes the request was named by at start().
-  std::string contents;
-  std::string unreadable;
-  if (!read_image(request_.image_file, &contents, &unreadable)) {
-    *error = settings_error("Cannot read the image file: " + unreadable);
-    return Outcome::Failed;
-  }
-  const gsize size = contents.size();
-  g_autoptr(GBytes) bytes = g_bytes_new(contents.data(), size);
-  contents.clear();
-  contents.shrink_to_fit();
-  g_autofree char* sum = g_compute_checksum_for_bytes(G_CHECKSUM_SHA256, bytes);
-  if (request_.image_sha256 != sum || size > kMaxImageBytes) {
-    *error = settings_error("The image file " + request_.image_file +
-                            " changed since the pipeline started");
-    return Outcome::Failed;
-  }
+  g_autoptr(GBytes) bytes = read_checked(error);
+  if (!bytes) return Outcome::Failed;
+  const gsize size = g_bytes_get_size(bytes);
   const std::string type = content_type_of(
       request_.image_file, static_cast<const guchar*>(g_bytes_get_data(bytes, nullptr)), size);
   progress(false, std::string("Uploading ") + name + " (" + std::to_string(size) + " bytes, " +
@@ -203,23 +218,8 @@ ImageUploader::Outcome ImageUploader::upload(HttpTransport& http, GCancellable* 
             : refusal("Asking WaveSpeed for an upload ticket", r);
     return Outcome::Failed;
   }
-  if (g_ascii_strcasecmp(ticket->method.c_str(), "PUT") != 0) {
-    *error = {ErrorKind::BadReply,
-              "The upload ticket asks for a " + ticket->method + " upload; only PUT is supported",
-              {},
-              0,
-              {}};
-    return Outcome::Failed;
-  }
-  // The image goes in clear over plain http only on this machine.
-  g_autoptr(GUri) target = g_uri_parse(ticket->upload_url.c_str(), G_URI_FLAGS_NONE, nullptr);
-  if (g_ascii_strcasecmp(g_uri_get_scheme(target), "http") == 0 &&
-      !is_loopback_host(g_uri_get_host(target))) {
-    *error = {ErrorKind::BadReply,
-              "The upload ticket names a plain http URL; refusing to send the image there",
-              {},
-              0,
-              {}};
+  if (auto refused = refuse_ticket(*ticket)) {
+    *error = *refused;
     return Outcome::Failed;
   }
   r = with_retries(

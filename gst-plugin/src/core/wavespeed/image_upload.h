@@ -56,6 +56,7 @@ class ImageUploader {
 
  private:
   void remember(const std::string& url) const;
+  GBytes* read_checked(Error* error) const;
 
   const Request& request_;
   const std::string record_;

@@ -10,6 +10,14 @@
 
 namespace kling {
 
+using json::array_member;
+using json::bool_member;
+using json::compact;
+using json::member;
+using json::number_member;
+using json::object_member;
+using json::string_member;
+
 namespace {
 
 // The built-in table in the catalogue's own shape: one parser for both.
@@ -34,26 +42,6 @@ std::string builtin_entry(const char* id, const char* type, const char* fields,
          fields + "}, \"required\": " + required + "}}]}}";
 }
 
-JsonNode* member(JsonObject* o, const char* name) {
-  return o && json_object_has_member(o, name) ? json_object_get_member(o, name) : nullptr;
-}
-
-JsonObject* object_member(JsonObject* o, const char* name) {
-  JsonNode* n = member(o, name);
-  return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : nullptr;
-}
-
-JsonArray* array_member(JsonObject* o, const char* name) {
-  JsonNode* n = member(o, name);
-  return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : nullptr;
-}
-
-std::string string_member(JsonObject* o, const char* name) {
-  JsonNode* n = member(o, name);
-  if (!n || !JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING) return {};
-  return json_node_get_string(n);
-}
-
 }  // namespace
 
 std::optional<double> number_text_value(const std::string& text) {
@@ -61,34 +49,10 @@ std::optional<double> number_text_value(const std::string& text) {
   std::string t = text.size() >= 2 && text.front() == '"' && text.back() == '"'
                       ? text.substr(1, text.size() - 2)
                       : text;
-  char* end = nullptr;
-  const double d = g_ascii_strtod(t.c_str(), &end);
-  if (t.empty() || end == t.c_str() || *end || !std::isfinite(d)) return std::nullopt;
-  return d;
+  return json::parse_number(t);
 }
 
 namespace {
-
-std::optional<double> number_member(JsonObject* o, const char* name) {
-  JsonNode* n = member(o, name);
-  if (!n || !JSON_NODE_HOLDS_VALUE(n)) return std::nullopt;
-  GType t = json_node_get_value_type(n);
-  if (t == G_TYPE_INT64 || t == G_TYPE_DOUBLE) return json_node_get_double(n);
-  if (t == G_TYPE_STRING)  // "maximum": "1": legal JSON some catalogues write
-    return number_text_value(json_node_get_string(n));
-  return std::nullopt;
-}
-
-bool bool_member(JsonObject* o, const char* name) {
-  JsonNode* n = member(o, name);
-  return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
-         json_node_get_boolean(n);
-}
-
-std::string compact(JsonNode* node) {
-  g_autofree char* text = json_to_string(node, FALSE);
-  return text ? text : "";
-}
 
 bool mentions(const std::string& text, const char* word) {
   g_autofree char* lower = g_ascii_strdown(text.c_str(), -1);
@@ -99,9 +63,7 @@ bool mentions(const std::string& text, const char* word) {
 // of its own, else the model's type or words ("audio", "sound") in its name or description.
 bool model_has_audio(JsonObject* m, const ModelSchema& s) {
   JsonObject* output = object_member(m, "output");
-  if (JsonNode* audio = member(output, "audio"))
-    return JSON_NODE_HOLDS_VALUE(audio) && json_node_get_value_type(audio) == G_TYPE_BOOLEAN &&
-           json_node_get_boolean(audio);
+  if (member(output, "audio")) return bool_member(output, "audio");
   for (const char* flag : {"has_audio", "audio", "with_audio", "output_audio"})
     if (bool_member(m, flag)) return true;
   const std::string name = string_member(m, "name");

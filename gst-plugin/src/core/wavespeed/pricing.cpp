@@ -7,35 +7,17 @@
 #include <cstring>
 
 #include "core/util/json_util.h"
+#include "core/util/url.h"
 #include "core/wavespeed/api_client.h"
 
 namespace kling::money {
 
 namespace {
 
-std::string base_of(const std::string& url) {
-  std::string base = url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  return base;
-}
-
-// Numbers may come as numbers or numeric strings.
+// A price or a balance: a number, or a string that is one.
 std::optional<double> get_amount(JsonObject* obj, const char* name) {
-  JsonNode* node = obj ? json_object_get_member(obj, name) : nullptr;
-  if (!node || !JSON_NODE_HOLDS_VALUE(node)) return std::nullopt;
-  GType type = json_node_get_value_type(node);
-  double v;
-  if (type == G_TYPE_INT64 || type == G_TYPE_DOUBLE)
-    v = json_node_get_double(node);
-  else if (type == G_TYPE_STRING) {
-    const char* s = json_node_get_string(node);
-    char* end = nullptr;
-    v = g_ascii_strtod(s, &end);
-    if (end == s || *end != '\0') return std::nullopt;
-  } else {
-    return std::nullopt;
-  }
-  if (!(v >= 0 && v < 1e12))  // NaN and negatives too: no price we could hold
+  const auto v = json::number_member(obj, name);
+  if (!v || !(*v >= 0 && *v < 1e12))  // negatives too: no price we could hold
     return std::nullopt;
   return v;
 }
@@ -56,21 +38,18 @@ JsonObject* data_of(JsonNode** tree, unsigned status, std::string_view body, std
     return nullptr;
   }
   JsonObject* root = json_node_get_object(*tree);
-  JsonNode* data = json_object_get_member(root, "data");
-  if (!data || !JSON_NODE_HOLDS_OBJECT(data)) {
-    *why = "a reply without data";
-    return nullptr;
-  }
-  return json_node_get_object(data);
+  JsonObject* data = json::object_member(root, "data");
+  if (!data) *why = "a reply without data";
+  return data;
 }
 
 }  // namespace
 
 std::string price_url(const std::string& api_url) {
-  return base_of(api_url) + "/api/v3/model/price";
+  return without_trailing_slashes(api_url) + "/api/v3/model/price";
 }
 std::string balance_url(const std::string& api_url) {
-  return base_of(api_url) + "/api/v3/balance";
+  return without_trailing_slashes(api_url) + "/api/v3/balance";
 }
 
 std::string build_price_body(const std::string& model, const std::string& inputs) {
@@ -104,10 +83,8 @@ std::optional<Quote> parse_price(unsigned status, std::string_view body, std::st
   Quote q;
   q.price = *price;
   q.discounted = get_amount(data, "discounted_price");
-  JsonNode* currency = json_object_get_member(data, "currency");
-  if (currency && JSON_NODE_HOLDS_VALUE(currency) &&
-      json_node_get_value_type(currency) == G_TYPE_STRING && *json_node_get_string(currency))
-    q.currency = json_node_get_string(currency);
+  if (std::string currency = json::string_member(data, "currency"); !currency.empty())
+    q.currency = currency;
   return q;
 }
 

@@ -43,16 +43,40 @@ std::string effective_type(const FieldSpec& f) {
   return v.find_first_of(".eE") == std::string::npos ? "integer" : "number";
 }
 
-std::optional<double> parse_double(const std::string& s) {
-  char* end = nullptr;
-  double d = g_ascii_strtod(s.c_str(), &end);
-  if (s.empty() || end == s.c_str() || *end || !std::isfinite(d)) return std::nullopt;
-  return d;
-}
-
 std::string number_text(double d) {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
   return g_ascii_formatd(buf, sizeof buf, "%.15g", d);
+}
+
+// The value as a string field takes it.
+std::string as_text(const ParamValue& v) {
+  switch (v.kind) {
+    case ParamValue::Kind::String:
+      return v.text;
+    case ParamValue::Kind::Integer:
+      return std::to_string(v.integer);
+    case ParamValue::Kind::Number:
+      return number_text(v.number);
+    case ParamValue::Kind::Boolean:
+      break;
+  }
+  return v.boolean ? "true" : "false";
+}
+
+// The value as an integer field takes it ("5", 5.0): a whole number within 9e15.
+std::optional<int64_t> as_integer(const ParamValue& v) {
+  using K = ParamValue::Kind;
+  std::optional<double> d;
+  if (v.kind == K::Integer) return v.integer;
+  if (v.kind == K::String) {
+    gint64 i = 0;
+    if (g_ascii_string_to_signed(v.text.c_str(), 10, G_MININT64, G_MAXINT64, &i, nullptr)) return i;
+    d = json::parse_number(v.text);
+  } else if (v.kind == K::Number) {
+    d = v.number;
+  }
+  if (!d || std::trunc(*d) != *d || std::fabs(*d) > 9e15) return std::nullopt;
+  return static_cast<int64_t>(*d);
 }
 
 // The value as the schema's type wants it: "5" for an integer field is 5, 5 for a
@@ -62,47 +86,20 @@ Node coerce(const ParamValue& v, const std::string& type) {
   using K = ParamValue::Kind;
   Node n(json_node_new(JSON_NODE_VALUE));
   if (type == "string") {
-    switch (v.kind) {
-      case K::String:
-        json_node_set_string(n.get(), v.text.c_str());
-        break;
-      case K::Integer:
-        json_node_set_string(n.get(), std::to_string(v.integer).c_str());
-        break;
-      case K::Number:
-        json_node_set_string(n.get(), number_text(v.number).c_str());
-        break;
-      case K::Boolean:
-        json_node_set_string(n.get(), v.boolean ? "true" : "false");
-        break;
-    }
+    json_node_set_string(n.get(), as_text(v).c_str());
     return n;
   }
   if (type == "integer") {
-    std::optional<double> d;
-    if (v.kind == K::Integer) {
-      json_node_set_int(n.get(), v.integer);
-      return n;
-    }
-    if (v.kind == K::String) {
-      gint64 i = 0;
-      if (g_ascii_string_to_signed(v.text.c_str(), 10, G_MININT64, G_MAXINT64, &i, nullptr)) {
-        json_node_set_int(n.get(), i);
-        return n;
-      }
-      d = parse_double(v.text);
-    } else if (v.kind == K::Number) {
-      d = v.number;
-    }
-    if (!d || std::trunc(*d) != *d || std::fabs(*d) > 9e15) return nullptr;
-    json_node_set_int(n.get(), static_cast<int64_t>(*d));
+    const auto i = as_integer(v);
+    if (!i) return nullptr;
+    json_node_set_int(n.get(), *i);
     return n;
   }
   if (type == "number") {
     std::optional<double> d = v.kind == K::Integer
                                   ? std::optional<double>(static_cast<double>(v.integer))
                               : v.kind == K::Number ? std::optional<double>(v.number)
-                              : v.kind == K::String ? parse_double(v.text)
+                              : v.kind == K::String ? json::parse_number(v.text)
                                                     : std::nullopt;
     if (!d || !std::isfinite(*d)) return nullptr;
     json_node_set_double(n.get(), *d);
@@ -133,26 +130,21 @@ Node coerce(const ParamValue& v, const std::string& type) {
   return Node(json::parse(v.json(), nullptr));
 }
 
-std::string compact(JsonNode* node) {
-  g_autofree char* text = json_to_string(node, FALSE);
-  return text ? text : "";
-}
-
 // As a person reads it: a number in its shortest form (0.3, where JSON has 0.29999999999999999).
 std::string shown(JsonNode* value) {
   if (JSON_NODE_HOLDS_VALUE(value) && json_node_get_value_type(value) == G_TYPE_DOUBLE)
     return number_text(json_node_get_double(value));
-  return compact(value);
+  return json::compact(value);
 }
 
 bool in_enum(const FieldSpec& spec, JsonNode* value, const std::string& type) {
   if (spec.enum_json.empty()) return true;
-  const std::string text = compact(value);
+  const std::string text = json::compact(value);
   const bool numeric = type == "integer" || type == "number";
   for (const std::string& allowed : spec.enum_json) {
     if (allowed == text) return true;
     if (numeric) {  // 5 is in ["5", "10"] and in [5.0, 10.0]
-      auto a = number_text_value(allowed), b = parse_double(text);
+      auto a = number_text_value(allowed), b = json::parse_number(text);
       if (a && b && *a == *b) return true;
     }
   }
@@ -311,11 +303,11 @@ std::map<std::string, std::string> body_fields(const Request& r, const ModelSche
     Typed typed = type_field(f, schema);
     // What the schema cannot type goes as given: the catalogue the worker reads may know better.
     Node value = typed.value ? std::move(typed.value) : coerce(f.value, std::string());
-    out[f.name] = value ? compact(value.get()) : f.value.json();
+    out[f.name] = value ? json::compact(value.get()) : f.value.json();
     sent.push_back(f.name);
   }
   for (auto& [spec, value] : missing_required(schema, sent))
-    if (value) out[spec->name] = compact(value.get());
+    if (value) out[spec->name] = json::compact(value.get());
   return out;
 }
 

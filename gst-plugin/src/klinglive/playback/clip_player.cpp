@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "klinglive/playback/call_async.h"
+#include "klinglive/playback/disclosure.h"
+#include "klinglive/playback/frames_chain.h"
 
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
@@ -39,57 +41,35 @@ const char* state_of_task(const char* status) {
 }  // namespace
 
 ClipPlayer::ClipPlayer(GstElement* owner, const PropertyValues& defaults,
-                       const std::string& request, GstCaps* caps, GstCaps* audio_caps)
+                       const std::string& request, GstCaps* caps, GstCaps* audio_caps,
+                       const Extras& extras)
     : shared_(std::make_shared<Shared>(owner)) {
   shared_->status.prompt = request;
   shared_->status.started_us = g_get_monotonic_time();
   pipeline_ = gst_pipeline_new(nullptr);
   src_ = gst_element_factory_make("klingsrc", nullptr);
   GstElement* decode = gst_element_factory_make("decodebin", nullptr);
-  GstElement* convert = gst_element_factory_make("videoconvert", nullptr);
-  GstElement* scale = gst_element_factory_make("videoscale", nullptr);
-  GstElement* rate = gst_element_factory_make("videorate", nullptr);
-  filter_ = gst_element_factory_make("capsfilter", nullptr);
-  GstElement* sink = gst_element_factory_make("appsink", nullptr);
-  if (!src_ || !decode || !convert || !scale || !rate || !filter_ || !sink) {
-    for (GstElement* e : {src_, decode, convert, scale, rate, filter_, sink})
+  FramesChain chain;
+  if (!src_ || !decode || !add_frames_chain(GST_BIN(pipeline_), caps, true, &chain)) {
+    for (GstElement* e : {src_, decode})
       if (e) gst_object_unref(gst_object_ref_sink(e));
-    src_ = filter_ = nullptr;
+    src_ = nullptr;
     shared_->failed = true;
     shared_->status.state = "failed";
     shared_->status.error = "klingsrc, decodebin or a video element is missing";
     return;
   }
-  sink_ = GST_APP_SINK(sink);
-  g_object_set(scale, "add-borders", TRUE, nullptr);
-  g_object_set(filter_, "caps", caps, nullptr);
+  filter_ = chain.filter;
+  sink_ = chain.sink;
   // A few frames decoded ahead, no clock: the live output sets the pace. Enough
   // that a clip's EOS is known frames before its last frame is due, on a busy machine.
-  g_object_set(sink, "sync", FALSE, "max-buffers", 6u, "drop", FALSE, "enable-last-sample", FALSE,
+  g_object_set(sink_, "sync", FALSE, "max-buffers", 6u, "drop", FALSE, "enable-last-sample", FALSE,
                nullptr);
-  gst_bin_add_many(GST_BIN(pipeline_), src_, decode, convert, scale, rate, filter_, sink, nullptr);
+  gst_bin_add_many(GST_BIN(pipeline_), src_, decode, nullptr);
   gst_element_link(src_, decode);
-  gst_element_link_many(convert, scale, rate, filter_, sink, nullptr);
-  shared_->convert = convert;
-  if (audio_caps) {
-    // audioconvert ! audioresample ! the audio pad's caps ! appsink. Not in preroll
-    // (async=false): a clip without sound must not hold its video back.
-    GstElement* aconv = gst_element_factory_make("audioconvert", nullptr);
-    GstElement* resample = gst_element_factory_make("audioresample", nullptr);
-    GstElement* afilter = gst_element_factory_make("capsfilter", nullptr);
-    GstElement* asink = gst_element_factory_make("appsink", nullptr);
-    if (aconv && resample && afilter && asink) {
-      g_object_set(afilter, "caps", audio_caps, nullptr);
-      g_object_set(asink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
-      gst_bin_add_many(GST_BIN(pipeline_), aconv, resample, afilter, asink, nullptr);
-      gst_element_link_many(aconv, resample, afilter, asink, nullptr);
-      shared_->audio_convert = aconv;
-      audio_sink_ = GST_APP_SINK(asink);
-    } else {
-      for (GstElement* e : {aconv, resample, afilter, asink})
-        if (e) gst_object_unref(gst_object_ref_sink(e));
-    }
-  }
+  shared_->convert = chain.convert;
+  add_extras(chain.rate, extras);
+  if (audio_caps) add_audio_chain(audio_caps);
   // The video decoder decodes on the clip's streaming thread, with no workers of its own.
   // libav's frame threads (one a core) were made and ended with every clip, each with its
   // copy of the decoder's state and frames allocated in its own glibc arena, which keeps
@@ -101,7 +81,35 @@ ClipPlayer::ClipPlayer(GstElement* owner, const PropertyValues& defaults,
       decode, "pad-added", G_CALLBACK(on_pad_added), new std::shared_ptr<Shared>(shared_),
       [](gpointer d, GClosure*) { delete static_cast<std::shared_ptr<Shared>*>(d); },
       GConnectFlags(0));
+  set_request(defaults, request);
 
+  g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_));
+  gst_bus_set_sync_handler(bus, on_message, new std::shared_ptr<Shared>(shared_),
+                           [](gpointer d) { delete static_cast<std::shared_ptr<Shared>*>(d); });
+}
+
+// audioconvert ! audioresample ! the audio pad's caps ! appsink. Not in preroll
+// (async=false): a clip without sound must not hold its video back.
+void ClipPlayer::add_audio_chain(GstCaps* audio_caps) {
+  GstElement* aconv = gst_element_factory_make("audioconvert", nullptr);
+  GstElement* resample = gst_element_factory_make("audioresample", nullptr);
+  GstElement* afilter = gst_element_factory_make("capsfilter", nullptr);
+  GstElement* asink = gst_element_factory_make("appsink", nullptr);
+  if (!aconv || !resample || !afilter || !asink) {
+    for (GstElement* e : {aconv, resample, afilter, asink})
+      if (e) gst_object_unref(gst_object_ref_sink(e));
+    return;
+  }
+  g_object_set(afilter, "caps", audio_caps, nullptr);
+  g_object_set(asink, "sync", FALSE, "async", FALSE, "enable-last-sample", FALSE, nullptr);
+  gst_bin_add_many(GST_BIN(pipeline_), aconv, resample, afilter, asink, nullptr);
+  gst_element_link_many(aconv, resample, afilter, asink, nullptr);
+  shared_->audio_convert = aconv;
+  audio_sink_ = GST_APP_SINK(asink);
+}
+
+// The live element's defaults on klingsrc, then the request: a prompt, or a kling:// URI.
+void ClipPlayer::set_request(const PropertyValues& defaults, const std::string& request) {
   for (const auto& [name, value] : defaults)
     g_object_set_property(G_OBJECT(src_), name.c_str(), value.get());
   if (g_str_has_prefix(request.c_str(), "kling://")) {
@@ -115,17 +123,16 @@ ClipPlayer::ClipPlayer(GstElement* owner, const PropertyValues& defaults,
     g_object_set(src_, "prompt", request.c_str(), nullptr);
   }
   g_autofree char* prompt = nullptr;
-  g_object_get(src_, "prompt", &prompt, nullptr);
+  g_autofree char* model = nullptr;
+  g_object_get(src_, "prompt", &prompt, "model", &model, nullptr);
   shared_->status.prompt = prompt ? prompt : "";
-
-  g_autoptr(GstBus) bus = gst_pipeline_get_bus(GST_PIPELINE(pipeline_));
-  gst_bus_set_sync_handler(bus, on_message, new std::shared_ptr<Shared>(shared_),
-                           [](gpointer d) { delete static_cast<std::shared_ptr<Shared>*>(d); });
+  shared_->status.model = model ? model : "";
 }
 
 ClipPlayer::~ClipPlayer() {
   GST_DEBUG("clip player of \"%s\" destroyed", shared_->status.prompt.c_str());
   stop();
+  if (last_frame_) last_frame_->abandon();  // no frame now, if none came
   if (peeked_) gst_sample_unref(peeked_);
   gst_object_unref(pipeline_);
 }
@@ -137,18 +144,33 @@ void ClipPlayer::on_element_added(GstBin*, GstBin*, GstElement* element, gpointe
     g_object_set(element, "max-threads", 1, nullptr);
 }
 
+// The disclosure drawn between videorate and the output caps (textoverlay blends
+// in each of them), and the last frame watched where it leaves the decoder,
+// before the overlay and the scaling: the next clip of a story starts from the picture.
+void ClipPlayer::add_extras(GstElement* rate, const Extras& extras) {
+  if (GstElement* overlay = make_disclosure_overlay(extras.disclosure)) {
+    gst_bin_add(GST_BIN(pipeline_), overlay);
+    gst_element_unlink(rate, filter_);
+    gst_element_link_many(rate, overlay, filter_, nullptr);
+  } else if (!extras.disclosure.empty()) {
+    GST_WARNING(
+        "textoverlay (gstreamer1.0-plugins-base, pango) is missing: the disclosure "
+        "\"%s\" cannot be drawn",
+        extras.disclosure.c_str());
+  }
+  if (!extras.frames_dir.empty()) {
+    last_frame_ = std::make_shared<LastFrame>(extras.frames_dir);
+    g_autoptr(GstPad) decoded = gst_element_get_static_pad(shared_->convert, "sink");
+    last_frame_->watch(decoded);
+  }
+}
+
 void ClipPlayer::on_pad_added(GstElement*, GstPad* pad, gpointer data) {
   auto& shared = *static_cast<std::shared_ptr<Shared>*>(data);
-  g_autoptr(GstCaps) caps = gst_pad_get_current_caps(pad);
-  if (!caps) caps = gst_pad_query_caps(pad, nullptr);
-  const GstStructure* s = gst_caps_get_structure(caps, 0);
-  const char* name = s ? gst_structure_get_name(s) : "";
-  GstElement* head = g_str_has_prefix(name, "video/")   ? shared->convert
-                     : g_str_has_prefix(name, "audio/") ? shared->audio_convert
-                                                        : nullptr;
-  if (!head) return;  // sound nobody asked for: its stream just goes unlinked
-  g_autoptr(GstPad) sinkpad = gst_element_get_static_pad(head, "sink");
-  if (!gst_pad_is_linked(sinkpad)) gst_pad_link(pad, sinkpad);
+  GstElement* head = pad_carries(pad, "video/")   ? shared->convert
+                     : pad_carries(pad, "audio/") ? shared->audio_convert
+                                                  : nullptr;
+  if (head) link_once(pad, head);  // sound nobody asked for: its stream just goes unlinked
 }
 
 GstBusSyncReply ClipPlayer::on_message(GstBus*, GstMessage* msg, gpointer data) {

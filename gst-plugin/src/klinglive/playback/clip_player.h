@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "klinglive/forwarded_properties.h"
+#include "klinglive/playback/last_frame.h"
 
 namespace kling::live {
 
@@ -26,15 +27,22 @@ class ClipPlayer {
   struct Status {
     std::string prompt;
     std::string task_id;
+    std::string model;
     std::string state = "submitting";  // submitting, queued, processing, downloading, ready, failed
     std::string error;                 // the API's reason, once failed
     gint64 started_us = 0;             // monotonic
   };
 
+  // What a clip adds to its pictures (disclosure.h, last_frame.h).
+  struct Extras {
+    std::string disclosure;  // drawn on every frame, when not ""
+    std::string frames_dir;  // when not "": the last frame is kept there (last_frame())
+  };
+
   // `owner` is the live element: messages are posted on it. With `audio_caps`, the
   // clip's sound is decoded too, into audio_sink().
   ClipPlayer(GstElement* owner, const PropertyValues& defaults, const std::string& request,
-             GstCaps* caps, GstCaps* audio_caps);
+             GstCaps* caps, GstCaps* audio_caps, const Extras& extras = {});
   ~ClipPlayer();
   ClipPlayer(const ClipPlayer&) = delete;
   ClipPlayer& operator=(const ClipPlayer&) = delete;
@@ -56,11 +64,16 @@ class ClipPlayer {
   // Sets the pipeline to NULL (blocking; klingsrc stops promptly).
   void stop();
   Status status();
+  // The clip's last decoded frame (nullptr without Extras::frames_dir).
+  std::shared_ptr<LastFrame> last_frame() const { return last_frame_; }
 
  private:
   struct Shared;
   static GstBusSyncReply on_message(GstBus*, GstMessage* msg, gpointer data);
+  void add_audio_chain(GstCaps* audio_caps);
+  void set_request(const PropertyValues& defaults, const std::string& request);
   static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
+  void add_extras(GstElement* rate, const Extras& extras);
   static void on_element_added(GstBin*, GstBin*, GstElement* element, gpointer);
 
   std::shared_ptr<Shared> shared_;
@@ -70,6 +83,7 @@ class ClipPlayer {
   GstAppSink* sink_ = nullptr;
   GstAppSink* audio_sink_ = nullptr;
   GstSample* peeked_ = nullptr;
+  std::shared_ptr<LastFrame> last_frame_;
 };
 
 }  // namespace kling::live

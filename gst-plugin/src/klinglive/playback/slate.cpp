@@ -3,10 +3,10 @@
 
 #include <gst/app/gstappsink.h>
 #include <pango/pangocairo.h>
-#include <pthread.h>
 
-#include <thread>
 #include <utility>
+
+#include "klinglive/playback/frames_chain.h"
 
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
@@ -23,8 +23,7 @@ Slate::~Slate() = default;
 void Slate::Maker::start(std::function<void()> make) {
   join();  // done: returns at once
   done_.store(false, std::memory_order_relaxed);
-  thread_ = std::thread([this, make = std::move(make)] {
-    pthread_setname_np(pthread_self(), "kling-slate");
+  thread_ = NamedThread("kling-slate", [this, make = std::move(make)] {
     make();
     done_.store(true, std::memory_order_release);
   });
@@ -165,28 +164,30 @@ GstBuffer* draw_card(const GstVideoInfo& info_, const std::string& title,
   return dst;
 }
 
-// filesrc ! decodebin ! videoconvert ! videoscale add-borders ! output caps ! appsink, once.
+// filesrc ! decodebin ! the frames chain (frames_chain.h) in the output's format, once.
 GstBuffer* decode_image(const GstVideoInfo& info_, const std::string& image_,
                         std::string* image_error_) {
-  g_autoptr(GError) error = nullptr;
-  g_autoptr(GstElement) pipeline = gst_parse_launch(
-      "filesrc name=f ! decodebin ! videoconvert ! videoscale add-borders=true ! "
-      "capsfilter name=c ! appsink name=s sync=false",
-      &error);
-  if (!pipeline) {
-    *image_error_ = error->message;
-    return nullptr;
-  }
-  g_autoptr(GstElement) f = gst_bin_get_by_name(GST_BIN(pipeline), "f");
-  g_autoptr(GstElement) c = gst_bin_get_by_name(GST_BIN(pipeline), "c");
-  g_autoptr(GstElement) s = gst_bin_get_by_name(GST_BIN(pipeline), "s");
+  g_autoptr(GstElement) pipeline = GST_ELEMENT(gst_object_ref_sink(gst_pipeline_new(nullptr)));
+  GstElement* f = gst_element_factory_make("filesrc", nullptr);
+  GstElement* decode = gst_element_factory_make("decodebin", nullptr);
   g_autoptr(GstCaps) caps = gst_video_info_to_caps(&info_);
   // A still image has no frame rate of its own.
   gst_structure_remove_field(gst_caps_get_structure(caps, 0), "framerate");
+  FramesChain chain;
+  if (!f || !decode || !add_frames_chain(GST_BIN(pipeline), caps, false, &chain)) {
+    for (GstElement* e : {f, decode})
+      if (e) gst_object_unref(gst_object_ref_sink(e));
+    *image_error_ = "filesrc, decodebin or a video element is missing";
+    return nullptr;
+  }
+  gst_bin_add_many(GST_BIN(pipeline), f, decode, nullptr);
+  gst_element_link(f, decode);
+  g_signal_connect(decode, "pad-added", G_CALLBACK(link_video_pad), chain.convert);
   g_object_set(f, "location", image_.c_str(), nullptr);
-  g_object_set(c, "caps", caps, nullptr);
+  g_object_set(chain.sink, "sync", FALSE, nullptr);
+  GstAppSink* s = chain.sink;
   gst_element_set_state(pipeline, GST_STATE_PAUSED);
-  GstSample* sample = gst_app_sink_try_pull_preroll(GST_APP_SINK(s), 5 * GST_SECOND);
+  GstSample* sample = gst_app_sink_try_pull_preroll(s, 5 * GST_SECOND);
   GstBuffer* buffer = nullptr;
   if (sample) {
     buffer = gst_buffer_copy_deep(gst_sample_get_buffer(sample));

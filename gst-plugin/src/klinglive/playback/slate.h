@@ -17,7 +17,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
+
+#include "core/util/named_thread.h"
 
 namespace kling::live {
 
@@ -72,7 +73,7 @@ class Slate {
     }
 
    private:
-    std::thread thread_;
+    NamedThread thread_;
     std::atomic<bool> done_{true};
   };
 
