@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Minimal Debian systems for CI (sourced by .ci/run and scripts/packages.sh).
 #
 #   source scripts/chroot.sh

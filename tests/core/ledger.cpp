@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 
 #include <memory>
+#include <new>
 #include <string>
 #include <thread>
 
@@ -75,13 +76,17 @@ struct Fixture {
   std::string location;
 };
 
+// g_test allocates the fixture: constructed and destroyed here, as C++ members need.
 void setup(Fixture* f, gconstpointer data) {
+  new (f) Fixture();
   f->backend = static_cast<const Backend*>(data);
   if (f->backend == &kPostgres && !pg) g_error("no PostgreSQL server for the suite");
   f->location = f->backend->fresh();
 }
 
-void teardown(Fixture*, gconstpointer) {}
+void teardown(Fixture* f, gconstpointer) {
+  f->~Fixture();
+}
 
 std::unique_ptr<Ledger> open_ledger(const std::string& location) {
   std::string error;

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,68 +35,8 @@ GstClockTime frame_pts(guint64 n) {
 }
 
 // klinglivesrc in a harness on its `video` pad (and `audio`, when asked), on a test clock.
-struct Live : LiveLog {
-  GstHarness* h = nullptr;
-  GstHarness* audio = nullptr;
-  GstTestClock* clock = nullptr;
-
-  ~Live() {
-    if (clock) gst_object_unref(clock);
-    if (h) gst_harness_teardown(h);
-    if (audio) gst_harness_teardown(audio);
-  }
-};
-
-// Read, then dropped: nobody pops the harness's bus.
-GstBusSyncReply record(GstBus* bus, GstMessage* msg, gpointer data) {
-  LiveLog::on_message(bus, msg, data);
-  gst_message_unref(msg);
-  return GST_BUS_DROP;
-}
-
-// `props` ("name=value ...") set before PLAYING; with `audio_caps` the audio pad too.
-std::unique_ptr<Live> start_live(const Emulator& emu, const char* props,
-                                 const char* audio_caps = nullptr) {
-  auto live = std::make_unique<Live>();
-  live->h = gst_harness_new_with_padnames("klinglivesrc", nullptr, "video");
-  GstElement* src = live->h->element;
-  g_object_set(src, "api-url", emu.api.c_str(), "api-key", kKey, "poll-interval", 50u, "journal",
-               "", nullptr);
-  gst_util_set_object_arg(G_OBJECT(src), "when-idle", "slate");
-  if (props) {
-    g_auto(GStrv) pairs = g_strsplit(props, " ", -1);
-    for (char** p = pairs; *p; p++) {
-      g_auto(GStrv) kv = g_strsplit(*p, "=", 2);
-      if (kv[0] && kv[1]) gst_util_set_object_arg(G_OBJECT(src), kv[0], kv[1]);
-    }
-  }
-  gst_harness_set_sink_caps_str(live->h, kVideoCaps);
-  if (audio_caps) {
-    live->audio = gst_harness_new_with_element(src, nullptr, nullptr);
-    GstPad* pad = gst_element_request_pad_simple(src, "audio");
-    g_assert_nonnull(pad);
-    gst_harness_add_element_src_pad(live->audio, pad);
-    gst_object_unref(pad);
-    gst_harness_set_sink_caps_str(live->audio, audio_caps);
-  }
-  g_autoptr(GstBus) bus = gst_bus_new();
-  gst_bus_set_sync_handler(bus, record, static_cast<LiveLog*>(live.get()), nullptr);
-  gst_element_set_bus(src, bus);
-  gst_harness_use_testclock(live->h);
-  live->clock = gst_harness_get_testclock(live->h);
-  gst_harness_play(live->h);
-  return live;
-}
-
-// The next wait is for running time `rt`: the buffer due then is not pushed before.
-void assert_waits_for(Live& live, GstClockTime rt) {
-  g_assert_true(gst_harness_wait_for_clock_id_waits(live.h, 1, 30));
-  GstClockID id = nullptr;
-  g_assert_true(gst_test_clock_peek_next_pending_id(live.clock, &id));
-  g_assert_cmpuint(gst_clock_id_get_time(id), ==, gst_element_get_base_time(live.h->element) + rt);
-  gst_clock_id_unref(id);
-}
-
+// A video buffer as it left the element; read in its streaming thread (a pad probe) and
+// handed to the test under a std::mutex: TSan cannot see GLib's own hand-over (GAsyncQueue).
 struct Seen {
   GstClockTime pts, duration;
   guint64 offset;
@@ -134,6 +75,131 @@ Seen look(GstBuffer* buffer) {
   return s;
 }
 
+// An audio buffer as it left the element (as Seen), with the times its beeps start.
+struct Heard {
+  GstClockTime pts, duration;
+  guint64 offset, offset_end;
+  gsize size;
+  bool discont, silent;
+  std::vector<GstClockTime> onsets;  // a sample of 3000 or more after 200 ms under it
+};
+
+struct Live : LiveLog {
+  GstHarness* h = nullptr;
+  GstHarness* audio = nullptr;
+  GstTestClock* clock = nullptr;
+  std::deque<Seen> seen;    // under LiveLog::mutex
+  std::deque<Heard> heard;  // under LiveLog::mutex
+  gint rate = 0, channels = 0;
+  GstClockTime loud_at = 0;  // the audio streaming thread's
+
+  template <typename T>
+  std::vector<T> take(std::deque<T>& from) {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::vector<T> out(from.begin(), from.end());
+    from.clear();
+    return out;
+  }
+
+  ~Live() {
+    if (clock) gst_object_unref(clock);
+    if (h) gst_harness_teardown(h);
+    if (audio) gst_harness_teardown(audio);
+  }
+};
+
+GstPadProbeReturn on_video(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  auto* live = static_cast<Live*>(data);
+  Seen s = look(GST_PAD_PROBE_INFO_BUFFER(info));
+  std::lock_guard<std::mutex> lock(live->mutex);
+  live->seen.push_back(s);
+  return GST_PAD_PROBE_OK;
+}
+
+GstPadProbeReturn on_audio(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  auto* live = static_cast<Live*>(data);
+  GstBuffer* b = GST_PAD_PROBE_INFO_BUFFER(info);
+  Heard h{GST_BUFFER_PTS(b),
+          GST_BUFFER_DURATION(b),
+          GST_BUFFER_OFFSET(b),
+          GST_BUFFER_OFFSET_END(b),
+          gst_buffer_get_size(b),
+          GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DISCONT),
+          true,
+          {}};
+  GstMapInfo map;
+  g_assert_true(gst_buffer_map(b, &map, GST_MAP_READ));
+  const auto* pcm = reinterpret_cast<const gint16*>(map.data);
+  for (gsize k = 0; k < map.size / 2; k += live->channels) {
+    if (pcm[k] != 0) h.silent = false;
+    if (std::abs(pcm[k]) < 3000) continue;
+    GstClockTime t = h.pts + gst_util_uint64_scale(k / live->channels, GST_SECOND, live->rate);
+    if (t >= live->loud_at + 200 * GST_MSECOND) h.onsets.push_back(t);
+    live->loud_at = t;
+  }
+  gst_buffer_unmap(b, &map);
+  std::lock_guard<std::mutex> lock(live->mutex);
+  live->heard.push_back(std::move(h));
+  return GST_PAD_PROBE_OK;
+}
+
+// Read, then dropped: nobody pops the harness's bus.
+GstBusSyncReply record(GstBus* bus, GstMessage* msg, gpointer data) {
+  LiveLog::on_message(bus, msg, data);
+  gst_message_unref(msg);
+  return GST_BUS_DROP;
+}
+
+// `props` ("name=value ...") set before PLAYING; with `audio_caps` the audio pad too.
+std::unique_ptr<Live> start_live(const Emulator& emu, const char* props,
+                                 const char* audio_caps = nullptr) {
+  auto live = std::make_unique<Live>();
+  live->h = gst_harness_new_with_padnames("klinglivesrc", nullptr, "video");
+  GstElement* src = live->h->element;
+  g_object_set(src, "api-url", emu.api.c_str(), "api-key", kKey, "poll-interval", 50u, "journal",
+               "", nullptr);
+  gst_util_set_object_arg(G_OBJECT(src), "when-idle", "slate");
+  if (props) {
+    g_auto(GStrv) pairs = g_strsplit(props, " ", -1);
+    for (char** p = pairs; *p; p++) {
+      g_auto(GStrv) kv = g_strsplit(*p, "=", 2);
+      if (kv[0] && kv[1]) gst_util_set_object_arg(G_OBJECT(src), kv[0], kv[1]);
+    }
+  }
+  gst_harness_set_sink_caps_str(live->h, kVideoCaps);
+  g_autoptr(GstPad) video = gst_element_get_static_pad(src, "video");
+  gst_pad_add_probe(video, GST_PAD_PROBE_TYPE_BUFFER, on_video, live.get(), nullptr);
+  if (audio_caps) {
+    live->audio = gst_harness_new_with_element(src, nullptr, nullptr);
+    GstPad* pad = gst_element_request_pad_simple(src, "audio");
+    g_assert_nonnull(pad);
+    g_autoptr(GstCaps) caps = gst_caps_from_string(audio_caps);
+    GstStructure* st = gst_caps_get_structure(caps, 0);
+    g_assert_true(gst_structure_get_int(st, "rate", &live->rate));
+    g_assert_true(gst_structure_get_int(st, "channels", &live->channels));
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_audio, live.get(), nullptr);
+    gst_harness_add_element_src_pad(live->audio, pad);
+    gst_object_unref(pad);
+    gst_harness_set_sink_caps_str(live->audio, audio_caps);
+  }
+  g_autoptr(GstBus) bus = gst_bus_new();
+  gst_bus_set_sync_handler(bus, record, static_cast<LiveLog*>(live.get()), nullptr);
+  gst_element_set_bus(src, bus);
+  gst_harness_use_testclock(live->h);
+  live->clock = gst_harness_get_testclock(live->h);
+  gst_harness_play(live->h);
+  return live;
+}
+
+// The next wait is for running time `rt`: the buffer due then is not pushed before.
+void assert_waits_for(Live& live, GstClockTime rt) {
+  g_assert_true(gst_harness_wait_for_clock_id_waits(live.h, 1, 30));
+  GstClockID id = nullptr;
+  g_assert_true(gst_test_clock_peek_next_pending_id(live.clock, &id));
+  g_assert_cmpuint(gst_clock_id_get_time(id), ==, gst_element_get_base_time(live.h->element) + rt);
+  gst_clock_id_unref(id);
+}
+
 // Frame `n`: the output waits for its pts, the test cranks the clock there, one buffer
 // comes. Frame 0 is due at PLAYING: it comes at once.
 Seen crank_frame(Live& live, guint64 n) {
@@ -144,8 +210,10 @@ Seen crank_frame(Live& live, guint64 n) {
   }
   GstBuffer* buffer = gst_harness_pull(live.h);
   g_assert_nonnull(buffer);
-  Seen s = look(buffer);
   gst_buffer_unref(buffer);
+  auto seen = live.take(live.seen);
+  g_assert_cmpuint(seen.size(), ==, 1);
+  Seen s = seen[0];
   g_assert_cmpuint(s.pts, ==, frame_pts(n));
   g_assert_cmpuint(s.duration, ==, frame_pts(n + 1) - frame_pts(n));
   g_assert_cmpuint(s.offset, ==, n);
@@ -251,25 +319,19 @@ void test_audio_pad_sample_exact_timestamps() {
   size_t video = 0;
   while (samples < 44100 * 3) {
     g_assert_true(gst_harness_crank_single_clock_wait(live->h));
-    while (GstBuffer* b = gst_harness_try_pull(live->h)) {
-      g_assert_cmpuint(GST_BUFFER_PTS(b), ==, frame_pts(video));
-      video++;
-      gst_buffer_unref(b);
-    }
-    while (GstBuffer* b = gst_harness_try_pull(live->audio)) {
-      g_assert_cmpuint(GST_BUFFER_OFFSET(b), ==, samples);
-      g_assert_cmpuint(GST_BUFFER_OFFSET_END(b), ==, samples + 882);
-      g_assert_cmpuint(GST_BUFFER_PTS(b), ==, gst_util_uint64_scale(samples, GST_SECOND, 44100));
-      g_assert_cmpuint(GST_BUFFER_DURATION(b), ==,
-                       gst_util_uint64_scale(samples + 882, GST_SECOND, 44100) - GST_BUFFER_PTS(b));
-      g_assert_cmpuint(gst_buffer_get_size(b), ==, 882 * 2);
-      g_assert_cmpint(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DISCONT), ==, samples == 0);
-      GstMapInfo map;
-      g_assert_true(gst_buffer_map(b, &map, GST_MAP_READ));
-      for (gsize k = 0; k < map.size; k++) g_assert_cmpint(map.data[k], ==, 0);  // silence
-      gst_buffer_unmap(b, &map);
+    while (GstBuffer* b = gst_harness_try_pull(live->h)) gst_buffer_unref(b);
+    while (GstBuffer* b = gst_harness_try_pull(live->audio)) gst_buffer_unref(b);
+    for (const Seen& v : live->take(live->seen)) g_assert_cmpuint(v.pts, ==, frame_pts(video++));
+    for (const Heard& a : live->take(live->heard)) {
+      g_assert_cmpuint(a.offset, ==, samples);
+      g_assert_cmpuint(a.offset_end, ==, samples + 882);
+      g_assert_cmpuint(a.pts, ==, gst_util_uint64_scale(samples, GST_SECOND, 44100));
+      g_assert_cmpuint(a.duration, ==,
+                       gst_util_uint64_scale(samples + 882, GST_SECOND, 44100) - a.pts);
+      g_assert_cmpuint(a.size, ==, 882 * 2);
+      g_assert_cmpint(a.discont, ==, samples == 0);
+      g_assert_true(a.silent);
       samples += 882;
-      gst_buffer_unref(b);
     }
   }
   // The clock moved only as far as the test cranked it: no buffer ran ahead of it.
@@ -350,34 +412,24 @@ void test_sound_in_step_with_the_picture_across_loops() {
 
   std::vector<GstClockTime> flashes, beeps;
   bool was_white = false;
-  GstClockTime quiet_since = 0, audio_end = 0, video_end = 0;
+  GstClockTime audio_end = 0, video_end = 0;
   const gint64 give_up = g_get_monotonic_time() + 100 * G_USEC_PER_SEC;
   while (live->of("clip-start").size() < 5) {  // the clip, then four loops
     g_assert_cmpint(g_get_monotonic_time(), <, give_up);
     // Both outputs wait for their next buffer, the earlier is released: as a real clock does.
     g_assert_true(gst_harness_wait_for_clock_id_waits(live->h, 2, 30));
     g_assert_true(gst_harness_crank_single_clock_wait(live->h));
-    while (GstBuffer* b = gst_harness_try_pull(live->h)) {
-      Seen s = look(b);
+    while (GstBuffer* b = gst_harness_try_pull(live->h)) gst_buffer_unref(b);
+    while (GstBuffer* b = gst_harness_try_pull(live->audio)) gst_buffer_unref(b);
+    for (const Seen& s : live->take(live->seen)) {
       const bool white = s.y_mean > 150;
       if (white && !was_white) flashes.push_back(s.pts);
       was_white = white;
       video_end = s.pts + s.duration;
-      gst_buffer_unref(b);
     }
-    while (GstBuffer* b = gst_harness_try_pull(live->audio)) {
-      GstMapInfo map;
-      g_assert_true(gst_buffer_map(b, &map, GST_MAP_READ));
-      const auto* pcm = reinterpret_cast<const gint16*>(map.data);
-      for (gsize k = 0; k < map.size / 4; k++) {
-        GstClockTime t = GST_BUFFER_PTS(b) + gst_util_uint64_scale(k, GST_SECOND, 48000);
-        if (std::abs(pcm[2 * k]) < 3000) continue;
-        if (t >= quiet_since + 200 * GST_MSECOND) beeps.push_back(t);
-        quiet_since = t;
-      }
-      gst_buffer_unmap(b, &map);
-      audio_end = GST_BUFFER_PTS(b) + GST_BUFFER_DURATION(b);
-      gst_buffer_unref(b);
+    for (const Heard& a : live->take(live->heard)) {
+      beeps.insert(beeps.end(), a.onsets.begin(), a.onsets.end());
+      audio_end = a.pts + a.duration;
     }
     g_usleep(live->of("clip-start").empty() ? 5000 : 1000);
   }

@@ -280,7 +280,9 @@ void test_slate_clip_clip_loop() {
   }
   g_assert_cmpuint(i, >, 0);
   g_assert_cmpuint(run->frames[i].pts, ==, starts[0].running_time);
-  g_assert_cmpuint((starts[1].running_time - starts[0].running_time + kPeriod / 2) / kPeriod, ==,
+  // Its 150 frames (5 s at 30 fps), more when its decoding fell behind on a busy machine (the
+  // last frame repeats: clock.cpp asserts the order frame by frame), never fewer.
+  g_assert_cmpuint((starts[1].running_time - starts[0].running_time + kPeriod / 2) / kPeriod, >=,
                    150);
   size_t clip_frames = 0;
   for (; i < run->frames.size(); i++) {
@@ -329,9 +331,15 @@ void test_request_queued_while_playing_plays_next() {
   g_assert_true(wait_for([&] { return run->of("clip-start").size() >= 2; }, 20));
   auto starts = run->of("clip-start");
   g_assert_cmpstr(starts[1].prompt.c_str(), ==, "second");
-  // The first clip played whole, then the second right after it.
-  g_assert_cmpuint((starts[1].running_time - starts[0].running_time + kPeriod / 2) / kPeriod, ==,
+  // The first clip played whole (150 frames, more if its decoding fell behind), then the second.
+  g_assert_cmpuint((starts[1].running_time - starts[0].running_time + kPeriod / 2) / kPeriod, >=,
                    150);
+  {
+    std::lock_guard<std::mutex> lock(run->mutex);
+    for (const Frame& f : run->frames)
+      if (f.pts >= starts[0].running_time && f.pts < starts[1].running_time)
+        g_assert_true(f.clip);  // no slate between them
+  }
   // The prompt property while playing queues too.
   g_object_set(run->src, "prompt", "third", nullptr);
   g_assert_true(wait_for([&] { return run->of("clip-start").size() >= 3; }, 20));

@@ -2,12 +2,12 @@
 #include "klinglive/request_queue.h"
 
 #include <gio/gio.h>
-#include <pthread.h>
 
 #include <functional>
 #include <future>
-#include <thread>
 #include <utility>
+
+#include "core/util/named_thread.h"
 
 namespace kling::live {
 
@@ -21,7 +21,7 @@ class RequestQueue::Watch {
         changed_(std::move(changed)) {
     std::promise<void> ready;
     auto started = ready.get_future();
-    thread_ = std::thread([this, path, &ready] { run(path, &ready); });
+    thread_ = NamedThread("kling-playlist", [this, path, &ready] { run(path, &ready); });
     started.wait();
   }
   ~Watch() {
@@ -45,7 +45,6 @@ class RequestQueue::Watch {
 
  private:
   void run(const std::string& path, std::promise<void>* ready) {
-    pthread_setname_np(pthread_self(), "kling-playlist");
     g_main_context_push_thread_default(context_);
     g_autoptr(GFile) file = g_file_new_for_path(path.c_str());
     // WATCH_MOVES: an editor's save (a new file renamed over the old) is one event.
@@ -73,7 +72,7 @@ class RequestQueue::Watch {
   GMainContext* context_;
   GMainLoop* loop_;
   std::function<void()> changed_;
-  std::thread thread_;
+  NamedThread thread_;
 };
 
 std::string playlist_entry(const std::string& line) {
