@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "core/net/http_transport.h"
+#include "core/util/local_time.h"
 #include "core/wavespeed/pricing.h"
 
 namespace kling {
@@ -12,12 +13,6 @@ namespace {
 
 int64_t now_unix() {
   return g_get_real_time() / G_USEC_PER_SEC;
-}
-
-std::string local_time(int64_t unix_time) {
-  g_autoptr(GDateTime) when = g_date_time_new_from_unix_local(unix_time);
-  g_autofree char* text = when ? g_date_time_format(when, "%F %T") : g_strdup("an unknown time");
-  return text;
 }
 
 constexpr unsigned kWaitStepMs = 200;
