@@ -2,7 +2,10 @@
 // `timeout` bounds everything before the video is ready: a task that never
 // finishes, a Retry-After past it, an unanswered submit, poll, catalogue or
 // quote, and another process holding the ledger's lock; request-timeout (30 s)
-// is not what ends them.
+// is not what ends them. No upper bound on the wall clock (a busy machine takes
+// longer): each run is given kBound seconds, less than request-timeout (kRequestTimeout
+// here) and less than what it would take without the rule under test, so only that
+// rule can end it in time; its error says which rule it was.
 #include <gst/gst.h>
 
 #include <string>
@@ -14,6 +17,15 @@ namespace {
 
 using Fixture = FakeApiFixture;
 
+constexpr unsigned kBound = 40;           // what play_to_end() waits at most for the end
+constexpr unsigned kRequestTimeout = 90;  // one HTTP request's limit: never what ends these
+
+std::unique_ptr<Run> deadline_run(FakeWaveSpeed& fake, unsigned timeout_s) {
+  auto run = make_run(fake);
+  g_object_set(run->src, "timeout", timeout_s, "request-timeout", kRequestTimeout, nullptr);
+  return run;
+}
+
 // A reply that never comes (the connection stays open).
 FakeReply hang() {
   FakeReply r;
@@ -23,14 +35,10 @@ FakeReply hang() {
 
 void test_deadline(Fixture* f, gconstpointer) {
   f->fake->polls_until_done = 1 << 30;
-  auto run = make_run(*f->fake);
-  g_object_set(run->src, "timeout", 1u, nullptr);
-  const auto start = Clock::now();
-  play_to_end(*run);
-  const double took = seconds_since(start);
+  auto run = deadline_run(*f->fake, 1);
+  play_to_end(*run, kBound);
   assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "did not finish");
   g_assert_true(contains(run->error->message, f->fake->task_id));
-  g_assert_cmpfloat(took, <, 5.0);
 }
 
 void test_retry_after_past_deadline_fails_at_once(Fixture* f, gconstpointer) {
@@ -39,69 +47,56 @@ void test_retry_after_past_deadline_fails_at_once(Fixture* f, gconstpointer) {
     r.headers["Retry-After"] = "3600";
     return r;
   };
-  auto run = make_run(*f->fake);
-  g_object_set(run->src, "timeout", 60u, nullptr);
-  const auto start = Clock::now();
-  play_to_end(*run);
-  const double took = seconds_since(start);
+  auto run = deadline_run(*f->fake, 60);
+  play_to_end(*run, kBound);
   assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "past the deadline");
   g_assert_true(contains(run->error->message, f->fake->task_id));
-  g_assert_cmpfloat(took, <, 5.0);
 }
 
 void test_deadline_covers_an_unanswered_submit(Fixture* f, gconstpointer) {
   f->fake->on_submit = [](int) -> std::optional<FakeReply> { return hang(); };
-  auto run = make_run(*f->fake);
-  g_object_set(run->src, "timeout", 3u, nullptr);  // request-timeout stays 30
+  auto run = deadline_run(*f->fake, 3);
   const auto start = Clock::now();
-  play_to_end(*run, 12);
+  play_to_end(*run, kBound);
   const double took = seconds_since(start);
   assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "timeout=3");
   g_assert_true(contains(run->error->message, "dashboard"));  // it may have made a task
   g_assert_cmpfloat(took, >=, 2.5);
-  g_assert_cmpfloat(took, <, 6.0);
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
 }
 
 void test_deadline_caps_an_unanswered_poll(Fixture* f, gconstpointer) {
   f->fake->on_poll = [](int) -> std::optional<FakeReply> { return hang(); };
-  auto run = make_run(*f->fake);
-  g_object_set(run->src, "timeout", 2u, nullptr);
-  const auto start = Clock::now();
-  play_to_end(*run, 12);
-  const double took = seconds_since(start);
+  auto run = deadline_run(*f->fake, 2);
+  play_to_end(*run, kBound);
   assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, f->fake->task_id.c_str());
   g_assert_true(contains(run->error->message, "did not finish within 2 s"));
-  g_assert_cmpfloat(took, <, 5.0);
 }
 
 void test_held_ledger_lock_ends_at_the_deadline(Fixture* f, gconstpointer) {
   const std::string ledger = path_in(f, "ledger.db");
   make_ledger(*f->fake, ledger);
   HeldLedger held(ledger);
-  auto run = make_run(*f->fake);
-  g_object_set(run->src, "journal", ledger.c_str(), "timeout", 2u, nullptr);
+  auto run = deadline_run(*f->fake, 2);
+  g_object_set(run->src, "journal", ledger.c_str(), nullptr);
   const auto start = Clock::now();
-  play_to_end(*run, 10);
+  play_to_end(*run, kBound);
   const double took = seconds_since(start);
   assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "timeout=2");
   g_assert_cmpfloat(took, >=, 1.5);
-  g_assert_cmpfloat(took, <, 5.0);
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);  // the other prompt's: nothing paid here
 }
 
-// timeout=2 with request-timeout at its default (30 s): an API that takes the
+// timeout=2 with request-timeout far above it: an API that takes the
 // connection but never answers is given up at the deadline, and nothing is submitted.
 void expect_deadline_before_submit(Fixture* f) {
-  auto run = make_run(*f->fake);
-  g_object_set(run->src, "timeout", 2u, nullptr);
+  auto run = deadline_run(*f->fake, 2);
   const auto start = Clock::now();
-  play_to_end(*run, 20);
+  play_to_end(*run, kBound);
   const double took = seconds_since(start);
   assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, "timeout=2");
   g_assert_true(contains(run->error->message, "before anything was submitted"));
   g_assert_cmpfloat(took, >=, 1.5);
-  g_assert_cmpfloat(took, <, 5.0);  // was 30 s and more: request-timeout, once per call
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 0);
 }
 

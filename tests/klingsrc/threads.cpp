@@ -172,7 +172,9 @@ void test_no_thread_outlives_the_element(Fixture* f, gconstpointer) {
   const auto stop = Clock::now();
   gst_element_set_state(run->pipeline, GST_STATE_NULL);
   const double took = seconds_since(stop);
-  g_assert_cmpfloat(took, <, 0.2);  // cancelled, the worker ends at once
+  // Cancelled, the worker ends at once; uncancelled, it would wait out the ledger's lock
+  // (10 s): half of that tells the two apart on a busy machine too.
+  g_assert_cmpfloat(took, <, 5.0);
   run.reset();
   std::string names;
   if (count_element_threads(&names) != 0)

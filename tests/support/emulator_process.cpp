@@ -6,6 +6,8 @@
 
 #include <csignal>
 
+#include "support/catalog_fixture.h"
+
 Emulator::~Emulator() {
   if (process) {
     g_subprocess_send_signal(process, SIGTERM);
@@ -58,6 +60,7 @@ std::unique_ptr<Emulator> start_emulator(std::vector<std::string> flags, int lat
     if (g_str_has_prefix(line, "API: ")) emu->api = line + 5;
   }
   g_assert_false(emu->api.empty());
+  forget_catalogue(emu->api);
   return emu;
 }
 

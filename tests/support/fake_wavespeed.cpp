@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "support/fake_wavespeed.h"
 
+#include "support/catalog_fixture.h"
 #include "support/pipeline_run.h"
 
 #include <glib/gstdio.h>
@@ -27,6 +28,7 @@ FakeWaveSpeed::FakeWaveSpeed() {
         storage_url_ =
             listen_loopback(storage_, "127.0.0.3", false);  // neither the API nor the CDN
         if (storage_url_.empty()) storage_url_ = listen_loopback(storage_, "127.0.0.1", false);
+        forget_catalogue(api_url_);
       },
       [this] {
         for (SoupServer* s : {api_, cdn_, storage_}) {

@@ -35,6 +35,9 @@ class Emulator:
     def __init__(self, exe, workdir, *flags, scale=4, latency_ms=300):
         self.videos = os.path.join(workdir, "emulator-videos")
         self.request_log = os.path.join(workdir, f"emulator-requests-{time.monotonic_ns()}.jsonl")
+        # The clients' catalogue cache: one a server, never one an earlier server on the same
+        # port left (fresh for an hour, it would stand for this one's).
+        self.xdg_cache = os.path.join(workdir, f"xdg-cache-{time.monotonic_ns()}")
         cmd = [exe, f"--video-scale={scale}", f"--latency-ms={latency_ms}",
                f"--output-dir={self.videos}", f"--request-log={self.request_log}", *flags]
         print("# $", " ".join(cmd))
@@ -59,7 +62,8 @@ class Emulator:
         return dict(re.findall(r"^(API|CDN): (\S+)$", text.decode(), re.M))
 
     def env(self):
-        return dict(os.environ, WAVESPEED_BASE_URL=self.api, WAVESPEED_API_KEY="emulator-key")
+        return dict(os.environ, WAVESPEED_BASE_URL=self.api, WAVESPEED_API_KEY="emulator-key",
+                    XDG_CACHE_HOME=self.xdg_cache)
 
     def requests(self):
         try:

@@ -35,8 +35,7 @@ class Case:
         self.ledger = os.path.join(self.dir, "state", "gst-kling", "ledger.db")
 
     def env(self, **extra):
-        env = dict(os.environ, WAVESPEED_BASE_URL=self.emu.api, WAVESPEED_API_KEY="emulator-key",
-                   XDG_STATE_HOME=os.path.join(self.dir, "state"), KLING_CACHE_DIR="")
+        env = dict(self.emu.env(), XDG_STATE_HOME=os.path.join(self.dir, "state"), KLING_CACHE_DIR="")
         env.pop("KLING_MAX_COST", None)
         env.pop("KLING_DAILY_BUDGET", None)
         env.update(extra)
