@@ -5,8 +5,12 @@
 #     pipeline fed by `videotestsrc is-live=true`;
 #  2. a clip: CPU while a ready 720p clip plays, vs `filesrc ! decodebin` of the same MP4
 #     scaled and rated to the same output;
-#  3. memory over a playlist of 100 short clips (RSS sampled as the clips go by).
-# Writes bench/results/live.md. About 3 minutes. RUNS (default 3) pairs per comparison.
+#  3. memory over a playlist of 100 short clips (RSS sampled as the clips go by);
+#  4. punctuality over 100 clips: frames reaching a synchronising sink more than two frame
+#     periods late, klinglivesrc and `videotestsrc is-live=true` side by side in one pipeline
+#     (one clock), with a CPU hog (one niced busy loop a core) beside both (bench/live_late.c).
+# Writes bench/results/live.md (parts 1-3) and bench/results/live_late.md (part 4). About 8
+# minutes. RUNS (default 3) pairs per comparison, and runs of part 4; PARTS=4 runs part 4 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -54,20 +58,29 @@ bench() {  # NAME A... -- B (a string)
   farm-bench -n "$runs" --warmup 1 --timeout 600 "$@" 2>&1 | tee "$work/$name.txt"
 }
 
+parts=${PARTS:-1234}
+for i in $(seq 100); do echo "clip number $i"; done >"$work/playlist.txt"
+
+if [[ $parts == *1* ]]; then
 start_emulator --hang-submit
 hung=$api
 bench slate --vs "gst-launch-1.0 -q videotestsrc is-live=true num-buffers=$frames ! $caps ! fakesink sync=true" \
   -- gst-launch-1.0 -q $live api-url="$hung" ! $caps ! identity eos-after=$frames ! fakesink sync=true
 
+fi
+
+if [[ $parts == *2* ]]; then
 start_emulator --latency-ms 0 --video-file "$work/clip.mp4"
 ready=$api
 bench clip --vs "gst-launch-1.0 -q filesrc location=$work/clip.mp4 ! decodebin ! videoconvert ! videoscale add-borders=true ! videorate ! $caps ! fakesink sync=true" \
   -- gst-launch-1.0 -q $live api-url="$ready" ! $caps ! identity eos-after=$frames ! fakesink sync=true
 
+fi
+
 # 3. Memory: 100 clips of 0.5 s, RSS after each tenth clip.
+if [[ $parts == *3* ]]; then
 start_emulator --latency-ms 200 --video-file "$work/short.mp4"
 short=$api
-for i in $(seq 100); do echo "clip number $i"; done >"$work/playlist.txt"
 memory_run() {
   /usr/bin/python3 "$root/bench/live_memory.py" --clips 100 -- gst-launch-1.0 -m \
     klinglivesrc journal=none poll-interval=50 api-url="$short" playlist="$work/playlist.txt" \
@@ -77,7 +90,9 @@ memory_run() {
 # should agree, as nothing of a finished clip is left in the heap's arenas.
 memory_run | tee "$work/memory.txt"
 MALLOC_MMAP_THRESHOLD_=131072 memory_run | tee "$work/memory-mmap.txt"
+fi
 
+if [[ $parts == *1* && $parts == *2* && $parts == *3* ]]; then
 median() { awk -v k="$2" '$1" "$2" "$3==k {print $5}' "$work/$1.txt"; }
 {
   echo "# klinglivesrc: CPU and memory ($(date -u +%F), $(nproc) cores, RUNS=$runs, bench/live.sh)"
@@ -95,3 +110,38 @@ median() { awk -v k="$2" '$1" "$2" "$3==k {print $5}' "$work/$1.txt"; }
        <(awk '$1 ~ /^[0-9]+$/ {print $1, $3}' "$work/memory-mmap.txt") | awk '{print "| "$1" | "$2" | "$3" |"}'
 } >"$root/bench/results/live.md"
 cat "$root/bench/results/live.md"
+fi
+
+# 4. Punctuality: 100 clips of 0.5 s played back to back, with a hog on every core.
+if [[ $parts == *4* ]]; then
+gcc -O2 -Wall -o "$work/live_late" "$root/bench/live_late.c" $(pkg-config --cflags --libs gstreamer-1.0)
+start_emulator --latency-ms 200 --video-file "$work/short.mp4"
+late_api=$api
+hogs=()
+for _ in $(seq "$(nproc)"); do
+  nice -n 10 sh -c 'while :; do :; done' &
+  hogs+=("$!")
+  pids+=("$!")
+done
+for r in $(seq "$runs"); do
+  "$work/live_late" --clips 100 --seconds 300 \
+    "klinglivesrc journal=none poll-interval=50 api-url=$late_api playlist=$work/playlist.txt \
+     when-idle=slate ! $caps ! fakesink name=live sync=true \
+     videotestsrc is-live=true ! $caps ! fakesink name=ref sync=true" | tee -a "$work/late.txt" || true
+done
+kill "${hogs[@]}" 2>/dev/null || true
+{
+  echo "# klinglivesrc punctuality ($(date -u +%F), $(nproc) cores, git $(git rev-parse --short HEAD), bench/live.sh part 4)"
+  echo
+  echo "100 clips of 0.5 s (720p H.264 from kling-emulator) played back to back into"
+  echo "\`$caps ! fakesink sync=true\`, \`videotestsrc is-live=true\` into the same caps and sink in"
+  echo "the same pipeline (one clock), a niced busy loop on each core beside both. Late: reached"
+  echo "the sink more than two frame periods after its timestamp's running time."
+  echo
+  echo '| run | klinglivesrc frames | late | worst ms | late while a clip played | videotestsrc frames | late | worst ms |'
+  echo '|---|---|---|---|---|---|---|---|'
+  awk '$1=="live" {split($0,a," "); for (i in a) {split(a[i],kv,"="); v[kv[1]]=kv[2]}; lf=v["frames"]; ll=v["late"]; lw=v["worst_ms"]; lc=v["late_clip"]}
+       $1=="ref" {split($0,a," "); for (i in a) {split(a[i],kv,"="); v[kv[1]]=kv[2]}; n++; print "| "n" | "lf" | "ll" | "lw" | "lc" | "v["frames"]" | "v["late"]" | "v["worst_ms"]" |"}' "$work/late.txt"
+} >"$root/bench/results/live_late.md"
+cat "$root/bench/results/live_late.md"
+fi

@@ -12,7 +12,7 @@ KLING_DEB_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-ges-1.0 gir1.2-gst-rtsp-server-1.0
-  fonts-dejavu-core curl clang-format
+  fonts-dejavu-core curl clang-format universal-ctags
   nodejs npm
 )
 

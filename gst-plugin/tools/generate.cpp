@@ -20,11 +20,9 @@
 #include <vector>
 
 #include "core/ledger/ledger.h"
-#include "core/net/http_transport.h"
 #include "core/request/kling_uri.h"
 #include "core/request/request.h"
 #include "core/session/element_session.h"
-#include "core/wavespeed/catalog_loader.h"
 
 namespace kling::tools {
 
@@ -253,18 +251,6 @@ bool parse_options(int* argc, char*** argv, Options* o) {
   return true;
 }
 
-// A request with params is named by its body as the model's schema types it, and the
-// schema is what the catalogue on disk says at start. klingsrc's run of the printed URI
-// will find the catalogue there; so the catalogue is read now, before the name is made,
-// or this run and that one would name the request apart (and that one pay again).
-void learn_schema(const Request& request) {
-  if (request.params.empty() || validate(request)) return;
-  g_autoptr(GMainContext) context = g_main_context_new();
-  g_autoptr(GMainContextPusher) pusher = g_main_context_pusher_new(context);
-  HttpTransport http(request);
-  ModelCatalogue(request.api_url).lookup(http, request.model, nullptr);
-}
-
 // One generation through the element's session, read on a thread of its own as
 // klingsrc's create() reads it: the first read starts the task (submit, poll,
 // download), each later one takes the next bytes, into the output file if any.
@@ -423,7 +409,6 @@ int generate(int argc, char** argv, const std::string& ledger) {
     fprintf(stderr, "kling-tasks generate: %s\n", error.c_str());
     return 2;
   }
-  learn_schema(*request);
 
   ProgressView view;
   Generation run(view);

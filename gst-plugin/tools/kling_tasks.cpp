@@ -23,6 +23,7 @@
 #include "core/request/request.h"
 #include "core/storage/download_store.h"
 #include "core/task/task_runner.h"
+#include "core/util/local_time.h"
 #include "core/wavespeed/pricing.h"
 #include "tools/generate.h"
 
@@ -36,12 +37,6 @@ const char kUsage[] =
     "%s"
     "The ledger defaults to $KLING_JOURNAL, else $XDG_STATE_HOME/gst-kling/ledger.db.\n"
     "The key and base URL come from WAVESPEED_API_KEY and WAVESPEED_BASE_URL.\n";
-
-std::string local_time(int64_t t) {
-  g_autoptr(GDateTime) when = g_date_time_new_from_unix_local(t);
-  g_autofree char* text = when ? g_date_time_format(when, "%F %T") : g_strdup("?");
-  return text;
-}
 
 // The first `chars` characters of `text`, on one line.
 std::string excerpt(const std::string& text, long chars) {
@@ -76,7 +71,7 @@ int list(const std::string& path, long limit) {
     const std::string status =
         r.state == kling::Ledger::kSubmitted && !r.status.empty() ? r.status : r.state;
     const std::string quote = r.quote ? kling::money::format(*r.quote, r.currency) : "-";
-    printf("%-19s  %-34s  %-30s  %-10s  %-9s  %s%s\n", local_time(r.created).c_str(),
+    printf("%-19s  %-34s  %-30s  %-10s  %-9s  %s%s\n", kling::local_time(r.created).c_str(),
            r.task_id.empty() ? "(none)" : r.task_id.c_str(), r.model.c_str(), status.c_str(),
            quote.c_str(), excerpt(r.prompt, 40).c_str(),
            r.variation ? (" [variation " + std::to_string(r.variation) + "]").c_str() : "");

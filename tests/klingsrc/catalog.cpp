@@ -11,7 +11,6 @@
 #include <memory>
 #include <string>
 
-#include "core/storage/cache_paths.h"
 #include "support/catalog_fixture.h"
 #include "support/fake_wavespeed.h"
 #include "support/pipeline_run.h"
@@ -34,18 +33,9 @@ struct Fixture {
   std::string dir;  // files of the test
 };
 
-// The catalogue this fake's origin has on disk: another fake (or an emulator) may have
-// listened on the same port within the hour.
-std::string catalogue_file(const FakeWaveSpeed& fake) {
-  g_autofree char* path =
-      g_build_filename(kling::user_cache_dir().c_str(),
-                       ("models-" + kling::origin_key(fake.api_url()) + ".json").c_str(), nullptr);
-  return path;
-}
-
 void setup(Fixture* f, gconstpointer) {
   f->fake = std::make_unique<FakeWaveSpeed>();
-  g_unlink(catalogue_file(*f->fake).c_str());
+  g_unlink(catalogue_file(f->fake->api_url()).c_str());
   f->fake->video = random_bytes(512 * 1024 + 3);
   f->fake->polls_until_done = 1;
   g_autofree char* dir = g_dir_make_tmp("klingsrc-catalog-XXXXXX", nullptr);
@@ -53,7 +43,7 @@ void setup(Fixture* f, gconstpointer) {
 }
 
 void teardown(Fixture* f, gconstpointer) {
-  g_unlink(catalogue_file(*f->fake).c_str());
+  g_unlink(catalogue_file(f->fake->api_url()).c_str());
   f->fake.reset();
 }
 

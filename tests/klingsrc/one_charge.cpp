@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // klingsrc's money rules in one process, against the fake API: the quote and
 // balance asked before the submit and shown, an error reply that names its task
-// kept, two elements of one request making one submit, and the kling:// limits.
+// kept, two elements of one request making one submit, the kling:// limits, and a
+// request whose params only a catalogue fetched during its first run types: paid once.
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 
@@ -10,6 +11,7 @@
 
 #include "core/ledger/ledger.h"
 #include "core/request/kling_uri.h"
+#include "support/catalog_fixture.h"
 #include "support/fake_wavespeed.h"
 #include "support/pipeline_run.h"
 
@@ -160,6 +162,88 @@ void test_unreadable_limit_in_the_environment_refuses(Fixture* f, gconstpointer)
   g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
 }
 
+// ------------------------------------------- one body, whatever catalogue was on disk at start
+
+// How a run of kUnknownModel with seed "42" (an integer in the catalogue) is asked for.
+enum class Asked { Params, Uri };
+
+std::unique_ptr<Run> seed_run(FakeWaveSpeed& fake, const std::string& ledger, Asked asked,
+                              const std::string& cache_dir = {}) {
+  auto run = make_run(fake, ledger);
+  if (asked == Asked::Params) {
+    g_object_set(run->src, "model", kUnknownModel, nullptr);
+    gst_util_set_object_arg(G_OBJECT(run->src), "params", "p,seed=(string)42,mode=pro");
+  } else {  // a URI's values are strings: typed by the schema alone
+    const std::string uri = std::string("kling://") + kUnknownModel +
+                            "?prompt=a%20fox%20that%20costs%20money&seed=42&mode=pro";
+    g_assert_true(gst_uri_handler_set_uri(GST_URI_HANDLER(run->src), uri.c_str(), nullptr));
+  }
+  if (!cache_dir.empty()) g_object_set(run->src, "cache-dir", cache_dir.c_str(), nullptr);
+  return run;
+}
+
+// Run 1 starts with no catalogue on disk (its fields named as given), fetches it and
+// submits; run 2 starts with the catalogue on disk (its fields typed). One body, one
+// submit: run 2 replays from the ledger (or from the cache, with a cache-dir).
+void paid_once_across_a_catalogue_fetch(Fixture* f, Asked asked, bool with_cache) {
+  f->fake->catalog = kCatalog;
+  forget_catalogue(f->fake->api_url());
+  const std::string ledger = ledger_path();
+  g_autofree char* cache_dir = g_dir_make_tmp("kling-money-cache-XXXXXX", nullptr);
+  const std::string cache = with_cache ? cache_dir : "";
+  auto first = seed_run(*f->fake, ledger, asked, cache);
+  play_to_end(*first);
+  g_assert_no_error(first->error);
+  g_assert_true(first->bytes == f->fake->video);
+  g_assert_cmpint(f->fake->count("catalog", "GET"), ==, 1);
+  g_assert_true(g_file_test(catalogue_file(f->fake->api_url()).c_str(), G_FILE_TEST_EXISTS));
+
+  auto second = seed_run(*f->fake, ledger, asked, cache);
+  play_to_end(*second);
+  g_assert_no_error(second->error);
+  g_assert_true(second->bytes == f->fake->video);
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+  if (with_cache)
+    g_assert_true(
+        progress_says(*second, ("Found the cached video of task " + f->fake->task_id).c_str()));
+  else
+    g_assert_true(progress_says(*second, ("Replay of task " + f->fake->task_id).c_str()));
+  forget_catalogue(f->fake->api_url());
+}
+
+void test_params_paid_once_across_a_catalogue_fetch(Fixture* f, gconstpointer) {
+  paid_once_across_a_catalogue_fetch(f, Asked::Params, false);
+}
+
+void test_uri_paid_once_across_a_catalogue_fetch(Fixture* f, gconstpointer) {
+  paid_once_across_a_catalogue_fetch(f, Asked::Uri, false);
+}
+
+void test_cached_once_across_a_catalogue_fetch(Fixture* f, gconstpointer) {
+  paid_once_across_a_catalogue_fetch(f, Asked::Params, true);
+}
+
+// A row written under the name start() gives without a schema (as an earlier version
+// recorded it, or a run whose catalogue could not be had) is still found once the
+// worker has the catalogue and names the request by its typed body.
+void test_row_under_the_untyped_name_still_found(Fixture* f, gconstpointer) {
+  forget_catalogue(f->fake->api_url());
+  const std::string ledger = ledger_path();
+  auto first = seed_run(*f->fake, ledger, Asked::Params);  // no catalogue: fields as given
+  play_to_end(*first);
+  g_assert_no_error(first->error);
+  g_assert_false(g_file_test(catalogue_file(f->fake->api_url()).c_str(), G_FILE_TEST_EXISTS));
+
+  f->fake->catalog = kCatalog;  // now it can be had: this run types its fields
+  auto second = seed_run(*f->fake, ledger, Asked::Params);
+  play_to_end(*second);
+  g_assert_no_error(second->error);
+  g_assert_true(second->bytes == f->fake->video);
+  g_assert_true(progress_says(*second, ("Replay of task " + f->fake->task_id).c_str()));
+  g_assert_cmpint(f->fake->count("api", "POST"), ==, 1);
+  forget_catalogue(f->fake->api_url());
+}
+
 }  // namespace
 
 #define ADD(path, fn) g_test_add(path, Fixture, nullptr, setup, fn, teardown)
@@ -178,6 +262,14 @@ int main(int argc, char** argv) {
       test_two_elements_one_process_one_submit);
   ADD("/klingsrc/one-charge/unreadable-limit-in-environment-refuses",
       test_unreadable_limit_in_the_environment_refuses);
+  ADD("/klingsrc/one-charge/params-typed-by-a-catalogue-fetched-in-run-one-paid-once",
+      test_params_paid_once_across_a_catalogue_fetch);
+  ADD("/klingsrc/one-charge/uri-typed-by-a-catalogue-fetched-in-run-one-paid-once",
+      test_uri_paid_once_across_a_catalogue_fetch);
+  ADD("/klingsrc/one-charge/cache-entry-named-by-the-typed-body",
+      test_cached_once_across_a_catalogue_fetch);
+  ADD("/klingsrc/one-charge/row-under-the-untyped-name-still-found",
+      test_row_under_the_untyped_name_still_found);
   g_test_add_func("/klingsrc/one-charge/uri/poll-interval-and-timeout-limits", test_uri_limits);
   return g_test_run();
 }

@@ -4,6 +4,26 @@
 // image-to-video model, and one whose videos have sound.
 #pragma once
 
+#include <glib/gstdio.h>
+
+#include <string>
+
+#include "core/storage/cache_paths.h"
+
+// The catalogue file klingsrc keeps on disk for the origin of `api_url` (under XDG_CACHE_HOME).
+inline std::string catalogue_file(const std::string& api_url) {
+  g_autofree char* path =
+      g_build_filename(kling::user_cache_dir().c_str(),
+                       ("models-" + kling::origin_key(api_url) + ".json").c_str(), nullptr);
+  return path;
+}
+
+// A server just started on a loopback port is not the one that listened there before:
+// the catalogue that one left on disk (fresh for an hour) must not stand for this one's.
+inline void forget_catalogue(const std::string& api_url) {
+  g_unlink(catalogue_file(api_url).c_str());
+}
+
 inline constexpr const char* kUnknownModel = "kwaivgi/kling-v9-t2v-test";
 inline constexpr const char* kAudioModel = "kwaivgi/kling-v9-t2v-audio-test";
 

@@ -2,10 +2,14 @@
 #include "pg_server.h"
 
 #include <arpa/inet.h>
+#include <gio/gio.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <grp.h>
 #include <libpq-fe.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -108,7 +112,7 @@ std::unique_ptr<PgServer> PgServer::start(std::string* error) {
   if (!made) return nullptr;
   for (int attempt = 0; !pg->running_; attempt++) {  // another may take the free port first
     pg->port_ = free_loopback_port();
-    if (!pg->pg_ctl_start(error) && attempt == 3) return nullptr;
+    if (!pg->launch(error) && attempt == 3) return nullptr;
   }
   const std::string base =
       "postgresql://kling:" + pg->password_ + "@127.0.0.1:" + std::to_string(pg->port_);
@@ -123,29 +127,80 @@ std::unique_ptr<PgServer> PgServer::start(std::string* error) {
   return pg;
 }
 
-bool PgServer::pg_ctl_start(std::string* error) {
-  // Loopback only; fsync off: the tests' data need not survive a power cut.
-  const std::string options = "-c listen_addresses=127.0.0.1 -p " + std::to_string(port_) + " -k " +
-                              dir_ +
-                              " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-                              " -c shared_buffers=16MB -c max_connections=120";
-  running_ = run({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-w", "-t", "30", "-l", dir_ + "/log",
-                  "-o", options, "start"},
-                 error);
-  return running_;
+// postgres runs as this process's child (as nobody when we are root) and gets SIGQUIT
+// (immediate shutdown) when this process dies, however it dies: a failed test never leaves a
+// server behind. Loopback only; fsync off: the tests' data need not survive a power cut.
+bool PgServer::launch(std::string* error) {
+  const std::vector<std::string> args = {bindir_ + "/postgres",
+                                         "-D",
+                                         dir_ + "/data",
+                                         "-p",
+                                         std::to_string(port_),
+                                         "-k",
+                                         dir_,
+                                         "-c",
+                                         "listen_addresses=127.0.0.1",
+                                         "-c",
+                                         "fsync=off",
+                                         "-c",
+                                         "synchronous_commit=off",
+                                         "-c",
+                                         "full_page_writes=off",
+                                         "-c",
+                                         "shared_buffers=16MB",
+                                         "-c",
+                                         "max_connections=120"};
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  argv.push_back(nullptr);
+  g_autoptr(GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_subprocess_launcher_set_stdout_file_path(launcher, (dir_ + "/log").c_str());
+  g_subprocess_launcher_set_child_setup(
+      launcher,
+      [](gpointer) {
+        if (getuid() == 0 &&
+            (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+          _exit(127);
+        prctl(PR_SET_PDEATHSIG, SIGQUIT);  // after setuid, which clears it
+      },
+      nullptr, nullptr);
+  g_autoptr(GError) spawn_error = nullptr;
+  process_ = g_subprocess_launcher_spawnv(launcher, argv.data(), &spawn_error);
+  if (!process_) {
+    *error = std::string("postgres: ") + spawn_error->message;
+    return false;
+  }
+  // Up once it takes connections (PQPING_REJECT: still starting), within 30 s.
+  const std::string probe =
+      "postgresql://kling@127.0.0.1:" + std::to_string(port_) + "/postgres?connect_timeout=2";
+  for (int i = 0; i < 300; i++) {
+    if (PQping(probe.c_str()) == PQPING_OK) {
+      running_ = true;
+      return true;
+    }
+    if (g_subprocess_get_identifier(process_) == nullptr) break;  // it ended: the port was taken
+    g_usleep(100 * 1000);
+  }
+  stop();
+  g_autofree char* log = nullptr;
+  g_file_get_contents((dir_ + "/log").c_str(), &log, nullptr, nullptr);
+  *error = std::string("postgres did not start: ") + (log ? log : "");
+  return false;
 }
 
 bool PgServer::stop() {
-  std::string error;
-  if (running_ &&
-      run({bindir_ + "/pg_ctl", "-D", dir_ + "/data", "-w", "-t", "30", "-m", "immediate", "stop"},
-          &error))
-    running_ = false;
-  return !running_;
+  if (process_) {
+    g_subprocess_send_signal(process_, SIGQUIT);  // immediate: connections dropped, as a crash
+    g_subprocess_wait(process_, nullptr, nullptr);
+    g_clear_object(&process_);
+  }
+  running_ = false;
+  return true;
 }
 
 bool PgServer::restart(std::string* error) {
-  return running_ || pg_ctl_start(error);
+  return running_ || launch(error);
 }
 
 PgServer::~PgServer() {

@@ -2,7 +2,8 @@
 // A PostgreSQL server of the test's own: `initdb` in a scratch folder (Debian's
 // `postgresql`), password authentication (scram-sha-256), listening on a free
 // port of 127.0.0.1 only. As root it runs as `nobody` (postgres refuses root).
-// Stopped (immediate) and its folder removed when the object goes.
+// Stopped (immediate) and its folder removed when the object goes; the server is
+// this process's child and ends with it even when it aborts.
 #pragma once
 
 #include <memory>
@@ -26,9 +27,10 @@ class PgServer {
 
  private:
   PgServer() = default;
-  bool pg_ctl_start(std::string* error);
+  bool launch(std::string* error);
 
   std::string bindir_, dir_, password_, uri_;
+  struct _GSubprocess* process_ = nullptr;
   int port_ = 0;
   bool running_ = false;
 };

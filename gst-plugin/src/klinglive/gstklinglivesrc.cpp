@@ -74,15 +74,21 @@ struct Settings {
   std::string continue_model = kDefaultContinueModel;
 };
 
-// This file's own (an anonymous namespace: no other translation unit's Private clashes).
-struct GstKlingLiveSrcPrivate {
-  std::mutex lock;  // settings
+// The properties, shared with the schedule (which a child output keeps alive): the
+// schedule reads them through this, never through the element.
+struct Config {
+  std::mutex lock;  // settings, and the element's `running`
   Settings settings;
   kling::live::ForwardedSettings forwarded;
+};
+
+// This file's own (an anonymous namespace: no other translation unit's Private clashes).
+struct GstKlingLiveSrcPrivate {
+  std::shared_ptr<Config> config = std::make_shared<Config>();
   std::shared_ptr<kling::live::RequestQueue> queue = std::make_shared<kling::live::RequestQueue>();
-  // Made once in _init: the outputs keep pointers to it (and to its audio feed).
-  std::unique_ptr<kling::live::LiveSchedule> schedule;
-  bool running = false;
+  // Made once in _init, shared with the outputs (they may outlive the element).
+  std::shared_ptr<kling::live::LiveSchedule> schedule;
+  bool running = false;  // under config->lock
 };
 
 }  // namespace
@@ -116,14 +122,14 @@ static void gst_kling_live_src_set_property(GObject* object, guint prop_id, cons
   auto* self = GST_KLING_LIVE_SRC(object);
   GstKlingLiveSrcPrivate* p = self->priv;
   if (prop_id >= PROP_FIRST_FORWARDED) {
-    p->forwarded.set(pspec, value);
+    p->config->forwarded.set(pspec, value);
     return;
   }
   const char* str = G_VALUE_HOLDS_STRING(value) ? g_value_get_string(value) : nullptr;
   bool queue_prompt = false, reread = false;
   {
-    std::lock_guard<std::mutex> lock(p->lock);
-    Settings& s = p->settings;
+    std::lock_guard<std::mutex> lock(p->config->lock);
+    Settings& s = p->config->settings;
     switch (prop_id) {
       case PROP_PROMPT:
         s.prompt = str ? str : "";
@@ -166,11 +172,11 @@ static void gst_kling_live_src_get_property(GObject* object, guint prop_id, GVal
   auto* self = GST_KLING_LIVE_SRC(object);
   GstKlingLiveSrcPrivate* p = self->priv;
   if (prop_id >= PROP_FIRST_FORWARDED) {
-    p->forwarded.get(pspec, value);
+    p->config->forwarded.get(pspec, value);
     return;
   }
-  std::lock_guard<std::mutex> lock(p->lock);
-  const Settings& s = p->settings;
+  std::lock_guard<std::mutex> lock(p->config->lock);
+  const Settings& s = p->config->settings;
   switch (prop_id) {
     case PROP_PROMPT:
       g_value_set_string(value, s.prompt.c_str());
@@ -214,8 +220,8 @@ static bool check_defaults(GstKlingLiveSrc* self) {
   kling::Request r;
   r.prompt = "-";
   bool set = false;
-  r.api_key = kling::resolve_api_key(p->forwarded.get_string("api-key", &set));
-  std::string url = p->forwarded.get_string("api-url", &set);
+  r.api_key = kling::resolve_api_key(p->config->forwarded.get_string("api-key", &set));
+  std::string url = p->config->forwarded.get_string("api-url", &set);
   r.api_url = kling::resolve_api_url(set ? url : std::string());
   auto error = kling::validate(r);
   if (!error) return true;
@@ -229,31 +235,34 @@ static void reset_queue(GstKlingLiveSrc* self) {
   GstKlingLiveSrcPrivate* p = self->priv;
   Settings s;
   {
-    std::lock_guard<std::mutex> lock(p->lock);
-    s = p->settings;
+    std::lock_guard<std::mutex> lock(p->config->lock);
+    s = p->config->settings;
   }
   p->queue->clear();
   if (!s.prompt.empty()) p->queue->push(s.prompt);
   p->queue->set_playlist(s.playlist);
 }
 
-static kling::live::ScheduleSettings schedule_settings(GstKlingLiveSrcPrivate* p) {
+static kling::live::ScheduleSettings schedule_settings(Config& config) {
   kling::live::ScheduleSettings out;
   {
-    std::lock_guard<std::mutex> lock(p->lock);
-    out.ahead = p->settings.ahead;
-    out.when_idle = p->settings.when_idle;
-    out.slate_location = p->settings.slate_location;
-    out.disclosure = p->settings.disclosure;
-    out.story = p->settings.story;
-    out.continue_model = p->settings.continue_model;
+    std::lock_guard<std::mutex> lock(config.lock);
+    out.ahead = config.settings.ahead;
+    out.when_idle = config.settings.when_idle;
+    out.slate_location = config.settings.slate_location;
+    out.disclosure = config.settings.disclosure;
+    out.story = config.settings.story;
+    out.continue_model = config.settings.continue_model;
   }
-  out.defaults = p->forwarded.snapshot();
+  out.defaults = config.forwarded.snapshot();
   return out;
 }
 
+// The audio output's user data: the schedule, shared (the feed is the schedule's).
+using ScheduleRef = std::shared_ptr<kling::live::LiveSchedule>;
+
 static void on_audio_caps(GstCaps* caps, gpointer data) {
-  static_cast<GstKlingLiveSrcPrivate*>(data)->schedule->set_audio_caps(caps);
+  (*static_cast<ScheduleRef*>(data))->set_audio_caps(caps);
 }
 
 static GstPad* gst_kling_live_src_request_new_pad(GstElement* element, GstPadTemplate* templ,
@@ -268,7 +277,8 @@ static GstPad* gst_kling_live_src_request_new_pad(GstElement* element, GstPadTem
   GstElement* audio =
       GST_ELEMENT(g_object_new(GST_TYPE_KLING_LIVE_AUDIO, "name", "audio-output", nullptr));
   kling_live_audio_set_feed(GST_KLING_LIVE_AUDIO(audio), self->priv->schedule->audio_feed(),
-                            on_audio_caps, self->priv);
+                            on_audio_caps, new ScheduleRef(self->priv->schedule),
+                            [](gpointer d) { delete static_cast<ScheduleRef*>(d); });
   self->priv->schedule->want_audio(true);
   gst_bin_add(GST_BIN(self), audio);
   g_autoptr(GstPad) target = gst_element_get_static_pad(audio, "src");
@@ -309,14 +319,14 @@ static GstStateChangeReturn gst_kling_live_src_change_state(GstElement* element,
   if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
     if (!check_defaults(self)) return GST_STATE_CHANGE_FAILURE;
     reset_queue(self);
-    std::lock_guard<std::mutex> lock(p->lock);
+    std::lock_guard<std::mutex> lock(p->config->lock);
     p->running = true;
   }
   GstStateChangeReturn ret =
       GST_ELEMENT_CLASS(gst_kling_live_src_parent_class)->change_state(element, transition);
   if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
     {
-      std::lock_guard<std::mutex> lock(p->lock);
+      std::lock_guard<std::mutex> lock(p->config->lock);
       p->running = false;
     }
     p->queue->stop_watching();  // the playlist's thread ends with the stop
@@ -327,8 +337,8 @@ static GstStateChangeReturn gst_kling_live_src_change_state(GstElement* element,
 static void gst_kling_live_src_init(GstKlingLiveSrc* self) {
   self->priv = new GstKlingLiveSrcPrivate();
   GstKlingLiveSrcPrivate* p = self->priv;
-  p->schedule = std::make_unique<kling::live::LiveSchedule>(GST_ELEMENT(self), p->queue,
-                                                            [p] { return schedule_settings(p); });
+  p->schedule = std::make_shared<kling::live::LiveSchedule>(
+      GST_ELEMENT(self), p->queue, [config = p->config] { return schedule_settings(*config); });
   self->output = GST_ELEMENT(g_object_new(GST_TYPE_KLING_LIVE_OUTPUT, "name", "output", nullptr));
   gst_bin_add(GST_BIN(self), self->output);
   g_autoptr(GstPad) target = gst_element_get_static_pad(self->output, "src");
@@ -336,11 +346,12 @@ static void gst_kling_live_src_init(GstKlingLiveSrc* self) {
   GstPad* ghost = gst_ghost_pad_new_from_template("video", target, templ);
   gst_element_add_pad(GST_ELEMENT(self), ghost);
   GST_OBJECT_FLAG_SET(self, GST_ELEMENT_FLAG_SOURCE);
-  kling_live_output_set_schedule(GST_KLING_LIVE_OUTPUT(self->output), p->schedule.get());
+  kling_live_output_set_schedule(GST_KLING_LIVE_OUTPUT(self->output), p->schedule);
 }
 
 static void gst_kling_live_src_finalize(GObject* object) {
   auto* self = GST_KLING_LIVE_SRC(object);
+  gst_clear_object(&self->audio);  // a request pad never released
   delete self->priv;
   G_OBJECT_CLASS(gst_kling_live_src_parent_class)->finalize(object);
 }

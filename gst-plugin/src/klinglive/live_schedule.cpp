@@ -68,13 +68,20 @@ GstBuffer* convert_frame(GstBuffer* frame, const GstVideoInfo& from, const GstVi
 
 LiveSchedule::LiveSchedule(GstElement* owner, std::shared_ptr<RequestQueue> queue,
                            std::function<ScheduleSettings()> settings)
-    : owner_(owner), queue_(std::move(queue)), settings_(std::move(settings)) {}
+    : queue_(std::move(queue)), settings_(std::move(settings)) {
+  g_weak_ref_init(&owner_, owner);
+}
+
+GstElement* LiveSchedule::owner() {
+  return static_cast<GstElement*>(g_weak_ref_get(&owner_));
+}
 
 LiveSchedule::~LiveSchedule() {
   stop();
   gst_clear_caps(&caps_);
   gst_clear_caps(&audio_caps_);
   gst_clear_buffer(&black_);
+  g_weak_ref_clear(&owner_);
 }
 
 void LiveSchedule::want_audio(bool want) {
@@ -132,11 +139,15 @@ void LiveSchedule::start_players(const ScheduleSettings& s) {
     std::optional<std::string> request = queue_->pop();
     if (!request) break;
     const ClipPlayer::Extras extras{s.disclosure, s.story ? Story::frames_dir() : std::string()};
-    auto player = std::make_unique<ClipPlayer>(
-        owner_, s.story ? story_.next(*s.defaults, *request, s.continue_model) : *s.defaults,
-        *request, caps_, audio_caps, extras);
+    g_autoptr(GstElement) o = owner();
+    auto player =
+        std::make_unique<ClipPlayer>(o,
+                                     s.story ? std::make_shared<const PropertyValues>(story_.next(
+                                                   *s.defaults, *request, s.continue_model))
+                                             : s.defaults,
+                                     *request, caps_, audio_caps, extras);
     if (s.story) story_.started(player->last_frame());
-    GST_INFO_OBJECT(owner_, "generating ahead: %s", request->c_str());
+    GST_INFO_OBJECT(o, "generating ahead: %s", request->c_str());
     player->start();  // a failure is seen (and said) as failed()
     upcoming_.push_back(std::move(player));
   }
@@ -168,7 +179,7 @@ GstSample* LiveSchedule::pull_fitting(ClipPlayer* player) {
     if (buffer && caps && have_info_ && gst_video_info_from_caps(&info, caps) &&
         fits(info, info_) && gst_buffer_get_size(buffer) >= GST_VIDEO_INFO_SIZE(&info_))
       return sample;
-    GST_DEBUG_OBJECT(owner_, "dropped a frame decoded for other caps: %" GST_PTR_FORMAT, caps);
+    GST_DEBUG("dropped a frame decoded for other caps: %" GST_PTR_FORMAT, caps);
     gst_sample_unref(sample);
   }
   return nullptr;
@@ -214,10 +225,9 @@ GstBuffer* LiveSchedule::frame(GstClockTime pts, GstClockTime duration) {
       out = take(sample);
     } else if (!current_->ended() || (restarting_ && !current_->failed())) {
       if (!restarting_)
-        GST_INFO_OBJECT(owner_,
-                        "the clip's decoding is behind: frame at %" GST_TIME_FORMAT
-                        " repeats the last one",
-                        GST_TIME_ARGS(pts));
+        GST_INFO("the clip's decoding is behind: frame at %" GST_TIME_FORMAT
+                 " repeats the last one",
+                 GST_TIME_ARGS(pts));
       out = last_ ? gst_buffer_ref(last_) : nullptr;  // decoding behind, or a loop seeking
     } else {
       if (!ended_posted_) {
@@ -285,7 +295,9 @@ GstBuffer* LiveSchedule::slate_frame(gint64 now) {
 // Off the streaming thread: a pipeline going to NULL may take a moment.
 void LiveSchedule::retire(std::unique_ptr<ClipPlayer> player) {
   if (!player) return;
-  call_async(owner_, [player = std::move(player)](GstElement*) mutable { player.reset(); });
+  g_autoptr(GstElement) o = owner();
+  if (!o) return;  // the live element is gone: here then (player goes out of scope)
+  call_async(o, [player = std::move(player)](GstElement*) mutable { player.reset(); });
 }
 
 void LiveSchedule::post_live(const char* event, ClipPlayer* player, GstClockTime pts) {
@@ -294,8 +306,12 @@ void LiveSchedule::post_live(const char* event, ClipPlayer* player, GstClockTime
   GstStructure* s = gst_structure_new(
       "kling/live", "event", G_TYPE_STRING, event, "task-id", G_TYPE_STRING, st.task_id.c_str(),
       "prompt", G_TYPE_STRING, st.prompt.c_str(), "running-time", G_TYPE_UINT64, pts, nullptr);
-  GST_INFO_OBJECT(owner_, "%" GST_PTR_FORMAT, s);
-  gst_element_post_message(owner_, gst_message_new_element(GST_OBJECT(owner_), s));
+  g_autoptr(GstElement) o = owner();
+  GST_INFO_OBJECT(o, "%" GST_PTR_FORMAT, s);
+  if (o)
+    gst_element_post_message(o, gst_message_new_element(GST_OBJECT(o), s));
+  else
+    gst_structure_free(s);
 }
 
 // Before the clip's first frame, on the output's streaming thread (inside its
@@ -304,11 +320,13 @@ void LiveSchedule::post_live(const char* event, ClipPlayer* player, GstClockTime
 void LiveSchedule::send_generated_tags(ClipPlayer* player, const std::string& disclosure) {
   if (!player) return;
   ClipPlayer::Status st = player->status();
-  g_autoptr(GstPad) ghost = gst_element_get_static_pad(owner_, "video");
+  g_autoptr(GstElement) o = owner();
+  if (!o) return;
+  g_autoptr(GstPad) ghost = gst_element_get_static_pad(o, "video");
   g_autoptr(GstPad) target = ghost ? gst_ghost_pad_get_target(GST_GHOST_PAD(ghost)) : nullptr;
   if (!target) return;
   GstEvent* tags = generated_tag_event(st.model, st.task_id, disclosure);
-  GST_INFO_OBJECT(owner_, "clip start: %" GST_PTR_FORMAT, tags);
+  GST_INFO_OBJECT(o, "clip start: %" GST_PTR_FORMAT, tags);
   gst_pad_push_event(target, tags);
 }
 

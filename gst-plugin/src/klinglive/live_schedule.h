@@ -68,7 +68,8 @@ class LiveSchedule {
 
   void on_air(ClipPlayer* player);  // the feed follows the clip shown
 
-  GstElement* owner_;
+  GstElement* owner();  // a ref, or nullptr once the live element is gone
+  GWeakRef owner_;      // the live element: a schedule held by a child may outlive it
   AudioFeed feed_;
   std::mutex audio_mutex_;
   bool want_audio_ = false;        // under audio_mutex_

@@ -4,6 +4,7 @@
 #include <glib.h>
 
 #include "core/net/http_transport.h"
+#include "core/util/local_time.h"
 #include "core/wavespeed/pricing.h"
 
 namespace kling {
@@ -12,12 +13,6 @@ namespace {
 
 int64_t now_unix() {
   return g_get_real_time() / G_USEC_PER_SEC;
-}
-
-std::string local_time(int64_t unix_time) {
-  g_autoptr(GDateTime) when = g_date_time_new_from_unix_local(unix_time);
-  g_autofree char* text = when ? g_date_time_format(when, "%F %T") : g_strdup("an unknown time");
-  return text;
 }
 
 constexpr unsigned kWaitStepMs = 200;
@@ -64,6 +59,12 @@ SubmitGate::Admission SubmitGate::refuse(Error error) {
   return a;
 }
 
+void SubmitGate::rename(std::string fingerprint) {
+  if (fingerprint == identity_.fingerprint) return;
+  if (start_fingerprint_.empty()) start_fingerprint_ = identity_.fingerprint;
+  identity_.fingerprint = std::move(fingerprint);
+}
+
 SubmitGate::Admission SubmitGate::admit(HttpTransport& http, const std::string& submit_body) {
   Admission a;
   if (!enabled()) return price_and_budget(http, submit_body, 0, a);
@@ -76,9 +77,23 @@ SubmitGate::Admission SubmitGate::admit(HttpTransport& http, const std::string& 
                    "against paying twice)",
                    0,
                    {}});
+  if (!start_fingerprint_.empty() && start_fingerprint_ != identity_.fingerprint) {
+    Ledger::Identity asked = identity_;
+    asked.fingerprint = start_fingerprint_;
+    if (auto found = decide(*book, asked, true)) return *found;
+  }
+  auto d = decide(*book, identity_, false);
+  if (d->kind != Admission::Kind::Submit) return *d;
+  return price_and_budget(http, submit_body, held_row_, *d);
+}
+
+std::optional<SubmitGate::Admission> SubmitGate::decide(Ledger& book,
+                                                        const Ledger::Identity& identity,
+                                                        bool fallback) {
+  Admission a;
   bool said_wait = false;
   for (;;) {
-    Ledger::Decision d = book->claim(identity_, now_unix(), request_.resume_unfinished);
+    Ledger::Decision d = book.claim(identity, now_unix(), request_.resume_unfinished);
     switch (d.verdict) {
       case Ledger::Verdict::Busy:
         if (g_cancellable_is_cancelled(cancellable_)) {
@@ -138,9 +153,14 @@ SubmitGate::Admission SubmitGate::admit(HttpTransport& http, const std::string& 
         continue;
       }
       case Ledger::Verdict::Submit:
+        if (fallback) {  // nothing under that name: the claim was only to look
+          book.release(d.row.row);
+          return std::nullopt;
+        }
         held_row_ = d.row.row;
+        a.kind = Admission::Kind::Submit;
         a.why = d.why;
-        return price_and_budget(http, submit_body, d.row.row, a);
+        return a;
     }
   }
 }

@@ -30,7 +30,8 @@ class SubmitGate {
     std::function<bool(unsigned ms)> sleep;            // false when cancelled
     std::function<std::optional<unsigned>()> ms_to_deadline;
   };
-  // `fingerprint`: the request's, named once at start() (what its cache entry is looked up by).
+  // `fingerprint`: the request's, named at start() (what its cache entry is looked up by),
+  // before the model's schema may be known: see rename().
   SubmitGate(const Request& request, std::string fingerprint, GCancellable* cancellable,
              Hooks hooks);
   ~SubmitGate();
@@ -61,11 +62,21 @@ class SubmitGate {
               std::string* error);
 
   bool enabled() const { return !request_.journal_path.empty(); }
-  // The request's fingerprint as it was asked for (what names its ledger rows and cache entry).
+  // The request's fingerprint (what names its ledger rows and cache entry).
   const std::string& fingerprint() const { return identity_.fingerprint; }
+  // The name of the body as the submit builds it, once the worker has the model's schema
+  // (start() may have typed `params` without it, "as given"): admit() decides on this name,
+  // and the run's rows and cache entry take it, so one body is one request whatever
+  // catalogue was on disk at start. The name start() gave is still looked up first, so
+  // rows an earlier version wrote under it are found (replayed, followed, refused).
+  void rename(std::string fingerprint);
 
  private:
   Admission refuse(Error error);
+  // The ledger's decision for `identity`, waiting out other runs' submits. `fallback`:
+  // a name looked up only for what it holds; its claim (nothing on record) is released
+  // and nullopt returned.
+  std::optional<Admission> decide(Ledger& book, const Ledger::Identity& identity, bool fallback);
   // "on this machine", or the server's name (no password) for a fleet's ledger.
   std::string where_others_run() const;
   Admission price_and_budget(HttpTransport& http, const std::string& body, int64_t row,
@@ -74,7 +85,8 @@ class SubmitGate {
 
   const Request& request_;
   // The request as it was asked for, named before any pre-submit step (an upload) changes it.
-  const Ledger::Identity identity_;
+  Ledger::Identity identity_;
+  std::string start_fingerprint_;  // start()'s name, when rename() gave another
   GCancellable* cancellable_;
   Hooks hooks_;
   std::unique_ptr<Ledger> ledger_;

@@ -2,6 +2,7 @@
 // Before the submit: what must happen before any money is spent. Each step
 // may end the run, or find a task to replay or poll instead of paying for a new
 // one. Steps to come go in prepare(), in the order they must run.
+#include "core/request/fingerprint.h"
 #include "core/task/task_worker.h"
 #include "core/util/local_time.h"
 #include "core/wavespeed/image_upload.h"
@@ -21,6 +22,11 @@ CatalogLookup TaskRunner::Worker::learn_model(HttpTransport& http) {
   CatalogLookup found =
       ModelCatalogue(request_.api_url).lookup(http, request_.model, cancellable_.get());
   has_audio_ = found.model && found.model->has_audio;
+  // The request named by the body its submit carries, now that the schema that types it is
+  // known (start() may not have had it): the ledger decides, and the cache entry is saved, under
+  // this name. Nothing was decided under start()'s name yet (its cache entry was looked up only).
+  if (!found.cancelled)
+    gate_.rename(request_identity(request_, found.model ? &*found.model : nullptr));
   return found;
 }
 

@@ -27,7 +27,8 @@ struct TaskEvents {
 
 class TaskRunner {
  public:
-  // `fingerprint`: the request's, as start() named it (Request::fingerprint()).
+  // `fingerprint`: the request's, as start() named it (Request::fingerprint()); the
+  // worker names it again by its typed body once it has the model's schema.
   // `resume_id`: a task submitted before (request-id, or an earlier run of this element).
   TaskRunner(Request request, std::string fingerprint, std::string resume_id,
              std::shared_ptr<DownloadStore> store, TaskEvents events);

@@ -17,6 +17,7 @@ struct _GstKlingLiveAudio {
   kling::live::AudioFeed* feed;
   void (*on_caps)(GstCaps*, gpointer);
   gpointer on_caps_data;
+  GDestroyNotify on_caps_destroy;
   GstAudioInfo info;  // streaming thread only
 };
 
@@ -29,10 +30,19 @@ GstCaps* kling_live_audio_template_caps() {
 }
 
 void kling_live_audio_set_feed(GstKlingLiveAudio* self, kling::live::AudioFeed* feed,
-                               void (*on_caps)(GstCaps*, gpointer), gpointer data) {
+                               void (*on_caps)(GstCaps*, gpointer), gpointer data,
+                               GDestroyNotify destroy) {
+  if (self->on_caps_destroy) self->on_caps_destroy(self->on_caps_data);
   self->feed = feed;
   self->on_caps = on_caps;
   self->on_caps_data = data;
+  self->on_caps_destroy = destroy;
+}
+
+static void gst_kling_live_audio_finalize(GObject* object) {
+  auto* self = GST_KLING_LIVE_AUDIO(object);
+  if (self->on_caps_destroy) self->on_caps_destroy(self->on_caps_data);
+  G_OBJECT_CLASS(gst_kling_live_audio_parent_class)->finalize(object);
 }
 
 static GstCaps* gst_kling_live_audio_fixate(GstBaseSrc* base, GstCaps* caps) {
@@ -78,6 +88,7 @@ static void gst_kling_live_audio_init(GstKlingLiveAudio* self) {
 }
 
 static void gst_kling_live_audio_class_init(GstKlingLiveAudioClass* klass) {
+  G_OBJECT_CLASS(klass)->finalize = gst_kling_live_audio_finalize;
   auto* element_class = GST_ELEMENT_CLASS(klass);
   auto* base_class = GST_BASE_SRC_CLASS(klass);
   GstCaps* caps = kling_live_audio_template_caps();

@@ -16,6 +16,8 @@ G_DECLARE_FINAL_TYPE(GstKlingLiveAudio, gst_kling_live_audio, GST, KLING_LIVE_AU
 G_END_DECLS
 
 GstCaps* kling_live_audio_template_caps();
-// `feed` outlives the element's streaming; `on_caps` learns the negotiated caps.
+// `on_caps` learns the negotiated caps; `data` is the element's until it goes (then
+// `destroy`), and keeps `feed` alive (the feed's owner, shared).
 void kling_live_audio_set_feed(GstKlingLiveAudio* self, kling::live::AudioFeed* feed,
-                               void (*on_caps)(GstCaps* caps, gpointer data), gpointer data);
+                               void (*on_caps)(GstCaps* caps, gpointer data), gpointer data,
+                               GDestroyNotify destroy);

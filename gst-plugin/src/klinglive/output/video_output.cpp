@@ -14,7 +14,8 @@ GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 
 struct _GstKlingLiveOutput {
   GstKlingLivePushSrc parent;
-  kling::live::LiveSchedule* schedule;
+  kling::live::LiveSchedule* schedule;  // held by `schedule_ref`
+  std::shared_ptr<kling::live::LiveSchedule>* schedule_ref;
   GstVideoInfo info;  // streaming thread only
 };
 
@@ -27,8 +28,16 @@ GstCaps* kling_live_output_template_caps() {
       "pixel-aspect-ratio=(fraction)1/1, interlace-mode=(string)progressive");
 }
 
-void kling_live_output_set_schedule(GstKlingLiveOutput* self, kling::live::LiveSchedule* schedule) {
-  self->schedule = schedule;
+void kling_live_output_set_schedule(GstKlingLiveOutput* self,
+                                    std::shared_ptr<kling::live::LiveSchedule> schedule) {
+  delete self->schedule_ref;
+  self->schedule = schedule.get();
+  self->schedule_ref = new std::shared_ptr<kling::live::LiveSchedule>(std::move(schedule));
+}
+
+static void gst_kling_live_output_finalize(GObject* object) {
+  delete GST_KLING_LIVE_OUTPUT(object)->schedule_ref;
+  G_OBJECT_CLASS(gst_kling_live_output_parent_class)->finalize(object);
 }
 
 static GstCaps* gst_kling_live_output_fixate(GstBaseSrc* base, GstCaps* caps) {
@@ -79,6 +88,7 @@ static void gst_kling_live_output_init(GstKlingLiveOutput* self) {
 }
 
 static void gst_kling_live_output_class_init(GstKlingLiveOutputClass* klass) {
+  G_OBJECT_CLASS(klass)->finalize = gst_kling_live_output_finalize;
   auto* element_class = GST_ELEMENT_CLASS(klass);
   auto* base_class = GST_BASE_SRC_CLASS(klass);
   GstCaps* caps = kling_live_output_template_caps();

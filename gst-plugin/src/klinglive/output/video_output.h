@@ -6,6 +6,8 @@
 
 #include "klinglive/output/live_push_src.h"
 
+#include <memory>
+
 #include "klinglive/live_schedule.h"
 
 G_BEGIN_DECLS
@@ -18,5 +20,6 @@ G_END_DECLS
 
 // The caps the output offers: raw video, 1280x720 at 30/1 unless downstream fixes others.
 GstCaps* kling_live_output_template_caps();
-// The schedule stays owned by the caller and must outlive the element's streaming.
-void kling_live_output_set_schedule(GstKlingLiveOutput* self, kling::live::LiveSchedule* schedule);
+// The schedule is shared: the output keeps it alive as long as it lives itself.
+void kling_live_output_set_schedule(GstKlingLiveOutput* self,
+                                    std::shared_ptr<kling::live::LiveSchedule> schedule);

@@ -41,13 +41,14 @@ class ClipPlayer {
 
   // `owner` is the live element: messages are posted on it. With `audio_caps`, the
   // clip's sound is decoded too, into audio_sink().
-  ClipPlayer(GstElement* owner, const PropertyValues& defaults, const std::string& request,
-             GstCaps* caps, GstCaps* audio_caps, const Extras& extras = {});
+  ClipPlayer(GstElement* owner, std::shared_ptr<const PropertyValues> defaults,
+             const std::string& request, GstCaps* caps, GstCaps* audio_caps,
+             const Extras& extras = {});
   ~ClipPlayer();
   ClipPlayer(const ClipPlayer&) = delete;
   ClipPlayer& operator=(const ClipPlayer&) = delete;
 
-  // Sets the pipeline PLAYING, off this thread; a failure shows as failed().
+  // Makes the pipeline and sets it PLAYING, off this thread; a failure shows as failed().
   void start();
   // True once the first frame waits in the appsink (the frame is kept for pull()).
   bool ready();
@@ -60,7 +61,7 @@ class ClipPlayer {
   void restart();
   void set_caps(GstCaps* caps);
   // The clip's decoded sound (nullptr without audio_caps); it stays empty for a silent clip.
-  GstAppSink* audio_sink() const { return audio_sink_; }
+  GstAppSink* audio_sink();
   // Sets the pipeline to NULL (blocking; klingsrc stops promptly).
   void stop();
   Status status();
@@ -70,19 +71,29 @@ class ClipPlayer {
  private:
   struct Shared;
   static GstBusSyncReply on_message(GstBus*, GstMessage* msg, gpointer data);
-  void add_audio_chain(GstCaps* audio_caps);
-  void set_request(const PropertyValues& defaults, const std::string& request);
+  static GstAppSink* add_audio_chain(GstElement* pipeline, GstCaps* audio_caps, GstElement** head);
+  static void set_request(GstElement* src, const PropertyValues& defaults,
+                          const std::string& request, std::string* error, std::string* prompt,
+                          std::string* model);
   static void on_pad_added(GstElement*, GstPad* pad, gpointer data);
-  void add_extras(GstElement* rate, const Extras& extras);
+  static void add_extras(GstElement* pipeline, GstElement* rate, GstElement* filter,
+                         GstElement* convert, const std::string& disclosure,
+                         const std::shared_ptr<LastFrame>& last_frame);
   static void on_element_added(GstBin*, GstBin*, GstElement* element, gpointer);
+  static void lower_priority_of_streaming_thread(GstMessage* msg);
+  static GstElement* build(const std::shared_ptr<Shared>& shared, const PropertyValues& defaults,
+                           const std::string& request, GstCaps* audio_caps,
+                           const std::string& disclosure,
+                           const std::shared_ptr<LastFrame>& last_frame);
+  GstElement* owner_element();  // a ref, or nullptr once the live element is gone
+  GstAppSink* sink();           // nullptr until the pipeline is made
 
   std::shared_ptr<Shared> shared_;
-  GstElement* pipeline_ = nullptr;
-  GstElement* src_ = nullptr;
-  GstElement* filter_ = nullptr;
-  GstAppSink* sink_ = nullptr;
-  GstAppSink* audio_sink_ = nullptr;
-  GstSample* peeked_ = nullptr;
+  std::shared_ptr<const PropertyValues> defaults_;
+  std::string request_;
+  GstCaps* audio_caps_ = nullptr;
+  std::string disclosure_;
+  GstSample* peeked_ = nullptr;  // the output's thread only
   std::shared_ptr<LastFrame> last_frame_;
 };
 
