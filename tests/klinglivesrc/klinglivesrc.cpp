@@ -40,8 +40,15 @@ struct Punctuality {
   std::mutex mutex;
   gint64 started_us = 0, first_us = 0;  // PLAYING asked; first buffer at the sink
   size_t frames = 0, late = 0;          // late: more than two periods behind the clock
+  size_t stalls = 0;                    // runs of late frames (a thread held up once)
+  bool was_late = false;
   GstClockTimeDiff worst = 0;
   GstClockTime first_pts = 0;
+
+  size_t count() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return frames;
+  }
 
   // Lateness from the half second on: the start (the first slate card is drawn before
   // the first frame) is the first frame's measure.
@@ -52,7 +59,10 @@ struct Punctuality {
       first_pts = GST_BUFFER_PTS(buffer);
     }
     if (GST_BUFFER_PTS(buffer) < first_pts + GST_SECOND / 2) return;
-    if (behind > 2 * static_cast<GstClockTimeDiff>(kPeriod)) late++;
+    const bool is_late = behind > 2 * static_cast<GstClockTimeDiff>(kPeriod);
+    late += is_late;
+    stalls += is_late && !was_late;
+    was_late = is_late;
     worst = std::max(worst, behind);
   }
 };
@@ -192,8 +202,11 @@ bool wait_for(std::function<bool()> done, int timeout_s) {
   return false;
 }
 
-// Every buffer follows the previous one; frames late at the sink no more than
-// videotestsrc's beside it (a descheduled thread may cost a frame or two either).
+// Every buffer follows the previous one; held up at the sink no more often than
+// videotestsrc beside it, nor much longer. Counted in stalls (runs of frames more than
+// two periods late), not frames: a thread of ours descheduled once for 170 ms on a
+// loaded machine makes four late frames in a row; a stall at every switch, or an
+// output that no longer keeps up, fails.
 void assert_continuous(LiveRun& run) {
   {
     std::lock_guard<std::mutex> lock(run.mutex);
@@ -208,10 +221,12 @@ void assert_continuous(LiveRun& run) {
   std::lock_guard<std::mutex> lock(run.seen.mutex), ref_lock(run.reference.seen.mutex);
   const Punctuality &k = run.seen, &r = run.reference.seen;
   g_test_message("late frames (> 2 periods): klinglivesrc %zu of %zu (worst %" G_GINT64_FORMAT
-                 " ms), videotestsrc beside it %zu of %zu (worst %" G_GINT64_FORMAT " ms)",
-                 k.late, k.frames, k.worst / GST_MSECOND, r.late, r.frames, r.worst / GST_MSECOND);
+                 " ms), videotestsrc beside it %zu of %zu (worst %" G_GINT64_FORMAT
+                 " ms); stalls %zu and %zu",
+                 k.late, k.frames, k.worst / GST_MSECOND, r.late, r.frames, r.worst / GST_MSECOND,
+                 k.stalls, r.stalls);
   g_assert_cmpuint(r.frames, >, 0);
-  g_assert_cmpuint(k.late, <=, 2 * r.late + 2 + k.frames / 50);
+  g_assert_cmpuint(k.stalls, <=, 2 * r.stalls + 1 + k.frames / 150);
   g_assert_cmpint(k.worst, <=,
                   std::max<GstClockTimeDiff>(2 * r.worst, r.worst + 250 * GST_MSECOND));
 }
@@ -233,7 +248,7 @@ void test_first_frame_against_hung_api() {
   auto emu = start_emulator({"--hang-submit"});
   auto run = play(*emu, "");
   g_assert_true(wait_for([&] { return run->n_frames() > 0; }, 10));
-  g_assert_true(wait_for([&] { return run->reference.seen.frames > 0; }, 10));
+  g_assert_true(wait_for([&] { return run->reference.seen.count() > 0; }, 10));
   assert_first_frame_prompt(*run);
   // It keeps going at the output's rate while the submit hangs: the slate.
   g_assert_true(wait_for([&] { return run->n_frames() >= 45; }, 10));
