@@ -36,6 +36,15 @@ std::string find_bindir() {
   return best;
 }
 
+// The environment PostgreSQL's programs run in: ours without the sanitizer runtimes
+// scripts/sanitize.sh preloads (initdb and postgres hang under a preloaded ASan).
+GStrv server_environ() {
+  char** env = g_get_environ();
+  for (const char* name : {"LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"})
+    env = g_environ_unsetenv(env, name);
+  return env;
+}
+
 // Runs `argv` (as nobody when we are root) and waits; its output in `error` on failure.
 bool run(const std::vector<std::string>& args, std::string* error) {
   std::vector<const char*> argv;
@@ -47,7 +56,8 @@ bool run(const std::vector<std::string>& args, std::string* error) {
   g_autofree char* err = nullptr;
   int status = 0;
   g_autoptr(GError) spawn_error = nullptr;
-  if (!g_spawn_sync(nullptr, const_cast<char**>(argv.data()), nullptr, G_SPAWN_SEARCH_PATH, nullptr,
+  g_auto(GStrv) env = server_environ();
+  if (!g_spawn_sync(nullptr, const_cast<char**>(argv.data()), env, G_SPAWN_SEARCH_PATH, nullptr,
                     nullptr, &out, &err, &status, &spawn_error) ||
       !g_spawn_check_wait_status(status, nullptr)) {
     *error = args[0] + ": " + (spawn_error ? spawn_error->message : "") + (out ? out : "") +
@@ -156,6 +166,8 @@ bool PgServer::launch(std::string* error) {
   g_autoptr(GSubprocessLauncher) launcher =
       g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_subprocess_launcher_set_stdout_file_path(launcher, (dir_ + "/log").c_str());
+  g_auto(GStrv) env = server_environ();
+  g_subprocess_launcher_set_environ(launcher, env);
   g_subprocess_launcher_set_child_setup(
       launcher,
       [](gpointer) {
