@@ -444,7 +444,8 @@ void test_pg_unanswering_server_fails_closed_within_the_wait() {
   const int64_t took_ms = (g_get_monotonic_time() - start) / 1000;
   g_assert_null(book.get());
   g_assert_cmpint(took_ms, >=, 250);  // the wait is whole, not cut short
-  g_assert_cmpint(took_ms, <, 10000);
+  // Ended by the wait it was given (not the 10 s default, nor libpq's own): the error says so.
+  g_assert_true(error.find("no answer within 300 ms") != std::string::npos);
   g_assert_true(error.find("postgresql://fleet@127.0.0.1:") != std::string::npos);
   g_assert_true(error.find("hunter2") == std::string::npos);
   close(fd);

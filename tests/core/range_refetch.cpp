@@ -4,7 +4,6 @@
 #include <glib.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -208,13 +207,13 @@ void test_cancel_ends_a_hung_read(Fixture* f, gconstpointer) {
     g_usleep(50 * 1000);
     g_cancellable_cancel(cancellable);
   });
-  auto t0 = std::chrono::steady_clock::now();
+  // Uncancelled, the read would wait an hour (request-timeout): returning at all, Cancelled,
+  // shows the cancel ended it (a hang is the suite's timeout, not a measured duration).
+  f->request.request_timeout_s = 3600;
   kling::Error error;
   const int result = run(f, 0, kMiB, &error, cancellable);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   canceller.join();
   g_assert_cmpint(result, ==, static_cast<int>(Refetch::Cancelled));
-  g_assert_cmpfloat(secs, <, 2.0);  // request-timeout is 5 s: the cancel ended it
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "support/emulator_process.h"
 
@@ -36,16 +37,29 @@ void test_every_request_property_is_offered() {
   g_assert_cmpuint(checked, >, 20);
 }
 
-// The submits' bodies in the emulator's request log, one a line.
-std::string submit_bodies(const Emulator& emu) {
-  std::string out;
-  std::string log = emu.log();
-  g_auto(GStrv) lines = g_strsplit(log.c_str(), "\n", -1);
+// The submits' log lines in the emulator's request log, one a line.
+std::vector<std::string> submit_lines(const Emulator& emu) {
+  std::vector<std::string> out;
+  g_auto(GStrv) lines = g_strsplit(emu.log().c_str(), "\n", -1);
   for (char** line = lines; *line; line++)
     if (strstr(*line, "\"method\":\"POST\"") && strstr(*line, "kling-v9-t2v-test") &&
         !strstr(*line, "/api/v3/model/price"))
-      out += std::string(*line) + "\n";
+      out.push_back(*line);
   return out;
+}
+
+// The one submit of `prompt` (the body is a JSON string inside the log line: its quotes are
+// escaped), or "" while there is none.
+std::string submit_of(const std::vector<std::string>& submits, const char* prompt) {
+  const std::string key = std::string("\\\"prompt\\\":\\\"") + prompt + "\\\"";
+  std::string found;
+  for (const auto& line : submits)
+    if (line.find(key) != std::string::npos) {
+      if (!found.empty())
+        g_error("%s was submitted twice:\n%s\n%s", prompt, found.c_str(), line.c_str());
+      found = line;
+    }
+  return found;
 }
 
 // params set on klinglivesrc (a field with no property of its own) is in the submit body of
@@ -71,23 +85,23 @@ void test_params_reaches_the_submit_body() {
   gboolean queued = FALSE;
   g_signal_emit_by_name(src, "queue", "a second fox", &queued);
   g_assert_true(queued);
-  std::string bodies;
-  for (gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC; g_get_monotonic_time() < end;
-       g_usleep(50 * 1000)) {
-    bodies = submit_bodies(*emu);
-    // Both requests generate at once (ahead=2): either may be submitted first.
-    if (strstr(bodies.c_str(), "a second fox") && strstr(bodies.c_str(), "a fox with params"))
-      break;
+  // The event: both submits in the log, whole lines (ahead=2 generates both at once, either
+  // first). The bound only reports one that never comes.
+  std::vector<std::string> submits;
+  for (gint64 end = g_get_monotonic_time() + 60 * G_USEC_PER_SEC;
+       submit_of(submits, "a fox with params").empty() ||
+       submit_of(submits, "a second fox").empty();
+       submits = submit_lines(*emu)) {
+    if (g_get_monotonic_time() > end)
+      g_error("both submits not in the emulator's log within 60 s: %zu", submits.size());
+    g_usleep(20 * 1000);
   }
   gst_element_set_state(pipeline, GST_STATE_NULL);
-  g_test_message("submits: %s", bodies.c_str());
-  g_auto(GStrv) lines = g_strsplit(bodies.c_str(), "\n", -1);
-  g_assert_cmpuint(g_strv_length(lines), ==, 3);  // two submits and the empty tail
-  for (int i = 0; i < 2; i++) {
-    // The body is a JSON string inside the log line: its quotes are escaped.
-    g_assert_nonnull(strstr(lines[i], "\\\"cfg_scale\\\":0.25"));
-    g_assert_nonnull(strstr(lines[i], "\\\"prompt\\\":\\\"a"));
-  }
+  submits = submit_lines(*emu);  // and no other after them
+  for (const auto& line : submits) g_test_message("submit: %s", line.c_str());
+  g_assert_cmpuint(submits.size(), ==, 2);
+  for (const char* prompt : {"a fox with params", "a second fox"})
+    g_assert_nonnull(strstr(submit_of(submits, prompt).c_str(), "\\\"cfg_scale\\\":0.25"));
 }
 
 // A fleet's ledger set on klinglivesrc reads back as klingsrc's does: without its password

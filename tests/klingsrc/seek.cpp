@@ -3,7 +3,6 @@
 // the CDN with Range (a refusal is a clear error), pull mode keeps every byte.
 #include <gst/gst.h>
 
-#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -79,14 +78,11 @@ void test_refused_reread_is_a_clear_error(Fixture* f, gconstpointer) {
     if (n <= 2) return FakeReply{200, video, "video/mp4"};
     return FakeReply{410, "expired", "text/plain"};
   };
-  auto t0 = std::chrono::steady_clock::now();
   seek_and_play_to_end(*run, 3 * kChunk);
   assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND, "HTTP 410");
   g_assert_true(contains(run->error->message, f->fake->task_id));
   g_assert_true(contains(run->error->message, "again"));
   g_assert_cmpint(f->fake->count("cdn", "GET"), ==, 3);  // a 410 is not retried
-  g_assert_cmpfloat(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), <,
-                    5.0);
 }
 
 // Pull mode (qtdemux, typefind) reads anywhere: every byte stays on disk and

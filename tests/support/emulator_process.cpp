@@ -21,6 +21,8 @@ std::string Emulator::log() const {
   g_file_get_contents(log_path.c_str(), &data, nullptr, nullptr);
   std::string out = data ? data : "";
   g_free(data);
+  // A last line without its newline is still being written: it is read next time.
+  out.erase(out.rfind('\n') == std::string::npos ? 0 : out.rfind('\n') + 1);
   return out;
 }
 

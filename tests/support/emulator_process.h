@@ -18,7 +18,7 @@ struct Emulator {
   std::string output_dir;
 
   ~Emulator();
-  // The request log (one JSON line per request).
+  // The request log (one JSON line per request), its whole lines only.
   std::string log() const;
 };
 

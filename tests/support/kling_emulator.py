@@ -29,6 +29,28 @@ def check(condition, what):
     print(f"# ok: {what}")
 
 
+def read_until(fd, done, timeout):
+    """What fd (a pipe or a pty, nothing of it buffered elsewhere) says until done(all read so
+    far) holds, or until its end when done is None. `timeout` only bounds a hang: the text comes
+    as events happen, it is not a measured time."""
+    data, deadline = b"", time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while done is None or not done(data.decode(errors="replace")):
+            if not sel.select(max(0, deadline - time.monotonic())):
+                raise Failure(f"not seen within {timeout} s; so far: {data[-3000:]!r}")
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:  # EIO: a pty whose other end closed
+                chunk = b""
+            if not chunk:
+                if done is None:
+                    break
+                raise Failure(f"it ended first; so far: {data[-3000:]!r}")
+            data += chunk
+    return data.decode(errors="replace")
+
+
 class Emulator:
     """One kling-emulator; its videos in WORKDIR/emulator-videos, its request log its own."""
 
@@ -47,19 +69,10 @@ class Emulator:
 
     def _read_addresses(self, timeout=20):
         """The first two lines: `API: http://...` and `CDN: http://...`."""
-        text, deadline = b"", time.monotonic() + timeout
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            while text.count(b"\n") < 2:
-                if not sel.select(deadline - time.monotonic()):
-                    raise Failure("kling-emulator printed no addresses in time")
-                chunk = os.read(self.proc.stdout.fileno(), 4096)
-                if not chunk:
-                    raise Failure(f"kling-emulator exited: {text!r}")
-                text += chunk
-        for line in text.decode().splitlines():
+        text = read_until(self.proc.stdout.fileno(), lambda t: t.count("\n") >= 2, timeout)
+        for line in text.splitlines():
             print("#", line)
-        return dict(re.findall(r"^(API|CDN): (\S+)$", text.decode(), re.M))
+        return dict(re.findall(r"^(API|CDN): (\S+)$", text, re.M))
 
     def env(self):
         return dict(os.environ, WAVESPEED_BASE_URL=self.api, WAVESPEED_API_KEY="emulator-key",
@@ -68,7 +81,8 @@ class Emulator:
     def requests(self):
         try:
             with open(self.request_log) as log:
-                return [json.loads(line) for line in log if line.strip()]
+                # A last line without its newline is still being written: read next time.
+                return [json.loads(line) for line in log if line.endswith("\n") and line.strip()]
         except FileNotFoundError:
             return []
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
-from kling_emulator import Emulator, Failure, check  # noqa: E402
+from kling_emulator import Emulator, Failure, check, read_until  # noqa: E402
 
 SCALE = 4                            # the emulator's --video-scale
 WIDTH, HEIGHT = 1280 // SCALE, 720 // SCALE   # a 16:9 clip
@@ -45,22 +45,30 @@ def run(cmd, env, **kwargs):
 
 
 def interrupt(cmd, emulator):
-    """Start cmd, Ctrl-C it once klingsrc is polling, return (exit status, seconds to exit)."""
+    """Start cmd (against --hang-polls), Ctrl-C it once klingsrc is polling, return (exit status,
+    output). The poll is never answered and request-timeout is an hour, so the program exiting
+    at all shows Ctrl-C ended the wait: RUN_TIMEOUT only reports a hang, it measures nothing."""
+    cmd = [*cmd, "request-timeout=3600"]
     print("$", " ".join(cmd), "   # then Ctrl-C while it polls", flush=True)
     proc = subprocess.Popen(cmd, env=emulator.env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + RUN_TIMEOUT  # a bound on a hang, not a measure
     while emulator.polls() == 0 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     check(emulator.polls() > 0, "klingsrc submitted and is polling")
-    sent = time.monotonic()
+    asked = len(emulator.requests())
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
-    took = time.monotonic() - sent
+    try:
+        out, err = proc.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise Failure(f"still waiting on the hung poll {RUN_TIMEOUT} s after Ctrl-C")
     print(out, end="")
     print(err, end="", file=sys.stderr)
-    print(f"(exit status {proc.returncode} {took:.2f} s after SIGINT)", flush=True)
-    return proc.returncode, took, out
+    print(f"(exit status {proc.returncode} after SIGINT)", flush=True)
+    check(len(emulator.requests()) == asked, "no request after Ctrl-C")
+    return proc.returncode, out
 
 
 def discover(path):
@@ -128,9 +136,8 @@ def example_c(args, workdir):
         check("prompt rejected" in res.stderr, "and the API's message")
 
     with Emulator(args.emulator, workdir, "--hang-polls") as emulator:
-        status, took, out = interrupt([args.c_example, "a red fox in snow", *PROPS], emulator)
-        check(status == 130, "Ctrl-C exits 130")
-        check(took < 3, f"promptly ({took:.2f} s)")
+        status, out = interrupt([args.c_example, "a red fox in snow", *PROPS], emulator)
+        check(status == 130, "Ctrl-C ends the hung poll and exits 130")
         check(len(task_ids(out)) == 1, "the task id was printed before")
 
 
@@ -165,9 +172,8 @@ def example_python(args, workdir):
 
     interrupted = os.path.join(workdir, "interrupted.mp4")
     with Emulator(args.emulator, workdir, "--hang-polls") as emulator:
-        status, took, _ = interrupt([python, script, "a red fox", interrupted, *PROPS], emulator)
-        check(status == 130, "Ctrl-C exits 130")
-        check(took < 3, f"promptly ({took:.2f} s)")
+        status, _ = interrupt([python, script, "a red fox", interrupted, *PROPS], emulator)
+        check(status == 130, "Ctrl-C ends the hung poll and exits 130")
         check(not os.path.exists(interrupted), "and leaves no partial file")
 
 
@@ -303,16 +309,14 @@ def example_rtsp(args, workdir):
         try:
             url = server.stdout.readline().split()[-1]
             check(url.startswith("rtsp://"), f"the server listens at {url}")
-            # The generation never ends (hung submit): the slate is what the client gets.
-            started = time.monotonic()
+            # The generation never ends (hung submit): the slate is what the client gets, within
+            # the client's own give-up time (-t 10), not a duration measured here.
             res = run(["gst-discoverer-1.0", "-t", "10", url], emulator.env())
-            took = time.monotonic() - started
         finally:
             server.terminate()
             server.wait(10)
     check(res.returncode == 0 and re.search(r"video #\d+: H\.264", res.stdout),
           "an RTSP client receives H.264 video while the generation still runs")
-    check(took < 3, f"gst-discoverer-1.0 had it in {took:.2f} s (its own start-up included)")
 
 
 def i420_frames(path, width, height):
@@ -370,15 +374,20 @@ def example_rtsp_story(args, workdir):
             client = ["gst-launch-1.0", "-e", "rtspsrc", f"location={url}", "latency=100", "!",
                       "rtph264depay", "!", "h264parse", "!", "matroskamux", "!", "filesink",
                       f"location={recording}"]
-            print("$", " ".join(client), "   # then Ctrl-C after 7 s", flush=True)
+            print("$", " ".join(client), "   # then Ctrl-C once the second clip has played",
+                  flush=True)
             proc = subprocess.Popen(client, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
-            time.sleep(7)
+            # The event, not a guessed duration: the server says the second clip went on air.
+            out = read_until(server.stdout.fileno(), lambda text: text.count("generated: ") >= 2,
+                             RUN_TIMEOUT)
+            time.sleep(2)  # that clip is 1 s of stream; the slate follows it
             proc.send_signal(signal.SIGINT)
-            proc.communicate(timeout=10)
+            proc.communicate(timeout=RUN_TIMEOUT)
         finally:
             server.terminate()
-            out, _ = server.communicate(timeout=10)
+            rest, _ = server.communicate(timeout=10)
+        out += rest
         print(out, end="")
         submits = [r["path"] for r in emulator.requests()
                    if r["server"] == "api" and r["method"] == "POST"

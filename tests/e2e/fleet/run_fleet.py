@@ -217,12 +217,11 @@ def case_the_server_stopped_mid_run_nothing_paid_a_clear_error(args):
         f.wait_for_task_on_the_ledger()
         check(f.server.command("stop"), "the ledger's server stopped")
         quotes = f.emu.count("api", "POST", "/api/v3/model/price")
-        start = time.monotonic()
+        # Its end at all is the point (finish()'s RUN_TIMEOUT only reports a hang; nothing here
+        # is a measured duration): the error says why it ended.
         rb, ob = f.finish(f.klingsrc("second", "asked while the server is down", f.path("b.mp4"), "timeout=10"))
-        took = time.monotonic() - start
         check(rb != 0 and "ledger" in ob and f.server.name in ob,
               f"the next run failed with an error naming the ledger {f.server.name}")
-        check(took < 30, f"within its bound (took {took:.1f} s)")
         check(f.emu.submits() == 1 and f.emu.count("api", "POST", "/api/v3/model/price") == quotes,
               "nothing was submitted, nor even quoted, without the ledger")
         ra, oa = f.finish(pa)
