@@ -185,7 +185,7 @@ void test_replaced_file_behind_its_etag_is_refused(Fixture* f, gconstpointer) {
   g_assert_true(contains(error.message, "no longer the one"));
   g_assert_true(contains(error.debug, "\"v2\""));
   g_assert_true(
-      f->fake->wait_for_count("cdn", "GET", 1, 1000));  // a raw reply is recorded after it is sent
+      f->fake->wait_for_count("cdn", "GET", 1, 10000));  // a raw reply is recorded after it is sent
   auto reqs = f->fake->requests();
   g_assert_cmpuint(reqs.size(), ==, 1);
   assert_str_eq(reqs[0].if_range, "\"v1\"");

@@ -324,7 +324,7 @@ void test_failed_generation_keeps_streaming() {
       },
       20));
   size_t at_warning = run->n_frames();
-  g_assert_true(wait_for([&] { return run->n_frames() >= at_warning + 30; }, 5));
+  g_assert_true(wait_for([&] { return run->n_frames() >= at_warning + 30; }, 30));  // 1 s of stream
   run->stop();
   assert_continuous(*run);
   std::lock_guard<std::mutex> lock(run->mutex);

@@ -226,7 +226,8 @@ test('run with sync mode: one request, the outputs in its reply', async () => {
 });
 
 test('sync mode past --sync-timeout-ms: the SDK reports a sync timeout with the URL to poll', async () => {
-  const emu = await startEmulator(['--latency-ms', '2000', '--sync-timeout-ms', '200']);
+  // Tasks that take a minute: both replies come at the 200 ms sync timeout, however busy the machine.
+  const emu = await startEmulator(['--latency-ms', '60000', '--sync-timeout-ms', '200']);
   const sdk = client(emu);
   await assert.rejects(sdk.run(T2V, { prompt: 'slow' }, { enableSyncMode: true }), (error) => {
     assert.equal(error.name, 'WavespeedSyncTimeoutException');
@@ -301,12 +302,13 @@ test('polls answered 500 are retried by the SDK; a deleted task ends its run', a
   assert.deepEqual(statuses.slice(0, 3), [500, 500, 200]);
   await emu.stop();
 
-  const slow = await startEmulator(['--latency-ms', '5000']);
+  // A task that takes a minute is deleted while it runs, however late the first poll comes.
+  const slow = await startEmulator(['--latency-ms', '60000']);
   const running = client(slow).run(T2V, { prompt: 'x' }, { pollInterval: 0.1 });
   const rejected = assert.rejects(running, /Prediction failed \(task_id: [0-9a-f]{32}\): Task deleted/);
-  // Wait for the task to exist, then delete it.
+  // Wait for the task to exist, then delete it (the bound, 20 s, only reports a hang).
   let id;
-  for (let i = 0; i < 100 && !id; i++) {
+  for (let i = 0; i < 1000 && !id; i++) {
     await new Promise((r) => setTimeout(r, 20));
     const submit = submitsOf(slow, T2V)[0];
     const poll = slow.log().find((e) => e.method === 'GET');
