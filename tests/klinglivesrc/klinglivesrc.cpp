@@ -501,10 +501,10 @@ void test_slate_threads_end_with_the_stop() {
   g_assert_true(wait_for([&] { return run->n_frames() >= 1; }, 10));
   // The premise: the image is still being decoded (a 4K noise PNG takes a while).
   // (A thread just started names itself a moment later; a card may be drawing too.)
-  g_assert_true(wait_for([] { return count_threads_named("kling-slate") >= 1; }, 5));
+  g_assert_true(wait_for([] { return count_threads_named("kling-slate-img") >= 1; }, 5));
   gst_element_set_state(run->pipeline, GST_STATE_NULL);
   std::string names;
-  if (count_threads_named("kling-slate", &names) != 0)
+  if (count_threads_named("kling-slate-img", &names) + count_threads_named("kling-slate") != 0)
     g_error("a slate thread outlived klinglivesrc's stop; threads: %s", names.c_str());
   g_remove(png.c_str());
   g_rmdir(dir);

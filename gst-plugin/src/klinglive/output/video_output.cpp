@@ -4,6 +4,7 @@
 #include <gst/video/video.h>
 
 #include "klinglive/playback/black_frame.h"
+#include "klinglive/playback/slate.h"
 
 GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 #define GST_CAT_DEFAULT gst_kling_live_src_debug
@@ -61,6 +62,11 @@ static gboolean gst_kling_live_output_set_caps(GstBaseSrc* base, GstCaps* caps) 
   return TRUE;
 }
 
+static gboolean gst_kling_live_output_start(GstBaseSrc* base) {
+  kling::live::Slate::load_fonts();  // here, not on the streaming thread at the first frame
+  return GST_BASE_SRC_CLASS(gst_kling_live_output_parent_class)->start(base);
+}
+
 static gboolean gst_kling_live_output_stop(GstBaseSrc* base) {
   auto* self = GST_KLING_LIVE_OUTPUT(base);
   if (self->schedule) self->schedule->stop();
@@ -99,6 +105,7 @@ static void gst_kling_live_output_class_init(GstKlingLiveOutputClass* klass) {
                                         "The cadence of klinglivesrc (internal)", "gst-kling");
   base_class->fixate = gst_kling_live_output_fixate;
   base_class->set_caps = gst_kling_live_output_set_caps;
+  base_class->start = gst_kling_live_output_start;
   base_class->stop = gst_kling_live_output_stop;
   GST_KLING_LIVE_PUSH_SRC_CLASS(klass)->make = gst_kling_live_output_make;
 }

@@ -14,16 +14,34 @@ GST_DEBUG_CATEGORY_EXTERN(gst_kling_live_src_debug);
 namespace kling::live {
 
 namespace {
+// One font map for every card, so that what load_fonts() loaded serves every thread
+// (Pango's default map is one per thread). A font map is not thread-safe: the lock.
+std::mutex font_lock;
+PangoFontMap* font_map() {
+  static PangoFontMap* const map = pango_cairo_font_map_new();  // lives as long as the process
+  return map;
+}
+
 GstBuffer* draw_card(const GstVideoInfo& info, const std::string& title, const std::string& detail);
 GstBuffer* decode_image(const GstVideoInfo& info, const std::string& location, std::string* error);
 }  // namespace
 
 Slate::~Slate() = default;
 
+void Slate::load_fonts() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    GstVideoInfo info;
+    gst_video_info_set_format(&info, GST_VIDEO_FORMAT_BGRx, 64, 48);
+    GstBuffer* card = draw_card(info, "Ag", "Ag");  // both fonts, laid out and drawn
+    if (card) gst_buffer_unref(card);
+  });
+}
+
 void Slate::Maker::start(std::function<void()> make) {
   join();  // done: returns at once
   done_.store(false, std::memory_order_relaxed);
-  thread_ = NamedThread("kling-slate", [this, make = std::move(make)] {
+  thread_ = NamedThread(name_, [this, make = std::move(make)] {
     make();
     done_.store(true, std::memory_order_release);
   });
@@ -99,15 +117,13 @@ GstBuffer* Slate::buffer(const std::string& title, const std::string& detail) {
 
 namespace {
 
-// Draws in BGRx with cairo, then converts once to the output format.
-GstBuffer* draw_card(const GstVideoInfo& info_, const std::string& title,
-                     const std::string& detail) {
-  const int w = GST_VIDEO_INFO_WIDTH(&info_), h = GST_VIDEO_INFO_HEIGHT(&info_);
-  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
-  cairo_t* cr = cairo_create(surface);
-  cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);  // neutral grey: told apart from any clip
-  cairo_paint(cr);
-  PangoLayout* layout = pango_cairo_create_layout(cr);
+// The prompt in bold over the status, centred, on the grey card.
+void draw_text(cairo_t* cr, int w, int h, const std::string& title, const std::string& detail) {
+  std::lock_guard<std::mutex> fonts(font_lock);
+  PangoContext* context = pango_font_map_create_context(font_map());
+  pango_cairo_update_context(cr, context);
+  PangoLayout* layout = pango_layout_new(context);
+  g_object_unref(context);
   pango_layout_set_width(layout, static_cast<int>(w * 0.85) * PANGO_SCALE);
   pango_layout_set_wrap(layout, PANGO_WRAP_WORD_CHAR);
   pango_layout_set_alignment(layout, PANGO_ALIGN_CENTER);
@@ -132,6 +148,17 @@ GstBuffer* draw_card(const GstVideoInfo& info_, const std::string& title,
   pango_cairo_show_layout(cr, layout);
   pango_font_description_free(desc);
   g_object_unref(layout);
+}
+
+// Draws in BGRx with cairo, then converts once to the output format.
+GstBuffer* draw_card(const GstVideoInfo& info_, const std::string& title,
+                     const std::string& detail) {
+  const int w = GST_VIDEO_INFO_WIDTH(&info_), h = GST_VIDEO_INFO_HEIGHT(&info_);
+  cairo_surface_t* surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+  cairo_t* cr = cairo_create(surface);
+  cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);  // neutral grey: told apart from any clip
+  cairo_paint(cr);
+  draw_text(cr, w, h, title, detail);
   cairo_destroy(cr);
   cairo_surface_flush(surface);
 

@@ -41,6 +41,10 @@ class Slate {
   void stop();
   // Why the image could not be shown ("" when it was); the card shows meanwhile.
   const std::string& image_error() const { return image_error_; }
+  // Loads fontconfig and the card's fonts, once per process. The first text layout
+  // takes from tens of ms to a second on a busy machine: the element calls this when
+  // it starts, so that the first card, drawn on the output's thread, is not late.
+  static void load_fonts();
 
  private:
   // The pictures, shared with the thread making the next one.
@@ -62,7 +66,7 @@ class Slate {
   // one picture.
   class Maker {
    public:
-    Maker() = default;
+    explicit Maker(const char* name) : name_(name) {}
     Maker(const Maker&) = delete;
     Maker& operator=(const Maker&) = delete;
     ~Maker() { join(); }
@@ -73,6 +77,7 @@ class Slate {
     }
 
    private:
+    const char* name_;
     NamedThread thread_;
     std::atomic<bool> done_{true};
   };
@@ -84,8 +89,8 @@ class Slate {
   std::string image_error_;
   std::shared_ptr<Pictures> pictures_ = std::make_shared<Pictures>();
   // Last: joined first when the slate goes.
-  Maker card_maker_;
-  Maker image_maker_;
+  Maker card_maker_{"kling-slate"};
+  Maker image_maker_{"kling-slate-img"};
 };
 
 }  // namespace kling::live
