@@ -10,17 +10,25 @@
 
 namespace emu {
 
+bool ApiServer::refused(SoupServerMessage* msg, bool absent, bool failing) {
+  if (absent)
+    reply_bare_error(msg, SOUP_STATUS_NOT_FOUND, "404 page not found");
+  else if (!authorized(msg))
+    reply_envelope_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
+  else if (failing)
+    reply_envelope_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "Internal server error");
+  else
+    return false;
+  return true;
+}
+
 double ApiServer::balance() const {
   // Whole cents: what the account shows.
   return std::round((config_.balance - tasks_.charged()) * 100.0) / 100.0;
 }
 
 void ApiServer::handle_price(SoupServerMessage* msg) {
-  if (config_.no_price) return reply_bare_error(msg, SOUP_STATUS_NOT_FOUND, "404 page not found");
-  if (!authorized(msg))
-    return reply_envelope_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
-  if (config_.fail_price)
-    return reply_envelope_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "Internal server error");
+  if (refused(msg, config_.no_price, config_.fail_price)) return;
 
   g_autoptr(JsonParser) parser = json_parser_new();
   std::string problem;
@@ -58,11 +66,7 @@ void ApiServer::handle_price(SoupServerMessage* msg) {
 }
 
 void ApiServer::handle_balance(SoupServerMessage* msg) {
-  if (config_.no_balance) return reply_bare_error(msg, SOUP_STATUS_NOT_FOUND, "404 page not found");
-  if (!authorized(msg))
-    return reply_envelope_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
-  if (config_.fail_balance)
-    return reply_envelope_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "Internal server error");
+  if (refused(msg, config_.no_balance, config_.fail_balance)) return;
 
   g_autoptr(JsonBuilder) b = json_builder_new();
   begin_success_envelope(b);
@@ -74,11 +78,7 @@ void ApiServer::handle_balance(SoupServerMessage* msg) {
 }
 
 void ApiServer::handle_models(SoupServerMessage* msg) {
-  if (config_.no_models) return reply_bare_error(msg, SOUP_STATUS_NOT_FOUND, "404 page not found");
-  if (!authorized(msg))
-    return reply_envelope_error(msg, SOUP_STATUS_UNAUTHORIZED, "Invalid API key");
-  if (config_.fail_models)
-    return reply_envelope_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "Internal server error");
+  if (refused(msg, config_.no_models, config_.fail_models)) return;
 
   g_autoptr(JsonBuilder) b = json_builder_new();
   begin_success_envelope(b, true);

@@ -278,9 +278,7 @@ void ApiServer::hang(SoupServerMessage* msg) {
 
 void ApiServer::reply(SoupServerMessage* msg, int status, const char* content_type,
                       const std::string& body) {
-  log_.write("api", msg, status);
-  soup_server_message_set_status(msg, guint(status), nullptr);
-  soup_server_message_set_response(msg, content_type, SOUP_MEMORY_COPY, body.data(), body.size());
+  reply_logged(log_, "api", msg, status, content_type, body);
 }
 
 void ApiServer::reply_success(SoupServerMessage* msg, JsonBuilder* b, bool array) {

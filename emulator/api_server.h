@@ -73,6 +73,9 @@ class ApiServer {
   void release_sync_wait(SyncWait& wait);
 
   bool authorized(SoupServerMessage* msg) const;
+  // The account endpoints' gate, answered here: 404 when `absent` (an API without the
+  // endpoint), 401 for a wrong key, 500 when `failing`. False: none of them.
+  bool refused(SoupServerMessage* msg, bool absent, bool failing);
   void hang(SoupServerMessage* msg);
   void reply(SoupServerMessage* msg, int status, const char* content_type, const std::string& body);
   // Closes the data begin_success_envelope() opened and the envelope, replies 200.

@@ -87,15 +87,12 @@ void CdnServer::on_request(SoupServer*, SoupServerMessage* msg, const char* path
 
 void CdnServer::reply_text(SoupServerMessage* msg, int status, const char* content_type,
                            const std::string& body) {
-  log_.write("cdn", msg, status);
-  soup_server_message_set_status(msg, guint(status), nullptr);
-  soup_server_message_set_response(msg, content_type, SOUP_MEMORY_COPY, body.data(), body.size());
+  reply_logged(log_, "cdn", msg, status, content_type, body);
 }
 
 void CdnServer::handle(SoupServerMessage* msg, const std::string& path) {
   static const std::string not_found =
-      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code>"
-      "<Message>The specified key does not exist.</Message></Error>\n";
+      s3_error_xml("NoSuchKey", "The specified key does not exist.");
   const std::string method = soup_server_message_get_method(msg);
   const size_t prefix = strlen(kOutputs), suffix = strlen(kSuffix);
   if (path.compare(0, prefix, kOutputs) != 0 || path.size() <= prefix + suffix ||

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// kling-emulator: listening helpers.
+// kling-emulator: listening, replying, S3 errors.
 #include "server_util.h"
 
 namespace emu {
@@ -45,6 +45,19 @@ std::string listen_on(SoupServer* server, const std::string& host, int port, GEr
   g_autofree char* url =
       g_strdup_printf(v6 ? "http://[%s]:%d" : "http://%s:%d", numeric.c_str(), bound_port);
   return url;
+}
+
+void reply_logged(RequestLog& log, const char* server, SoupServerMessage* msg, int status,
+                  const char* content_type, const std::string& body) {
+  log.write(server, msg, status);
+  soup_server_message_set_status(msg, guint(status), nullptr);
+  soup_server_message_set_response(msg, content_type, SOUP_MEMORY_COPY, body.data(), body.size());
+}
+
+std::string s3_error_xml(const char* code, const std::string& message) {
+  g_autofree char* escaped = g_markup_escape_text(message.c_str(), -1);
+  return std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>") + code +
+         "</Code><Message>" + escaped + "</Message></Error>\n";
 }
 
 }  // namespace emu

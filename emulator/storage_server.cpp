@@ -86,17 +86,12 @@ void StorageServer::on_request(SoupServer*, SoupServerMessage* msg, const char* 
 
 void StorageServer::reply(SoupServerMessage* msg, int status, const char* content_type,
                           const std::string& body) {
-  log_.write("storage", msg, status);
-  soup_server_message_set_status(msg, guint(status), nullptr);
-  soup_server_message_set_response(msg, content_type, SOUP_MEMORY_COPY, body.data(), body.size());
+  reply_logged(log_, "storage", msg, status, content_type, body);
 }
 
 void StorageServer::reply_s3_error(SoupServerMessage* msg, int status, const char* code,
                                    const std::string& message) {
-  g_autofree char* escaped = g_markup_escape_text(message.c_str(), -1);
-  reply(msg, status, "application/xml",
-        std::string("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>") + code +
-            "</Code><Message>" + escaped + "</Message></Error>\n");
+  reply(msg, status, "application/xml", s3_error_xml(code, message));
 }
 
 void StorageServer::handle(SoupServerMessage* msg, const std::string& path) {

@@ -9,6 +9,7 @@ KLING_DEB_PACKAGES=(
   libsoup-3.0-dev libjson-glib-dev libsqlite3-dev glib-networking ca-certificates
   libgnutls28-dev nettle-dev libpango1.0-dev libcairo2-dev
   libpq-dev postgresql
+  nginx libnginx-mod-rtmp
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-x
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 gir1.2-ges-1.0 gir1.2-gst-rtsp-server-1.0
@@ -35,7 +36,24 @@ install_deps() {
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     echo "==> installing: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # nginx is only the tests' RTMP server (each test runs its own, on loopback): its
+    # package must not start the system service on port 80. Without systemd (a container)
+    # its postinst runs the init script unless a policy-rc.d refuses; on a systemd host
+    # the service is also enabled for the next boot.
+    local nginx_new="" no_start="" status=0
+    [[ " ${missing[*]} " != *" nginx "* ]] || nginx_new=1
+    if [ -n "$nginx_new" ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+      no_start=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\nexit 101\n' | $sudo tee "$no_start" >/dev/null
+      $sudo chmod 755 "$no_start"
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" \
+      || status=$?
+    [ -z "$no_start" ] || $sudo rm -f "$no_start"
+    if [ -n "$nginx_new" ] && [ -d /run/systemd/system ]; then
+      $sudo systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
+    return $status
   fi
 }
 

@@ -382,6 +382,24 @@ void test_catalogue_404_falls_back_to_builtin(Fixture* f, gconstpointer) {
   g_assert_true(contains(stale.source, "fetched 120 min ago"));
 }
 
+// What names a request at start (no network) is the last catalogue seen, however old:
+// a request made a week ago, named by that catalogue then, is named the same way now.
+void test_offline_schema_from_an_old_catalogue(Fixture* f, gconstpointer) {
+  const ModelCatalogue catalogue(f->request.api_url, f->dir);
+  g_assert_false(catalogue.offline(kUnknownModel).has_value());  // nothing on disk yet
+  f->fake->catalog = kCatalog;
+  lookup(f, kUnknownModel);
+  const std::string path = catalogue.path();
+  const time_t week_ago = time(nullptr) - 7 * 24 * 3600;
+  struct utimbuf old = {week_ago, week_ago};
+  g_assert_cmpint(g_utime(path.c_str(), &old), ==, 0);
+  auto schema = catalogue.offline(kUnknownModel);
+  g_assert_true(schema.has_value());
+  g_assert_nonnull(schema->field("cfg_scale"));  // the catalogue's, not the built-in table's
+  g_assert_true(catalogue.offline("kwaivgi/kling-v2.0-i2v-master").has_value());
+  g_assert_cmpint(f->fake->count("catalog", "GET"), ==, 1);  // offline: nothing fetched
+}
+
 void test_client_headers_to_the_api_only(Fixture* f, gconstpointer) {
   g_setenv("WAVESPEED_CLIENT_NAME", "my-app", TRUE);
   lookup(f, kUnknownModel);
@@ -661,6 +679,8 @@ int main(int argc, char** argv) {
   g_test_add_func("/core/catalog/upload/reads-a-bounded-image", test_upload_reads_a_bounded_image);
   g_test_add_func("/core/catalog/body/untyped-nan-refused", test_untyped_nan_is_refused);
 #define ADD(path, fn) g_test_add(path, Fixture, nullptr, setup, fn, teardown)
+  ADD("/core/catalog/offline/schema-from-an-old-catalogue",
+      test_offline_schema_from_an_old_catalogue);
   ADD("/core/catalog/fetch/cached-for-an-hour-per-origin", test_catalogue_cached_for_an_hour);
   ADD("/core/catalog/fetch/404-falls-back-to-builtin-or-old-copy",
       test_catalogue_404_falls_back_to_builtin);

@@ -68,10 +68,7 @@ struct DisclosureFixtures {
         "video/x-raw,width=320,height=180,framerate=25/1 ! x264enc ! mp4mux ! "
         "filesink location=" +
         clip);
-    run_to_eos(
-        "videotestsrc pattern=red num-buffers=1 ! video/x-raw,width=320,height=180 ! "
-        "pngenc ! filesink location=" +
-        slate);
+    write_png(slate, "red", 320, 180);
   }
   ~DisclosureFixtures() { remove_scratch_dir(dir); }
 };

@@ -467,12 +467,7 @@ void test_portrait_pillarboxed_and_playlist_appended() {
 void test_slate_location_image_shown() {
   g_autofree char* dir = g_dir_make_tmp("kling-live-slate-XXXXXX", nullptr);
   std::string png = std::string(dir) + "/slate.png";
-  std::string make =
-      "videotestsrc pattern=red num-buffers=1 ! video/x-raw,width=64,height=36 "
-      "! pngenc ! filesink location=" +
-      png;
-  g_autoptr(GstElement) maker = gst_parse_launch(make.c_str(), nullptr);
-  play_to_eos(maker);
+  write_png(png, "red", 64, 36);
   auto emu = start_emulator({"--hang-submit"});
   auto run = play(*emu, "slate-location=" + png);
   g_assert_true(wait_for([&] { return run->n_frames() >= 60; }, 10));
@@ -490,12 +485,7 @@ void test_slate_location_image_shown() {
 void test_slate_threads_end_with_the_stop() {
   g_autofree char* dir = g_dir_make_tmp("kling-live-slate-XXXXXX", nullptr);
   std::string png = std::string(dir) + "/big.png";
-  std::string make =
-      "videotestsrc pattern=snow num-buffers=1 ! video/x-raw,width=3840,height=2160 "
-      "! pngenc compression-level=1 ! filesink location=" +
-      png;
-  g_autoptr(GstElement) maker = gst_parse_launch(make.c_str(), nullptr);
-  play_to_eos(maker);
+  write_png(png, "snow", 3840, 2160, "compression-level=1");
   auto emu = start_emulator({"--hang-submit"});
   auto run = play(*emu, "slate-location=" + png);
   g_assert_true(wait_for([&] { return run->n_frames() >= 1; }, 10));

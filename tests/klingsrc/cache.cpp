@@ -14,13 +14,12 @@ using Fixture = FakeApiFixture;
 void test_cache_dir_keeps_nothing_of_an_interrupted_run(Fixture* f, gconstpointer) {
   g_autofree char* dir = g_dir_make_tmp("kling-cache-XXXXXX", nullptr);
   f->fake->on_download = [](int, const std::string&) -> std::optional<FakeReply> {
-    return FakeReply{200, "", "", {}, true};
+    return FakeReply::hung();
   };
   {
     auto run = make_run(*f->fake);
     g_object_set(run->src, "cache-dir", dir, nullptr);
-    gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
-    g_assert_true(f->fake->wait_for_count("cdn", "GET", 1, 10000));
+    play_until(*run, *f->fake, "cdn", "GET", 1);
   }
   g_autoptr(GDir) listing = g_dir_open(dir, 0, nullptr);
   const char* name = g_dir_read_name(listing);

@@ -131,11 +131,7 @@ void test_refusal_sends_nothing() {
 std::string make_png() {
   g_autofree char* dir = g_dir_make_tmp("kling-png-XXXXXX", nullptr);
   g_autofree char* path = g_build_filename(dir, "fox.png", nullptr);
-  g_autofree char* desc = g_strdup_printf(
-      "videotestsrc num-buffers=1 pattern=smpte ! video/x-raw,width=320,height=180 ! pngenc ! "
-      "filesink location=%s",
-      path);
-  run_to_eos(desc);
+  write_png(path, "smpte", 320, 180);
   return path;
 }
 

@@ -26,13 +26,6 @@ std::unique_ptr<Run> deadline_run(FakeWaveSpeed& fake, unsigned timeout_s) {
   return run;
 }
 
-// A reply that never comes (the connection stays open).
-FakeReply hang() {
-  FakeReply r;
-  r.hang = true;
-  return r;
-}
-
 void test_deadline(Fixture* f, gconstpointer) {
   f->fake->polls_until_done = 1 << 30;
   auto run = deadline_run(*f->fake, 1);
@@ -54,7 +47,7 @@ void test_retry_after_past_deadline_fails_at_once(Fixture* f, gconstpointer) {
 }
 
 void test_deadline_covers_an_unanswered_submit(Fixture* f, gconstpointer) {
-  f->fake->on_submit = [](int) -> std::optional<FakeReply> { return hang(); };
+  f->fake->on_submit = [](int) -> std::optional<FakeReply> { return FakeReply::hung(); };
   auto run = deadline_run(*f->fake, 3);
   const auto start = Clock::now();
   play_to_end(*run, kBound);
@@ -66,7 +59,7 @@ void test_deadline_covers_an_unanswered_submit(Fixture* f, gconstpointer) {
 }
 
 void test_deadline_caps_an_unanswered_poll(Fixture* f, gconstpointer) {
-  f->fake->on_poll = [](int) -> std::optional<FakeReply> { return hang(); };
+  f->fake->on_poll = [](int) -> std::optional<FakeReply> { return FakeReply::hung(); };
   auto run = deadline_run(*f->fake, 2);
   play_to_end(*run, kBound);
   assert_error(*run, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_READ, f->fake->task_id.c_str());
@@ -101,12 +94,12 @@ void expect_deadline_before_submit(Fixture* f) {
 }
 
 void test_deadline_covers_an_unanswered_catalogue(Fixture* f, gconstpointer) {
-  f->fake->on_catalog = [](int) -> std::optional<FakeReply> { return hang(); };
+  f->fake->on_catalog = [](int) -> std::optional<FakeReply> { return FakeReply::hung(); };
   expect_deadline_before_submit(f);
 }
 
 void test_deadline_covers_an_unanswered_quote(Fixture* f, gconstpointer) {
-  f->fake->price_reply = hang();
+  f->fake->price_reply = FakeReply::hung();
   expect_deadline_before_submit(f);
 }
 

@@ -57,8 +57,7 @@ void test_rerun_picks_up_journaled_task(Fixture* f, gconstpointer) {
   {
     auto first = make_run(*f->fake);
     g_object_set(first->src, "journal", journal.c_str(), nullptr);
-    gst_element_set_state(first->pipeline, GST_STATE_PLAYING);
-    g_assert_true(f->fake->wait_for_count("api", "GET", 2, 10000));
+    play_until(*first, *f->fake, "api", "GET", 2);
   }  // interrupted: the pipeline is torn down while the task runs
   auto second = make_run(*f->fake);
   g_object_set(second->src, "journal", journal.c_str(), nullptr);
@@ -87,13 +86,11 @@ void test_resume_unfinished_off_submits_anew(Fixture* f, gconstpointer) {
   {
     auto first = make_run(*f->fake);
     g_object_set(first->src, "journal", journal.c_str(), nullptr);
-    gst_element_set_state(first->pipeline, GST_STATE_PLAYING);
-    g_assert_true(f->fake->wait_for_count("api", "GET", 1, 10000));
+    play_until(*first, *f->fake, "api", "GET", 1);
   }
   auto second = make_run(*f->fake);
   g_object_set(second->src, "journal", journal.c_str(), "resume-unfinished", FALSE, nullptr);
-  gst_element_set_state(second->pipeline, GST_STATE_PLAYING);
-  g_assert_true(f->fake->wait_for_count("api", "POST", 2, 10000));
+  play_until(*second, *f->fake, "api", "POST", 2);
 }
 
 void test_gone_task_not_picked_up_again(Fixture* f, gconstpointer) {
@@ -121,8 +118,7 @@ void test_task_delivered_by_request_id_replays(Fixture* f, gconstpointer) {
   {
     auto first = make_run(*f->fake);
     g_object_set(first->src, "journal", journal.c_str(), nullptr);
-    gst_element_set_state(first->pipeline, GST_STATE_PLAYING);
-    g_assert_true(f->fake->wait_for_count("api", "GET", 1, 10000));
+    play_until(*first, *f->fake, "api", "GET", 1);
   }  // interrupted while polling
   auto resumed = make_run(*f->fake, kFakeSinkPipeline, nullptr);
   g_object_set(resumed->src, "journal", journal.c_str(), "request-id", f->fake->task_id.c_str(),

@@ -104,7 +104,7 @@ void test_processing_5004_keeps_polling(Fixture* f, gconstpointer) {
 
 void test_stalled_poll_caught_by_request_timeout(Fixture* f, gconstpointer) {
   f->fake->on_poll = [](int n) -> std::optional<FakeReply> {
-    if (n == 1) return FakeReply{200, "", "", {}, true};  // this one never answers
+    if (n == 1) return FakeReply::hung();  // this one never answers
     return std::nullopt;
   };
   f->fake->polls_until_done = 2;

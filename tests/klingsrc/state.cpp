@@ -38,8 +38,7 @@ std::unique_ptr<Run> make_patient_run(FakeWaveSpeed& fake) {
 void test_null_during_polling(Fixture* f, gconstpointer) {
   f->fake->polls_until_done = 1 << 30;
   auto run = make_patient_run(*f->fake);
-  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
-  g_assert_true(f->fake->wait_for_count("api", "GET", 2, 10000));
+  play_until(*run, *f->fake, "api", "GET", 2);
   null_ends_the_wait(*run, "NULL while polling");
   // Stopped: no poll after NULL returned; the paid task is not cancelled remotely.
   const int polls = f->fake->count("api", "GET");
@@ -49,23 +48,19 @@ void test_null_during_polling(Fixture* f, gconstpointer) {
 }
 
 void test_null_during_hung_submit(Fixture* f, gconstpointer) {
-  f->fake->on_submit = [](int) -> std::optional<FakeReply> {
-    return FakeReply{200, "", "", {}, true};
-  };
+  f->fake->on_submit = [](int) -> std::optional<FakeReply> { return FakeReply::hung(); };
   auto run = make_patient_run(*f->fake);
-  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
-  g_assert_true(f->fake->wait_for_count("api", "POST", 1, 10000));
+  play_until(*run, *f->fake, "api", "POST", 1);
   g_usleep(50 * 1000);
   null_ends_the_wait(*run, "NULL during a submit never answered");
 }
 
 void test_null_during_hung_download(Fixture* f, gconstpointer) {
   f->fake->on_download = [](int, const std::string&) -> std::optional<FakeReply> {
-    return FakeReply{200, "", "", {}, true};
+    return FakeReply::hung();
   };
   auto run = make_patient_run(*f->fake);
-  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
-  g_assert_true(f->fake->wait_for_count("cdn", "GET", 1, 10000));
+  play_until(*run, *f->fake, "cdn", "GET", 1);
   g_usleep(50 * 1000);
   null_ends_the_wait(*run, "NULL during a download never answered");
 }
@@ -77,8 +72,7 @@ void test_null_during_backoff(Fixture* f, gconstpointer) {
     return r;
   };
   auto run = make_patient_run(*f->fake);
-  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
-  g_assert_true(f->fake->wait_for_count("api", "GET", 1, 10000));
+  play_until(*run, *f->fake, "api", "GET", 1);
   g_usleep(100 * 1000);  // now in the hour's wait
   null_ends_the_wait(*run, "NULL during a Retry-After of an hour");
   g_assert_cmpint(f->fake->count("api", "GET"), ==, 1);
@@ -88,8 +82,7 @@ void test_null_during_backoff(Fixture* f, gconstpointer) {
 void test_eos_while_polling(Fixture* f, gconstpointer) {
   f->fake->polls_until_done = 1 << 30;
   auto run = make_run(*f->fake);
-  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
-  g_assert_true(f->fake->wait_for_count("api", "GET", 2, 10000));
+  play_until(*run, *f->fake, "api", "GET", 2);
   gst_element_send_event(run->pipeline, gst_event_new_eos());
   g_autoptr(GstBus) bus = gst_element_get_bus(run->pipeline);
   // Uncancelled, the polling would never end: the bound only reports that.
@@ -112,12 +105,9 @@ void test_eos_while_polling(Fixture* f, gconstpointer) {
 
 // NULL while a submit is in flight: the task may exist. Playing again must not pay twice.
 void test_no_resubmit_after_unanswered_submit(Fixture* f, gconstpointer) {
-  f->fake->on_submit = [](int) -> std::optional<FakeReply> {
-    return FakeReply{200, "", "", {}, true};
-  };
+  f->fake->on_submit = [](int) -> std::optional<FakeReply> { return FakeReply::hung(); };
   auto run = make_run(*f->fake);
-  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
-  g_assert_true(f->fake->wait_for_count("api", "POST", 1, 10000));
+  play_until(*run, *f->fake, "api", "POST", 1);
   g_usleep(50 * 1000);
   gst_element_set_state(run->pipeline, GST_STATE_NULL);
   play_to_end(*run);

@@ -65,14 +65,3 @@ std::unique_ptr<Emulator> start_emulator(std::vector<std::string> flags, int lat
   forget_catalogue(emu->api);
   return emu;
 }
-
-void play_to_eos(GstElement* pipeline) {
-  gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
-  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 20 * GST_SECOND,
-                                               GstMessageType(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
-  g_assert_nonnull(msg);
-  g_assert_cmpint(GST_MESSAGE_TYPE(msg), ==, GST_MESSAGE_EOS);
-  gst_message_unref(msg);
-  gst_element_set_state(pipeline, GST_STATE_NULL);
-}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // kling-emulator as a subprocess for the end-to-end suites: started on
-// loopback with the given flags, stopped (SIGTERM) when the object goes; and
-// the suites' way of playing a fixture pipeline to its end.
+// loopback with the given flags, stopped (SIGTERM) when the object goes. The
+// suites' way of playing a fixture pipeline to its end is in pipeline_run.h.
 #pragma once
 
 #include <gio/gio.h>
@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "support/pipeline_run.h"
 
 struct Emulator {
   GSubprocess* process = nullptr;
@@ -21,9 +23,6 @@ struct Emulator {
   // The request log (one JSON line per request), its whole lines only.
   std::string log() const;
 };
-
-// Plays a (non-live) pipeline to its EOS, asserting it comes within 20 s, then NULL.
-void play_to_eos(GstElement* pipeline);
 
 // Runs $KLING_EMULATOR with `--latency-ms latency_ms --video-scale 4`, its request log and
 // output dir in a temp folder, then `flags`.

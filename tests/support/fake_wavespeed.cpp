@@ -204,30 +204,14 @@ void FakeWaveSpeed::handle_api(SoupServerMessage* msg, const std::string& path,
   const std::string predictions = "/api/v3/predictions/" + task_id;
   if (rec.method == "POST" && path.rfind("/api/v3/", 0) == 0 &&
       path.rfind("/api/v3/predictions", 0) != 0) {
-    int n;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      n = ++submits_;
-    }
-    if (on_submit)
-      if (auto reply = on_submit(n)) {
-        send(msg, *reply);
-        return;
-      }
+    const int n = next(&submits_);
+    if (scripted(on_submit, msg, n)) return;
     send(msg, {200, task_json("created")});
     return;
   }
   if (rec.method == "GET" && (path == predictions + "/result" || path == predictions)) {
-    int n;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      n = ++polls_;
-    }
-    if (on_poll)
-      if (auto reply = on_poll(n)) {
-        send(msg, *reply);
-        return;
-      }
+    const int n = next(&polls_);
+    if (scripted(on_poll, msg, n)) return;
     send(msg, {200, task_json(n <= polls_until_done ? "processing" : final_status)});
     return;
   }
@@ -242,16 +226,8 @@ void FakeWaveSpeed::handle_meta(SoupServerMessage* msg, const std::string& path,
     return;
   }
   if (rec.server == "catalog" && rec.method == "GET") {
-    int n;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      n = ++catalogs_;
-    }
-    if (on_catalog)
-      if (auto reply = on_catalog(n)) {
-        send(msg, *reply);
-        return;
-      }
+    const int n = next(&catalogs_);
+    if (scripted(on_catalog, msg, n)) return;
     if (catalog.empty())
       send(msg, {404, "{\"code\":404,\"message\":\"Not found\"}"});
     else
@@ -259,11 +235,7 @@ void FakeWaveSpeed::handle_meta(SoupServerMessage* msg, const std::string& path,
     return;
   }
   if (path == "/api/v3/media/uploads" && rec.method == "POST") {
-    int n;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      n = ++tickets_;
-    }
+    const int n = next(&tickets_);
     std::string headers;
     for (const auto& [name, value] : upload_headers)
       headers += std::string(headers.empty() ? "" : ",") + "\"" + name + "\":\"" + value + "\"";
@@ -303,16 +275,8 @@ void FakeWaveSpeed::handle_storage(SoupServerMessage* msg, const std::string& pa
 
 void FakeWaveSpeed::handle_cdn(SoupServerMessage* msg, const std::string& path,
                                RecordedRequest& rec) {
-  int n;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    n = ++downloads_;
-  }
-  if (on_download)
-    if (auto reply = on_download(n, rec.range)) {
-      send(msg, *reply);
-      return;
-    }
+  const int n = next(&downloads_);
+  if (scripted(on_download, msg, n, rec.range)) return;
   if (path != output_path) {
     send(msg, {404, "not found", "text/plain"});
     return;

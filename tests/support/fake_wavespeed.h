@@ -33,6 +33,13 @@ struct FakeReply {
   std::optional<uint64_t> content_length;  // with cut_after: announced instead of body.size()
   bool until_close =
       false;  // with cut_after: no length at all, the body ends when the connection closes
+
+  // A reply that never comes (the connection stays open).
+  static FakeReply hung() {
+    FakeReply r;
+    r.hang = true;
+    return r;
+  }
 };
 
 struct RecordedRequest {
@@ -110,6 +117,19 @@ class FakeWaveSpeed {
   void handle_meta(SoupServerMessage* msg, const std::string& path, RecordedRequest& rec);
   void handle_storage(SoupServerMessage* msg, const std::string& path, RecordedRequest& rec);
   void send(SoupServerMessage* msg, const FakeReply& reply);
+  // The request's 1-based number among those `counter` counts.
+  int next(int* counter) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return ++*counter;
+  }
+  // Sends what the test's `hook` answers for this request, if it is set and answers.
+  template <typename Hook, typename... Args>
+  bool scripted(const Hook& hook, SoupServerMessage* msg, const Args&... args) {
+    if (!hook) return false;
+    std::optional<FakeReply> reply = hook(args...);
+    if (reply) send(msg, *reply);
+    return reply.has_value();
+  }
 
   mutable std::mutex mutex_;
   mutable std::condition_variable changed_;

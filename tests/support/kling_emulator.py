@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """kling-emulator on free loopback ports for the Python test scripts
-(tests/e2e/examples/run_example.py, tests/e2e/one_charge/run_one_charge.py), and what it was
-asked, read back from its request log. Python 3 standard library only.
+(tests/e2e/examples/run_example.py, and through e2e_case.py the one_charge, generate and fleet
+scripts), and what it was asked, read back from its request log. Python 3 standard library only.
 
 Output lines start with "#": TAP comments for the scripts that speak TAP.
 """

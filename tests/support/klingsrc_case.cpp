@@ -33,11 +33,15 @@ std::unique_ptr<Run> make_run(FakeWaveSpeed& fake, const std::string& desc, cons
   return run;
 }
 
+void play_until(Run& run, FakeWaveSpeed& fake, const char* server, const char* method, int n) {
+  gst_element_set_state(run.pipeline, GST_STATE_PLAYING);
+  g_assert_true(fake.wait_for_count(server, method, n, 10000));
+}
+
 std::unique_ptr<Run> stopped_while_polling(FakeApiFixture* f) {
   f->fake->polls_until_done = 6;
   auto run = make_run(*f->fake);
-  gst_element_set_state(run->pipeline, GST_STATE_PLAYING);
-  g_assert_true(f->fake->wait_for_count("api", "GET", 2, 10000));
+  play_until(*run, *f->fake, "api", "GET", 2);
   gst_element_set_state(run->pipeline, GST_STATE_NULL);
   return run;
 }

@@ -39,6 +39,10 @@ void add_case(const char* path, void (*test)(FakeApiFixture*, gconstpointer),
 std::unique_ptr<Run> make_run(FakeWaveSpeed& fake, const std::string& desc = kFakeSinkPipeline,
                               const char* prompt = kPrompt);
 
+// `run` set PLAYING, returning once the fake has seen `n` `method` requests on `server`
+// (failing the case after 10 s).
+void play_until(Run& run, FakeWaveSpeed& fake, const char* server, const char* method, int n);
+
 // A run set to NULL while its task is being polled (the task goes on).
 std::unique_ptr<Run> stopped_while_polling(FakeApiFixture* f);
 

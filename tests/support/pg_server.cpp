@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "pg_server.h"
 
-#include <arpa/inet.h>
 #include <gio/gio.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <grp.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <vector>
@@ -34,15 +31,6 @@ std::string find_bindir() {
     }
   }
   return best;
-}
-
-// The environment PostgreSQL's programs run in: ours without the sanitizer runtimes
-// scripts/sanitize.sh preloads (initdb and postgres hang under a preloaded ASan).
-GStrv server_environ() {
-  char** env = g_get_environ();
-  for (const char* name : {"LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"})
-    env = g_environ_unsetenv(env, name);
-  return env;
 }
 
 // Runs `argv` (as nobody when we are root) and waits; its output in `error` on failure.
@@ -71,30 +59,7 @@ bool give_to_nobody(const std::string& path) {
   return getuid() != 0 || chown(path.c_str(), 65534, 65534) == 0;
 }
 
-int free_loopback_port() {
-  int port = 0;
-  const int fd = bind_loopback(&port, false);
-  if (fd >= 0) close(fd);
-  return port;
-}
-
 }  // namespace
-
-int bind_loopback(int* port, bool listening) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      (listening && listen(fd, 4) != 0) ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  *port = ntohs(a.sin_port);
-  return fd;
-}
 
 std::unique_ptr<PgServer> PgServer::start(std::string* error) {
   std::unique_ptr<PgServer> pg(new PgServer());
@@ -163,11 +128,7 @@ bool PgServer::launch(std::string* error) {
   std::vector<const char*> argv;
   for (const auto& a : args) argv.push_back(a.c_str());
   argv.push_back(nullptr);
-  g_autoptr(GSubprocessLauncher) launcher =
-      g_subprocess_launcher_new(G_SUBPROCESS_FLAGS_STDERR_MERGE);
-  g_subprocess_launcher_set_stdout_file_path(launcher, (dir_ + "/log").c_str());
-  g_auto(GStrv) env = server_environ();
-  g_subprocess_launcher_set_environ(launcher, env);
+  g_autoptr(GSubprocessLauncher) launcher = server_launcher(dir_ + "/log");
   g_subprocess_launcher_set_child_setup(
       launcher,
       [](gpointer) {

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "loopback.h"
+
 class PgServer {
  public:
   // Made and started; nullptr (and `error`) when it cannot be, within about 30 s.
@@ -34,7 +36,3 @@ class PgServer {
   int port_ = 0;
   bool running_ = false;
 };
-
-// A TCP socket on a free port of 127.0.0.1, listening when asked (the kernel then
-// takes connections that nobody answers); its fd, or -1.
-int bind_loopback(int* port, bool listening);

@@ -75,10 +75,7 @@ std::unique_ptr<Run> parse_run(const std::string& desc) {
   return run;
 }
 
-void run_to_eos(const std::string& desc, unsigned timeout_s) {
-  g_autoptr(GError) error = nullptr;
-  GstElement* pipeline = gst_parse_launch(desc.c_str(), &error);
-  g_assert_no_error(error);
+void play_to_eos(GstElement* pipeline, unsigned timeout_s) {
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   g_autoptr(GstBus) bus = gst_element_get_bus(pipeline);
   GstMessage* m =
@@ -88,7 +85,22 @@ void run_to_eos(const std::string& desc, unsigned timeout_s) {
   g_assert_cmpint(GST_MESSAGE_TYPE(m), ==, GST_MESSAGE_EOS);
   gst_message_unref(m);
   gst_element_set_state(pipeline, GST_STATE_NULL);
-  gst_object_unref(pipeline);
+}
+
+void run_to_eos(const std::string& desc, unsigned timeout_s) {
+  g_autoptr(GError) error = nullptr;
+  g_autoptr(GstElement) pipeline = gst_parse_launch(desc.c_str(), &error);
+  g_assert_no_error(error);
+  play_to_eos(pipeline, timeout_s);
+}
+
+void write_png(const std::string& path, const char* pattern, int width, int height,
+               const char* pngenc_options) {
+  g_autofree char* desc = g_strdup_printf(
+      "videotestsrc pattern=%s num-buffers=1 ! video/x-raw,width=%d,height=%d ! pngenc %s ! "
+      "filesink location=%s",
+      pattern, width, height, pngenc_options, path.c_str());
+  run_to_eos(desc);
 }
 
 // Plays until EOS or an error, at most `timeout_s`.

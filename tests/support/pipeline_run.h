@@ -43,8 +43,13 @@ struct Run {
 // Parses `desc` (with a `name=src` element and maybe a `fakesink name=sink`) and
 // records what the sink gets and what the bus carries.
 std::unique_ptr<Run> parse_run(const std::string& desc);
+// Plays a (non-live) pipeline to its EOS, asserting it comes within `timeout_s`, then NULL.
+void play_to_eos(GstElement* pipeline, unsigned timeout_s = 20);
 // Runs a pipeline that makes a file (a fixture) to its EOS; an error fails the test.
 void run_to_eos(const std::string& desc, unsigned timeout_s = 30);
+// Writes a one-frame PNG of videotestsrc's `pattern` at `width`x`height` to `path`.
+void write_png(const std::string& path, const char* pattern, int width, int height,
+               const char* pngenc_options = "");
 // Plays until EOS or an error, at most `timeout_s`.
 void play_to_end(Run& run, unsigned timeout_s = 20);
 void assert_error(Run& run, GQuark domain, int code, const char* in_message);

@@ -8,21 +8,17 @@
 
 #include <functional>
 #include <string>
-#include <thread>
+#include <utility>
 
-class ServerThread {
+#include "core/util/context_thread.h"
+
+// "test-servers", a kling::ContextThread: the plugin's own.
+class ServerThread : public kling::ContextThread {
  public:
   // Runs `setup` on the new thread with its context pushed and returns once it
   // has; the destructor quits the loop, runs `teardown` there and joins.
-  ServerThread(std::function<void()> setup, std::function<void()> teardown);
-  ~ServerThread();
-  ServerThread(const ServerThread&) = delete;
-  ServerThread& operator=(const ServerThread&) = delete;
-
- private:
-  GMainContext* context_;
-  GMainLoop* loop_;
-  std::thread thread_;
+  ServerThread(std::function<void()> setup, std::function<void()> teardown)
+      : ContextThread("test-servers", std::move(setup), std::move(teardown)) {}
 };
 
 // Listens on `ip` (a free port) and returns the base URL without a trailing

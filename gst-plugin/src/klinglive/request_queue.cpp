@@ -4,10 +4,9 @@
 #include <gio/gio.h>
 
 #include <functional>
-#include <future>
 #include <utility>
 
-#include "core/util/named_thread.h"
+#include "core/util/context_thread.h"
 
 namespace kling::live {
 
@@ -16,43 +15,20 @@ namespace kling::live {
 class RequestQueue::Watch {
  public:
   Watch(const std::string& path, std::function<void()> changed)
-      : context_(g_main_context_new()),
-        loop_(g_main_loop_new(context_, FALSE)),
-        changed_(std::move(changed)) {
-    std::promise<void> ready;
-    auto started = ready.get_future();
-    thread_ = NamedThread("kling-playlist", [this, path, &ready] { run(path, &ready); });
-    started.wait();
-  }
-  ~Watch() {
-    // Quit from inside the loop: the monitor is cancelled on its own thread.
-    GSource* idle = g_idle_source_new();
-    g_source_set_callback(
-        idle,
-        [](gpointer loop) -> gboolean {
-          g_main_loop_quit(static_cast<GMainLoop*>(loop));
-          return G_SOURCE_REMOVE;
-        },
-        loop_, nullptr);
-    g_source_attach(idle, context_);
-    g_source_unref(idle);
-    thread_.join();
-    g_main_loop_unref(loop_);
-    g_main_context_unref(context_);
-  }
+      : changed_(std::move(changed)),
+        thread_(
+            "kling-playlist", [this, path] { start(path); }, [this] { stop(); }) {}
   Watch(const Watch&) = delete;
   Watch& operator=(const Watch&) = delete;
 
  private:
-  void run(const std::string& path, std::promise<void>* ready) {
-    g_main_context_push_thread_default(context_);
+  void start(const std::string& path) {
     g_autoptr(GFile) file = g_file_new_for_path(path.c_str());
     // WATCH_MOVES: an editor's save (a new file renamed over the old) is one event.
-    g_autoptr(GFileMonitor) monitor =
-        g_file_monitor_file(file, G_FILE_MONITOR_WATCH_MOVES, nullptr, nullptr);
-    if (monitor)
+    monitor_ = g_file_monitor_file(file, G_FILE_MONITOR_WATCH_MOVES, nullptr, nullptr);
+    if (monitor_)
       g_signal_connect(
-          monitor, "changed",
+          monitor_, "changed",
           G_CALLBACK(+[](GFileMonitor*, GFile*, GFile*, GFileMonitorEvent event, gpointer self) {
             if (event != G_FILE_MONITOR_EVENT_DELETED &&
                 event != G_FILE_MONITOR_EVENT_PRE_UNMOUNT &&
@@ -60,19 +36,18 @@ class RequestQueue::Watch {
               static_cast<Watch*>(self)->changed_();
           }),
           this);
-    ready->set_value();
-    g_main_loop_run(loop_);
-    if (monitor) {
-      g_signal_handlers_disconnect_by_data(monitor, this);
-      g_file_monitor_cancel(monitor);
-    }
-    g_main_context_pop_thread_default(context_);
+  }
+  // On the watch's thread: the monitor is cancelled where it runs.
+  void stop() {
+    if (!monitor_) return;
+    g_signal_handlers_disconnect_by_data(monitor_, this);
+    g_file_monitor_cancel(monitor_);
+    g_clear_object(&monitor_);
   }
 
-  GMainContext* context_;
-  GMainLoop* loop_;
   std::function<void()> changed_;
-  NamedThread thread_;
+  GFileMonitor* monitor_ = nullptr;  // the watch's thread only
+  ContextThread thread_;             // last: started once the rest is set, joined first
 };
 
 std::string playlist_entry(const std::string& line) {

@@ -9,7 +9,6 @@ one kling-emulator, whose request log counts the submits. TAP output.
 
 Python 3 standard library only.
 """
-import argparse
 import glob
 import os
 import re
@@ -21,11 +20,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
-from kling_emulator import Emulator, Failure, check, run_tap  # noqa: E402
+from e2e_case import (SCALE, launch, read, say, tap_main, two_at_once_then_a_later_one,  # noqa: E402
+                      without_money_limits)
+from e2e_case import finish as finish_process  # noqa: E402
+from kling_emulator import Emulator, Failure, check  # noqa: E402
 
-SCALE = 4
 RUN_TIMEOUT = 60
-PRICE_5S = 1.30  # the emulator's default for kling-v2.0 (5 s)
 
 
 class Server:
@@ -68,35 +68,23 @@ class Fleet:
                    XDG_STATE_HOME=self.machine_dir(machine, "state"),
                    XDG_CACHE_HOME=self.machine_dir(machine, "xdg-cache"),
                    KLING_CACHE_DIR=self.machine_dir(machine, "videos"), KLING_JOURNAL=self.server.uri)
-        for name in ("KLING_MAX_COST", "KLING_DAILY_BUDGET"):
-            env.pop(name, None)
-        env.update(extra)
-        return env
+        return without_money_limits(env, **extra)
 
     def path(self, name):
         return os.path.join(self.dir, name)
 
     def launch(self, machine, element, props, sink, **env):
-        cmd = ["gst-launch-1.0", element, "poll-interval=100", *props, "!", *sink]
-        print(f"# {machine} $", " ".join(cmd))
-        return subprocess.Popen(cmd, env=self.env(machine, **env), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        return launch(element, props, sink, self.env(machine, **env), f"{machine} ")
 
     def klingsrc(self, machine, prompt, out, *props, **env):
         return self.launch(machine, "klingsrc", [f"prompt={prompt}", *props], ["filesink", f"location={out}"],
                            **env)
 
     def finish(self, proc, timeout=RUN_TIMEOUT):
-        try:
-            output, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            output, _ = proc.communicate()
-            raise Failure("timed out:\n" + output[-3000:])
-        for line in output.splitlines()[-25:]:
-            print("#   " + line)
+        returncode, output = finish_process(proc, timeout)
+        say(output, 25)
         self.outputs.append(output)
-        return proc.returncode, output
+        return returncode, output
 
     def tasks(self, *argv, ledger=None):
         p = subprocess.run([self.args.kling_tasks, "--ledger", ledger or self.server.uri, *argv],
@@ -126,28 +114,15 @@ class Fleet:
         check(not leaked, "no output showed the ledger's password")
 
 
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
 # ------------------------------------------------------------------ cases
 
 def case_two_machines_at_once_one_submit_a_third_replays(args):
     f = Fleet(args, 1500)
     try:
-        a, b, c = f.path("a.mp4"), f.path("b.mp4"), f.path("c.mp4")
-        pa = f.klingsrc("main", "two machines at once", a)
-        pb = f.klingsrc("backup", "two machines at once", b)
-        (ra, oa), (rb, ob) = f.finish(pa), f.finish(pb)
-        check(ra == 0 and rb == 0, "both machines finished")
-        check(f.emu.submits() == 1, f"one submit for the fleet (saw {f.emu.submits()})")
-        check(read(a) == read(b) and len(read(a)) > 1000, "both machines got the same video, byte for byte")
-        check("waiting for its task" in oa + ob or "Following task" in oa + ob,
-              "the other machine waited for, or followed, the first one's task")
-        r3, o3 = f.finish(f.klingsrc("third", "two machines at once", c))
-        check(r3 == 0 and read(c) == read(a), "a third machine, later, streams the same video")
-        check(f.emu.submits() == 1 and "costs nothing" in o3, "the third machine replays it for nothing")
+        machines = ("main", "backup", "third")
+        two_at_once_then_a_later_one(lambda i, out: f.klingsrc(machines[i], "two machines at once", out),
+                                     f.finish, f.emu, [f.path("a.mp4"), f.path("b.mp4"), f.path("c.mp4")],
+                                     "machines")
     finally:
         f.close()
 
@@ -264,13 +239,7 @@ CASES = [
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--emulator", required=True)
-    parser.add_argument("--pg-scratch", required=True)
-    parser.add_argument("--kling-tasks", required=True)
-    parser.add_argument("cases", nargs="*")
-    args = parser.parse_args()
-    return run_tap(CASES, "fleet", args)
+    return tap_main(CASES, "fleet", "--pg-scratch", "--kling-tasks")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ at no cost; submits counted from the emulator's request log. TAP output.
 
     run_generate.py --emulator PATH --kling-tasks PATH [CASE...]
 """
-import argparse
 import contextlib
 import json
 import os
@@ -16,16 +15,16 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "one_charge"))
-from run_one_charge import Case, finish, read, say  # noqa: E402
-from kling_emulator import check, run_tap  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
+from e2e_case import Case, finish, read, say, tap_main  # noqa: E402
+from kling_emulator import check  # noqa: E402
 
 RUN_TIMEOUT = 30
 
 
 @contextlib.contextmanager
 def emulated(args, *flags):
-    """A case's emulator and folder (run_one_charge's Case), removed whatever happens."""
+    """A case's emulator and folder (e2e_case.Case), removed whatever happens."""
     c = Case(args.emulator, *flags)
     try:
         yield c
@@ -184,11 +183,7 @@ CASES = [case_generate_then_its_uri_replays_at_no_cost, case_no_wait_then_klings
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--emulator", required=True)
-    parser.add_argument("--kling-tasks", required=True)
-    parser.add_argument("cases", nargs="*")
-    return run_tap(CASES, "generate", parser.parse_args())
+    return tap_main(CASES, "generate", "--kling-tasks")
 
 
 if __name__ == "__main__":

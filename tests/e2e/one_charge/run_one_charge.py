@@ -8,82 +8,18 @@ submit counts read from the emulator's request log. TAP output.
 
 Python 3 standard library only.
 """
-import argparse
 import os
 import pty
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "support"))
-from kling_emulator import Emulator, Failure, Skip, check, read_until, run_tap  # noqa: E402
-
-SCALE = 4
-RUN_TIMEOUT = 30
-PRICE_5S = 1.30  # the emulator's default for kling-v2.0 (5 s); 10 s is twice that
-
-
-class Case:
-    """A temporary folder for one case: its ledger (XDG_STATE_HOME) and files."""
-
-    def __init__(self, emulator_exe, *flags):
-        self.dir = tempfile.mkdtemp(prefix="kling-money-")
-        self.emu = Emulator(emulator_exe, self.dir, *flags, scale=SCALE, latency_ms=400)
-        self.ledger = os.path.join(self.dir, "state", "gst-kling", "ledger.db")
-
-    def env(self, **extra):
-        env = dict(self.emu.env(), XDG_STATE_HOME=os.path.join(self.dir, "state"), KLING_CACHE_DIR="")
-        env.pop("KLING_MAX_COST", None)
-        env.pop("KLING_DAILY_BUDGET", None)
-        env.update(extra)
-        return env
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
-
-    def command(self, props, out=None):
-        """gst-launch-1.0 klingsrc PROPS ! filesink (or fakesink)."""
-        sink = ["filesink", f"location={out}"] if out else ["fakesink"]
-        cmd = ["gst-launch-1.0", "klingsrc", "poll-interval=100", *props, "!", *sink]
-        print("# $", " ".join(cmd))
-        return cmd
-
-    def launch(self, props, out=None, **env):
-        """command(PROPS, out), started, not waited for."""
-        return subprocess.Popen(self.command(props, out), env=self.env(**env),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                start_new_session=True)
-
-    def run(self, props, out=None, **env):
-        return finish(self.launch(props, out, **env))
-
-    def close(self):
-        self.emu.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def finish(proc, timeout=RUN_TIMEOUT):
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        output, _ = proc.communicate()
-        raise Failure("timed out:\n" + output[-3000:])
-    return proc.returncode, output
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def say(output):
-    for line in output.splitlines()[-40:]:
-        print("#   " + line)
+from e2e_case import (RUN_TIMEOUT, SCALE, Case, command, finish, read, say, tap_main,  # noqa: E402
+                      two_at_once_then_a_later_one)
+from kling_emulator import Emulator, Failure, Skip, check, read_until  # noqa: E402
 
 
 # ------------------------------------------------------------------ cases
@@ -111,23 +47,12 @@ def case_discoverer_then_play_one_submit(args):
 def case_two_processes_at_once_one_submit(args):
     c = Case(args.emulator)
     try:
-        a, b = c.path("a.mp4"), c.path("b.mp4")
-        pa = c.launch(["prompt=two at once"], a)
-        pb = c.launch(["prompt=two at once"], b)
-        (ra, oa), (rb, ob) = finish(pa), finish(pb)
-        say(oa)
-        say(ob)
-        check(ra == 0 and rb == 0, "both processes finished")
-        check(c.emu.submits() == 1, f"one submit (saw {c.emu.submits()})")
-        check(read(a) == read(b) and len(read(a)) > 1000, "both files are the same video, byte for byte")
-        # Depending on when it asked: while the first was submitting, or once it had its task id.
-        check("waiting for its task" in oa + ob or "Following task" in oa + ob,
-              "the second said it waits for, or follows, the first's task")
-        # A third run, once delivered, replays: no submit, and says it costs nothing.
-        r3, o3 = c.run(["prompt=two at once"], c.path("c.mp4"))
-        say(o3)
-        check(r3 == 0 and read(c.path("c.mp4")) == read(a), "a later run streams the same video")
-        check(c.emu.submits() == 1 and "costs nothing" in o3, "a later run is a replay that costs nothing")
+        def wait(proc):
+            rc, out = finish(proc)
+            say(out)
+            return rc, out
+        two_at_once_then_a_later_one(lambda i, out: c.launch(["prompt=two at once"], out), wait, c.emu,
+                                     [c.path("a.mp4"), c.path("b.mp4"), c.path("c.mp4")], "processes")
     finally:
         c.close()
 
@@ -249,8 +174,8 @@ def case_waiting_run_stops_at_once(args):
         first = c.launch(["prompt=slow submit", "request-timeout=3600"])
         c.emu.wait_for_submits(1)
         master, slave = pty.openpty()  # a terminal: gst-launch-1.0 prints each line at once
-        second = subprocess.Popen(c.command(["prompt=slow submit"]), env=c.env(), stdout=slave,
-                                  stderr=slave, start_new_session=True)
+        second = subprocess.Popen(command("klingsrc", ["prompt=slow submit"], ["fakesink"]),
+                                  env=c.env(), stdout=slave, stderr=slave, start_new_session=True)
         os.close(slave)
         try:
             out = read_until(master, lambda text: "waiting for its task" in text, RUN_TIMEOUT)
@@ -387,12 +312,7 @@ CASES = [
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--emulator", required=True)
-    parser.add_argument("--kling-tasks")
-    parser.add_argument("cases", nargs="*")
-    args = parser.parse_args()
-    return run_tap(CASES, "one-charge", args)
+    return tap_main(CASES, "one-charge", optional=["--kling-tasks"])
 
 
 if __name__ == "__main__":

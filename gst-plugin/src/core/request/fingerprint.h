@@ -4,7 +4,7 @@
 // (`params` "duration=10" or the duration property, a value written as a string
 // where the model's schema types it, `prompt` repeated in params) is paid once.
 // Computed at start(), before any network: typed by the model's schema as it is
-// known offline (the origin's catalogue on disk when fresh, else the built-in table);
+// known offline (the origin's catalogue on disk, however old, else the built-in table);
 // computed again by the task's worker once it has the catalogue, and the ledger and
 // the cache entry use that one (SubmitGate::rename): one body, one request, whatever
 // was on disk at start.

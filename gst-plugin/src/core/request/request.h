@@ -74,7 +74,7 @@ struct Request {
   // Names the generation: the service, the account (a hash of the key), the model,
   // the fields its submit body will carry (params merged and typed as the submit
   // does, with the model's schema known offline) and the variation. Never the key
-  // itself. Reads the origin's catalogue on disk when there are params (identity.h).
+  // itself. Reads the origin's catalogue on disk when there are params (fingerprint.h).
   std::string fingerprint() const;
   // A one-way hash of the key: tells accounts apart in the ledger without holding the key.
   std::string account() const;

@@ -91,8 +91,7 @@ CatalogLookup ModelCatalogue::lookup(HttpTransport& http, const std::string& mod
 
 std::optional<ModelSchema> ModelCatalogue::offline(const std::string& model) const {
   int64_t age = 0;
-  auto cached = read_cached(path_, &age);
-  if (cached && fresh(age))
+  if (auto cached = read_cached(path_, &age))
     if (const ModelSchema* m = find_model(*cached, model)) return *m;
   if (const ModelSchema* m = find_model(builtin_models(), model)) return *m;
   return std::nullopt;

@@ -32,8 +32,10 @@ class ModelCatalogue {
   // (and cached), else an older cached copy, else the built-in table.
   CatalogLookup lookup(HttpTransport& http, const std::string& model,
                        GCancellable* cancellable) const;
-  // `model`'s schema without any network: the cached catalogue when under an hour old
-  // (the one lookup() would use), else the built-in table; nullopt when neither knows it.
+  // `model`'s schema without any network: the cached catalogue whatever its age, else
+  // the built-in table; nullopt when neither knows it. It names requests at start: the
+  // last catalogue seen is the one that named the request last time (a week-old task's
+  // cache entry is found), and lookup() renames the request if a fresh one differs.
   std::optional<ModelSchema> offline(const std::string& model) const;
 
   const std::string& path() const { return path_; }

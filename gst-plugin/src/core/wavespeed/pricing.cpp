@@ -22,6 +22,13 @@ std::optional<double> get_amount(JsonObject* obj, const char* name) {
   return v;
 }
 
+// data.`name`, which the reply must hold: without it, nothing and why.
+std::optional<double> required_amount(JsonObject* data, const char* name, std::string* why) {
+  auto amount = get_amount(data, name);
+  if (!amount) *why = std::string("a reply without data.") + name;
+  return amount;
+}
+
 // The `data` object of a 2xx envelope, or nullptr and why not.
 JsonObject* data_of(JsonNode** tree, unsigned status, std::string_view body, std::string* why) {
   api::Reply reply = api::parse_reply(status, body);
@@ -75,11 +82,8 @@ std::optional<Quote> parse_price(unsigned status, std::string_view body, std::st
   g_autoptr(JsonNode) tree = nullptr;
   JsonObject* data = data_of(&tree, status, body, why);
   if (!data) return std::nullopt;
-  auto price = get_amount(data, "price");
-  if (!price) {
-    *why = "a reply without data.price";
-    return std::nullopt;
-  }
+  auto price = required_amount(data, "price", why);
+  if (!price) return std::nullopt;
   Quote q;
   q.price = *price;
   q.discounted = get_amount(data, "discounted_price");
@@ -92,9 +96,7 @@ std::optional<double> parse_balance(unsigned status, std::string_view body, std:
   g_autoptr(JsonNode) tree = nullptr;
   JsonObject* data = data_of(&tree, status, body, why);
   if (!data) return std::nullopt;
-  auto balance = get_amount(data, "balance");
-  if (!balance) *why = "a reply without data.balance";
-  return balance;
+  return required_amount(data, "balance", why);
 }
 
 std::string format(double amount, const std::string& currency) {

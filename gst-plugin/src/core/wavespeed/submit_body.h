@@ -33,7 +33,7 @@ std::optional<Error> build_submit_body(const Request& request, const ModelSchema
 // The fields that body carries, merged and typed by the same code, without the checks:
 // name -> compact JSON. A field the schema does not know, or a value it cannot type, is
 // as given (a catalogue read later may know it). What the request's identity is made of
-// (identity.h): two requests whose bodies are the same have the same fields here.
+// (fingerprint.h): two requests whose bodies are the same have the same fields here.
 std::map<std::string, std::string> body_fields(const Request& request, const ModelSchema* schema,
                                                const std::string& image_url);
 
