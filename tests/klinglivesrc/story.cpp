@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include <gst/gst.h>
 #include <json-glib/json-glib.h>
+#include <utime.h>
 
 #include <mutex>
 #include <string>
@@ -177,6 +178,36 @@ void test_continues_from_the_last_frame() {
   remove_scratch_dir(g_steal_pointer(&dir));
 }
 
+// A channel in story mode writes a frame a clip: frames over an hour old go when a new
+// one is written; a younger frame and any other file in the folder stay.
+void test_old_frames_are_removed() {
+  g_autofree char* dir = g_dir_make_tmp("kling-story-XXXXXX", nullptr);
+  g_setenv("XDG_CACHE_HOME", dir, TRUE);
+  g_autofree char* frames = g_build_filename(dir, "gst-kling", "story", nullptr);
+  g_assert_cmpint(g_mkdir_with_parents(frames, 0700), ==, 0);
+  auto plant = [&](const std::string& name, gint64 age_s) {
+    g_autofree char* path = g_build_filename(frames, name.c_str(), nullptr);
+    g_assert_true(g_file_set_contents(path, "x", 1, nullptr));
+    const time_t when = time(nullptr) - age_s;
+    struct utimbuf times = {when, when};
+    g_assert_cmpint(g_utime(path, &times), ==, 0);
+    return std::string(path);
+  };
+  const std::string old_frame = plant(std::string(64, 'a') + ".png", 2 * 3600);
+  const std::string young_frame = plant(std::string(64, 'b') + ".png", 10 * 60);
+  const std::string other = plant("notes.png", 2 * 3600);
+  auto emu = start_emulator({});
+  play_story(*emu, std::string(dir) + "/ledger.db");
+  g_assert_false(g_file_test(old_frame.c_str(), G_FILE_TEST_EXISTS));
+  g_assert_true(g_file_test(young_frame.c_str(), G_FILE_TEST_EXISTS));
+  g_assert_true(g_file_test(other.c_str(), G_FILE_TEST_EXISTS));
+  g_autoptr(GDir) d = g_dir_open(frames, 0, nullptr);
+  int entries = 0;
+  while (g_dir_read_name(d)) entries++;
+  g_assert_cmpint(entries, ==, 3);  // the young frame, the other file, the new frame
+  remove_scratch_dir(g_steal_pointer(&dir));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -184,5 +215,7 @@ int main(int argc, char** argv) {
   g_test_init(&argc, &argv, nullptr);
   g_test_add_func("/klinglivesrc/story/continues-from-the-last-frame",
                   test_continues_from_the_last_frame);
+  g_test_add_func("/klinglivesrc/story/frames-over-an-hour-old-are-removed",
+                  test_old_frames_are_removed);
   return g_test_run();
 }

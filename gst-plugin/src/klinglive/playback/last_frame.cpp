@@ -5,6 +5,7 @@
 #include <glib/gstdio.h>
 #include <gst/video/video.h>
 
+#include <cstring>
 #include <utility>
 
 #include "klinglive/playback/call_async.h"
@@ -19,6 +20,30 @@ namespace {
 cairo_status_t append_png(void* closure, const unsigned char* data, unsigned int length) {
   static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
   return CAIRO_STATUS_SUCCESS;
+}
+
+// <64 hex digits>.png: a frame write_frame_png() made, nothing else in the folder.
+bool is_frame_name(const char* name) {
+  if (strlen(name) != 64 + 4 || !g_str_has_suffix(name, ".png")) return false;
+  for (int i = 0; i < 64; i++)
+    if (!g_ascii_isxdigit(name[i])) return false;
+  return true;
+}
+
+// A frame is read (named, uploaded) moments after it is written, and written again
+// (a new mtime) whenever a story is replayed: an hour-old frame is of no more use.
+// A channel in story mode writes one a clip: kept, gigabytes a day.
+void remove_old_frames(const std::string& dir) {
+  g_autoptr(GDir) d = g_dir_open(dir.c_str(), 0, nullptr);
+  if (!d) return;
+  const gint64 oldest = g_get_real_time() / G_USEC_PER_SEC - kStoryFrameMaxAgeS;
+  while (const char* name = g_dir_read_name(d)) {
+    if (!is_frame_name(name)) continue;
+    g_autofree char* path = g_build_filename(dir.c_str(), name, nullptr);
+    GStatBuf st;
+    if (g_stat(path, &st) == 0 && st.st_mtime < oldest && g_unlink(path) == 0)
+      GST_DEBUG("story: removed the old frame %s", path);
+  }
 }
 
 }  // namespace
@@ -77,6 +102,7 @@ std::string write_frame_png(GstBuffer* buffer, GstCaps* caps, const std::string&
         "could not write " + std::string(path) + ": " + (err ? err->message : g_strerror(errno));
     return "";
   }
+  remove_old_frames(dir);
   return path;
 }
 

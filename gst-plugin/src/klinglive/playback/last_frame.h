@@ -44,8 +44,11 @@ class LastFrame : public std::enable_shared_from_this<LastFrame> {
   std::string path_, error_;
 };
 
-// Writes the frame as a PNG named <sha256>.png in `dir` (made if missing);
-// its path, or "" with `error` set.
+// Frames older than this (by mtime) are removed from the folder when a new one is written.
+constexpr gint64 kStoryFrameMaxAgeS = 3600;
+
+// Writes the frame as a PNG named <sha256>.png in `dir` (made if missing), and removes
+// the frames there older than kStoryFrameMaxAgeS; its path, or "" with `error` set.
 std::string write_frame_png(GstBuffer* buffer, GstCaps* caps, const std::string& dir,
                             std::string* error);
 
