@@ -25,7 +25,7 @@ SCALE = 4                            # the emulator's --video-scale
 WIDTH, HEIGHT = 1280 // SCALE, 720 // SCALE   # a 16:9 clip
 DURATION = 5.0                       # klingsrc's default duration, in seconds
 PROPS = ["journal=none", "poll-interval=100"]  # extra klingsrc properties for every run
-RUN_TIMEOUT = 20                     # per command, below meson's timeouts to print what hung
+RUN_TIMEOUT = 60                     # per command, a hang net below meson's timeouts to print what hung
 
 
 def run(cmd, env, **kwargs):
